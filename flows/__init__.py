@@ -1,0 +1,1 @@
+"""lmforge flows and the command line: wiring only."""

@@ -1,0 +1,184 @@
+"""The one configuration: `params.yaml`, typed and checked when it is loaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tasks.errors import LmforgeError
+
+BUILTIN_SOURCE = "builtin:reviews"
+
+
+class Section(BaseModel):
+    # An unknown key is a typo more often than a wish: refuse it with its name.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectParams(Section):
+    seed: int = Field(13, description="Seed for splits, sampling, initialisation and data order.")
+
+
+class SampleParams(Section):
+    rows: int = Field(4000, ge=30, description="Rows the builtin generator makes.")
+    seed: int = Field(13, description="Seed of the builtin generator.")
+
+
+class SplitParams(Section):
+    validation: float = Field(0.1, gt=0, lt=0.5)
+    test: float = Field(0.15, gt=0, lt=0.5)
+
+
+class DataParams(Section):
+    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet file, a folder of them, or builtin:reviews.")
+    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
+    text_column: str = "text"
+    label_column: str = "label"
+    split_column: str | None = Field(None, description="Column naming each row's split; else files or a seeded split.")
+    labels: list[str] | None = Field(None, description="The declared label set; rows outside it fail validation.")
+    splits: SplitParams = SplitParams()
+    sample: SampleParams = SampleParams()
+
+
+class ValidateParams(Section):
+    min_text_chars: int = Field(1, ge=1)
+    max_text_chars: int = Field(2000, ge=1)
+    min_rows_per_class: int = Field(10, ge=1)
+    check_leakage: bool = True
+    fail_examples: int = Field(3, ge=0, description="Example rows printed for each failed expectation.")
+
+
+class TokenizeParams(Section):
+    pretrained: str | None = Field(None, description="Local tokenizer folder; null trains WordPiece on train.")
+    vocab_size: int = Field(2000, ge=100)
+    min_frequency: int = Field(2, ge=1)
+    lowercase: bool = True
+    max_length: int = Field(64, ge=8)
+
+
+class FromScratchParams(Section):
+    layers: int = Field(2, ge=1)
+    hidden_size: int = Field(128, ge=8)
+    heads: int = Field(4, ge=1)
+    intermediate_size: int = Field(256, ge=8)
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def check_heads(self) -> "FromScratchParams":
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be a multiple of heads {self.heads}")
+        return self
+
+
+class ModelParams(Section):
+    pretrained: str | None = Field(None, description="Local checkpoint folder (save_pretrained); null builds from_scratch.")
+    from_scratch: FromScratchParams = FromScratchParams()
+
+    @field_validator("pretrained")
+    @classmethod
+    def check_checkpoint(cls, value: str | None) -> str | None:
+        if value is not None and not (Path(value) / "config.json").is_file():
+            what = "does not exist" if not Path(value).exists() else "holds no config.json"
+            raise ValueError(f"{value} {what}; point it at a folder written by save_pretrained, or set it to null")
+        return value
+
+
+class TrainParams(Section):
+    epochs: float = Field(8, gt=0)
+    max_steps: int = Field(-1, description="Stop after this many steps; -1 runs all epochs.")
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_steps: int = Field(50, ge=0)
+    early_stopping_patience: int = Field(3, ge=0, description="Evaluations without improvement before stopping; 0 never stops.")
+    threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
+    resume: bool = Field(True, description="Resume from the last checkpoint of an interrupted run with the same inputs.")
+
+
+class EvaluateParams(Section):
+    batch_size: int = Field(128, ge=1)
+
+
+class RegistryParams(Section):
+    tracking_uri: str = Field("sqlite:///mlruns/mlflow.db", description="MLFLOW_TRACKING_URI overrides it.")
+    artifact_location: str = "mlruns/artifacts"
+    experiment: str = "lmforge"
+    model_name: str = "lmforge-reviews"
+    alias: str = "challenger"
+
+
+class PathParams(Section):
+    dataset: str = "data/dataset"
+    validation: str = "data/validation"
+    tokenized: str = "data/tokenized"
+    model: str = "data/model"
+    metrics: str = "metrics"
+    registered: str = "data/registered.json"
+
+
+class Params(Section):
+    task: Literal["classification"] = "classification"
+    project: ProjectParams = ProjectParams()
+    data: DataParams = DataParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    tokenize: TokenizeParams = TokenizeParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    registry: RegistryParams = RegistryParams()
+    paths: PathParams = PathParams()
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def section_hash(self, *sections: str) -> str:
+        """A short hash of the named sections (all when none), for cache keys and lineage tags."""
+        data = self.model_dump(mode="json", by_alias=True)
+        picked = {name: data[name] for name in sections} if sections else data
+        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Set `section.key=value` in the raw mapping; the value is parsed as YAML (numbers, null, lists)."""
+    key, sep, value = assignment.partition("=")
+    if not sep or not key:
+        raise LmforgeError(f"--set {assignment!r} is not of the form section.key=value; write e.g. --set train.epochs=2.")
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise LmforgeError(f"--set {key}: {part} is not a section in params; check the key's spelling.")
+    node[leaf] = yaml.safe_load(value)
+
+
+def describe_error(error: ValidationError, origin: str) -> str:
+    """One sentence naming the first bad key, what is wrong and where."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    reason = "is not a known key; remove it or fix its spelling" if first["type"] == "extra_forbidden" else first["msg"]
+    reason = reason.removeprefix("Value error, ")
+    return f"{origin}: {key} {reason}."
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
+    """Read, override and check params; any problem is one LmforgeError naming the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise LmforgeError(f"{path}: no such params file; pass --params with an existing YAML file.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise LmforgeError(f"{path}: not valid YAML ({error.__class__.__name__}); fix the syntax near the reported line.") from error
+    if not isinstance(raw, dict):
+        raise LmforgeError(f"{path}: the top level must be a mapping of sections such as data: and train:.")
+    for assignment in overrides or []:
+        apply_override(raw, assignment)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise LmforgeError(describe_error(error, str(path))) from None

@@ -1,0 +1,100 @@
+"""ingest: read a source, normalise it to (text, label) per split, write Parquet, version it with DVC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.config import BUILTIN_SOURCE, DataParams, Params
+from tasks.errors import LmforgeError
+from tasks.records import DatasetVersion
+from tasks.runtime import run_entry, step
+from tasks.sample_data import generate_reviews
+from tasks.sources import SPLIT_NAMES, pick_columns, read_source
+
+SPLITS = ("train", "validation", "test")
+
+
+def load_frames(data: DataParams) -> list[tuple[str | None, pd.DataFrame]]:
+    """The source as canonical frames (text, label[, split]), each with the split its file gives."""
+    if data.source == BUILTIN_SOURCE:
+        return [(None, generate_reviews(data.sample.rows, data.sample.seed))]
+    columns = {"text_column": data.text_column, "label_column": data.label_column}
+    if data.split_column:
+        columns["split_column"] = data.split_column
+    return [(split, pick_columns(frame, columns, data.source)) for split, frame in read_source(data.source, data.format)]
+
+
+def carve(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off `share` of the rows, stratified by label when every class can spare a row."""
+    from sklearn.model_selection import train_test_split
+
+    labels = frame["label"].fillna("<null>")
+    counts = labels.value_counts()
+    stratify = labels if counts.min() >= 2 and len(counts) <= share * len(frame) else None
+    rest, part = train_test_split(frame, test_size=share, random_state=seed, stratify=stratify)
+    return rest, part
+
+
+def assign_splits(frames: list[tuple[str | None, pd.DataFrame]], data: DataParams, seed: int) -> dict[str, pd.DataFrame]:
+    """Given splits (split column or file names) are kept; missing ones are carved from train, seeded."""
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for split, frame in frames:
+        if "split" in frame.columns:
+            names = frame["split"].astype(str).str.lower().map(SPLIT_NAMES)
+            if names.isna().any():
+                bad = frame["split"][names.isna()].iloc[0]
+                raise LmforgeError(f"{data.source}: split column {data.split_column!r} has value {bad!r}; use train, validation or test.")
+            for name, group in frame.drop(columns="split").groupby(names, sort=False):
+                parts.setdefault(name, []).append(group)
+        else:
+            parts.setdefault(split or "train", []).append(frame)
+    splits = {name: pd.concat(group, ignore_index=True) for name, group in parts.items()}
+    if "train" not in splits:
+        raise LmforgeError(f"{data.source}: no training rows (files or split values name only {', '.join(splits)}); add a train split.")
+    total = sum(len(frame) for frame in splits.values())
+    for name, share in (("test", data.splits.test), ("validation", data.splits.validation)):
+        if name not in splits:
+            # Shares are of the whole dataset, so carve from train by the matching fraction of it.
+            fraction = min(share * total / len(splits["train"]), 0.5)
+            splits["train"], splits[name] = carve(splits["train"], fraction, seed)
+    return {name: splits[name].reset_index(drop=True) for name in SPLITS}
+
+
+def write_dataset(splits: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, int]:
+    """Write one Parquet file per split; the same rows always give the same bytes."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*"):
+        stale.unlink()
+    for name, frame in splits.items():
+        frame.astype({"text": "str", "label": "str"}).to_parquet(out_dir / f"{name}.parquet", index=False)
+    return {name: len(frame) for name, frame in splits.items()}
+
+
+def ingest_dataset(params: Params) -> dict[str, int]:
+    """The pure core: source to canonical Parquet splits under paths.dataset; returns rows per split."""
+    frames = load_frames(params.data)
+    splits = assign_splits(frames, params.data, params.project.seed)
+    return write_dataset(splits, Path(params.paths.dataset))
+
+
+def read_labels(dataset_dir: str | Path) -> list[str]:
+    """The declared order is kept by the caller; here: the sorted labels seen in train."""
+    train = pd.read_parquet(Path(dataset_dir) / "train.parquet", columns=["label"])
+    return sorted(train["label"].dropna().unique().tolist())
+
+
+@step
+def ingest(params: Params) -> DatasetVersion:
+    from tasks.versioning import commit_stage, push_stage
+
+    rows = ingest_dataset(params)
+    data_version = commit_stage("ingest", params.paths.dataset)
+    push_stage("ingest")
+    return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source,
+                          rows=rows, labels=params.data.labels or read_labels(params.paths.dataset))
+
+
+if __name__ == "__main__":
+    run_entry(lambda params: print(ingest_dataset(params)))

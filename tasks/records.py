@@ -1,0 +1,53 @@
+"""The small records that travel between steps: paths, hashes and numbers, never data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DatasetVersion:
+    path: str
+    data_version: str
+    source: str
+    rows: dict[str, int]
+    labels: list[str]
+
+
+@dataclass
+class ValidationReport:
+    success: bool
+    failures: list[str]
+    report_path: str
+    evaluated: int = 0
+
+
+@dataclass
+class TokenizedData:
+    path: str
+    cache_key: str
+    tokenizer_path: str
+    reused: bool = False
+
+
+@dataclass
+class TrainedModel:
+    path: str
+    best_metric: float
+    steps: int
+    epochs: float
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    artifacts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: str
+    alias: str
+    tags: dict[str, str]
+    run_id: str

@@ -1,0 +1,77 @@
+"""register: log the model to MLflow, register a version with its lineage tags, point the alias at it."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+from tasks.config import Params
+from tasks.records import ModelVersion
+from tasks.runtime import run_entry, step
+
+# Pinned in the logged model so that serving it elsewhere installs what trained it (and pip's 14 s inference is skipped).
+SERVING_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "mlflow")
+
+
+def lineage_tags(params: Params, data_version: str, validation_success: bool, run_id: str) -> dict[str, str]:
+    """What a registered version carries so that its data (dvc) and config can be found again."""
+    from tasks import __version__
+    from tasks.tracking import git_commit
+
+    return {"data_version": data_version, "data_source": params.data.source, "git_commit": git_commit(),
+            "params_hash": params.section_hash(), "lmforge_version": __version__,
+            "validation_success": str(validation_success).lower(), "run_id": run_id, "task": params.task}
+
+
+def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dict[str, str]) -> ModelVersion:
+    """Log the model as a transformers pipeline on the run, register it, set the alias; no alias on failure."""
+    import mlflow
+    from transformers import pipeline
+
+    from tasks import tracking
+
+    registry = tracking.client(params)
+    classifier = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir))
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.transformers.log_model(transformers_model=classifier, name="model", task="text-classification",
+                                             pip_requirements=[f"{name}=={version(name)}" for name in SERVING_PACKAGES])
+    registered = mlflow.register_model(info.model_uri, params.registry.model_name, tags=tags)
+    try:
+        registry.set_registered_model_alias(params.registry.model_name, params.registry.alias, registered.version)
+    except Exception:
+        # A version without its alias would look like a finished registration: take it back.
+        registry.delete_model_version(params.registry.model_name, registered.version)
+        raise
+    result = ModelVersion(name=params.registry.model_name, version=str(registered.version), alias=params.registry.alias,
+                          tags=tags, run_id=run_id)
+    Path(params.paths.registered).write_text(json.dumps(result.__dict__, indent=1))
+    return result
+
+
+@step
+def register(params: Params, model_dir: str, run_id: str, data_version: str, validation_success: bool) -> ModelVersion:
+    from tasks import tracking
+
+    tags = lineage_tags(params, data_version, validation_success, run_id)
+    tracking.set_tags(params, run_id, tags)
+    return register_model(params, model_dir, run_id, tags)
+
+
+def main(params: Params) -> None:
+    """Under DVC: the data version comes from dvc.lock, and the dataset goes to the remote before the model is registered."""
+    from tasks import tracking
+    from tasks.train import read_model_meta
+    from tasks.validate import read_report
+    from tasks.versioning import push_stage, read_out_hash
+
+    push_stage("ingest")
+    run_id = read_model_meta(params.paths.model)["run_id"]
+    tags = lineage_tags(params, read_out_hash(params.paths.dataset), read_report(params).success, run_id)
+    tracking.set_tags(params, run_id, tags)
+    print(register_model(params, params.paths.model, run_id, tags))
+    tracking.end_run(params, run_id)
+
+
+if __name__ == "__main__":
+    run_entry(main)

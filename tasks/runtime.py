@@ -1,0 +1,92 @@
+"""What every entry point shares: environment defaults, the timed Prefect wrapper, `python -m` entries."""
+
+from __future__ import annotations
+
+import functools
+import os
+from contextlib import contextmanager
+from contextvars import ContextVar
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import LmforgeError
+
+# Services of Prefect's temporary server that a local run never uses; they only contend for its SQLite file.
+IDLE_PREFECT_SERVICES = ("CANCELLATION_CLEANUP", "DB_VACUUM", "FOREMAN", "LATE_RUNS", "SCHEDULER",
+                         "PAUSE_EXPIRATIONS", "REPOSSESSOR", "CLEANUP_RECONCILER", "TRIGGERS", "EVENT_LOGGER")
+
+
+def configure_runtime(root: str | Path = ".") -> None:
+    """Set defaults the user has not set; call before Prefect, MLflow or transformers are imported."""
+    root = Path(root).resolve()
+    defaults = {
+        "PREFECT_HOME": str(root / ".prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(root / ".dvc" / "site-cache"),
+        "HF_HUB_OFFLINE": "1",
+        # Loading and saving bars of transformers; the training bar is Trainer's own and stays.
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "TOKENIZERS_PARALLELISM": "false",
+        "GIT_PYTHON_REFRESH": "quiet",
+        "MPLBACKEND": "Agg",
+    }
+    if not os.environ.get("PREFECT_API_URL"):
+        defaults |= {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in IDLE_PREFECT_SERVICES}
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+# Step durations of the flow run in progress; a context variable so that concurrent runs keep theirs apart.
+_TIMINGS: ContextVar[dict[str, float] | None] = ContextVar("lmforge_timings", default=None)
+
+
+@contextmanager
+def collect_timings() -> Iterator[dict[str, float]]:
+    """Seconds per step for the steps run inside the block."""
+    token = _TIMINGS.set({})
+    try:
+        yield _TIMINGS.get()
+    finally:
+        _TIMINGS.reset(token)
+
+
+def say(line: str) -> None:
+    """One progress line on stderr, so stdout stays for results."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def step(fn: Callable[..., Any]) -> Any:
+    """The thin Prefect wrapper every step shares: a task of the function's name that reports its duration."""
+    from prefect import task
+
+    @functools.wraps(fn)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        say(f"[done] {fn.__name__:<9} {seconds:6.1f} s")
+        timings = _TIMINGS.get()
+        if timings is not None:
+            timings[fn.__name__] = round(seconds, 2)
+        return result
+
+    return task(name=fn.__name__)(timed)
+
+
+def run_entry(main: Callable[[Any], Any], argv: list[str] | None = None) -> None:
+    """`python -m tasks.<step>` for DVC: load params.yaml, run the core, turn LmforgeError into one line."""
+    argv = sys.argv[1:] if argv is None else argv
+    configure_runtime()
+    from tasks.config import load_params
+
+    try:
+        main(load_params(argv[0] if argv else "params.yaml"))
+    except LmforgeError as error:
+        say(f"error: {error}")
+        raise SystemExit(1) from None

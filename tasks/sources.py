@@ -1,0 +1,74 @@
+"""Reading raw sources (CSV, JSONL, Parquet, a folder of them) into frames, with one-sentence errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.errors import LmforgeError
+
+SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
+               "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
+
+
+def detect_format(path: Path, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    if path.suffix.lower() not in SUFFIX_FORMATS:
+        raise LmforgeError(f"{path}: cannot tell the format from the suffix; name it .csv, .jsonl or .parquet, or set data.format.")
+    return SUFFIX_FORMATS[path.suffix.lower()]
+
+
+def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
+    """One file as a frame of strings; a missing, empty, header-only or non-UTF-8 file is an LmforgeError."""
+    if not path.exists():
+        raise LmforgeError(f"{path}: no such file; check data.source or create the file.")
+    if path.stat().st_size == 0:
+        raise LmforgeError(f"{path}: the file is empty; point data.source at a file with a header and rows.")
+    kind = detect_format(path, fmt)
+    try:
+        if kind == "csv":
+            frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", encoding="utf-8",
+                                dtype=str, keep_default_na=False, na_values=[""])
+        elif kind == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+        else:
+            frame = pd.read_parquet(path)
+    except UnicodeDecodeError as error:
+        raise LmforgeError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
+                           "re-save the file as UTF-8.") from None
+    except (ValueError, pd.errors.ParserError, OSError) as error:
+        raise LmforgeError(f"{path}: cannot be read as {kind} ({str(error).splitlines()[0]}); "
+                           "check the file or set data.format.") from None
+    if frame.empty:
+        raise LmforgeError(f"{path}: has a header but no rows; add data rows or point data.source elsewhere.")
+    return frame
+
+
+def split_name(path: Path) -> str | None:
+    """The split a file stands for by its name (train.csv, dev.jsonl), or None."""
+    return SPLIT_NAMES.get(path.stem.lower())
+
+
+def read_source(source: str, fmt: str = "auto") -> list[tuple[str | None, pd.DataFrame]]:
+    """Frames of a file or a folder, each with the split its file name gives (None when it gives none)."""
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIX_FORMATS)
+        if not files:
+            raise LmforgeError(f"{path}: the folder holds no .csv, .jsonl or .parquet file; add one or fix data.source.")
+        return [(split_name(file), read_table(file, fmt)) for file in files]
+    return [(None, read_table(path, fmt))]
+
+
+def pick_columns(frame: pd.DataFrame, columns: dict[str, str], origin: str) -> pd.DataFrame:
+    """Rename the source's columns to canonical names; a missing one is named with the key that sets it."""
+    for key, column in columns.items():
+        if column not in frame.columns:
+            raise LmforgeError(f"{origin}: no column {column!r} (it has {', '.join(map(str, frame.columns))}); "
+                               f"set data.{key} to the right column.")
+    picked = frame[list(columns.values())].copy()
+    picked.columns = [key.removesuffix("_column") for key in columns]
+    return picked

@@ -1,0 +1,120 @@
+"""MLflow tracking for the Prefect wrappers and DVC entries; the step cores never import it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tasks.config import Params
+from tasks.records import ValidationReport
+
+
+def tracking_uri(params: Params) -> str:
+    """MLFLOW_TRACKING_URI wins over params; a relative SQLite path is made absolute for the UI's sake."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or params.registry.tracking_uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        db = Path(uri.removeprefix(prefix)).resolve()
+        db.parent.mkdir(parents=True, exist_ok=True)
+        uri = prefix + str(db)
+    return uri
+
+
+def client(params: Params):
+    """An MlflowClient on this project's store; sets the process-wide URI too, for log_model and loading."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(params)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, uri)
+
+
+def experiment_id(params: Params) -> str:
+    mlflow_client = client(params)
+    found = mlflow_client.get_experiment_by_name(params.registry.experiment)
+    if found:
+        return found.experiment_id
+    artifacts = Path(params.registry.artifact_location).resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return mlflow_client.create_experiment(params.registry.experiment, artifact_location=artifacts.as_uri())
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def start_run(params: Params, run_name: str | None = None) -> str:
+    """A new run with the resolved params and code lineage; returns its id."""
+    from mlflow.entities import Param, RunTag
+
+    from tasks import __version__
+
+    mlflow_client = client(params)
+    run = mlflow_client.create_run(experiment_id(params), run_name=run_name)
+    tags = {"params_hash": params.section_hash(), "git_commit": git_commit(), "lmforge_version": __version__,
+            "data_source": params.data.source, "task": params.task}
+    flat = flatten(params.model_dump(mode="json", by_alias=True))
+    mlflow_client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in flat.items()],
+                            tags=[RunTag(k, v) for k, v in tags.items()])
+    return run.info.run_id
+
+
+def log_metrics(params: Params, run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    batch = [Metric(key, float(value), now, step or 0) for key, value in metrics.items()]
+    client(params).log_batch(run_id, metrics=batch)
+
+
+def set_tags(params: Params, run_id: str, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    client(params).log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def log_artifact(params: Params, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+    path = Path(path)
+    if path.is_dir():
+        client(params).log_artifacts(run_id, str(path), artifact_path)
+    elif path.exists():
+        client(params).log_artifact(run_id, str(path), artifact_path)
+
+
+def log_validation(run_id: str, report: ValidationReport, params: Params) -> None:
+    """The GX result (JSON and Data Docs) and its verdict, on the run."""
+    set_tags(params, run_id, {"validation_success": str(report.success).lower()})
+    log_metrics(params, run_id, {"validation_failed_checks": len(report.failures)})
+    log_artifact(params, run_id, report.report_path, "validation")
+    log_artifact(params, run_id, Path(report.report_path).parent / "docs", "validation/docs")
+
+
+def end_run(params: Params, run_id: str, status: str = "FINISHED") -> None:
+    client(params).set_terminated(run_id, status)
+
+
+def step_logger(params: Params, run_id: str):
+    """A callback for training loops: (metrics, step) logged to the run as they come."""
+    def log(metrics: dict[str, float], step: int) -> None:
+        log_metrics(params, run_id, metrics, step)
+
+    return log

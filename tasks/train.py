@@ -1,0 +1,155 @@
+"""train: a sequence classifier (local checkpoint or small config) with the Hugging Face Trainer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.config import Params
+from tasks.records import TokenizedData, TrainedModel
+from tasks.runtime import run_entry, step
+
+MODEL_META = "lmforge.json"
+StepLog = Callable[[dict[str, float], int], None]
+
+
+def read_split(tokenized_dir: str | Path, name: str, label2id: dict[str, int]) -> list[dict]:
+    frame = pd.read_parquet(Path(tokenized_dir) / f"{name}.parquet")
+    return [{"input_ids": ids.tolist(), "labels": label2id[label]} for ids, label in zip(frame["input_ids"], frame["label"])]
+
+
+def build_model(params: Params, labels: list[str], tokenizer):
+    """From model.pretrained (a new head for these labels) or from the small from_scratch config."""
+    from transformers import AutoModelForSequenceClassification, BertConfig
+
+    label_maps = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                  "label2id": {label: i for i, label in enumerate(labels)}}
+    if params.model.pretrained:
+        return AutoModelForSequenceClassification.from_pretrained(params.model.pretrained, ignore_mismatched_sizes=True,
+                                                                  **label_maps)
+    size = params.model.from_scratch
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=size.hidden_size, num_hidden_layers=size.layers,
+                        num_attention_heads=size.heads, intermediate_size=size.intermediate_size,
+                        hidden_dropout_prob=size.dropout, attention_probs_dropout_prob=size.dropout,
+                        max_position_embeddings=max(params.tokenize.max_length, 64), pad_token_id=tokenizer.pad_token_id,
+                        **label_maps)
+    return AutoModelForSequenceClassification.from_config(config)
+
+
+def checkpoint_dir(params: Params, tokens: TokenizedData) -> Path:
+    """Checkpoints of one configuration on one tokenized dataset: what an interrupted run resumes from."""
+    key = hashlib.sha256(f"{tokens.cache_key}|{params.section_hash('model', 'train', 'project')}".encode()).hexdigest()
+    return Path(params.paths.model).parent / "checkpoints" / key[:16]
+
+
+def make_callback(on_log: StepLog):
+    from transformers import TrainerCallback
+
+    class StepLogger(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            numbers = {f"train_{k}" if not k.startswith("eval_") else k: v for k, v in (logs or {}).items()
+                       if isinstance(v, (int, float))}
+            on_log(numbers, state.global_step)
+
+    return StepLogger()
+
+
+def swap_progress(trainer) -> None:
+    """Keep Trainer's progress bar but not its printed dict per log step: those numbers go to MLflow."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(QuietProgress)
+
+
+def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = None, show_progress: bool = True,
+                lineage: dict[str, str] | None = None) -> TrainedModel:
+    """The pure core: fine-tune, keep the best epoch on validation F1, save safetensors with tokenizer and params."""
+    import torch
+    from transformers import (AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
+                              TrainingArguments, set_seed)
+
+    from tasks.metrics import classification_metrics
+    from tasks.tokenize import read_meta
+
+    cfg = params.train
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    set_seed(params.project.seed)
+    labels = read_meta(tokens.path)["labels"]
+    label2id = {label: i for i, label in enumerate(labels)}
+    tokenizer = AutoTokenizer.from_pretrained(tokens.tokenizer_path)
+    model = build_model(params, labels, tokenizer)
+    checkpoints = checkpoint_dir(params, tokens)
+    args = TrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=params.evaluate.batch_size,
+        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
+        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
+        metric_for_best_model="eval_f1_macro", greater_is_better=True, logging_steps=20, seed=params.project.seed,
+        report_to="none", dataloader_pin_memory=False, disable_tqdm=not show_progress)
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        return classification_metrics(prediction.label_ids, prediction.predictions.argmax(-1), labels, prefix="", per_class=False)
+
+    callbacks = [EarlyStoppingCallback(cfg.early_stopping_patience)] if cfg.early_stopping_patience else []
+    if on_log:
+        callbacks.append(make_callback(on_log))
+    trainer = Trainer(model=model, args=args, train_dataset=read_split(tokens.path, "train", label2id),
+                      eval_dataset=read_split(tokens.path, "validation", label2id), processing_class=tokenizer,
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics, callbacks=callbacks)
+    if show_progress:
+        swap_progress(trainer)
+    resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    out = Path(params.paths.model)
+    shutil.rmtree(out, ignore_errors=True)
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
+            "best_eval_f1_macro": trainer.state.best_metric, **(lineage or {})}
+    (out / MODEL_META).write_text(json.dumps(meta, indent=1))
+    # A finished run leaves nothing to resume; keeping its checkpoints would make the next run a no-op.
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return TrainedModel(path=str(out), best_metric=float(trainer.state.best_metric or 0.0), steps=result.global_step,
+                        epochs=float(trainer.state.epoch or 0.0))
+
+
+def read_model_meta(model_dir: str | Path) -> dict:
+    return json.loads((Path(model_dir) / MODEL_META).read_text())
+
+
+@step
+def train(params: Params, tokens: TokenizedData, run_id: str, data_version: str) -> TrainedModel:
+    from tasks import tracking
+
+    return train_model(params, tokens, tracking.step_logger(params, run_id),
+                       lineage={"run_id": run_id, "data_version": data_version})
+
+
+def main(params: Params) -> None:
+    """Under DVC the train stage opens the MLflow run that evaluate and register then add to."""
+    from tasks import tracking
+    from tasks.tokenize import read_meta
+    from tasks.validate import read_report
+
+    meta = read_meta(params.paths.tokenized)
+    run_id = tracking.start_run(params, run_name="dvc-repro")
+    tracking.log_validation(run_id, read_report(params), params)
+    tokens = TokenizedData(path=params.paths.tokenized, cache_key=meta["cache_key"],
+                           tokenizer_path=str(Path(params.paths.tokenized) / "tokenizer"))
+    print(train_model(params, tokens, tracking.step_logger(params, run_id),
+                      lineage={"run_id": run_id, "data_version": meta["data_version"]}))
+
+
+if __name__ == "__main__":
+    run_entry(main)

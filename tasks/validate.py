@@ -1,0 +1,144 @@
+"""validate: a Great Expectations suite built from params, run on the canonical dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.config import Params
+from tasks.records import ValidationReport
+from tasks.runtime import run_entry, say, step
+
+REPORT_FILE = "report.json"
+
+
+def load_splits(dataset_dir: str | Path) -> pd.DataFrame:
+    """All splits in one frame with a `split` column: the rows the suite checks."""
+    frames = [pd.read_parquet(path).assign(split=path.stem) for path in sorted(Path(dataset_dir).glob("*.parquet"))]
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_batches(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
+    """The frames each part of the suite looks at: rows, class counts in train, texts of train and test."""
+    labels = params.data.labels or sorted(rows["label"].dropna().unique())
+    train = rows[rows["split"] == "train"]
+    counts = train["label"].value_counts().reindex(labels, fill_value=0)
+    # Unique within each split, so a repeated text in this frame means train and test share it.
+    shared = rows[rows["split"].isin(["train", "test"])].drop_duplicates(["split", "text"])
+    return {"rows": rows, "class_counts": counts.rename_axis("label").reset_index(name="count"),
+            "train_test_texts": shared.dropna(subset=["text"])}
+
+
+def build_expectations(params: Params) -> dict[str, list]:
+    """Expectations per batch; each is named by its type and column in the report."""
+    import great_expectations.expectations as gxe
+
+    v = params.validate_
+    rows = [gxe.ExpectColumnToExist(column=column) for column in ("text", "label", "split")]
+    rows += [gxe.ExpectColumnValuesToNotBeNull(column="text"), gxe.ExpectColumnValuesToNotBeNull(column="label"),
+             gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=r"^\s*$"),
+             gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=v.min_text_chars, max_value=v.max_text_chars)]
+    if params.data.labels:
+        rows.append(gxe.ExpectColumnValuesToBeInSet(column="label", value_set=params.data.labels))
+    batches = {"rows": rows,
+               "class_counts": [gxe.ExpectColumnValuesToBeBetween(column="count", min_value=v.min_rows_per_class)]}
+    if v.check_leakage:
+        batches["train_test_texts"] = [gxe.ExpectColumnValuesToBeUnique(column="text")]
+    return batches
+
+
+def run_suite(batches: dict[str, pd.DataFrame], expectations: dict[str, list], docs_dir: Path) -> list[dict]:
+    """Validate each batch with Great Expectations; returns the JSON results, one per batch."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("lmforge")
+    results = []
+    for name, suite_items in expectations.items():
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=suite_items))
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        index_columns = [c for c in ("split", "label", "text") if c in batches[name].columns]
+        result = definition.run(batch_parameters={"dataframe": batches[name]},
+                                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns})
+        results.append(result.to_json_dict())
+    build_docs(context, docs_dir)
+    return results
+
+
+def build_docs(context, docs_dir: Path) -> None:
+    """Data Docs HTML beside the JSON; the ephemeral context already owns the site name local_site."""
+    context.add_data_docs_site("lmforge", {"class_name": "SiteBuilder", "store_backend": {
+        "class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir.resolve())}})
+    context.build_data_docs(site_names=["lmforge"])
+
+
+def shorten(row, limit: int = 60):
+    """An example row for a one-line report: long texts cut, with an ellipsis."""
+    if isinstance(row, dict):
+        return {key: shorten(value, limit) for key, value in row.items()}
+    return row[:limit] + "..." if isinstance(row, str) and len(row) > limit else row
+
+
+def describe_failure(item: dict, examples: int) -> str:
+    """One line for one failed expectation: what, how many rows, a few of them."""
+    config, result = item["expectation_config"], item.get("result", {})
+    column = config["kwargs"].get("column", "")
+    count = result.get("unexpected_count")
+    line = f"{config['type']}({column})"
+    if count is not None:
+        line += f": {count} of {result.get('element_count')} rows fail"
+    shown = [shorten(row) for row in (result.get("unexpected_index_list") or result.get("partial_unexpected_list") or [])[:examples]]
+    if shown:
+        line += f", e.g. {json.dumps(shown, default=str)}"
+    elif not item["success"] and config["type"] == "expect_column_to_exist":
+        line += ": the column is missing"
+    return line
+
+
+def validate_dataset(params: Params) -> ValidationReport:
+    """The pure core: run the suite, save report.json (and Data Docs) under paths.validation."""
+    out_dir = Path(params.paths.validation)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = load_splits(params.paths.dataset)
+    results = run_suite(build_batches(rows, params), build_expectations(params), out_dir / "docs")
+    items = [item for result in results for item in result["results"]]
+    failures = [describe_failure(item, params.validate_.fail_examples) for item in items if not item["success"]]
+    report_path = out_dir / REPORT_FILE
+    report_path.write_text(json.dumps({"success": not failures, "failures": failures, "results": results},
+                                      indent=1, default=str))
+    return ValidationReport(success=not failures, failures=failures, report_path=str(report_path), evaluated=len(items))
+
+
+def read_report(params: Params) -> ValidationReport:
+    """The report a previous validate wrote (for the DVC driver's later stages)."""
+    path = Path(params.paths.validation) / REPORT_FILE
+    saved = json.loads(path.read_text())
+    return ValidationReport(success=saved["success"], failures=saved["failures"], report_path=str(path))
+
+
+@step
+def validate(params: Params, run_id: str) -> ValidationReport:
+    from tasks import tracking
+
+    report = validate_dataset(params)
+    tracking.log_validation(run_id, report, params)
+    return report
+
+
+def main(params: Params) -> None:
+    report = validate_dataset(params)
+    for failure in report.failures:
+        say(f"  failed: {failure}")
+    if not report.success:
+        from tasks.errors import LmforgeError
+
+        raise LmforgeError(f"validation failed: {len(report.failures)} of {report.evaluated} checks; see {report.report_path}.")
+
+
+if __name__ == "__main__":
+    run_entry(main)

@@ -1,0 +1,118 @@
+"""Bad input ends in one sentence naming the file, key or column, exit 1, and an untouched registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.flows.test_retrain import invoke, registry
+
+pytestmark = pytest.mark.flow
+MODEL = "test-reviews"
+
+
+def reviews_csv(path, mutate=None):
+    from tasks.sample_data import generate_reviews
+
+    frame = generate_reviews(400, seed=11)
+    if mutate:
+        frame = mutate(frame)
+    frame.to_csv(path, index=False)
+
+
+def null_labels(frame):
+    frame.loc[frame.index[:5], "label"] = None
+    return frame
+
+
+def unknown_labels(frame):
+    frame.loc[frame.index[:5], "label"] = "great"
+    return frame
+
+
+def few_neutral(frame):
+    neutral = frame[frame["label"] == "neutral"]
+    return frame.drop(neutral.index[5:])
+
+
+CASES = {
+    "missing file": (None, "absent.csv: no such file"),
+    "empty file": (b"", "the file is empty"),
+    "header only": (b"text,label\n", "header but no rows"),
+    "wrong columns": (b"sentence,label\nthe screen is good,positive\n", "no column 'text'"),
+    "non-UTF-8 bytes": (b"text,label\nthe screen is \xff\xfe good,positive\n", "not UTF-8"),
+    "label column with nulls": (null_labels, "expect_column_values_to_not_be_null(label)"),
+    "labels outside the set": (unknown_labels, "expect_column_values_to_be_in_set(label)"),
+    "class below minimum": (few_neutral, "expect_column_values_to_be_between(count)"),
+}
+
+
+@pytest.fixture(scope="module")
+def baseline(prefect_harness, tmp_path_factory):
+    """A project whose registry already holds version 1 @challenger."""
+    from tests.conftest import FAST_PARAMS, make_project
+
+    root = make_project(tmp_path_factory.mktemp("bad") / "project", FAST_PARAMS)
+    before = os.getcwd()
+    os.chdir(root)
+    try:
+        result = invoke("run", "--set", "train.max_steps=5")
+        assert result.exit_code == 0, result.output
+        yield root
+    finally:
+        os.chdir(before)
+
+
+def assert_refused(root, result, expected):
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    client = registry(root)
+    assert [str(v.version) for v in client.search_model_versions(f"name='{MODEL}'")] == ["1"]
+    assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "1"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_source(baseline, monkeypatch, case):
+    monkeypatch.chdir(baseline)
+    content, expected = CASES[case]
+    source = baseline / ("absent.csv" if content is None else f"{case.replace(' ', '_')}.csv")
+    if isinstance(content, bytes):
+        source.write_bytes(content)
+    elif callable(content):
+        reviews_csv(source, content)
+    assert_refused(baseline, invoke("run", "--set", f"data.source={source.name}"), expected)
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("data.sourse=x.csv", "data.sourse is not a known key"),
+    ("train.epochs=many", "train.epochs"),
+    ("model.pretrained=no/such/folder", "model.pretrained no/such/folder does not exist"),
+    ("model.pretrained=data/raw", "model.pretrained data/raw holds no config.json"),
+])
+def test_bad_params(baseline, monkeypatch, override, expected):
+    monkeypatch.chdir(baseline)
+    assert_refused(baseline, invoke("run", "--set", override), expected)
+
+
+def test_bad_params_file(baseline, monkeypatch):
+    monkeypatch.chdir(baseline)
+    (baseline / "typo.yaml").write_text("data:\n  sorce: x.csv\n")
+    assert_refused(baseline, invoke("run", "--params", "typo.yaml"), "typo.yaml: data.sorce is not a known key")
+
+
+@pytest.mark.parametrize("override", ["data.source=absent.csv", "train.epochs=many"])
+def test_console_shows_one_sentence_and_no_traceback(tmp_path, override):
+    """As a user sees it: a real process, with Prefect's own temporary server for the data error."""
+    from tests.conftest import FAST_PARAMS, make_project
+
+    root = make_project(tmp_path / "project", FAST_PARAMS)
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--set", override], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")], done.stderr

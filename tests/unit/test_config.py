@@ -1,0 +1,54 @@
+import pytest
+
+from tasks.config import load_params
+from tasks.errors import LmforgeError
+from tests.conftest import REPO
+
+
+def test_default_params_load():
+    params = load_params(REPO / "params.yaml")
+    assert params.data.source == "builtin:reviews"
+    assert params.validate_.min_rows_per_class > 0
+
+
+def test_override_sets_typed_value():
+    params = load_params(REPO / "params.yaml", ["train.epochs=2", "data.labels=[a, b]"])
+    assert params.train.epochs == 2
+    assert params.data.labels == ["a", "b"]
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.sourse=x.csv", "data.sourse"),
+    ("train.epochs=lots", "train.epochs"),
+    ("train.batch_size=0", "train.batch_size"),
+    ("model.from_scratch.heads=5", "model.from_scratch"),
+])
+def test_bad_value_names_its_key(override, key):
+    with pytest.raises(LmforgeError, match=key.replace(".", r"\.")):
+        load_params(REPO / "params.yaml", [override])
+
+
+def test_unknown_top_level_key_in_file(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("trian:\n  epochs: 2\n")
+    with pytest.raises(LmforgeError, match="trian is not a known key"):
+        load_params(bad)
+
+
+def test_pretrained_path_must_hold_a_model(tmp_path):
+    with pytest.raises(LmforgeError, match="model.pretrained .*does not exist"):
+        load_params(REPO / "params.yaml", [f"model.pretrained={tmp_path / 'nowhere'}"])
+    with pytest.raises(LmforgeError, match="model.pretrained .*holds no config.json"):
+        load_params(REPO / "params.yaml", [f"model.pretrained={tmp_path}"])
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(LmforgeError, match="no such params file"):
+        load_params(tmp_path / "absent.yaml")
+
+
+def test_section_hash_changes_with_its_section_only():
+    base = load_params(REPO / "params.yaml")
+    other = load_params(REPO / "params.yaml", ["train.epochs=3"])
+    assert base.section_hash("tokenize") == other.section_hash("tokenize")
+    assert base.section_hash("train") != other.section_hash("train")

@@ -1,0 +1,24 @@
+from tasks.config import load_params
+from tasks.ingest import ingest_dataset
+from tasks.tokenize import tokenize_dataset
+from tests.conftest import REPO
+
+
+def test_wordpiece_tokenizer_is_trained_cached_and_rekeyed(tmp_path, monkeypatch):
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    monkeypatch.chdir(tmp_path)
+    params = load_params(REPO / "params.yaml", ["data.sample.rows=400", "tokenize.vocab_size=300"])
+    ingest_dataset(params)
+    first = tokenize_dataset(params, "v1")
+    assert not first.reused
+    tokenizer = AutoTokenizer.from_pretrained(first.tokenizer_path)
+    rows = pd.read_parquet(tmp_path / "data/tokenized/train.parquet")
+    lengths = rows["input_ids"].map(len)
+    assert lengths.min() != lengths.max(), "rows are not padded to one length"
+    assert tokenizer.decode(rows["input_ids"][0], skip_special_tokens=True)
+    assert tokenize_dataset(params, "v1").reused
+    assert not tokenize_dataset(params, "v2").reused
+    changed = load_params(REPO / "params.yaml", ["data.sample.rows=400", "tokenize.vocab_size=301"])
+    assert not tokenize_dataset(changed, "v2").reused
