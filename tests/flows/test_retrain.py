@@ -101,8 +101,10 @@ def test_predict_answers_with_labels(trained, monkeypatch):
     root, *_ = trained
     monkeypatch.chdir(root)
     (root / "texts.csv").write_text("text\nthe screen is not bad at all\nthe cable came in a blue box\n")
-    result = invoke("predict", "--model", "models:/test-reviews@challenger", "although the case is great, the battery is awful",
+    result = invoke("predict", "--model", "models:/test-reviews/1", "although the case is great, the battery is awful",
                     "--file", "texts.csv")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["negative", "positive", "neutral"]
+    default = invoke("predict", "the cable came in a blue box")  # models:/<name>@challenger from params
+    assert default.exit_code == 0 and default.output.count("\t") == 2, default.output
