@@ -33,15 +33,14 @@ def prepare(debug: bool) -> None:
 
     from tasks.runtime import configure_runtime
 
-    configure_runtime()
     if not debug:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        import logging
+        # MLflow warns about hub model cards and licences, which an offline local model never has.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
         import warnings
 
         warnings.filterwarnings("ignore")
-        # MLflow warns about hub model cards and licences, which an offline local model never has.
-        logging.getLogger("mlflow").setLevel(logging.ERROR)
+    configure_runtime()
 
 
 def quiet_prefect_console() -> None:

@@ -182,3 +182,12 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
         return Params.model_validate(raw)
     except ValidationError as error:
         raise LmforgeError(describe_error(error, str(path))) from None
+
+
+def matches_params_file(params: Params, *sections: str, path: str | Path = "params.yaml") -> bool:
+    """Whether these sections equal params.yaml's: only then may dvc.lock record an output as params.yaml's."""
+    try:
+        on_disk = load_params(path)
+    except LmforgeError:
+        return False
+    return params.section_hash(*sections) == on_disk.section_hash(*sections)

@@ -87,11 +87,12 @@ def read_labels(dataset_dir: str | Path) -> list[str]:
 
 @step
 def ingest(params: Params) -> DatasetVersion:
-    from tasks.versioning import commit_stage, push_stage
+    from tasks.config import matches_params_file
+    from tasks.versioning import version_output
 
     rows = ingest_dataset(params)
-    data_version = commit_stage("ingest", params.paths.dataset)
-    push_stage("ingest")
+    record = matches_params_file(params, "data", "project", "paths")
+    data_version = version_output("ingest", params.paths.dataset, record=record)
     return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source,
                           rows=rows, labels=params.data.labels or read_labels(params.paths.dataset))
 

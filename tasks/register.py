@@ -59,15 +59,16 @@ def register(params: Params, model_dir: str, run_id: str, data_version: str, val
 
 
 def main(params: Params) -> None:
-    """Under DVC: the data version comes from dvc.lock, and the dataset goes to the remote before the model is registered."""
+    """Under DVC: the data version comes from dvc.lock; the dataset goes to the remote before the model is registered."""
     from tasks import tracking
     from tasks.train import read_model_meta
     from tasks.validate import read_report
-    from tasks.versioning import push_stage, read_out_hash
+    from tasks.versioning import version_output
 
-    push_stage("ingest")
+    # dvc repro has recorded the dataset in dvc.lock already; this pushes it and reads its hash.
+    data_version = version_output("ingest", params.paths.dataset, record=False)
     run_id = read_model_meta(params.paths.model)["run_id"]
-    tags = lineage_tags(params, read_out_hash(params.paths.dataset), read_report(params).success, run_id)
+    tags = lineage_tags(params, data_version, read_report(params).success, run_id)
     tracking.set_tags(params, run_id, tags)
     print(register_model(params, params.paths.model, run_id, tags))
     tracking.end_run(params, run_id)

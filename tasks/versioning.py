@@ -31,14 +31,21 @@ def read_out_hash(out_path: str, root: str | Path = ".") -> str:
     raise LmforgeError(f"dvc.lock: no recorded output {out_path}; run `dvc repro ingest` or `lmforge run` first.")
 
 
-def commit_stage(stage: str, out_path: str, root: str | Path = ".") -> str:
-    """What `dvc commit -f STAGE` does: store the outputs in the cache and dvc.lock; returns their hash."""
-    with open_repo(root) as repo:
-        repo.commit(stage, force=True)
-    return read_out_hash(out_path, root)
+def version_output(stage_name: str, out_path: str, record: bool, root: str | Path = ".") -> str:
+    """Hash a stage's output, store it in DVC's cache, push it to the default remote; return its content hash.
 
-
-def push_stage(stage: str, root: str | Path = ".") -> int:
-    """Push a stage's outputs to the default remote; returns how many files went."""
+    With `record`, dvc.lock is updated too (what `dvc commit -f STAGE` does). Without it, dvc.lock is left alone:
+    the output came from params other than params.yaml's, and recording them as params.yaml's would make
+    `dvc status` call a wrong output up to date.
+    """
     with open_repo(root) as repo:
-        return repo.push(targets=[stage])
+        if record:
+            repo.commit(stage_name, force=True)
+        (stage,) = repo.stage.collect(stage_name)
+        (out,) = [o for o in stage.outs if o.def_path.rstrip("/") == out_path.rstrip("/")]
+        if not record:
+            out.save()
+            out.commit()
+        objects = {obj for used in out.get_used_objs().values() for obj in used}
+        repo.cloud.push(objects)
+        return out.hash_info.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,6 +48,23 @@ def make_project(root: Path, params: dict | None = None) -> Path:
     return root
 
 
+def invoke(*args: str):
+    """`lmforge ARGS` in this process, as a user would type it; stderr stays separate from stdout."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def registry(project: Path):
+    """An MlflowClient on a project's own store."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{project / 'mlruns/mlflow.db'}"
+    return MlflowClient(uri, uri)
+
+
 def pytest_collection_modifyitems(config, items):
     """Slow tests (real data, pretrained weights) run only when asked: LMFORGE_SLOW=1 or make test-slow."""
     if os.environ.get("LMFORGE_SLOW") == "1":
@@ -55,6 +73,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@contextmanager
+def working_in(root: Path):
+    """chdir for a module-scoped fixture, where monkeypatch (function scope) cannot serve."""
+    before = os.getcwd()
+    os.chdir(root)
+    try:
+        yield root
+    finally:
+        os.chdir(before)
 
 
 @pytest.fixture(autouse=True)

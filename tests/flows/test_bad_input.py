@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.flows.test_retrain import invoke, registry
+from tests.conftest import invoke, registry
 
 pytestmark = pytest.mark.flow
 MODEL = "test-reviews"
@@ -53,17 +52,12 @@ CASES = {
 @pytest.fixture(scope="module")
 def baseline(prefect_harness, tmp_path_factory):
     """A project whose registry already holds version 1 @challenger."""
-    from tests.conftest import FAST_PARAMS, make_project
+    from tests.conftest import FAST_PARAMS, make_project, working_in
 
-    root = make_project(tmp_path_factory.mktemp("bad") / "project", FAST_PARAMS)
-    before = os.getcwd()
-    os.chdir(root)
-    try:
+    with working_in(make_project(tmp_path_factory.mktemp("bad") / "project", FAST_PARAMS)) as root:
         result = invoke("run", "--set", "train.max_steps=5")
         assert result.exit_code == 0, result.output
         yield root
-    finally:
-        os.chdir(before)
 
 
 def assert_refused(root, result, expected):

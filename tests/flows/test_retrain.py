@@ -5,43 +5,23 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from flows.cli import app
+from tests.conftest import invoke, registry
 
 pytestmark = pytest.mark.flow
-
-
-def registry(project):
-    from mlflow import MlflowClient
-
-    uri = f"sqlite:///{project / 'mlruns/mlflow.db'}"
-    return MlflowClient(uri, uri)
-
-
-def invoke(*args):
-    result = CliRunner().invoke(app, list(args))
-    return result
 
 
 @pytest.fixture(scope="module")
 def trained(prefect_harness, tmp_path_factory):
     """One real run of the flow on the fast params; the tests below read what it left."""
-    import os
+    from tests.conftest import FAST_PARAMS, make_project, working_in
 
-    from tests.conftest import FAST_PARAMS, make_project
-
-    root = make_project(tmp_path_factory.mktemp("flow") / "project", FAST_PARAMS)
-    before = os.getcwd()
-    os.chdir(root)
-    try:
+    with working_in(make_project(tmp_path_factory.mktemp("flow") / "project", FAST_PARAMS)) as root:
         first = invoke("run")
         first.metrics = json.loads((root / "metrics/eval.json").read_text())
         # Same data, a few steps only: what matters here is the data version and the token cache.
         second = invoke("run", "--set", "train.max_steps=10")
         yield root, first, second
-    finally:
-        os.chdir(before)
 
 
 def test_flow_trains_a_model_above_threshold(trained):
@@ -97,14 +77,22 @@ def test_dataset_is_pushed_to_the_remote(trained):
     assert any((root / "data/remote").rglob("*")), "nothing was pushed to the DVC remote"
 
 
+EXAMPLES = {"the screen is not bad at all": "positive", "the cable came in a blue box": "neutral",
+            "although the case is great, the battery is awful": "negative", "i love the camera": "positive",
+            "the speaker is terrible": "negative", "the manual was a gift for my brother": "neutral"}
+
+
 def test_predict_answers_with_labels(trained, monkeypatch):
     root, *_ = trained
     monkeypatch.chdir(root)
-    (root / "texts.csv").write_text("text\nthe screen is not bad at all\nthe cable came in a blue box\n")
-    result = invoke("predict", "--model", "models:/test-reviews/1", "although the case is great, the battery is awful",
-                    "--file", "texts.csv")
+    texts = list(EXAMPLES)
+    (root / "texts.csv").write_text("text\n" + "\n".join(f'"{t}"' for t in texts[1:]) + "\n")
+    result = invoke("predict", "--model", "models:/test-reviews/1", texts[0], "--file", "texts.csv")
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert [line.split("\t")[0] for line in lines] == ["negative", "positive", "neutral"]
+    rows = [line.split("\t") for line in result.output.strip().splitlines()]
+    assert [text for *_, text in rows] == texts
+    assert all(0 < float(score) <= 1 for _, score, _ in rows)
+    # The tokenizer differs from run to run (upstream tokenizers#1794), so allow one miss, not more.
+    assert sum(label == EXAMPLES[text] for label, _, text in rows) >= 5, rows
     default = invoke("predict", "the cable came in a blue box")  # models:/<name>@challenger from params
     assert default.exit_code == 0 and default.output.count("\t") == 2, default.output

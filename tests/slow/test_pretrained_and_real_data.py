@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST_PARAMS, REPO, make_project
-from tests.flows.test_retrain import invoke, registry
+from tests.conftest import FAST_PARAMS, REPO, invoke, make_project, registry
 
 pytestmark = pytest.mark.slow
 DATASETS = Path(os.environ.get("LMFORGE_DATASETS", REPO.parent / "shared" / "datasets"))

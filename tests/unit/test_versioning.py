@@ -1,0 +1,29 @@
+import yaml
+
+from tasks.config import load_params, matches_params_file
+from tasks.ingest import ingest_dataset
+from tasks.versioning import read_out_hash, version_output
+
+
+def test_version_records_only_what_params_yaml_made(project):
+    params = load_params("params.yaml", ["data.sample.rows=300"])
+    ingest_dataset(load_params("params.yaml"))
+    recorded = version_output("ingest", "data/dataset", record=True)
+    assert recorded.endswith(".dir") and read_out_hash("data/dataset") == recorded
+
+    assert not matches_params_file(params, "data")
+    ingest_dataset(params)
+    other = version_output("ingest", "data/dataset", record=False)
+    assert other != recorded
+    assert read_out_hash("data/dataset") == recorded, "dvc.lock must keep params.yaml's version"
+    pushed = {p.parent.name + p.name for p in (project / "data/remote").rglob("*.dir")}
+    assert {recorded.removesuffix(".dir"), other.removesuffix(".dir")} <= {p.removesuffix(".dir") for p in pushed}
+
+
+def test_same_bytes_same_version(project):
+    ingest_dataset(load_params("params.yaml"))
+    first = version_output("ingest", "data/dataset", record=True)
+    ingest_dataset(load_params("params.yaml"))
+    assert version_output("ingest", "data/dataset", record=True) == first
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert lock["stages"]["ingest"]["outs"][0]["md5"] == first
