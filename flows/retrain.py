@@ -15,7 +15,7 @@ from tasks.register import register
 from tasks.runtime import collect_timings
 from tasks.tokenize import tokenize
 from tasks.train import train
-from tasks.validate import validate
+from tasks.validate import failure_message, validate
 
 
 class ValidationFailed(LmforgeError):
@@ -45,9 +45,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             dataset = ingest(params)
             report = validate(params, run_id)
             if not report.success:
-                raise ValidationFailed(f"validation failed: {len(report.failures)} of {report.evaluated} checks "
-                                       f"({'; '.join(report.failures)}); fix the data or the validate section, "
-                                       f"full report in {report.report_path}.")
+                raise ValidationFailed(failure_message(report))
             tokens = tokenize(params, dataset.data_version)
             model = train(params, tokens, run_id, dataset.data_version)
             evaluation = evaluate(params, model.path, run_id)

@@ -127,17 +127,29 @@ def validate(params: Params, run_id: str) -> ValidationReport:
 
     report = validate_dataset(params)
     tracking.log_validation(run_id, report, params)
+    print_failures(report)
     return report
+
+
+def print_failures(report: ValidationReport) -> None:
+    for failure in report.failures:
+        say(f"  failed: {failure}")
+
+
+def failure_message(report: ValidationReport) -> str:
+    """The one sentence a failed suite ends with: which checks, how many rows; examples are on the lines above."""
+    checks = "; ".join(failure.split(", e.g.")[0] for failure in report.failures)
+    return (f"validation failed: {len(report.failures)} of {report.evaluated} checks ({checks}); fix the data or the "
+            f"validate section of params, full report in {report.report_path}.")
 
 
 def main(params: Params) -> None:
     report = validate_dataset(params)
-    for failure in report.failures:
-        say(f"  failed: {failure}")
+    print_failures(report)
     if not report.success:
         from tasks.errors import LmforgeError
 
-        raise LmforgeError(f"validation failed: {len(report.failures)} of {report.evaluated} checks; see {report.report_path}.")
+        raise LmforgeError(failure_message(report))
 
 
 if __name__ == "__main__":

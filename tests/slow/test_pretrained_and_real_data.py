@@ -17,7 +17,9 @@ DATASETS = Path(os.environ.get("LMFORGE_DATASETS", REPO.parent / "shared" / "dat
 def run_flow(root: Path, *overrides: str):
     result = invoke("run", *[arg for override in overrides for arg in ("--set", override)])
     assert result.exit_code == 0, result.output
-    return json.loads((root / "metrics/eval.json").read_text())
+    metrics = json.loads((root / "metrics/eval.json").read_text())
+    print("metrics:", json.dumps({k: v for k, v in metrics.items() if k in ("eval_accuracy", "eval_f1_macro")}))
+    return metrics
 
 
 def test_fine_tunes_all_minilm_from_its_installed_folder(prefect_harness, tmp_path, monkeypatch):
