@@ -43,7 +43,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
     with collect_timings() as seconds:
         try:
             dataset = ingest(params)
-            report = validate(params, run_id)
+            report = validate(params, run_id, dataset.data_version)
             if not report.success:
                 raise ValidationFailed(failure_message(report))
             tokens = tokenize(params, dataset.data_version)

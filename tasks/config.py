@@ -156,13 +156,17 @@ def apply_override(raw: dict, assignment: str) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
-def describe_error(error: ValidationError, origin: str) -> str:
-    """One sentence naming the first bad key, what is wrong and where."""
+def describe_error(error: ValidationError, origin: str, overridden: set[str]) -> str:
+    """One sentence naming the first bad key, what is wrong and where (the file, or --set)."""
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    reason = "is not a known key; remove it or fix its spelling" if first["type"] == "extra_forbidden" else first["msg"]
-    reason = reason.removeprefix("Value error, ")
-    return f"{origin}: {key} {reason}."
+    if first["type"] == "extra_forbidden":
+        reason = "is not a known key; remove it or fix its spelling"
+    else:
+        reason = first["msg"].removeprefix("Value error, ")
+        reason = f"is invalid: {reason[0].lower()}{reason[1:]}"
+    where = "--set" if any(key == name or key.startswith(name + ".") for name in overridden) else origin
+    return f"{where}: {key} {reason}."
 
 
 def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
@@ -181,7 +185,8 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
-        raise LmforgeError(describe_error(error, str(path))) from None
+        overridden = {assignment.partition("=")[0] for assignment in overrides or []}
+        raise LmforgeError(describe_error(error, str(path), overridden)) from None
 
 
 def matches_params_file(params: Params, *sections: str, path: str | Path = "params.yaml") -> bool:

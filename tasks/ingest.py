@@ -80,7 +80,7 @@ def ingest_dataset(params: Params) -> dict[str, int]:
 
 
 def read_labels(dataset_dir: str | Path) -> list[str]:
-    """The declared order is kept by the caller; here: the sorted labels seen in train."""
+    """The labels seen in train, sorted: the label set when params declare none."""
     train = pd.read_parquet(Path(dataset_dir) / "train.parquet", columns=["label"])
     return sorted(train["label"].dropna().unique().tolist())
 

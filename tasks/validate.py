@@ -84,14 +84,14 @@ def shorten(row, limit: int = 60):
     return row[:limit] + "..." if isinstance(row, str) and len(row) > limit else row
 
 
-def describe_failure(item: dict, examples: int) -> str:
-    """One line for one failed expectation: what, how many rows, a few of them."""
+def describe_failure(item: dict, examples: int, unit: str = "rows") -> str:
+    """One line for one failed expectation: what, how many rows (or classes), a few of them."""
     config, result = item["expectation_config"], item.get("result", {})
     column = config["kwargs"].get("column", "")
     count = result.get("unexpected_count")
     line = f"{config['type']}({column})"
     if count is not None:
-        line += f": {count} of {result.get('element_count')} rows fail"
+        line += f": {count} of {result.get('element_count')} {unit} fail"
     shown = [shorten(row) for row in (result.get("unexpected_index_list") or result.get("partial_unexpected_list") or [])[:examples]]
     if shown:
         line += f", e.g. {json.dumps(shown, default=str)}"
@@ -105,13 +105,15 @@ def validate_dataset(params: Params) -> ValidationReport:
     out_dir = Path(params.paths.validation)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = load_splits(params.paths.dataset)
-    results = run_suite(build_batches(rows, params), build_expectations(params), out_dir / "docs")
-    items = [item for result in results for item in result["results"]]
-    failures = [describe_failure(item, params.validate_.fail_examples) for item in items if not item["success"]]
+    expectations = build_expectations(params)
+    results = run_suite(build_batches(rows, params), expectations, out_dir / "docs")
+    checked = [(item, "classes" if name == "class_counts" else "rows")
+               for name, result in zip(expectations, results) for item in result["results"]]
+    failures = [describe_failure(item, params.validate_.fail_examples, unit) for item, unit in checked if not item["success"]]
     report_path = out_dir / REPORT_FILE
     report_path.write_text(json.dumps({"success": not failures, "failures": failures, "results": results},
                                       indent=1, default=str))
-    return ValidationReport(success=not failures, failures=failures, report_path=str(report_path), evaluated=len(items))
+    return ValidationReport(success=not failures, failures=failures, report_path=str(report_path), evaluated=len(checked))
 
 
 def read_report(params: Params) -> ValidationReport:
@@ -122,10 +124,12 @@ def read_report(params: Params) -> ValidationReport:
 
 
 @step
-def validate(params: Params, run_id: str) -> ValidationReport:
+def validate(params: Params, run_id: str, data_version: str) -> ValidationReport:
     from tasks import tracking
 
     report = validate_dataset(params)
+    # Tagged here, not only at register, so that a run stopped by validation still names the data it refused.
+    tracking.set_tags(params, run_id, {"data_version": data_version})
     tracking.log_validation(run_id, report, params)
     print_failures(report)
     return report

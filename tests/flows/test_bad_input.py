@@ -60,14 +60,26 @@ def baseline(prefect_harness, tmp_path_factory):
         yield root
 
 
-def assert_refused(root, result, expected):
+def runs(client):
+    return client.search_runs(client.get_experiment_by_name("lmforge").experiment_id, order_by=["attributes.start_time DESC"])
+
+
+def assert_refused(root, args, expected, records_failed_run):
+    """Run `lmforge ARGS`; it must fail in one sentence and leave the registry as it was."""
+    client = registry(root)
+    before = len(runs(client))
+    result = invoke(*args)
     assert result.exit_code == 1, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], result.stderr
     assert "Traceback" not in result.stderr
-    client = registry(root)
     assert [str(v.version) for v in client.search_model_versions(f"name='{MODEL}'")] == ["1"]
     assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "1"
+    after = runs(client)
+    # Data errors are found inside the flow and recorded as a failed run; params errors stop before it starts.
+    assert len(after) == before + records_failed_run
+    if records_failed_run:
+        assert after[0].info.status == "FAILED" and after[0].data.tags["error"]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -79,24 +91,25 @@ def test_bad_source(baseline, monkeypatch, case):
         source.write_bytes(content)
     elif callable(content):
         reviews_csv(source, content)
-    assert_refused(baseline, invoke("run", "--set", f"data.source={source.name}"), expected)
+    assert_refused(baseline, ["run", "--set", f"data.source={source.name}"], expected, records_failed_run=True)
 
 
 @pytest.mark.parametrize("override, expected", [
     ("data.sourse=x.csv", "data.sourse is not a known key"),
-    ("train.epochs=many", "train.epochs"),
-    ("model.pretrained=no/such/folder", "model.pretrained no/such/folder does not exist"),
-    ("model.pretrained=data/raw", "model.pretrained data/raw holds no config.json"),
+    ("train.epochs=many", "--set: train.epochs is invalid"),
+    ("model.pretrained=no/such/folder", "model.pretrained is invalid: no/such/folder does not exist"),
+    ("model.pretrained=data/raw", "model.pretrained is invalid: data/raw holds no config.json"),
 ])
 def test_bad_params(baseline, monkeypatch, override, expected):
     monkeypatch.chdir(baseline)
-    assert_refused(baseline, invoke("run", "--set", override), expected)
+    assert_refused(baseline, ["run", "--set", override], expected, records_failed_run=False)
 
 
 def test_bad_params_file(baseline, monkeypatch):
     monkeypatch.chdir(baseline)
     (baseline / "typo.yaml").write_text("data:\n  sorce: x.csv\n")
-    assert_refused(baseline, invoke("run", "--params", "typo.yaml"), "typo.yaml: data.sorce is not a known key")
+    assert_refused(baseline, ["run", "--params", "typo.yaml"], "typo.yaml: data.sorce is not a known key",
+                   records_failed_run=False)
 
 
 @pytest.mark.parametrize("override", ["data.source=absent.csv", "train.epochs=many"])
