@@ -42,7 +42,12 @@ def version_output(stage_name: str, out_path: str, record: bool, root: str | Pat
         if record:
             repo.commit(stage_name, force=True)
         (stage,) = repo.stage.collect(stage_name)
-        (out,) = [o for o in stage.outs if o.def_path.rstrip("/") == out_path.rstrip("/")]
+        outs = [o for o in stage.outs if o.def_path.rstrip("/") == out_path.rstrip("/")]
+        if not outs:
+            declared = ", ".join(o.def_path for o in stage.outs)
+            raise LmforgeError(f"dvc.yaml: stage {stage_name} writes {declared}, not {out_path}; "
+                               "keep the paths section as in params.yaml, which dvc.yaml reads.")
+        out = outs[0]
         if not record:
             out.save()
             out.commit()

@@ -27,3 +27,12 @@ def test_same_bytes_same_version(project):
     assert version_output("ingest", "data/dataset", record=True) == first
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert lock["stages"]["ingest"]["outs"][0]["md5"] == first
+
+
+def test_output_outside_dvc_yaml_is_one_sentence(project):
+    import pytest
+
+    from tasks.errors import LmforgeError
+
+    with pytest.raises(LmforgeError, match="stage ingest writes data/dataset, not data/elsewhere"):
+        version_output("ingest", "data/elsewhere", record=False)
