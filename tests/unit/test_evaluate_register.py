@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from tasks.config import load_params
+from tasks.evaluate import evaluate_model
+from tasks.ingest import ingest_dataset
+from tasks.register import lineage_tags, register_model
+from tasks.tokenize import tokenize_dataset
+from tasks.train import train_model
+from tests.conftest import REPO, registry
+
+
+@pytest.fixture
+def tiny_model(tmp_path, monkeypatch):
+    """A model trained for a few steps: enough to score and register, not to be good."""
+    monkeypatch.chdir(tmp_path)
+    params = load_params(REPO / "params.yaml", ["data.sample.rows=300", "train.max_steps=8", "validate.min_rows_per_class=5",
+                                                "registry.model_name=unit-reviews"])
+    ingest_dataset(params)
+    model = train_model(params, tokenize_dataset(params, "v1"), show_progress=False)
+    return params, model
+
+
+def test_evaluate_writes_metrics_and_confusion_matrix(tiny_model, tmp_path):
+    params, model = tiny_model
+    evaluation = evaluate_model(params, model.path, show_progress=False)
+    saved = json.loads((tmp_path / "metrics/eval.json").read_text())
+    assert saved == evaluation.metrics and saved["eval_rows"] == 45
+    assert 0 <= saved["eval_f1_macro"] <= 1 and "eval_recall_neutral" in saved
+    matrix = json.loads((tmp_path / "metrics/confusion_matrix.json").read_text())
+    assert sum(map(sum, matrix["matrix"])) == 45 and matrix["labels"] == ["negative", "neutral", "positive"]
+    assert (tmp_path / "metrics/confusion_matrix.png").stat().st_size > 1000
+
+
+def test_register_tags_and_aliases_a_version(tiny_model, tmp_path):
+    from tasks import tracking
+
+    params, model = tiny_model
+    run_id = tracking.start_run(params)
+    tags = lineage_tags(params, "abc.dir", True, run_id)
+    version = register_model(params, model.path, run_id, tags)
+    client = registry(tmp_path)
+    stored = client.get_model_version_by_alias("unit-reviews", "challenger")
+    assert str(stored.version) == version.version == "1"
+    assert stored.tags["data_version"] == "abc.dir" and stored.tags["validation_success"] == "true"
+    assert json.loads((tmp_path / "data/registered.json").read_text())["version"] == "1"
+
+
+def test_failed_alias_leaves_no_version_behind(tiny_model, tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from tasks import tracking
+
+    params, model = tiny_model
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("registry went away")
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", refuse)
+    run_id = tracking.start_run(params)
+    with pytest.raises(RuntimeError, match="went away"):
+        register_model(params, model.path, run_id, lineage_tags(params, "abc.dir", True, run_id))
+    assert registry(tmp_path).search_model_versions("name='unit-reviews'") == []
