@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
-from contextlib import contextmanager
-from contextvars import ContextVar
 import sys
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
