@@ -101,24 +101,19 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
     """Print label and score for each text (or each row of --file)."""
     prepare(debug)
     try:
-        from tasks.predict import load_texts, predict_texts
         from tasks.config import load_params
+        from tasks.errors import LmforgeError
+        from tasks.predict import load_texts, predict_texts
 
         settings = load_params(params, set_)
         rows = list(texts or []) + (load_texts(file, text_column or settings.data.text_column) if file else [])
         if not rows:
-            raise_usage("give texts as arguments or --file with a CSV/JSONL file")
+            raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.alias}"
         for text, (label, score) in zip(rows, predict_texts(settings, uri, rows)):
             typer.echo(f"{label}\t{score:.4f}\t{text}")
     except Exception as error:  # noqa: BLE001
         fail(error, debug)
-
-
-def raise_usage(what: str) -> NoReturn:
-    from tasks.errors import LmforgeError
-
-    raise LmforgeError(f"nothing to predict: {what}.")
 
 
 def main() -> None:

@@ -79,12 +79,6 @@ def ingest_dataset(params: Params) -> dict[str, int]:
     return write_dataset(splits, Path(params.paths.dataset))
 
 
-def read_labels(dataset_dir: str | Path) -> list[str]:
-    """The labels seen in train, sorted: the label set when params declare none."""
-    train = pd.read_parquet(Path(dataset_dir) / "train.parquet", columns=["label"])
-    return sorted(train["label"].dropna().unique().tolist())
-
-
 @step
 def ingest(params: Params) -> DatasetVersion:
     from tasks.config import matches_params_file
@@ -93,8 +87,7 @@ def ingest(params: Params) -> DatasetVersion:
     rows = ingest_dataset(params)
     record = matches_params_file(params, "data", "project", "paths")
     data_version = version_output("ingest", params.paths.dataset, record=record)
-    return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source,
-                          rows=rows, labels=params.data.labels or read_labels(params.paths.dataset))
+    return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source, rows=rows)
 
 
 if __name__ == "__main__":

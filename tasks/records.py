@@ -11,15 +11,15 @@ class DatasetVersion:
     data_version: str
     source: str
     rows: dict[str, int]
-    labels: list[str]
 
 
 @dataclass
 class ValidationReport:
     success: bool
-    failures: list[str]
+    failures: list[str]  # one line per failed check, with example rows
     report_path: str
     evaluated: int = 0
+    checks: list[str] = field(default_factory=list)  # the same failed checks without examples
 
 
 @dataclass

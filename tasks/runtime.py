@@ -6,9 +6,9 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 

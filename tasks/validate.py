@@ -22,6 +22,7 @@ def load_splits(dataset_dir: str | Path) -> pd.DataFrame:
 
 def build_batches(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     """The frames each part of the suite looks at: rows, class counts in train, texts of train and test."""
+    # Labels of every split, not only train's (tokenize's choice): a class seen only in test must show as 0 here.
     labels = params.data.labels or sorted(rows["label"].dropna().unique())
     train = rows[rows["split"] == "train"]
     counts = train["label"].value_counts().reindex(labels, fill_value=0)
@@ -84,8 +85,8 @@ def shorten(row, limit: int = 60):
     return row[:limit] + "..." if isinstance(row, str) and len(row) > limit else row
 
 
-def describe_failure(item: dict, examples: int, unit: str = "rows") -> str:
-    """One line for one failed expectation: what, how many rows (or classes), a few of them."""
+def describe_failure(item: dict, examples: int, unit: str = "rows") -> tuple[str, str]:
+    """One failed expectation as (what and how many rows or classes, a few of them)."""
     config, result = item["expectation_config"], item.get("result", {})
     column = config["kwargs"].get("column", "")
     count = result.get("unexpected_count")
@@ -93,11 +94,9 @@ def describe_failure(item: dict, examples: int, unit: str = "rows") -> str:
     if count is not None:
         line += f": {count} of {result.get('element_count')} {unit} fail"
     shown = [shorten(row) for row in (result.get("unexpected_index_list") or result.get("partial_unexpected_list") or [])[:examples]]
-    if shown:
-        line += f", e.g. {json.dumps(shown, default=str)}"
-    elif not item["success"] and config["type"] == "expect_column_to_exist":
+    if not shown and not item["success"] and config["type"] == "expect_column_to_exist":
         line += ": the column is missing"
-    return line
+    return line, f", e.g. {json.dumps(shown, default=str)}" if shown else ""
 
 
 def validate_dataset(params: Params) -> ValidationReport:
@@ -109,18 +108,22 @@ def validate_dataset(params: Params) -> ValidationReport:
     results = run_suite(build_batches(rows, params), expectations, out_dir / "docs")
     checked = [(item, "classes" if name == "class_counts" else "rows")
                for name, result in zip(expectations, results) for item in result["results"]]
-    failures = [describe_failure(item, params.validate_.fail_examples, unit) for item, unit in checked if not item["success"]]
+    described = [describe_failure(item, params.validate_.fail_examples, unit) for item, unit in checked if not item["success"]]
+    checks = [summary for summary, _ in described]
+    failures = [summary + examples for summary, examples in described]
     report_path = out_dir / REPORT_FILE
-    report_path.write_text(json.dumps({"success": not failures, "failures": failures, "results": results},
-                                      indent=1, default=str))
-    return ValidationReport(success=not failures, failures=failures, report_path=str(report_path), evaluated=len(checked))
+    report_path.write_text(json.dumps({"success": not failures, "failures": failures, "checks": checks,
+                                       "evaluated": len(checked), "results": results}, indent=1, default=str))
+    return ValidationReport(success=not failures, failures=failures, report_path=str(report_path), evaluated=len(checked),
+                            checks=checks)
 
 
 def read_report(params: Params) -> ValidationReport:
     """The report a previous validate wrote (for the DVC driver's later stages)."""
     path = Path(params.paths.validation) / REPORT_FILE
     saved = json.loads(path.read_text())
-    return ValidationReport(success=saved["success"], failures=saved["failures"], report_path=str(path))
+    return ValidationReport(success=saved["success"], failures=saved["failures"], report_path=str(path),
+                            evaluated=saved["evaluated"], checks=saved["checks"])
 
 
 @step
@@ -142,8 +145,7 @@ def print_failures(report: ValidationReport) -> None:
 
 def failure_message(report: ValidationReport) -> str:
     """The one sentence a failed suite ends with: which checks, how many rows; examples are on the lines above."""
-    checks = "; ".join(failure.split(", e.g.")[0] for failure in report.failures)
-    return (f"validation failed: {len(report.failures)} of {report.evaluated} checks ({checks}); fix the data or the "
+    return (f"validation failed: {len(report.checks)} of {report.evaluated} checks ({'; '.join(report.checks)}); fix the data or the "
             f"validate section of params, full report in {report.report_path}.")
 
 
