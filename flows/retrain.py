@@ -1,18 +1,23 @@
-"""The retraining flow: ingest, validate, tokenize, train, evaluate, register. It only wires the steps."""
+"""The retraining flow: ingest, validate, tokenize, train, evaluate, register, promote. It only wires the steps."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from prefect import flow
+from prefect.states import Completed
 
 from tasks import tracking
 from tasks.config import load_params
 from tasks.errors import LmforgeError
 from tasks.evaluate import evaluate
 from tasks.ingest import ingest
+from tasks.promote import check_changes, promote
 from tasks.register import register
-from tasks.runtime import collect_timings
+from tasks.report import report
+from tasks.runtime import collect_timings, hold_lock
 from tasks.tokenize import tokenize
 from tasks.train import train
 from tasks.validate import failure_message, validate
@@ -24,38 +29,58 @@ class ValidationFailed(LmforgeError):
 
 @dataclass
 class RunSummary:
+    outcome: str
     data_version: str
-    validation: str
-    tokens: str
-    metrics: dict[str, float]
-    model_name: str
-    model_version: str
-    alias: str
     run_id: str
     tracking_uri: str
+    validation: str = ""
+    tokens: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_name: str = ""
+    model_version: str = ""
+    alias: str = ""
+    verdict: str = ""
+    champion: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
 @flow(name="retrain")
-def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None) -> RunSummary:
+def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None, force: bool = False) -> RunSummary:
+    """One retrain: a run whose data version and params equal an already trained version's ends as Skipped."""
     params = load_params(params_path, overrides)
-    run_id = tracking.start_run(params)
-    with collect_timings() as seconds:
-        try:
-            dataset = ingest(params)
-            report = validate(params, run_id, dataset.data_version)
-            if not report.success:
-                raise ValidationFailed(failure_message(report))
-            tokens = tokenize(params, dataset.data_version)
-            model = train(params, tokens, run_id, dataset.data_version)
-            evaluation = evaluate(params, model.path, run_id)
-            version = register(params, model.path, run_id, dataset.data_version, report.success)
-        except BaseException as error:
-            tracking.set_tags(params, run_id, {"error": str(error)[:4000]})
-            tracking.end_run(params, run_id, "FAILED")
-            raise
-    tracking.end_run(params, run_id)
-    return RunSummary(data_version=dataset.data_version, validation=f"passed ({report.evaluated} checks)",
-                      tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
-                      metrics=evaluation.metrics, model_name=version.name, model_version=version.version,
-                      alias=version.alias, run_id=run_id, tracking_uri=tracking.tracking_uri(params), seconds=seconds)
+    with hold_lock(params.paths.lock, params.schedule.lock_timeout_s):
+        run_id = tracking.start_run(params)
+        with collect_timings() as seconds:
+            try:
+                dataset = ingest(params)
+                unchanged = None if force else check_changes(params, dataset.data_version)
+                if unchanged:
+                    summary = RunSummary(f"skipped: nothing changed since {unchanged}", dataset.data_version, run_id,
+                                         tracking.tracking_uri(params), model_name=params.registry.model_name)
+                    tracking.set_tags(params, run_id, {"outcome": "skipped", "data_version": dataset.data_version})
+                    tracking.end_run(params, run_id)
+                    report(params, asdict(summary), None)
+                    return Completed(name="Skipped", message=summary.outcome, data=summary)
+                checks = validate(params, run_id, dataset.data_version)
+                if not checks.success:
+                    raise ValidationFailed(failure_message(checks))
+                tokens = tokenize(params, dataset.data_version)
+                model = train(params, tokens, run_id, dataset.data_version)
+                evaluation = evaluate(params, model.path, run_id)
+                version = register(params, model.path, run_id, dataset.data_version, checks.success)
+                decision = promote(params, version, dataset.data_version)
+            except BaseException as error:
+                tracking.set_tags(params, run_id, {"error": str(error)[:4000]})
+                tracking.end_run(params, run_id, "FAILED")
+                raise
+        verdict = f"{'promoted' if decision.promoted else 'rejected'}: {decision.reason}"
+        tracking.set_tags(params, run_id, {"outcome": "promoted" if decision.promoted else "rejected"})
+        tracking.end_run(params, run_id)
+        summary = RunSummary(
+            "trained and " + ("promoted" if decision.promoted else "rejected"), dataset.data_version, run_id,
+            tracking.tracking_uri(params), validation=f"passed ({checks.evaluated} checks)",
+            tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
+            metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
+            verdict=verdict, champion=decision.champion_after or "none", seconds=seconds)
+        report(params, asdict(summary), json.loads(Path(decision.path).read_text()))
+        return summary

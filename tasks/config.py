@@ -109,7 +109,28 @@ class RegistryParams(Section):
     artifact_location: str = "mlruns/artifacts"
     experiment: str = "lmforge"
     model_name: str = "lmforge-reviews"
-    alias: str = "challenger"
+    alias: str = Field("challenger", description="Alias of each newly registered version.")
+    champion_alias: str = Field("champion", description="Alias of the version in production; only promote moves it.")
+
+
+class SignificanceParams(Section):
+    test: Literal["bootstrap", "mcnemar", "none"] = Field(
+        "bootstrap", description="Paired check on the primary metric: bootstrap CI of the difference, or McNemar.")
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    resamples: int = Field(1000, ge=100, description="Bootstrap resamples of the test rows.")
+
+
+class PromoteParams(Section):
+    primary_metric: str = Field("f1_macro", description="The metric a challenger must improve.")
+    min_improvement: float = Field(0.0, ge=0, description="The challenger must beat the champion by more than this.")
+    guarded: dict[str, float] = Field({"accuracy": 0.01}, description="Metric: the largest drop allowed.")
+    floors: dict[str, float] = Field({"f1_macro": 0.7}, description="Metric: the lowest value any champion may have.")
+    significance: SignificanceParams = SignificanceParams()
+
+
+class ScheduleParams(Section):
+    name: str = Field("lmforge-retrain", description="Name of the Prefect deployment `lmforge schedule` serves.")
+    lock_timeout_s: float = Field(3600, gt=0, description="How long a run waits for an overlapping one to finish.")
 
 
 class PathParams(Section):
@@ -119,6 +140,8 @@ class PathParams(Section):
     model: str = "data/model"
     metrics: str = "metrics"
     registered: str = "data/registered.json"
+    promotion: str = "data/promotion.json"
+    lock: str = Field("data/.retrain.lock", description="File lock that keeps overlapping runs from sharing outputs.")
 
 
 class Params(Section):
@@ -131,9 +154,32 @@ class Params(Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     registry: RegistryParams = RegistryParams()
+    promote: PromoteParams = PromoteParams()
+    schedule: ScheduleParams = ScheduleParams()
     paths: PathParams = PathParams()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def check_metric_names(self) -> "Params":
+        """Promotion metrics must be ones evaluate reports, so that a typo fails at load time, not after training."""
+        fixed = {"accuracy", "precision_macro", "recall_macro", "f1_macro"}
+        named = {"promote.primary_metric": [self.promote.primary_metric], "promote.guarded": list(self.promote.guarded),
+                 "promote.floors": list(self.promote.floors)}
+        for key, names in named.items():
+            for name in names:
+                kind, _, label = name.partition("_")
+                per_class = kind in ("precision", "recall", "f1") and (self.data.labels is None or label in self.data.labels)
+                if name not in fixed and not per_class:
+                    raise ValueError(f"{key}: {name!r} is not a metric evaluate reports; use one of {sorted(fixed)} "
+                                     "or precision_/recall_/f1_<label>")
+        if self.registry.alias == self.registry.champion_alias:
+            raise ValueError("registry.champion_alias: must differ from registry.alias")
+        return self
+
+    def inputs_hash(self) -> str:
+        """What decides the trained model besides the data: equal hashes on equal data mean nothing to retrain."""
+        return self.section_hash("task", "project", "data", "validate", "tokenize", "model", "train")
 
     def section_hash(self, *sections: str) -> str:
         """A short hash of the named sections (all when none), for cache keys and lineage tags."""
@@ -159,13 +205,16 @@ def apply_override(raw: dict, assignment: str) -> None:
 def describe_error(error: ValidationError, origin: str, overridden: set[str]) -> str:
     """One sentence naming the first bad key, what is wrong and where (the file, or --set)."""
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if not key:  # a check across sections names its key at the start of its message
+        key, _, message = message.partition(": ")
     if first["type"] == "extra_forbidden":
         reason = "is not a known key; remove it or fix its spelling"
     else:
-        reason = first["msg"].removeprefix("Value error, ")
-        reason = f"is invalid: {reason[0].lower()}{reason[1:]}"
-    where = "--set" if any(key == name or key.startswith(name + ".") for name in overridden) else origin
+        reason = f"is invalid: {message[0].lower()}{message[1:]}"
+    where = "--set" if any(key == name or key.startswith(name + ".") or name.startswith(key + ".")
+                           for name in overridden) else origin
     return f"{where}: {key} {reason}."
 
 

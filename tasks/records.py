@@ -51,3 +51,13 @@ class ModelVersion:
     alias: str
     tags: dict[str, str]
     run_id: str
+
+
+@dataclass
+class Promotion:
+    promoted: bool
+    reason: str
+    champion_before: str | None
+    champion_after: str | None
+    deltas: dict[str, float]
+    path: str  # the decision as JSON (also an artifact of the challenger's MLflow run)

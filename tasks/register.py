@@ -20,7 +20,7 @@ def lineage_tags(params: Params, data_version: str, validation_success: bool, ru
     from tasks.tracking import git_commit
 
     return {"data_version": data_version, "data_source": params.data.source, "git_commit": git_commit(),
-            "params_hash": params.section_hash(), "lmforge_version": __version__,
+            "params_hash": params.section_hash(), "inputs_hash": params.inputs_hash(), "lmforge_version": __version__,
             "validation_success": str(validation_success).lower(), "run_id": run_id, "task": params.task}
 
 

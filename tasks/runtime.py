@@ -19,8 +19,31 @@ IDLE_PREFECT_SERVICES = ("CANCELLATION_CLEANUP", "DB_VACUUM", "FOREMAN", "LATE_R
                          "PAUSE_EXPIRATIONS", "REPOSSESSOR", "CLEANUP_RECONCILER", "TRIGGERS", "EVENT_LOGGER")
 
 
+UI_MARKER = "lmforge-ui.json"  # written by `lmforge ui` in PREFECT_HOME while its servers run
+
+
+def prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME", ".prefect")).resolve()
+
+
+def running_ui() -> dict | None:
+    """The addresses `lmforge ui` serves for this project, when its process is still alive."""
+    import json
+
+    marker = prefect_home() / UI_MARKER
+    try:
+        found = json.loads(marker.read_text())
+        os.kill(found["pid"], 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return found
+
+
 def configure_runtime(root: str | Path = ".") -> None:
-    """Set defaults the user has not set; call before Prefect, MLflow or transformers are imported."""
+    """Set defaults the user has not set; call before Prefect, MLflow or transformers are imported.
+
+    While `lmforge ui` runs for this project, runs report to its Prefect server instead of a temporary one.
+    """
     root = Path(root).resolve()
     defaults = {
         "PREFECT_HOME": str(root / ".prefect"),
@@ -36,6 +59,10 @@ def configure_runtime(root: str | Path = ".") -> None:
         "GIT_PYTHON_REFRESH": "quiet",
         "MPLBACKEND": "Agg",
     }
+    os.environ.setdefault("PREFECT_HOME", defaults["PREFECT_HOME"])
+    ui = running_ui()
+    if ui and not os.environ.get("PREFECT_API_URL"):
+        os.environ["PREFECT_API_URL"] = ui["prefect_api_url"]
     if not os.environ.get("PREFECT_API_URL"):
         defaults |= {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in IDLE_PREFECT_SERVICES}
     for key, value in defaults.items():
@@ -56,6 +83,14 @@ def collect_timings() -> Iterator[dict[str, float]]:
         _TIMINGS.reset(token)
 
 
+def record_timing(name: str, seconds: float) -> None:
+    """A module-level function, so that Prefect's runner can pickle the step wrappers (a ContextVar cannot be)."""
+    say(f"[done] {name:<9} {seconds:6.1f} s")
+    timings = _TIMINGS.get()
+    if timings is not None:
+        timings[name] = round(seconds, 2)
+
+
 def say(line: str) -> None:
     """One progress line on stderr, so stdout stays for results."""
     print(line, file=sys.stderr, flush=True)
@@ -70,10 +105,7 @@ def step(fn: Callable[..., Any]) -> Any:
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         seconds = time.perf_counter() - start
-        say(f"[done] {fn.__name__:<9} {seconds:6.1f} s")
-        timings = _TIMINGS.get()
-        if timings is not None:
-            timings[fn.__name__] = round(seconds, 2)
+        record_timing(fn.__name__, seconds)
         return result
 
     return task(name=fn.__name__)(timed)
@@ -90,3 +122,25 @@ def run_entry(main: Callable[[Any], Any], argv: list[str] | None = None) -> None
     except LmforgeError as error:
         say(f"error: {error}")
         raise SystemExit(1) from None
+
+
+@contextmanager
+def hold_lock(path: str | Path, timeout_s: float) -> Iterator[float]:
+    """Run one retrain at a time per project: a second run waits (saying so), then goes on; yields seconds waited."""
+    from filelock import FileLock, Timeout
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    lock, start = FileLock(str(path)), time.perf_counter()
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        say(f"[wait] another retrain run holds {path}; waiting up to {timeout_s:.0f} s for it to finish")
+        try:
+            lock.acquire(timeout=timeout_s)
+        except Timeout:
+            raise LmforgeError(f"another retrain run held {path} for more than {timeout_s:.0f} s; let it finish or "
+                               "raise schedule.lock_timeout_s.") from None
+    try:
+        yield time.perf_counter() - start
+    finally:
+        lock.release()

@@ -52,8 +52,10 @@ def make_callback(on_log: StepLog):
 
     class StepLogger(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
-            numbers = {f"train_{k}" if not k.startswith("eval_") else k: v for k, v in (logs or {}).items()
-                       if isinstance(v, (int, float))}
+            # Validation metrics go to MLflow as val_*: eval_* is the test split's (evaluate), which a later step of
+            # the same name would otherwise hide as the run's latest value.
+            numbers = {f"val_{k.removeprefix('eval_')}" if k.startswith("eval_") else f"train_{k}": v
+                       for k, v in (logs or {}).items() if isinstance(v, (int, float))}
             on_log(numbers, state.global_step)
 
     return StepLogger()

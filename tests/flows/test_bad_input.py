@@ -99,6 +99,8 @@ def test_bad_source(baseline, monkeypatch, case):
     ("train.epochs=many", "--set: train.epochs is invalid"),
     ("model.pretrained=no/such/folder", "model.pretrained is invalid: no/such/folder does not exist"),
     ("model.pretrained=data/raw", "model.pretrained is invalid: data/raw holds no config.json"),
+    ("promote.floors={f1_mixed: 0.5}", "--set: promote.floors is invalid: 'f1_mixed' is not a metric"),
+    ("promote.significance.test=ttest", "--set: promote.significance.test is invalid"),
 ])
 def test_bad_params(baseline, monkeypatch, override, expected):
     monkeypatch.chdir(baseline)
@@ -110,6 +112,31 @@ def test_bad_params_file(baseline, monkeypatch):
     (baseline / "typo.yaml").write_text("data:\n  sorce: x.csv\n")
     assert_refused(baseline, ["run", "--params", "typo.yaml"], "typo.yaml: data.sorce is not a known key",
                    records_failed_run=False)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["promote", "7", "--reason", "typo"], "test-reviews has no version 7"),
+    (["rollback"], "test-reviews has no @champion to roll back"),  # version 1 was rejected: below the floor
+    (["models", "--set", "promote.primary_metric=f2"], "--set: promote.primary_metric is invalid"),
+    (["schedule"], "give exactly one of --cron"),
+    (["schedule", "--cron", "0 3 * * *"], "schedules need a Prefect server"),
+])
+def test_bad_registry_and_schedule_commands(baseline, monkeypatch, args, expected):
+    monkeypatch.chdir(baseline)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert_refused(baseline, args, expected, records_failed_run=False)
+
+
+def test_ui_refuses_a_busy_port(baseline, monkeypatch):
+    import socket
+
+    monkeypatch.chdir(baseline)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        assert_refused(baseline, ["ui", "--prefect-port", port], f"port {port} on 127.0.0.1 is already in use",
+                       records_failed_run=False)
 
 
 @pytest.mark.parametrize("override", ["data.source=absent.csv", "train.epochs=many"])

@@ -20,7 +20,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch)
 
     def crash_in_second_epoch(metrics, step):
         # Epoch 2's evaluation is logged before epoch 2 is saved: only epoch 1's checkpoint exists.
-        if "eval_f1_macro" in metrics and metrics["train_epoch"] >= 2:
+        if "val_f1_macro" in metrics and metrics["train_epoch"] >= 2:
             raise Interrupted
 
     with pytest.raises(Interrupted):

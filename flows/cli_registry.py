@@ -1,0 +1,94 @@
+"""`lmforge models / promote / rollback`: read and move the champion alias; every move is recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli_shared import DebugOption, ParamsOption, SetOption, command
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
+
+
+def version_rows(client, params) -> list[tuple[str, ...]]:
+    """One row per version, newest first: aliases, key metrics (from its run), data version, the recorded verdict."""
+    from tasks.champion import aliases_by_version, registered_versions
+
+    primary, aliases = params.promote.primary_metric, aliases_by_version(client, params.registry.model_name)
+    rows = []
+    for version in registered_versions(client, params.registry.model_name):
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        tags = version.tags
+        verdict = tags.get("promotion_verdict", "undecided")
+        if tags.get("rolled_back"):
+            verdict += f", rolled back {tags['rolled_back']}"
+        reason = tags.get("promotion_reason", "")
+        rows.append((str(version.version), " ".join(f"@{a}" for a in sorted(aliases.get(str(version.version), []))),
+                     datetime.fromtimestamp(version.creation_timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
+                     *(f"{metrics[f'eval_{name}']:.4f}" if f"eval_{name}" in metrics else "-"
+                       for name in dict.fromkeys((primary, "accuracy"))),
+                     tags.get("data_version", "-")[:12], f"{verdict}: {reason}" if reason else verdict))
+    return rows
+
+
+def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+    """List the registered versions with their aliases, key metrics, data version and promotion verdict."""
+    with command(debug):
+        from rich.console import Console
+        from rich.table import Table
+
+        from tasks import tracking
+        from tasks.config import load_params
+
+        settings = load_params(params, set_)
+        rows = version_rows(tracking.client(settings), settings)
+        if not rows:
+            typer.echo(f"{settings.registry.model_name} has no versions yet in {tracking.tracking_uri(settings)}; "
+                       "run `lmforge run` first.")
+            return
+        table = Table(title=f"{settings.registry.model_name}  ({tracking.tracking_uri(settings)})", title_justify="left")
+        for name in ("version", "aliases", "created", *dict.fromkeys((settings.promote.primary_metric, "accuracy")),
+                     "data version", "promotion"):
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        Console(width=max(160, Console().width)).print(table)
+
+
+def promote(version: Annotated[str, typer.Argument(help="The version to make champion.")],
+            reason: ReasonOption, params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
+            debug: DebugOption = False) -> None:
+    """Make VERSION the champion by hand, whatever the rule says; recorded with who and --reason."""
+    with command(debug):
+        from tasks import tracking
+        from tasks.champion import promote_by_hand
+        from tasks.config import load_params
+        from tasks.runtime import hold_lock
+
+        settings = load_params(params, set_)
+        with hold_lock(settings.paths.lock, 60):
+            decision = promote_by_hand(tracking.client(settings), settings, version, reason)
+        typer.echo(f"{settings.registry.model_name} version {version} is now @{settings.registry.champion_alias} "
+                   f"(was {decision['champion_before'] or 'none'}); recorded by {decision['by']}.")
+
+
+def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
+             debug: DebugOption = False) -> None:
+    """Move the champion back to the version that held it before the current one; recorded."""
+    with command(debug):
+        from tasks import tracking
+        from tasks.champion import roll_back
+        from tasks.config import load_params
+        from tasks.runtime import hold_lock
+
+        settings = load_params(params, set_)
+        with hold_lock(settings.paths.lock, 60):
+            decision = roll_back(tracking.client(settings), settings, reason)
+        typer.echo(f"{settings.registry.model_name}: @{settings.registry.champion_alias} rolled back from version "
+                   f"{decision['champion_before']} to version {decision['champion_after']}; recorded by {decision['by']}.")
+
+
+COMMANDS = (models, promote, rollback)

@@ -1,0 +1,60 @@
+"""`lmforge ui` (Prefect and MLflow web UIs) and `lmforge schedule` (the retrain flow as a scheduled deployment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli_shared import DebugOption, ParamsOption, SetOption, command
+
+
+def ui(prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
+       mlflow_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+       params: ParamsOption = Path("params.yaml"), debug: DebugOption = False) -> None:
+    """Start the Prefect UI and the MLflow UI on 127.0.0.1 over this project's stores; Ctrl-C stops both."""
+    with command(debug):
+        from tasks.config import load_params
+        from tasks.servers import serve_until_stopped, start_servers
+
+        processes, urls = start_servers(load_params(params), prefect_port, mlflow_port)
+        typer.echo(f"Prefect UI  {urls['prefect_ui']}\nMLflow UI   {urls['mlflow_ui']}\n"
+                   f"lmforge runs in this project now report to {urls['prefect_api_url']}; "
+                   f"elsewhere: export PREFECT_API_URL={urls['prefect_api_url']}\nCtrl-C stops both.", color=False)
+        serve_until_stopped(processes)
+        typer.echo("stopped the Prefect and MLflow servers.")
+
+
+def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 3 * * *".')] = None,
+             interval: Annotated[float | None, typer.Option(help="Run every INTERVAL seconds.")] = None,
+             name: Annotated[str | None, typer.Option(help="Deployment name; default schedule.name.")] = None,
+             params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+    """Serve the retrain flow as a Prefect deployment on a schedule (needs a Prefect server: `lmforge ui`)."""
+    with command(debug):
+        import os
+
+        from tasks.config import load_params
+        from tasks.errors import LmforgeError
+
+        settings = load_params(params, set_)
+        if (cron is None) == (interval is None):
+            raise LmforgeError('give exactly one of --cron "0 3 * * *" or --interval SECONDS.')
+        if not os.environ.get("PREFECT_API_URL"):
+            raise LmforgeError("schedules need a Prefect server: start `lmforge ui` in this project (or `prefect server "
+                               "start`, then export PREFECT_API_URL=http://127.0.0.1:4200/api) and run this again.")
+        from prefect.deployments.runner import EntrypointType
+
+        from flows.retrain import retrain
+
+        deployment = name or settings.schedule.name
+        typer.echo(f"serving deployment retrain/{deployment} ({f'cron {cron}' if cron else f'every {interval:g} s'}) "
+                   f"on {os.environ['PREFECT_API_URL']}; Ctrl-C stops it.")
+        # global_limit=1: the server never starts a second run of this deployment while one is going.
+        retrain.serve(name=deployment, cron=cron, interval=interval, global_limit=1, tags=["lmforge"],
+                      parameters={"params_path": str(params), "overrides": set_ or []},
+                      description="lmforge scheduled retraining", print_starting_message=False,
+                      entrypoint_type=EntrypointType.MODULE_PATH)
+
+
+COMMANDS = (ui, schedule)

@@ -1,0 +1,69 @@
+"""What every `lmforge` command shares: options, set-up, and failures as one sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override one value: section.key=value (repeatable).")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show library logs and full tracebacks.")]
+
+
+def fail(error: BaseException, debug: bool) -> NoReturn:
+    """One sentence on stderr and exit 1; the traceback only with --debug."""
+    from tasks.errors import LmforgeError
+
+    if debug:
+        raise error
+    message = str(error) if isinstance(error, LmforgeError) else \
+        f"unexpected {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} (rerun with --debug for details)"
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def prepare(debug: bool) -> None:
+    import os
+
+    from tasks.runtime import configure_runtime
+
+    if not debug:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        # MLflow warns about hub model cards and licences, which an offline local model never has.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+        import warnings
+
+        warnings.filterwarnings("ignore")
+    configure_runtime()
+
+
+@contextmanager
+def command(debug: bool) -> Iterator[None]:
+    """The frame of every command: set-up first, then any failure becomes one sentence and exit status 1."""
+    prepare(debug)
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+        fail(error, debug)
+
+
+def quiet_prefect_console() -> None:
+    """Failures reach the user as one sentence from `fail`; Prefect's console would also print their tracebacks.
+
+    Only the console handler is quietened: the run's logs still go to the Prefect API and its UI.
+    """
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL)

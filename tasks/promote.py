@@ -1,0 +1,119 @@
+"""promote: score the new challenger and the current champion on the same test rows, apply the rule, record it.
+
+The champion is re-scored on the new data version's test split: numbers from an older split are never compared.
+Talking to the registry is this step's job, so MLflow is used here directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tasks.config import Params
+from tasks.records import ModelVersion, Promotion
+from tasks.runtime import run_entry, step
+
+REPORTED = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+
+
+def predict_ids(model_uri: str, texts: list[str], labels: list[str], batch_size: int) -> np.ndarray:
+    """Label ids (in `labels`) a registered model gives the texts; -1 for a label it knows and the data does not."""
+    import mlflow
+    import torch
+
+    classifier = mlflow.transformers.load_model(model_uri)
+    model, tokenizer = classifier.model.eval(), classifier.tokenizer
+    # A from-scratch model has as many positions as it was trained with; longer texts are cut to fit.
+    limit = min(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", 512))
+    index = {label: i for i, label in enumerate(labels)}
+    predicted: list[int] = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[start:start + batch_size], truncation=True, max_length=limit, padding=True,
+                              return_tensors="pt")
+            batch.pop("token_type_ids", None)
+            ids = model(**batch).logits.argmax(-1).tolist()
+            predicted += [index.get(model.config.id2label[i], -1) for i in ids]
+    return np.array(predicted)
+
+
+def score(rule_names: list[str], y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, float]:
+    from tasks.promotion_rule import score_rows
+
+    return {name: round(float(score_rows(name, y_true, y_pred, labels)), 6) for name in dict.fromkeys(rule_names)}
+
+
+def promote_model(params: Params, challenger: ModelVersion, data_version: str, actor: str) -> Promotion:
+    """Compare, decide, record; the champion alias moves only on a pass."""
+    from tasks import champion as registry_ops
+    from tasks import tracking
+    from tasks.promotion_rule import check_significance, decide
+    from tasks.train import read_model_meta
+
+    client, rule, name = tracking.client(params), params.promote, params.registry.model_name
+    test = pd.read_parquet(Path(params.paths.dataset) / "test.parquet")
+    labels = list(params.data.labels or read_model_meta(params.paths.model)["labels"])
+    y_true = np.array([labels.index(label) if label in labels else -1 for label in test["label"]])
+    texts = test["text"].astype(str).tolist()
+    names = [*REPORTED, rule.primary_metric, *rule.guarded, *rule.floors]
+    predicted = {"challenger": predict_ids(f"models:/{name}/{challenger.version}", texts, labels, params.evaluate.batch_size)}
+    current = registry_ops.current_champion(client, params)
+    if current is not None:
+        predicted["champion"] = predict_ids(f"models:/{name}/{current.version}", texts, labels, params.evaluate.batch_size)
+    metrics = {who: score(names, y_true, rows, labels) for who, rows in predicted.items()}
+    significance = None if current is None or rule.significance.test == "none" else check_significance(
+        rule, y_true, predicted["champion"], predicted["challenger"], labels, params.project.seed)
+    verdict = decide(rule, metrics["challenger"], metrics.get("champion"), significance)
+    before = current and str(current.version)
+    decision = {"time": registry_ops.now(), "by": actor, "kind": "automatic", "model_name": name,
+                "data_version": data_version, "test_rows": len(texts), "challenger_version": challenger.version,
+                "champion_before": before, "champion_after": challenger.version if verdict.promoted else before,
+                "verdict": "promoted" if verdict.promoted else "rejected", "reasons": verdict.reasons,
+                "metrics": metrics, "deltas": verdict.deltas, "significance": verdict.significance,
+                "rule": rule.model_dump(mode="json")}
+    registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")
+    if verdict.promoted:
+        history = registry_ops.champion_history(client, name)
+        registry_ops.move_champion(client, params, challenger.version, [*history, challenger.version])
+    return Promotion(promoted=verdict.promoted, reason="; ".join(verdict.reasons), champion_before=before,
+                     champion_after=decision["champion_after"], deltas=verdict.deltas, path=params.paths.promotion)
+
+
+def actor() -> str:
+    """Who decided: the Prefect deployment when a schedule started the run, else the user."""
+    from prefect.runtime import deployment, flow_run
+
+    from tasks.champion import user
+
+    who = f"deployment {deployment.name}" if deployment.name else f"user {user()}"
+    return f"{who} (flow run {flow_run.name})" if flow_run.name else who
+
+
+@step
+def check_changes(params: Params, data_version: str) -> str | None:
+    """The version already trained on this data version with these params, if any: then there is nothing to do."""
+    from tasks import tracking
+    from tasks.champion import find_unchanged
+
+    return find_unchanged(tracking.client(params), params, data_version)
+
+
+@step
+def promote(params: Params, challenger: ModelVersion, data_version: str) -> Promotion:
+    return promote_model(params, challenger, data_version, actor())
+
+
+def main(params: Params) -> None:
+    from tasks.champion import user
+
+    registered = json.loads(Path(params.paths.registered).read_text())
+    challenger = ModelVersion(**registered)
+    result = promote_model(params, challenger, challenger.tags["data_version"], f"user {user()} (dvc repro)")
+    print(json.dumps(result.__dict__, indent=1))
+
+
+if __name__ == "__main__":
+    run_entry(main)

@@ -1,0 +1,48 @@
+"""report: the run's outcome as a Prefect markdown artifact, so the flow run's page in the Prefect UI shows it."""
+
+from __future__ import annotations
+
+import re
+
+from tasks.config import Params
+from tasks.runtime import step
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    head, *body = rows
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in body])
+
+
+def summary_markdown(summary: dict, decision: dict | None) -> str:
+    """Outcome, lineage and metrics in markdown tables; the champion's numbers beside the challenger's when compared."""
+    facts = [("", ""), ("outcome", summary.get("outcome", "")), ("data version", f"`{summary['data_version']}`"),
+             ("validation", summary.get("validation", "")),
+             ("model", f"{summary['model_name']} version {summary['model_version']}" if summary.get("model_version") else "none"),
+             ("MLflow run", f"`{summary.get('run_id', '')}`")]
+    parts = ["# lmforge retrain", table(facts)]
+    if decision:
+        parts += [f"## Promotion: {decision['verdict']}",
+                  table([("", ""), ("champion before", decision.get("champion_before") or "none"),
+                         ("champion after", decision.get("champion_after") or "none"), ("decided by", decision["by"])]),
+                  "\n".join(f"- {reason}" for reason in decision["reasons"])]
+        metrics = decision.get("metrics") or {}
+        challenger, champion = metrics.get("challenger", {}), metrics.get("champion", {})
+        rows = [("metric (test split)", "challenger", "champion", "delta")] + [
+            (name, f"{value:.4f}", f"{champion[name]:.4f}" if name in champion else "",
+             f"{value - champion[name]:+.4f}" if name in champion else "") for name, value in challenger.items()]
+        parts.append(table(rows))
+    elif summary.get("metrics"):
+        parts.append(table([("metric (test split)", "value")] +
+                           [(k.removeprefix("eval_"), f"{v:.4f}") for k, v in summary["metrics"].items()]))
+    return "\n\n".join(parts)
+
+
+@step
+def report(params: Params, summary: dict, decision: dict | None) -> str:
+    from prefect.artifacts import create_markdown_artifact
+
+    key = re.sub(r"[^a-z0-9-]+", "-", f"{params.registry.model_name}-retrain".lower()).strip("-")
+    create_markdown_artifact(markdown=summary_markdown(summary, decision), key=key,
+                             description=f"lmforge retrain: {summary.get('outcome', '')}")
+    return key

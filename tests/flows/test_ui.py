@@ -1,0 +1,118 @@
+"""End to end in a browser: `lmforge ui` serves both UIs, a run and a scheduled run report there, Chromium sees them.
+
+Screenshots go to $LMFORGE_TEST_ARTIFACTS (default test-artifacts/). Without Chromium the test is skipped, unless
+LMFORGE_REQUIRE_BROWSER=1 (set by .ci/run, which installs Debian's chromium), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, make_project
+from tests.flows.test_overlap import TINY
+
+pytestmark = [pytest.mark.flow, pytest.mark.browser]
+ARTIFACTS = Path(os.environ.get("LMFORGE_TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+
+def find_chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not found:
+        if os.environ.get("LMFORGE_REQUIRE_BROWSER") == "1":
+            pytest.fail("LMFORGE_REQUIRE_BROWSER=1 but no chromium on PATH: apt-get install chromium")
+        pytest.skip("no chromium on PATH (apt-get install chromium); .ci/run installs it")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def browse(chromium: str, url: str, name: str, profile: Path) -> str:
+    """The page's DOM after its scripts ran, and a screenshot of it under ARTIFACTS."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--window-size=1400,1000"]
+    subprocess.run([*flags, f"--screenshot={ARTIFACTS / name}.png", url], capture_output=True, timeout=120)
+    return subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+
+
+def api(url: str, body: dict | None = None) -> dict | list:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"}, method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_ui_shows_the_registered_model_and_the_flow_runs(tmp_path):
+    chromium = find_chromium()
+    root = make_project(tmp_path / "project", TINY)
+    env = {**os.environ, "PREFECT_HOME": str(root / ".prefect")}
+    env.pop("PREFECT_API_URL", None)
+    lmforge = lambda *args: [sys.executable, "-m", "flows.cli", *args]
+    prefect_port, mlflow_port = free_port(), free_port()
+    ui = subprocess.Popen(lmforge("ui", "--prefect-port", str(prefect_port), "--mlflow-port", str(mlflow_port)),
+                          cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    schedule = None
+    try:
+        banner = "".join(iter(ui.stdout.readline, "Ctrl-C stops both.\n")) if ui.poll() is None else ""
+        prefect, mlflow_ui = f"http://127.0.0.1:{prefect_port}", f"http://127.0.0.1:{mlflow_port}"
+        assert prefect in banner and mlflow_ui in banner, banner
+
+        run = subprocess.run(lmforge("run"), cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        flow_runs = api(f"{prefect}/api/flow_runs/filter", {})
+        assert [r["state"]["type"] for r in flow_runs] == ["COMPLETED"], "the run did not report to the UI's server"
+
+        page = browse(chromium, f"{mlflow_ui}/#/models/test-reviews", "mlflow-model", tmp_path / "chrome")
+        assert "test-reviews" in page and "champion" in page and "challenger" in page
+        page = browse(chromium, f"{prefect}/runs/flow-run/{flow_runs[0]['id']}", "prefect-flow-run", tmp_path / "chrome")
+        assert flow_runs[0]["name"] in page and "Completed" in page
+        page = browse(chromium, f"{prefect}/artifacts/key/test-reviews-retrain", "prefect-artifact", tmp_path / "chrome")
+        assert "lmforge retrain" in page and "trained and promoted" in page
+
+        # The same flow as a scheduled deployment: nothing changed since the champion, so it ends as Skipped.
+        schedule = subprocess.Popen(lmforge("schedule", "--interval", "3600", "--name", "nightly"), cwd=root, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deployment = wait_for(lambda: api(f"{prefect}/api/deployments/filter", {}), 90, "the deployment")[0]
+        assert deployment["name"] == "nightly" and deployment["schedules"][0]["schedule"]["interval"] == 3600
+        started = api(f"{prefect}/api/deployments/{deployment['id']}/create_flow_run", {})
+        final = lambda: (state := api(f"{prefect}/api/flow_runs/{started['id']}")["state"]) and \
+            state["type"] in ("COMPLETED", "FAILED", "CRASHED") and state
+        state = wait_for(final, 180, "the scheduled run")
+        assert state["name"] == "Skipped" and state["message"].startswith("skipped: nothing changed since version 1")
+        page = browse(chromium, f"{prefect}/runs/flow-run/{started['id']}", "prefect-scheduled-run", tmp_path / "chrome")
+        assert "Skipped" in page
+    finally:
+        for process in (schedule, ui):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        assert ui.wait(timeout=60) == 0
+        if schedule:
+            schedule.wait(timeout=60)
+    assert not (root / ".prefect/lmforge-ui.json").exists()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", prefect_port)) != 0, "the Prefect server outlived Ctrl-C"
