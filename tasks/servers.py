@@ -95,6 +95,8 @@ def start_servers(params: Params, prefect_port: int, mlflow_port: int, timeout_s
 
 def serve_until_stopped(processes: list[subprocess.Popen]) -> None:
     """Block until Ctrl-C or SIGTERM (or a server dies), then stop both servers and remove the marker."""
+    # A shell that starts us in the background makes SIGINT ignored; Ctrl-C (or kill -INT) must still stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         while all(process.poll() is None for process in processes):
