@@ -17,7 +17,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 def print_summary(summary) -> None:
     metrics = "  ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in summary.metrics.items()
-                        if k in ("eval_accuracy", "eval_precision_macro", "eval_recall_macro", "eval_f1_macro"))
+                        if k in ("eval_accuracy", "eval_precision_macro", "eval_recall_macro", "eval_f1_macro",
+                                 "eval_bleu", "eval_chrf", "eval_perplexity"))
     steps = "  ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.seconds.items())
     model = f"{summary.model_name} version {summary.model_version} @{summary.alias}" if summary.model_version else ""
     lines = [("outcome", summary.outcome), ("data version", summary.data_version), ("validation", summary.validation),
@@ -52,21 +53,23 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debu
 def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
             model: Annotated[str | None, typer.Option(help="Model URI; default models:/<registry.model_name>@<registry.champion_alias>.")] = None,
             file: Annotated[Path | None, typer.Option(help="A CSV or JSONL file of texts.")] = None,
-            text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column.")] = None,
+            text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column "
+                                                                 "(data.source_column for seq2seq).")] = None,
             params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
-    """Print label and score for each text (or each row of --file)."""
+    """Print label and score for each text (or each row of --file); seq2seq models print their output text."""
     with command(debug):
         from tasks.config import load_params
         from tasks.errors import LmforgeError
         from tasks.predict import load_texts, predict_texts
 
         settings = load_params(params, set_)
-        rows = list(texts or []) + (load_texts(file, text_column or settings.data.text_column) if file else [])
+        default_column = settings.data.source_column if settings.task == "seq2seq" else settings.data.text_column
+        rows = list(texts or []) + (load_texts(file, text_column or default_column) if file else [])
         if not rows:
             raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
         for text, (label, score) in zip(rows, predict_texts(settings, uri, rows)):
-            typer.echo(f"{label}\t{score:.4f}\t{text}")
+            typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
 for module in (cli_registry, cli_servers):

@@ -13,11 +13,15 @@ from flows.cli_shared import DebugOption, ParamsOption, SetOption, command
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
 
 
+def key_metrics(params) -> list[str]:
+    return list(dict.fromkeys((params.promote.primary_metric, "chrf" if params.task == "seq2seq" else "accuracy")))
+
+
 def version_rows(client, params) -> list[tuple[str, ...]]:
     """One row per version, newest first: aliases, key metrics (from its run), data version, the recorded verdict."""
     from tasks.champion import aliases_by_version, registered_versions
 
-    primary, aliases = params.promote.primary_metric, aliases_by_version(client, params.registry.model_name)
+    aliases = aliases_by_version(client, params.registry.model_name)
     rows = []
     for version in registered_versions(client, params.registry.model_name):
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
@@ -29,7 +33,7 @@ def version_rows(client, params) -> list[tuple[str, ...]]:
         rows.append((str(version.version), " ".join(f"@{a}" for a in sorted(aliases.get(str(version.version), []))),
                      datetime.fromtimestamp(version.creation_timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
                      *(f"{metrics[f'eval_{name}']:.4f}" if f"eval_{name}" in metrics else "-"
-                       for name in dict.fromkeys((primary, "accuracy"))),
+                       for name in key_metrics(params)),
                      tags.get("data_version", "-")[:12], f"{verdict}: {reason}" if reason else verdict))
     return rows
 
@@ -50,7 +54,7 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, d
                        "run `lmforge run` first.")
             return
         table = Table(title=f"{settings.registry.model_name}  ({tracking.tracking_uri(settings)})", title_justify="left")
-        for name in ("version", "aliases", "created", *dict.fromkeys((settings.promote.primary_metric, "accuracy")),
+        for name in ("version", "aliases", "created", *key_metrics(settings),
                      "data version", "promotion"):
             table.add_column(name, overflow="fold")
         for row in rows:

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tasks.errors import LmforgeError
 
 BUILTIN_SOURCE = "builtin:reviews"
+BUILTIN_PAIRS = "builtin:numbers"
+TASK_METRICS = {"classification": {"accuracy", "precision_macro", "recall_macro", "f1_macro"}, "seq2seq": {"bleu", "chrf"}}
 
 
 class Section(BaseModel):
@@ -35,10 +37,13 @@ class SplitParams(Section):
 
 
 class DataParams(Section):
-    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet file, a folder of them, or builtin:reviews.")
+    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet file, a folder of them, builtin:reviews "
+                                                    "(classification) or builtin:numbers (seq2seq).")
     format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
     text_column: str = "text"
     label_column: str = "label"
+    source_column: str = Field("source", description="seq2seq: the input side of each pair.")
+    target_column: str = Field("target", description="seq2seq: the output side of each pair.")
     split_column: str | None = Field(None, description="Column naming each row's split; else files or a seeded split.")
     labels: list[str] | None = Field(None, description="The declared label set; rows outside it fail validation.")
     splits: SplitParams = SplitParams()
@@ -50,19 +55,29 @@ class ValidateParams(Section):
     max_text_chars: int = Field(2000, ge=1)
     min_rows_per_class: int = Field(10, ge=1)
     check_leakage: bool = True
+    min_target_chars: int = Field(1, ge=1, description="seq2seq: bounds on the target side (source: *_text_chars).")
+    max_target_chars: int = Field(2000, ge=1)
+    min_length_ratio: float = Field(0.1, gt=0, description="seq2seq: bounds on target length / source length.")
+    max_length_ratio: float = Field(10.0, gt=0)
+    max_identical_share: float | None = Field(None, ge=0, le=1, description="seq2seq: most pairs with source == target.")
     fail_examples: int = Field(3, ge=0, description="Example rows printed for each failed expectation.")
 
 
 class TokenizeParams(Section):
-    pretrained: str | None = Field(None, description="Local tokenizer folder; null trains WordPiece on train.")
+    pretrained: str | None = Field(None, description="Local tokenizer folder; null trains one on the train split.")
+    algorithm: Literal["wordpiece", "bpe", "unigram"] = Field(
+        "wordpiece", description="What to train: wordpiece (classification), bpe or unigram (seq2seq).")
+    shared: bool = Field(True, description="seq2seq: one tokenizer for both sides, else one per side.")
     vocab_size: int = Field(2000, ge=100)
     min_frequency: int = Field(2, ge=1)
     lowercase: bool = True
     max_length: int = Field(64, ge=8)
+    max_target_length: int = Field(64, ge=8, description="seq2seq: target tokens kept for training.")
 
 
 class FromScratchParams(Section):
-    layers: int = Field(2, ge=1)
+    layers: int = Field(2, ge=1, description="Encoder layers (seq2seq: decoder too, unless decoder_layers).")
+    decoder_layers: int | None = Field(None, ge=1)
     hidden_size: int = Field(128, ge=8)
     heads: int = Field(4, ge=1)
     intermediate_size: int = Field(256, ge=8)
@@ -98,10 +113,19 @@ class TrainParams(Section):
     early_stopping_patience: int = Field(3, ge=0, description="Evaluations without improvement before stopping; 0 never stops.")
     threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
     resume: bool = Field(True, description="Resume from the last checkpoint of an interrupted run with the same inputs.")
+    time_budget_s: float | None = Field(None, gt=0, description="Stop training (evaluated and saved) after this long.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    scheduler: Literal["linear", "cosine", "inverse_sqrt", "constant_with_warmup"] = "linear"
+    select_by: Literal["auto", "loss", "bleu"] = Field(
+        "auto", description="Best epoch by: auto (macro F1, or seq2seq validation loss), loss, or bleu (seq2seq).")
 
 
 class EvaluateParams(Section):
     batch_size: int = Field(128, ge=1)
+    num_beams: int = Field(4, ge=1, description="seq2seq generation: beam size (1 is greedy).")
+    max_new_tokens: int = Field(64, ge=1)
+    length_penalty: float = 1.0
+    samples: int = Field(20, ge=0, description="seq2seq: source/reference/hypothesis rows kept as an artifact.")
 
 
 class RegistryParams(Section):
@@ -145,7 +169,7 @@ class PathParams(Section):
 
 
 class Params(Section):
-    task: Literal["classification"] = "classification"
+    task: Literal["classification", "seq2seq"] = "classification"
     project: ProjectParams = ProjectParams()
     data: DataParams = DataParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
@@ -163,16 +187,26 @@ class Params(Section):
     @model_validator(mode="after")
     def check_metric_names(self) -> "Params":
         """Promotion metrics must be ones evaluate reports, so that a typo fails at load time, not after training."""
-        fixed = {"accuracy", "precision_macro", "recall_macro", "f1_macro"}
+        fixed = TASK_METRICS[self.task]
         named = {"promote.primary_metric": [self.promote.primary_metric], "promote.guarded": list(self.promote.guarded),
                  "promote.floors": list(self.promote.floors)}
         for key, names in named.items():
             for name in names:
                 kind, _, label = name.partition("_")
-                per_class = kind in ("precision", "recall", "f1") and (self.data.labels is None or label in self.data.labels)
+                per_class = self.task == "classification" and kind in ("precision", "recall", "f1") and (
+                    self.data.labels is None or label in self.data.labels)
                 if name not in fixed and not per_class:
-                    raise ValueError(f"{key}: {name!r} is not a metric evaluate reports; use one of {sorted(fixed)} "
-                                     "or precision_/recall_/f1_<label>")
+                    extra = " or precision_/recall_/f1_<label>" if self.task == "classification" else ""
+                    raise ValueError(f"{key}: {name!r} is not a metric evaluate reports for task {self.task}; "
+                                     f"use one of {sorted(fixed)}{extra}")
+        pairs = self.task == "seq2seq"
+        if pairs and self.promote.significance.test == "mcnemar":
+            raise ValueError("promote.significance.test: mcnemar needs right/wrong rows; use bootstrap for seq2seq")
+        if pairs == (self.tokenize.algorithm == "wordpiece") and not self.tokenize.pretrained:
+            raise ValueError(f"tokenize.algorithm: {self.tokenize.algorithm} does not fit task {self.task}; use "
+                             + ("bpe or unigram" if pairs else "wordpiece"))
+        if not pairs and self.train.select_by == "bleu":
+            raise ValueError("train.select_by: bleu is for seq2seq; use auto or loss")
         if self.registry.alias == self.registry.champion_alias:
             raise ValueError("registry.champion_alias: must differ from registry.alias")
         return self

@@ -52,6 +52,11 @@ def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = 
     """The pure core: metrics on the test split written to paths.metrics (eval.json, confusion matrix JSON and PNG)."""
     from sklearn.metrics import confusion_matrix
 
+    if params.task == "seq2seq":
+        from tasks.evaluate_seq2seq import evaluate_pairs
+
+        return Evaluation(*evaluate_pairs(params, model_dir, show_progress))
+
     from tasks.metrics import classification_metrics
 
     y_true, y_pred, labels = predict_split(model_dir, params.paths.tokenized, "test", params.evaluate.batch_size, show_progress)
@@ -65,18 +70,15 @@ def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = 
     return Evaluation(metrics=metrics, artifacts=[str(out / name) for name in (EVAL_FILE, "confusion_matrix.json", "confusion_matrix.png")])
 
 
-def read_evaluation(params: Params) -> Evaluation:
-    out = Path(params.paths.metrics)
-    return Evaluation(metrics=json.loads((out / EVAL_FILE).read_text()),
-                      artifacts=[str(out / name) for name in (EVAL_FILE, "confusion_matrix.json", "confusion_matrix.png")])
-
-
 def log_evaluation(params: Params, run_id: str, evaluation: Evaluation) -> None:
+    """Metrics, plots and tables on the run; sacreBLEU's signatures as tags, so a BLEU is never read without one."""
     from tasks import tracking
 
     tracking.log_metrics(params, run_id, evaluation.metrics)
     for path in evaluation.artifacts:
         tracking.log_artifact(params, run_id, path, "evaluation")
+        if Path(path).name == "sacrebleu.json":
+            tracking.set_tags(params, run_id, json.loads(Path(path).read_text()))
 
 
 @step

@@ -1,4 +1,4 @@
-"""ingest: read a source, normalise it to (text, label) per split, write Parquet, version it with DVC."""
+"""ingest: read a source, normalise it to (text, label) or (source, target) per split, write Parquet, version it."""
 
 from __future__ import annotations
 
@@ -6,21 +6,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.config import BUILTIN_SOURCE, DataParams, Params
+from tasks.config import BUILTIN_PAIRS, BUILTIN_SOURCE, DataParams, Params
 from tasks.errors import LmforgeError
 from tasks.records import DatasetVersion
 from tasks.runtime import run_entry, step
 from tasks.sample_data import generate_reviews
+from tasks.sample_pairs import generate_numbers
 from tasks.sources import SPLIT_NAMES, pick_columns, read_source
 
 SPLITS = ("train", "validation", "test")
 
 
-def load_frames(data: DataParams) -> list[tuple[str | None, pd.DataFrame]]:
-    """The source as canonical frames (text, label[, split]), each with the split its file gives."""
-    if data.source == BUILTIN_SOURCE:
-        return [(None, generate_reviews(data.sample.rows, data.sample.seed))]
-    columns = {"text_column": data.text_column, "label_column": data.label_column}
+CANONICAL = ("text", "label", "source", "target")
+
+
+def load_frames(data: DataParams, task: str = "classification") -> list[tuple[str | None, pd.DataFrame]]:
+    """The source as canonical frames (text, label or source, target [, split]), each with the split its file gives."""
+    if data.source in (BUILTIN_SOURCE, BUILTIN_PAIRS):
+        if (data.source == BUILTIN_PAIRS) != (task == "seq2seq"):
+            raise LmforgeError(f"data.source {data.source} is for the other task than task: {task}; use "
+                               f"{BUILTIN_PAIRS if task == 'seq2seq' else BUILTIN_SOURCE} or a file.")
+        make = generate_numbers if task == "seq2seq" else generate_reviews
+        return [(None, make(data.sample.rows, data.sample.seed))]
+    if task == "seq2seq":
+        columns = {"source_column": data.source_column, "target_column": data.target_column}
+    else:
+        columns = {"text_column": data.text_column, "label_column": data.label_column}
     if data.split_column:
         columns["split_column"] = data.split_column
     return [(split, pick_columns(frame, columns, data.source)) for split, frame in read_source(data.source, data.format)]
@@ -30,6 +41,8 @@ def carve(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, p
     """Split off `share` of the rows, stratified by label when every class can spare a row."""
     from sklearn.model_selection import train_test_split
 
+    if "label" not in frame.columns:  # pairs: a plain seeded split
+        return train_test_split(frame, test_size=share, random_state=seed)
     labels = frame["label"].fillna("<null>")
     counts = labels.value_counts()
     stratify = labels if counts.min() >= 2 and len(counts) <= share * len(frame) else None
@@ -58,7 +71,11 @@ def assign_splits(frames: list[tuple[str | None, pd.DataFrame]], data: DataParam
         if name not in splits:
             # Shares are of the whole dataset, so carve from train by the matching fraction of it.
             fraction = min(share * total / len(splits["train"]), 0.5)
-            splits["train"], splits[name] = carve(splits["train"], fraction, seed)
+            try:
+                splits["train"], splits[name] = carve(splits["train"], fraction, seed)
+            except ValueError:
+                raise LmforgeError(f"{data.source}: {len(splits['train'])} training rows are too few to carve a {name} "
+                                   f"split from; add rows or give a {name} file.") from None
     return {name: splits[name].reset_index(drop=True) for name in SPLITS}
 
 
@@ -68,13 +85,13 @@ def write_dataset(splits: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, i
     for stale in out_dir.glob("*"):
         stale.unlink()
     for name, frame in splits.items():
-        frame.astype({"text": "str", "label": "str"}).to_parquet(out_dir / f"{name}.parquet", index=False)
+        frame.astype({c: "str" for c in CANONICAL if c in frame.columns}).to_parquet(out_dir / f"{name}.parquet", index=False)
     return {name: len(frame) for name, frame in splits.items()}
 
 
 def ingest_dataset(params: Params) -> dict[str, int]:
     """The pure core: source to canonical Parquet splits under paths.dataset; returns rows per split."""
-    frames = load_frames(params.data)
+    frames = load_frames(params.data, params.task)
     splits = assign_splits(frames, params.data, params.project.seed)
     return write_dataset(splits, Path(params.paths.dataset))
 

@@ -15,8 +15,8 @@ def load_texts(path: Path, column: str) -> list[str]:
     return frame["text"].fillna("").astype(str).tolist()
 
 
-def predict_texts(params: Params, model_uri: str, texts: list[str]) -> list[tuple[str, float]]:
-    """(label, score) per text from the model at `model_uri` (models:/name@alias, runs:/..., a path)."""
+def load_registered(params: Params, model_uri: str):
+    """The model at `model_uri` (models:/name@alias, runs:/..., a path): a transformers pipeline, or a seq2seq pyfunc."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -24,8 +24,18 @@ def predict_texts(params: Params, model_uri: str, texts: list[str]) -> list[tupl
 
     tracking.client(params)
     try:
-        classifier = mlflow.transformers.load_model(model_uri)
+        if params.task == "seq2seq":
+            return mlflow.pyfunc.load_model(model_uri)
+        return mlflow.transformers.load_model(model_uri)
     except MlflowException as error:
-        raise LmforgeError(f"cannot load {model_uri} from {tracking.tracking_uri(params)} "
+        hint = " (no champion yet? try --model models:/NAME@challenger)" if "@" in model_uri else ""
+        raise LmforgeError(f"cannot load {model_uri} from {tracking.tracking_uri(params)}{hint} "
                            f"({str(error).splitlines()[0][:160]}); run `lmforge run` first or check --model.") from None
-    return [(row["label"], float(row["score"])) for row in classifier(texts, truncation=True)]
+
+
+def predict_texts(params: Params, model_uri: str, texts: list[str]) -> list[tuple[str, float | None]]:
+    """(label, score) per text; for seq2seq (output text, None)."""
+    model = load_registered(params, model_uri)
+    if params.task == "seq2seq":
+        return [(output, None) for output in model.predict(texts)]
+    return [(row["label"], float(row["score"])) for row in model(texts, truncation=True)]

@@ -19,57 +19,83 @@ from tasks.runtime import run_entry, step
 REPORTED = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
 
 
-def predict_ids(model_uri: str, texts: list[str], labels: list[str], batch_size: int) -> np.ndarray:
-    """Label ids (in `labels`) a registered model gives the texts; -1 for a label it knows and the data does not."""
-    import mlflow
+def predict_ids(params: Params, model_uri: str, texts: list[str], labels: list[str]) -> np.ndarray:
+    """Label ids (in `labels`) a registered classifier gives the texts; -1 for a label the data does not have."""
     import torch
 
-    classifier = mlflow.transformers.load_model(model_uri)
+    from tasks.predict import load_registered
+
+    classifier = load_registered(params, model_uri)
     model, tokenizer = classifier.model.eval(), classifier.tokenizer
     # A from-scratch model has as many positions as it was trained with; longer texts are cut to fit.
     limit = min(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", 512))
     index = {label: i for i, label in enumerate(labels)}
     predicted: list[int] = []
     with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], truncation=True, max_length=limit, padding=True,
-                              return_tensors="pt")
+        for start in range(0, len(texts), params.evaluate.batch_size):
+            batch = tokenizer(texts[start:start + params.evaluate.batch_size], truncation=True, max_length=limit,
+                              padding=True, return_tensors="pt")
             batch.pop("token_type_ids", None)
             ids = model(**batch).logits.argmax(-1).tolist()
             predicted += [index.get(model.config.id2label[i], -1) for i in ids]
     return np.array(predicted)
 
 
-def score(rule_names: list[str], y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, float]:
-    from tasks.promotion_rule import score_rows
+def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str]):
+    """Metrics of each model on the test rows, and the significance check for challenger vs champion."""
+    from tasks.promotion_rule import classification_significance, score_rows
+    from tasks.train import read_model_meta
 
-    return {name: round(float(score_rows(name, y_true, y_pred, labels)), 6) for name in dict.fromkeys(rule_names)}
+    rule = params.promote
+    labels = list(params.data.labels or read_model_meta(params.paths.model)["labels"])
+    y_true = np.array([labels.index(label) if label in labels else -1 for label in test["label"]])
+    predicted = {who: predict_ids(params, uri, test["text"].astype(str).tolist(), labels) for who, uri in uris.items()}
+    names = dict.fromkeys([*REPORTED, rule.primary_metric, *rule.guarded, *rule.floors])
+    metrics = {who: {name: round(float(score_rows(name, y_true, rows, labels)), 6) for name in names}
+               for who, rows in predicted.items()}
+    return metrics, lambda seed: classification_significance(rule, y_true, predicted["champion"],
+                                                             predicted["challenger"], labels, seed)
+
+
+def score_translators(params: Params, test: pd.DataFrame, uris: dict[str, str]):
+    """BLEU and chrF of each model's outputs on the test pairs; significance by a paired bootstrap of sentences."""
+    from tasks.predict import load_registered
+    from tasks.promotion_rule import check_significance
+    from tasks.seq2seq_metrics import METRICS, corpus_scores, score_from_stats, sentence_stats
+
+    sources, refs = test["source"].astype(str).tolist(), test["target"].astype(str).tolist()
+    hyps = {who: load_registered(params, uri).predict(sources) for who, uri in uris.items()}
+    metrics = {who: {name: corpus_scores(out, refs)[name] for name in METRICS} for who, out in hyps.items()}
+
+    def significance(seed: int) -> dict:
+        name = params.promote.primary_metric
+        stats = {who: sentence_stats(name, out, refs) for who, out in hyps.items()}
+        difference = lambda rows: score_from_stats(name, stats["challenger"][rows]) - \
+            score_from_stats(name, stats["champion"][rows])
+        return check_significance(params.promote, len(refs), difference, seed)
+
+    return metrics, significance
 
 
 def promote_model(params: Params, challenger: ModelVersion, data_version: str, actor: str) -> Promotion:
     """Compare, decide, record; the champion alias moves only on a pass."""
     from tasks import champion as registry_ops
     from tasks import tracking
-    from tasks.promotion_rule import check_significance, decide
-    from tasks.train import read_model_meta
+    from tasks.promotion_rule import decide
 
     client, rule, name = tracking.client(params), params.promote, params.registry.model_name
     test = pd.read_parquet(Path(params.paths.dataset) / "test.parquet")
-    labels = list(params.data.labels or read_model_meta(params.paths.model)["labels"])
-    y_true = np.array([labels.index(label) if label in labels else -1 for label in test["label"]])
-    texts = test["text"].astype(str).tolist()
-    names = [*REPORTED, rule.primary_metric, *rule.guarded, *rule.floors]
-    predicted = {"challenger": predict_ids(f"models:/{name}/{challenger.version}", texts, labels, params.evaluate.batch_size)}
     current = registry_ops.current_champion(client, params)
+    uris = {"challenger": f"models:/{name}/{challenger.version}"}
     if current is not None:
-        predicted["champion"] = predict_ids(f"models:/{name}/{current.version}", texts, labels, params.evaluate.batch_size)
-    metrics = {who: score(names, y_true, rows, labels) for who, rows in predicted.items()}
-    significance = None if current is None or rule.significance.test == "none" else check_significance(
-        rule, y_true, predicted["champion"], predicted["challenger"], labels, params.project.seed)
+        uris["champion"] = f"models:/{name}/{current.version}"
+    scorer = score_translators if params.task == "seq2seq" else score_classifiers
+    metrics, significance_of = scorer(params, test, uris)
+    significance = None if current is None or rule.significance.test == "none" else significance_of(params.project.seed)
     verdict = decide(rule, metrics["challenger"], metrics.get("champion"), significance)
     before = current and str(current.version)
     decision = {"time": registry_ops.now(), "by": actor, "kind": "automatic", "model_name": name,
-                "data_version": data_version, "test_rows": len(texts), "challenger_version": challenger.version,
+                "data_version": data_version, "test_rows": len(test), "challenger_version": challenger.version,
                 "champion_before": before, "champion_after": challenger.version if verdict.promoted else before,
                 "verdict": "promoted" if verdict.promoted else "rejected", "reasons": verdict.reasons,
                 "metrics": metrics, "deltas": verdict.deltas, "significance": verdict.significance,

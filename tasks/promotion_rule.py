@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,13 +38,11 @@ def score_rows(name: str, y_true: np.ndarray, y_pred: np.ndarray, labels: list[s
     return np.mean(scores, axis=0)
 
 
-def paired_bootstrap(name: str, y_true, champion, challenger, labels: list[str], resamples: int, alpha: float,
-                     seed: int) -> tuple[float, float]:
-    """The (1 - alpha) confidence interval of challenger minus champion, resampling the same rows for both."""
-    y_true, champion, challenger = map(np.asarray, (y_true, champion, challenger))
-    rows = np.random.default_rng(seed).integers(0, len(y_true), (resamples, len(y_true)))
-    diff = score_rows(name, y_true[rows], challenger[rows], labels) - score_rows(name, y_true[rows], champion[rows], labels)
-    low, high = np.quantile(diff, [alpha / 2, 1 - alpha / 2])
+def bootstrap_interval(difference: Callable[[np.ndarray], np.ndarray], rows: int, resamples: int, alpha: float,
+                       seed: int) -> tuple[float, float]:
+    """The (1 - alpha) interval of challenger minus champion; `difference` scores both on the same resampled rows."""
+    picks = np.random.default_rng(seed).integers(0, rows, (resamples, rows))
+    low, high = np.quantile(difference(picks), [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
 
 
@@ -58,20 +57,31 @@ def mcnemar(y_true, champion, challenger) -> tuple[int, int, float]:
     return only_champion, only_challenger, float(binomtest(only_challenger, only_champion + only_challenger, 0.5).pvalue)
 
 
-def check_significance(rule: PromoteParams, y_true, champion, challenger, labels: list[str], seed: int) -> dict:
-    """The paired check the rule asks for, as a record: what was run, its numbers, and whether it passed."""
+def check_significance(rule: PromoteParams, rows: int, difference: Callable[[np.ndarray], np.ndarray], seed: int,
+                       predictions: tuple | None = None) -> dict:
+    """The paired check the rule asks for, as a record: what was run, its numbers, and whether it passed.
+
+    `difference` maps (resamples, rows) indices to challenger-minus-champion scores; McNemar needs `predictions`,
+    (y_true, champion, challenger), which only classification has.
+    """
     test = rule.significance
     if test.test == "bootstrap":
-        low, high = paired_bootstrap(rule.primary_metric, y_true, champion, challenger, labels, test.resamples,
-                                     test.alpha, seed)
+        low, high = bootstrap_interval(difference, rows, test.resamples, test.alpha, seed)
         return {"test": "bootstrap", "alpha": test.alpha, "resamples": test.resamples, "ci_low": round(low, 6),
                 "ci_high": round(high, 6), "passed": low > 0}
     if test.test == "mcnemar":
-        only_champion, only_challenger, p = mcnemar(y_true, champion, challenger)
+        only_champion, only_challenger, p = mcnemar(*predictions)
         return {"test": "mcnemar", "alpha": test.alpha, "only_champion_right": only_champion,
                 "only_challenger_right": only_challenger, "p_value": round(p, 6),
                 "passed": only_challenger > only_champion and p < test.alpha}
     return {"test": "none", "passed": True}
+
+
+def classification_significance(rule: PromoteParams, y_true, champion, challenger, labels: list[str], seed: int) -> dict:
+    y_true, champion, challenger = map(np.asarray, (y_true, champion, challenger))
+    difference = lambda rows: score_rows(rule.primary_metric, y_true[rows], challenger[rows], labels) - \
+        score_rows(rule.primary_metric, y_true[rows], champion[rows], labels)
+    return check_significance(rule, len(y_true), difference, seed, (y_true, champion, challenger))
 
 
 def decide(rule: PromoteParams, challenger: dict[str, float], champion: dict[str, float] | None,

@@ -25,17 +25,24 @@ def lineage_tags(params: Params, data_version: str, validation_success: bool, ru
 
 
 def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dict[str, str]) -> ModelVersion:
-    """Log the model as a transformers pipeline on the run, register it, set the alias; no alias on failure."""
+    """Log the model on the run (a transformers pipeline, or a pyfunc for seq2seq), register it, set the alias."""
     import mlflow
-    from transformers import pipeline
 
     from tasks import tracking
 
     registry = tracking.client(params)
-    classifier = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir))
+    requirements = [f"{name}=={version(name)}" for name in SERVING_PACKAGES]
     with mlflow.start_run(run_id=run_id):
-        info = mlflow.transformers.log_model(transformers_model=classifier, name="model", task="text-classification",
-                                             pip_requirements=[f"{name}=={version(name)}" for name in SERVING_PACKAGES])
+        if params.task == "seq2seq":
+            from tasks.seq2seq_model import log_translator
+
+            info = log_translator(model_dir, requirements)
+        else:
+            from transformers import pipeline
+
+            classifier = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir))
+            info = mlflow.transformers.log_model(transformers_model=classifier, name="model", task="text-classification",
+                                                 pip_requirements=requirements)
     registered = mlflow.register_model(info.model_uri, params.registry.model_name, tags=tags)
     try:
         registry.set_registered_model_alias(params.registry.model_name, params.registry.alias, registered.version)

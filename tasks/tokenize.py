@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +33,7 @@ def file_digest(folder: Path) -> str:
 def cache_key(params: Params, data_version: str) -> str:
     """data version + tokenizer (its files' digest when pretrained) + tokenize settings."""
     source = tokenizer_source(params)
-    tokenizer = f"pretrained:{file_digest(Path(source))}" if source else "wordpiece"
+    tokenizer = f"pretrained:{file_digest(Path(source))}" if source else params.tokenize.algorithm
     parts = [data_version, tokenizer, params.section_hash("tokenize"), json.dumps(params.data.labels)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
@@ -77,16 +78,28 @@ def tokenize_dataset(params: Params, data_version: str) -> TokenizedData:
     dataset = Path(params.paths.dataset)
     splits = {name: pd.read_parquet(dataset / f"{name}.parquet") for name in ("train", "validation", "test")}
     source = tokenizer_source(params)
-    tokenizer = load_tokenizer(source) if source else train_wordpiece(splits["train"]["text"].tolist(), params)
     out.mkdir(parents=True, exist_ok=True)
+    if params.task == "seq2seq":
+        from tasks.tokenize_pairs import tokenize_pairs
+
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        tokenize_pairs(splits, params, source, out)
+        return write_meta(out, key, data_version, None, source or params.tokenize.algorithm)
+    tokenizer = load_tokenizer(source) if source else train_wordpiece(splits["train"]["text"].tolist(), params)
     tokenizer.save_pretrained(str(out / "tokenizer"))
     for name, frame in splits.items():
         # No padding here: batches are padded to their own longest row at training time.
         encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=params.tokenize.max_length)
         pd.DataFrame({"input_ids": encoded["input_ids"], "label": frame["label"]}).to_parquet(out / f"{name}.parquet")
     labels = params.data.labels or sorted(splits["train"]["label"].dropna().unique().tolist())
-    meta_path.write_text(json.dumps({"cache_key": key, "data_version": data_version, "labels": labels,
-                                     "tokenizer_source": source or "wordpiece"}, indent=1))
+    return write_meta(out, key, data_version, labels, source or "wordpiece")
+
+
+def write_meta(out: Path, key: str, data_version: str, labels: list[str] | None, tokenizer: str) -> TokenizedData:
+    """Written last: a cache entry counts only once everything beside it is complete."""
+    (out / META_FILE).write_text(json.dumps({"cache_key": key, "data_version": data_version, "labels": labels,
+                                             "tokenizer_source": tokenizer}, indent=1))
     return TokenizedData(path=str(out), cache_key=key, tokenizer_path=str(out / "tokenizer"))
 
 

@@ -61,6 +61,23 @@ def make_callback(on_log: StepLog):
     return StepLogger()
 
 
+def budget_callback(seconds: float):
+    """Stop after `seconds` of training, with a last evaluation and checkpoint so the best model is still chosen."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.deadline = time.monotonic() + seconds
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.monotonic() > self.deadline:
+                control.should_training_stop = control.should_evaluate = control.should_save = True
+
+    return TimeBudget()
+
+
 def swap_progress(trainer) -> None:
     """Keep Trainer's progress bar but not its printed dict per log step: those numbers go to MLflow."""
     from transformers.trainer_callback import ProgressCallback
@@ -73,42 +90,67 @@ def swap_progress(trainer) -> None:
     trainer.add_callback(QuietProgress)
 
 
-def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = None, show_progress: bool = True,
-                lineage: dict[str, str] | None = None) -> TrainedModel:
-    """The pure core: fine-tune, keep the best epoch on validation F1, save safetensors with tokenizer and params."""
-    import torch
-    from transformers import (AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
-                              TrainingArguments, set_seed)
+def training_arguments(params: Params, checkpoints: Path, show_progress: bool, best_by: str) -> dict:
+    """What every task's Trainer shares: schedule from params, an evaluation and a checkpoint per epoch, the best kept."""
+    cfg = params.train
+    return dict(
+        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=params.evaluate.batch_size,
+        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
+        label_smoothing_factor=cfg.label_smoothing, lr_scheduler_type=cfg.scheduler,
+        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
+        metric_for_best_model=best_by, greater_is_better=best_by != "eval_loss",
+        logging_steps=20, seed=params.project.seed, report_to="none", dataloader_pin_memory=False,
+        disable_tqdm=not show_progress)
+
+
+def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, labels: list[str], checkpoints: Path,
+                           callbacks: list, show_progress: bool):
+    """Trainer for a sequence classifier; the best epoch by validation macro F1."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     from tasks.metrics import classification_metrics
+
+    label2id = {label: i for i, label in enumerate(labels)}
+    best_by = "eval_loss" if params.train.select_by == "loss" else "eval_f1_macro"
+    args = TrainingArguments(**training_arguments(params, checkpoints, show_progress, best_by))
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        return classification_metrics(prediction.label_ids, prediction.predictions.argmax(-1), labels, prefix="", per_class=False)
+
+    return Trainer(model=build_model(params, labels, tokenizer), args=args,
+                   train_dataset=read_split(tokens.path, "train", label2id),
+                   eval_dataset=read_split(tokens.path, "validation", label2id), processing_class=tokenizer,
+                   data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics, callbacks=callbacks)
+
+
+def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = None, show_progress: bool = True,
+                lineage: dict[str, str] | None = None) -> TrainedModel:
+    """The pure core: train, keep the best epoch on validation, save safetensors with tokenizer(s) and params."""
+    import torch
+    from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
+
     from tasks.tokenize import read_meta
+    from tasks.tokenize_pairs import TARGET_DIR
 
     cfg = params.train
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_seed(params.project.seed)
     labels = read_meta(tokens.path)["labels"]
-    label2id = {label: i for i, label in enumerate(labels)}
     tokenizer = AutoTokenizer.from_pretrained(tokens.tokenizer_path)
-    model = build_model(params, labels, tokenizer)
     checkpoints = checkpoint_dir(params, tokens)
-    args = TrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=params.evaluate.batch_size,
-        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
-        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
-        metric_for_best_model="eval_f1_macro", greater_is_better=True, logging_steps=20, seed=params.project.seed,
-        report_to="none", dataloader_pin_memory=False, disable_tqdm=not show_progress)
-
-    def compute_metrics(prediction) -> dict[str, float]:
-        return classification_metrics(prediction.label_ids, prediction.predictions.argmax(-1), labels, prefix="", per_class=False)
-
     callbacks = [EarlyStoppingCallback(cfg.early_stopping_patience)] if cfg.early_stopping_patience else []
     if on_log:
         callbacks.append(make_callback(on_log))
-    trainer = Trainer(model=model, args=args, train_dataset=read_split(tokens.path, "train", label2id),
-                      eval_dataset=read_split(tokens.path, "validation", label2id), processing_class=tokenizer,
-                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics, callbacks=callbacks)
+    if cfg.time_budget_s:
+        callbacks.append(budget_callback(cfg.time_budget_s))
+    if params.task == "seq2seq":
+        from tasks.train_seq2seq import seq2seq_trainer
+
+        trainer = seq2seq_trainer(params, tokens, tokenizer, checkpoints, callbacks, show_progress)
+    else:
+        trainer = classification_trainer(params, tokens, tokenizer, labels, checkpoints, callbacks, show_progress)
     if show_progress:
         swap_progress(trainer)
     resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
@@ -117,8 +159,12 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
     shutil.rmtree(out, ignore_errors=True)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
+    if (Path(tokens.path) / TARGET_DIR).is_dir():
+        shutil.copytree(Path(tokens.path) / TARGET_DIR, out / TARGET_DIR)
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
-            "best_eval_f1_macro": trainer.state.best_metric, **(lineage or {})}
+            "best_metric": trainer.state.best_metric, "best_by": trainer.args.metric_for_best_model,
+            "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
+            **(lineage or {})}
     (out / MODEL_META).write_text(json.dumps(meta, indent=1))
     # A finished run leaves nothing to resume; keeping its checkpoints would make the next run a no-op.
     shutil.rmtree(checkpoints, ignore_errors=True)

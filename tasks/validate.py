@@ -63,7 +63,7 @@ def run_suite(batches: dict[str, pd.DataFrame], expectations: dict[str, list], d
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
         suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=suite_items))
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        index_columns = [c for c in ("split", "label", "text") if c in batches[name].columns]
+        index_columns = [c for c in ("split", "label", "text", "source", "target", "pair") if c in batches[name].columns]
         result = definition.run(batch_parameters={"dataframe": batches[name]},
                                 result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns})
         results.append(result.to_json_dict())
@@ -104,8 +104,14 @@ def validate_dataset(params: Params) -> ValidationReport:
     out_dir = Path(params.paths.validation)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = load_splits(params.paths.dataset)
-    expectations = build_expectations(params)
-    results = run_suite(build_batches(rows, params), expectations, out_dir / "docs")
+    if params.task == "seq2seq":
+        from tasks.validate_pairs import pair_batches, pair_expectations
+
+        batches = pair_batches(rows, params)
+        expectations = pair_expectations(params, batches)
+    else:
+        batches, expectations = build_batches(rows, params), build_expectations(params)
+    results = run_suite(batches, expectations, out_dir / "docs")
     checked = [(item, "classes" if name == "class_counts" else "rows")
                for name, result in zip(expectations, results) for item in result["results"]]
     described = [describe_failure(item, params.validate_.fail_examples, unit) for item, unit in checked if not item["success"]]

@@ -21,6 +21,16 @@ FAST_PARAMS = {
     "registry": {"model_name": "test-reviews"},
 }
 
+# The built-in numbers task on the default small encoder-decoder (2+2 layers, d_model 128), less data and epochs.
+FAST_PAIRS = {
+    "data": {"sample": {"rows": 3000, "seed": 5}, "splits": {"validation": 0.05, "test": 0.1}},
+    "tokenize": {"vocab_size": 300},
+    "train": {"epochs": 10, "batch_size": 32, "learning_rate": 0.001, "warmup_steps": 200},
+    "evaluate": {"num_beams": 2},
+    "promote": {"floors": {"bleu": 40}},
+    "registry": {"model_name": "test-numbers"},
+}
+
 
 def merge(base: dict, extra: dict) -> dict:
     out = dict(base)
@@ -29,8 +39,8 @@ def merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def make_project(root: Path, params: dict | None = None) -> Path:
-    """A project folder like a fresh clone: dvc.yaml, params.yaml, a DVC repo with a local remote."""
+def make_project(root: Path, params: dict | None = None, base: str = "params.yaml") -> Path:
+    """A project folder like a fresh clone: dvc.yaml, params.yaml (from `base`), a DVC repo with a local remote."""
     from dvc.repo import Repo
 
     # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which would point this project at the last one's store.
@@ -43,7 +53,7 @@ def make_project(root: Path, params: dict | None = None) -> Path:
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     Repo.init(str(root)).close()
     (root / ".dvc" / "config").write_text((REPO / ".dvc" / "config").read_text())
-    full = merge(yaml.safe_load((REPO / "params.yaml").read_text()), params or {})
+    full = merge(yaml.safe_load((REPO / base).read_text()), params or {})
     (root / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False))
     return root
 
@@ -91,6 +101,13 @@ def offline_env(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    """An empty working directory for a test that writes its own files."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture

@@ -28,12 +28,6 @@ def run_suite(root, splits, *overrides):
     return validate_dataset(params)
 
 
-@pytest.fixture
-def root(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_good_data_passes(root):
     report = run_suite(root, GOOD)
     assert report.success, report.failures

@@ -64,7 +64,7 @@ def runs(client):
     return client.search_runs(client.get_experiment_by_name("lmforge").experiment_id, order_by=["attributes.start_time DESC"])
 
 
-def assert_refused(root, args, expected, records_failed_run):
+def assert_refused(root, args, expected, records_failed_run, model=MODEL):
     """Run `lmforge ARGS`; it must fail in one sentence and leave the registry as it was."""
     client = registry(root)
     before = len(runs(client))
@@ -73,8 +73,8 @@ def assert_refused(root, args, expected, records_failed_run):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], result.stderr
     assert "Traceback" not in result.stderr
-    assert [str(v.version) for v in client.search_model_versions(f"name='{MODEL}'")] == ["1"]
-    assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "1"
+    assert [str(v.version) for v in client.search_model_versions(f"name='{model}'")] == ["1"]
+    assert str(client.get_model_version_by_alias(model, "challenger").version) == "1"
     after = runs(client)
     # Data errors are found inside the flow and recorded as a failed run; params errors stop before it starts.
     assert len(after) == before + records_failed_run

@@ -1,0 +1,42 @@
+"""Translation metrics against sacreBLEU's own published example, and the statistics the bootstrap resamples."""
+
+import numpy as np
+import pytest
+
+from tasks.sample_pairs import generate_numbers, number_words
+from tasks.seq2seq_metrics import corpus_scores, score_from_stats, sentence_stats
+
+# The example in sacreBLEU's README: BLEU = 48.53, chrF2 = 59.73 with both reference streams.
+REFS = [["The dog bit the man.", "It was not unexpected.", "The man bit him first."],
+        ["The dog had bit the man.", "No one was surprised.", "The man had bitten the dog."]]
+SYS = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]
+
+
+def test_corpus_scores_match_sacrebleu_readme():
+    scores = corpus_scores(SYS, REFS)
+    assert scores["bleu"] == pytest.approx(48.53, abs=0.005)
+    assert scores["chrf"] == pytest.approx(59.73, abs=0.005)
+    assert scores["bleu_signature"].startswith("nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp")
+    assert corpus_scores(SYS, SYS) | {"bleu_signature": "", "chrf_signature": ""} == \
+        {"bleu": 100.0, "chrf": 100.0, "bleu_signature": "", "chrf_signature": ""}
+
+
+@pytest.mark.parametrize("name", ["bleu", "chrf"])
+def test_summed_sentence_statistics_give_the_corpus_score(name):
+    refs = REFS[0]
+    stats = sentence_stats(name, SYS, refs)
+    assert float(score_from_stats(name, stats)) == pytest.approx(corpus_scores(SYS, refs)[name], abs=1e-3)
+    # The bootstrap's shape: (resamples, sentences, statistics) in, one corpus score per resample out.
+    rows = np.array([[0, 1, 2], [0, 0, 0]])
+    scores = score_from_stats(name, stats[rows])
+    assert scores.shape == (2,) and scores[1] == pytest.approx(100.0)
+
+
+def test_numbers_in_words_and_a_deterministic_dataset():
+    assert [number_words(n) for n in (0, 9, 10, 19, 20, 40, 42, 100, 101, 119, 342, 999)] == [
+        "zero", "nine", "ten", "nineteen", "twenty", "forty", "forty two", "one hundred", "one hundred one",
+        "one hundred nineteen", "three hundred forty two", "nine hundred ninety nine"]
+    first, again = generate_numbers(200, seed=3), generate_numbers(200, seed=3)
+    assert first.equals(again) and first["source"].is_unique and len(first) == 200
+    assert not first.equals(generate_numbers(200, seed=4))
+    assert all(not any(ch.isdigit() for ch in target) for target in first["target"])
