@@ -67,8 +67,11 @@ def tokenize_pairs(splits: dict[str, pd.DataFrame], params: Params, pretrained: 
 
 
 def target_tokenizer(folder: str | Path):
-    """The tokenizer that decodes the model's output: the target one when separate, else the shared one."""
+    """The tokenizer that decodes the model's output (in a model or a tokenized-data folder): the target one when
+    separate, else the shared one."""
     from transformers import AutoTokenizer
 
     folder = Path(folder)
-    return AutoTokenizer.from_pretrained(str(folder / TARGET_DIR if (folder / TARGET_DIR).is_dir() else folder))
+    # A model folder holds the shared tokenizer itself; a tokenized-data folder holds it under tokenizer/.
+    found = next((path for path in (folder / TARGET_DIR, folder / "tokenizer") if path.is_dir()), folder)
+    return AutoTokenizer.from_pretrained(str(found))

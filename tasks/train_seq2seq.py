@@ -61,7 +61,7 @@ def seq2seq_trainer(params: Params, tokens: TokenizedData, tokenizer, checkpoint
 
     cfg = params.train
     separate = (Path(tokens.path) / TARGET_DIR).is_dir()
-    target = target_tokenizer(tokens.path) if separate else tokenizer
+    target = target_tokenizer(tokens.path)
     model = build_seq2seq(params, tokenizer, target if separate else None)
     by_bleu = cfg.select_by == "bleu"
     args = Seq2SeqTrainingArguments(

@@ -35,3 +35,20 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch)
     assert model.steps == 3 * first_epoch_steps and model.epochs == 3
     assert not checkpoint_dir(params, tokens).exists(), "a finished run leaves no checkpoint to resume"
     assert read_model_meta(model.path)["labels"] == ["negative", "neutral", "positive"]
+
+
+def test_seq2seq_with_one_tokenizer_per_side_trains_and_evaluates(root):
+    """The split-vocabulary path: Marian with separate encoder/decoder embeddings, decoded by the target tokenizer."""
+    from tasks.evaluate_seq2seq import evaluate_pairs
+    from tasks.tokenize_pairs import TARGET_DIR
+
+    params = load_params(REPO / "params.seq2seq.yaml", [
+        "data.sample.rows=300", "tokenize.shared=false", "tokenize.algorithm=unigram", "tokenize.vocab_size=150",
+        "train.max_steps=6", "train.batch_size=16", "evaluate.num_beams=2", "evaluate.max_new_tokens=12",
+        "model.from_scratch={layers: 1, hidden_size: 32, heads: 2, intermediate_size: 64}"])
+    ingest_dataset(params)
+    model = train_model(params, tokenize_dataset(params, "v1"), show_progress=False)
+    assert model.steps == 6 and (root / "data/model" / TARGET_DIR / "tokenizer.json").is_file()
+    metrics, files = evaluate_pairs(params, model.path, show_progress=False)
+    assert {"eval_bleu", "eval_chrf", "eval_loss", "eval_perplexity"} <= set(metrics) and metrics["eval_rows"] == 30
+    assert [p.rsplit("/", 1)[-1] for p in files] == ["eval.json", "sacrebleu.json", "samples.json"]
