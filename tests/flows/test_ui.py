@@ -51,11 +51,20 @@ def browse(chromium: str, url: str, name: str, profile: Path) -> str:
     return subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
 
 
-def api(url: str, body: dict | None = None) -> dict | list:
+def api(url: str, body: dict | None = None, tries: int = 6) -> dict | list:
+    """A Prefect API call; a 503 (its SQLite busy with the server's own services) is retried, as Prefect's client does."""
+    import urllib.error
+
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Content-Type": "application/json"}, method="POST" if body is not None else "GET")
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
+    for attempt in range(tries):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or attempt == tries - 1:
+                raise
+            time.sleep(2 * (attempt + 1))
 
 
 def wait_for(predicate, timeout_s: float, what: str):
