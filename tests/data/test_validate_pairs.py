@@ -14,7 +14,7 @@ GOOD = {"train": [("room 4 needs 2 cups", "room four needs two cups"), ("bus 7 l
 
 
 def run_suite(root, splits, *overrides, columns=("source", "target")):
-    out = root / "data/dataset"
+    out = root / "data/seq2seq/dataset"
     out.mkdir(parents=True, exist_ok=True)
     for name, pairs in splits.items():
         frame = pd.DataFrame(pairs, columns=["source", "target"]).astype("str")

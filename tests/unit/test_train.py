@@ -48,7 +48,7 @@ def test_seq2seq_with_one_tokenizer_per_side_trains_and_evaluates(root):
         "model.from_scratch={layers: 1, hidden_size: 32, heads: 2, intermediate_size: 64}"])
     ingest_dataset(params)
     model = train_model(params, tokenize_dataset(params, "v1"), show_progress=False)
-    assert model.steps == 6 and (root / "data/model" / TARGET_DIR / "tokenizer.json").is_file()
+    assert model.steps == 6 and (root / "data/seq2seq/model" / TARGET_DIR / "tokenizer.json").is_file()
     metrics, files = evaluate_pairs(params, model.path, show_progress=False)
     assert {"eval_bleu", "eval_chrf", "eval_loss", "eval_perplexity"} <= set(metrics) and metrics["eval_rows"] == 30
     assert [p.rsplit("/", 1)[-1] for p in files] == ["eval.json", "sacrebleu.json", "samples.json"]
