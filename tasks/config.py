@@ -14,7 +14,8 @@ from tasks.errors import LmforgeError
 
 BUILTIN_SOURCE = "builtin:reviews"
 BUILTIN_PAIRS = "builtin:numbers"
-TASK_METRICS = {"classification": {"accuracy", "precision_macro", "recall_macro", "f1_macro"}, "seq2seq": {"bleu", "chrf"}}
+# The metrics evaluate reports for every dataset, per task (per-class ones come on top for classification).
+TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"), "seq2seq": ("bleu", "chrf")}
 
 
 class Section(BaseModel):

@@ -12,11 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.config import Params
+from tasks.config import TASK_METRICS, Params
 from tasks.records import ModelVersion, Promotion
 from tasks.runtime import run_entry, step
-
-REPORTED = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
 
 
 def predict_ids(params: Params, model_uri: str, texts: list[str], labels: list[str]) -> np.ndarray:
@@ -50,7 +48,7 @@ def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str]):
     labels = list(params.data.labels or read_model_meta(params.paths.model)["labels"])
     y_true = np.array([labels.index(label) if label in labels else -1 for label in test["label"]])
     predicted = {who: predict_ids(params, uri, test["text"].astype(str).tolist(), labels) for who, uri in uris.items()}
-    names = dict.fromkeys([*REPORTED, rule.primary_metric, *rule.guarded, *rule.floors])
+    names = dict.fromkeys([*TASK_METRICS["classification"], rule.primary_metric, *rule.guarded, *rule.floors])
     metrics = {who: {name: round(float(score_rows(name, y_true, rows, labels)), 6) for name in names}
                for who, rows in predicted.items()}
     return metrics, lambda seed: classification_significance(rule, y_true, predicted["champion"],
@@ -61,11 +59,12 @@ def score_translators(params: Params, test: pd.DataFrame, uris: dict[str, str]):
     """BLEU and chrF of each model's outputs on the test pairs; significance by a paired bootstrap of sentences."""
     from tasks.predict import load_registered
     from tasks.promotion_rule import check_significance
-    from tasks.seq2seq_metrics import METRICS, corpus_scores, score_from_stats, sentence_stats
+    from tasks.seq2seq_metrics import corpus_scores, score_from_stats, sentence_stats
 
     sources, refs = test["source"].astype(str).tolist(), test["target"].astype(str).tolist()
     hyps = {who: load_registered(params, uri).predict(sources) for who, uri in uris.items()}
-    metrics = {who: {name: corpus_scores(out, refs)[name] for name in METRICS} for who, out in hyps.items()}
+    scores = {who: corpus_scores(out, refs) for who, out in hyps.items()}  # each corpus scored once
+    metrics = {who: {name: found[name] for name in TASK_METRICS["seq2seq"]} for who, found in scores.items()}
 
     def significance(seed: int) -> dict:
         name = params.promote.primary_metric

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-METRICS = ("bleu", "chrf")
-
-
 def scorers() -> dict:
     from sacrebleu.metrics import BLEU, CHRF
 
@@ -36,7 +33,6 @@ def score_from_stats(name: str, stats: np.ndarray) -> np.ndarray:
     """Corpus scores from summed statistics: one per row of a (resamples, sentences, statistics) selection."""
     scorer = scorers()[name]
     totals = stats.sum(axis=-2)
-    if totals.ndim == 1:
-        return np.array(scorer._compute_score_from_stats([int(x) if name == "bleu" else x for x in totals]).score)
-    return np.array([scorer._compute_score_from_stats([int(x) if name == "bleu" else x for x in row]).score
-                     for row in totals])
+    # BLEU's statistics are counts; sacreBLEU wants them as ints.
+    score = lambda row: scorer._compute_score_from_stats([int(x) if name == "bleu" else x for x in row]).score
+    return np.array(score(totals)) if totals.ndim == 1 else np.array([score(row) for row in totals])
