@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-slow repro bench clean
+.PHONY: setup run test test-slow repro bench bench-full clean
 
 setup: $(VENV)/.installed
 
@@ -28,8 +28,19 @@ test: setup
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow
 
+# The two built-in defaults through DVC; one pipeline per params file: dvc repro promote@sst2 runs configs/sst2.yaml.
 repro: setup
-	$(BIN)/dvc repro
+	$(BIN)/dvc repro promote@reviews promote@numbers
+
+# Quick benches (about 15 min on 2 cores, needs ../shared/datasets); results in bench/results/, table in bench/README.md.
+bench: $(VENV)/.installed-pretrained
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/train_speed.py --steps 60 --repeats 2
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/inference_speed.py
+
+# The accuracy targets: each config within its budget (about 30 min each).
+bench-full: $(VENV)/.installed-pretrained
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/configs.py sst2 trec banking77 multi30k
 
 clean:
-	rm -rf data/dataset data/validation data/tokenized data/model data/checkpoints data/registered.json .prefect
+	rm -rf data/dataset data/validation data/tokenized data/model data/checkpoints data/registered.json data/promotion.json \
+		data/seq2seq data/sst2 data/trec data/banking77 data/multi30k .prefect

@@ -78,7 +78,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
         tracking.end_run(params, run_id)
         summary = RunSummary(
             "trained and " + ("promoted" if decision.promoted else "rejected"), dataset.data_version, run_id,
-            tracking.tracking_uri(params), validation=f"passed ({checks.evaluated} checks)",
+            tracking.tracking_uri(params), validation=checks.summary(),
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
             verdict=verdict, champion=decision.champion_after or "none", seconds=seconds)

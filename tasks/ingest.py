@@ -26,6 +26,8 @@ def load_frames(data: DataParams, task: str = "classification") -> list[tuple[st
         if (data.source == BUILTIN_PAIRS) != (task == "seq2seq"):
             raise LmforgeError(f"data.source {data.source} is for the other task than task: {task}; use "
                                f"{BUILTIN_PAIRS if task == 'seq2seq' else BUILTIN_SOURCE} or a file.")
+        if data.splits.named_files():
+            raise LmforgeError(f"data.splits names files, but data.source is {data.source}; give shares, or a folder.")
         make = generate_numbers if task == "seq2seq" else generate_reviews
         return [(None, make(data.sample.rows, data.sample.seed))]
     if task == "seq2seq":
@@ -34,7 +36,8 @@ def load_frames(data: DataParams, task: str = "classification") -> list[tuple[st
         columns = {"text_column": data.text_column, "label_column": data.label_column}
     if data.split_column:
         columns["split_column"] = data.split_column
-    return [(split, pick_columns(frame, columns, data.source)) for split, frame in read_source(data.source, data.format)]
+    return [(split, pick_columns(frame, columns, data.source)) for split, frame in
+            read_source(data.source, data.format, data.splits.named_files())]
 
 
 def carve(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -68,7 +71,7 @@ def assign_splits(frames: list[tuple[str | None, pd.DataFrame]], data: DataParam
         raise LmforgeError(f"{data.source}: no training rows (files or split values name only {', '.join(splits)}); add a train split.")
     total = sum(len(frame) for frame in splits.values())
     for name, share in (("test", data.splits.test), ("validation", data.splits.validation)):
-        if name not in splits:
+        if name not in splits and not isinstance(share, str):
             # Shares are of the whole dataset, so carve from train by the matching fraction of it.
             fraction = min(share * total / len(splits["train"]), 0.5)
             try:
@@ -103,7 +106,7 @@ def ingest(params: Params) -> DatasetVersion:
 
     rows = ingest_dataset(params)
     record = matches_params_file(params, "data", "project", "paths")
-    data_version = version_output("ingest", params.paths.dataset, record=record)
+    data_version = version_output(params, record=record)
     return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source, rows=rows)
 
 

@@ -39,7 +39,7 @@ def predict_ids(params: Params, model_uri: str, texts: list[str], labels: list[s
     return np.array(predicted)
 
 
-def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str]):
+def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str], reused: list[str] | None):
     """Metrics of each model on the test rows, and the significance check for challenger vs champion."""
     from tasks.promotion_rule import classification_significance, score_rows
     from tasks.train import read_model_meta
@@ -47,7 +47,9 @@ def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str]):
     rule = params.promote
     labels = list(params.data.labels or read_model_meta(params.paths.model)["labels"])
     y_true = np.array([labels.index(label) if label in labels else -1 for label in test["label"]])
-    predicted = {who: predict_ids(params, uri, test["text"].astype(str).tolist(), labels) for who, uri in uris.items()}
+    index = {label: i for i, label in enumerate(labels)}
+    predicted = {who: np.array([index.get(label, -1) for label in reused]) if who == "challenger" and reused is not None
+                 else predict_ids(params, uri, test["text"].astype(str).tolist(), labels) for who, uri in uris.items()}
     names = dict.fromkeys([*TASK_METRICS["classification"], rule.primary_metric, *rule.guarded, *rule.floors])
     metrics = {who: {name: round(float(score_rows(name, y_true, rows, labels)), 6) for name in names}
                for who, rows in predicted.items()}
@@ -55,14 +57,15 @@ def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str]):
                                                              predicted["challenger"], labels, seed)
 
 
-def score_translators(params: Params, test: pd.DataFrame, uris: dict[str, str]):
+def score_translators(params: Params, test: pd.DataFrame, uris: dict[str, str], reused: list[str] | None):
     """BLEU and chrF of each model's outputs on the test pairs; significance by a paired bootstrap of sentences."""
     from tasks.predict import load_registered
     from tasks.promotion_rule import check_significance
     from tasks.seq2seq_metrics import corpus_scores, score_from_stats, sentence_stats
 
     sources, refs = test["source"].astype(str).tolist(), test["target"].astype(str).tolist()
-    hyps = {who: load_registered(params, uri).predict(sources) for who, uri in uris.items()}
+    hyps = {who: reused if who == "challenger" and reused is not None else load_registered(params, uri).predict(sources)
+            for who, uri in uris.items()}
     scores = {who: corpus_scores(out, refs) for who, out in hyps.items()}  # each corpus scored once
     metrics = {who: {name: found[name] for name in TASK_METRICS["seq2seq"]} for who, found in scores.items()}
 
@@ -80,16 +83,19 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     """Compare, decide, record; the champion alias moves only on a pass."""
     from tasks import champion as registry_ops
     from tasks import tracking
+    from tasks.predictions import read_predictions
     from tasks.promotion_rule import decide
 
     client, rule, name = tracking.client(params), params.promote, params.registry.model_name
-    test = pd.read_parquet(Path(params.paths.dataset) / "test.parquet")
+    test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
     current = registry_ops.current_champion(client, params)
     uris = {"challenger": f"models:/{name}/{challenger.version}"}
     if current is not None:
         uris["champion"] = f"models:/{name}/{current.version}"
     scorer = score_translators if params.task == "seq2seq" else score_classifiers
-    metrics, significance_of = scorer(params, test, uris)
+    # evaluate already scored the challenger on these rows: only the champion is scored here.
+    reused = read_predictions(params, challenger.run_id, len(test))
+    metrics, significance_of = scorer(params, test, uris, reused)
     significance = None if current is None or rule.significance.test == "none" else significance_of(params.project.seed)
     verdict = decide(rule, metrics["challenger"], metrics.get("champion"), significance)
     before = current and str(current.version)

@@ -20,6 +20,16 @@ class ValidationReport:
     report_path: str
     evaluated: int = 0
     checks: list[str] = field(default_factory=list)  # the same failed checks without examples
+    warnings: list[str] = field(default_factory=list)  # checks that failed under the warn policy
+    dropped: dict[str, int] = field(default_factory=dict)  # rows removed per check under the drop policy
+    dataset_path: str = ""  # the rows that passed: what tokenize reads
+
+    def summary(self) -> str:
+        """One line for the run summary: the verdict, and what was let through or removed."""
+        verdict = f"{'passed' if self.success else 'failed'} ({self.evaluated} checks)"
+        dropped = ", ".join(f"{n} rows by {name}" for name, n in self.dropped.items())
+        parts = [verdict, f"dropped {dropped}" if dropped else "", f"{len(self.warnings)} warnings" if self.warnings else ""]
+        return "; ".join(part for part in parts if part)
 
 
 @dataclass

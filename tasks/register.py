@@ -73,7 +73,7 @@ def main(params: Params) -> None:
     from tasks.versioning import version_output
 
     # dvc repro has recorded the dataset in dvc.lock already; this pushes it and reads its hash.
-    data_version = version_output("ingest", params.paths.dataset, record=False)
+    data_version = version_output(params, record=False)
     run_id = read_model_meta(params.paths.model)["run_id"]
     tags = lineage_tags(params, data_version, read_report(params).success, run_id)
     tracking.set_tags(params, run_id, tags)

@@ -52,14 +52,40 @@ def split_name(path: Path) -> str | None:
     return SPLIT_NAMES.get(path.stem.lower())
 
 
-def read_source(source: str, fmt: str = "auto") -> list[tuple[str | None, pd.DataFrame]]:
-    """Frames of a file or a folder, each with the split its file name gives (None when it gives none)."""
+def pick_files(folder: Path, named: dict[str, str]) -> list[tuple[str, Path]]:
+    """(split, file) to read from a folder: the files data.splits names (train.* unless named), else every data file,
+    each of which must then be named like a split: an unknown file is refused, never merged into the splits."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIX_FORMATS)
+    if not named:
+        if not files:
+            raise LmforgeError(f"{folder}: the folder holds no .csv, .jsonl or .parquet file; add one or fix data.source.")
+        unknown = [file.name for file in files if split_name(file) is None]
+        if unknown:
+            raise LmforgeError(f"{folder / unknown[0]}: the file name is no split name (train, validation, val, dev, "
+                               "test), so lmforge will not guess its rows' split; name the files to read in "
+                               f"data.splits (e.g. data.splits.test: {unknown[0]}) or move it out of the folder.")
+        return [(split_name(file), file) for file in files]
+    picked = dict(named)
+    if "train" not in picked:
+        trains = [file.name for file in files if split_name(file) == "train"]
+        if not trains:
+            raise LmforgeError(f"{folder}: no train file (train.csv, train.jsonl...); name it in data.splits.train.")
+        picked["train"] = trains[0]
+    for split, name in picked.items():
+        if not (folder / name).is_file():
+            raise LmforgeError(f"{folder / name}: no such file, named by data.splits.{split}; fix the name or the folder.")
+    return [(split, folder / name) for split, name in picked.items()]
+
+
+def read_source(source: str, fmt: str = "auto", named: dict[str, str] | None = None) -> list[tuple[str | None, pd.DataFrame]]:
+    """Frames of a file or a folder, each with the split its file stands for (None when a single file)."""
     path = Path(source)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIX_FORMATS)
-        if not files:
-            raise LmforgeError(f"{path}: the folder holds no .csv, .jsonl or .parquet file; add one or fix data.source.")
-        return [(split_name(file), read_table(file, fmt)) for file in files]
+        return [(split, read_table(file, fmt)) for split, file in pick_files(path, named or {})]
+    if named:
+        split = next(iter(named))
+        raise LmforgeError(f"data.splits.{split} names a file, but data.source {source} is a file, not a folder; "
+                           "point data.source at the folder or give data.splits shares.")
     return [(None, read_table(path, fmt))]
 
 

@@ -34,7 +34,8 @@ def cache_key(params: Params, data_version: str) -> str:
     """data version + tokenizer (its files' digest when pretrained) + tokenize settings."""
     source = tokenizer_source(params)
     tokenizer = f"pretrained:{file_digest(Path(source))}" if source else params.tokenize.algorithm
-    parts = [data_version, tokenizer, params.section_hash("tokenize"), json.dumps(params.data.labels)]
+    # validate decides which rows stay (its drop policies), so its settings are part of the key.
+    parts = [data_version, tokenizer, params.section_hash("tokenize", "validate"), json.dumps(params.data.labels)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -75,7 +76,7 @@ def tokenize_dataset(params: Params, data_version: str) -> TokenizedData:
     meta_path = out / META_FILE
     if meta_path.is_file() and json.loads(meta_path.read_text()).get("cache_key") == key:
         return TokenizedData(path=str(out), cache_key=key, tokenizer_path=str(out / "tokenizer"), reused=True)
-    dataset = Path(params.paths.dataset)
+    dataset = Path(params.paths.validated)
     splits = {name: pd.read_parquet(dataset / f"{name}.parquet") for name in ("train", "validation", "test")}
     source = tokenizer_source(params)
     out.mkdir(parents=True, exist_ok=True)

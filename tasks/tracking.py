@@ -103,8 +103,12 @@ def log_artifact(params: Params, run_id: str, path: str | Path, artifact_path: s
 def log_validation(run_id: str, report: ValidationReport, params: Params) -> None:
     """The GX result (JSON and Data Docs) and its verdict, on the run."""
     set_tags(params, run_id, {"validation_success": str(report.success).lower()})
-    log_metrics(params, run_id, {"validation_failed_checks": len(report.failures)})
+    log_metrics(params, run_id, {"validation_failed_checks": len(report.failures),
+                                 "validation_warnings": len(report.warnings),
+                                 "validation_dropped_rows": sum(report.dropped.values()),
+                                 **{f"validation_dropped_{name}": n for name, n in report.dropped.items()}})
     log_artifact(params, run_id, report.report_path, "validation")
+    log_artifact(params, run_id, Path(report.report_path).parent / "dropped.parquet", "validation")
     log_artifact(params, run_id, Path(report.report_path).parent / "docs", "validation/docs")
 
 

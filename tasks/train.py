@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tasks.budget import budget_callback, choose_device, describe_device, speed_meter
 from tasks.config import Params
 from tasks.records import TokenizedData, TrainedModel
 from tasks.runtime import run_entry, step
@@ -61,23 +62,6 @@ def make_callback(on_log: StepLog):
     return StepLogger()
 
 
-def budget_callback(seconds: float):
-    """Stop after `seconds` of training, with a last evaluation and checkpoint so the best model is still chosen."""
-    import time
-
-    from transformers import TrainerCallback
-
-    class TimeBudget(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.deadline = time.monotonic() + seconds
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if time.monotonic() > self.deadline:
-                control.should_training_stop = control.should_evaluate = control.should_save = True
-
-    return TimeBudget()
-
-
 def swap_progress(trainer) -> None:
     """Keep Trainer's progress bar but not its printed dict per log step: those numbers go to MLflow."""
     from transformers.trainer_callback import ProgressCallback
@@ -101,7 +85,8 @@ def training_arguments(params: Params, checkpoints: Path, show_progress: bool, b
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model=best_by, greater_is_better=best_by != "eval_loss",
         logging_steps=20, seed=params.project.seed, report_to="none", dataloader_pin_memory=False,
-        disable_tqdm=not show_progress)
+        # Batches of similar length: padding to the longest text of a random batch cost ~3x in samples/s.
+        train_sampling_strategy="group_by_length", disable_tqdm=not show_progress, **choose_device())
 
 
 def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, labels: list[str], checkpoints: Path,
@@ -144,7 +129,9 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
     if on_log:
         callbacks.append(make_callback(on_log))
     if cfg.time_budget_s:
-        callbacks.append(budget_callback(cfg.time_budget_s))
+        callbacks.append(budget_callback(cfg.time_budget_s, on_log))
+    meter = speed_meter()
+    callbacks.append(meter)
     if params.task == "seq2seq":
         from tasks.train_seq2seq import seq2seq_trainer
 
@@ -164,6 +151,7 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
             "best_metric": trainer.state.best_metric, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
+            "train_samples_per_second": meter.samples_per_second(cfg.batch_size), "device": describe_device(),
             **(lineage or {})}
     (out / MODEL_META).write_text(json.dumps(meta, indent=1))
     # A finished run leaves nothing to resume; keeping its checkpoints would make the next run a no-op.

@@ -12,6 +12,8 @@ from tasks.records import ValidationReport
 from tasks.runtime import run_entry, say, step
 
 REPORT_FILE = "report.json"
+DATASET_DIR = "dataset"  # the rows that passed, under paths.validation: what tokenize reads
+DROPPED_FILE = "dropped.parquet"
 
 
 def load_splits(dataset_dir: str | Path) -> pd.DataFrame:
@@ -20,34 +22,41 @@ def load_splits(dataset_dir: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def build_batches(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
-    """The frames each part of the suite looks at: rows, class counts in train, texts of train and test."""
-    # Labels of every split, not only train's (tokenize's choice): a class seen only in test must show as 0 here.
-    labels = params.data.labels or sorted(rows["label"].dropna().unique())
-    train = rows[rows["split"] == "train"]
-    counts = train["label"].value_counts().reindex(labels, fill_value=0)
-    # Unique within each split, so a repeated text in this frame means train and test share it.
-    shared = rows[rows["split"].isin(["train", "test"])].drop_duplicates(["split", "text"])
-    return {"rows": rows, "class_counts": counts.rename_axis("label").reset_index(name="count"),
-            "train_test_texts": shared.dropna(subset=["text"])}
+def kind_checks(params: Params):
+    """The checks of this task and the function that builds the frames they look at."""
+    if params.task == "seq2seq":
+        from tasks.validate_pairs import pair_batches, pair_checks
+
+        return pair_checks(params), pair_batches
+    from tasks.checks import text_batches, text_checks
+
+    return text_checks(params), text_batches
 
 
-def build_expectations(params: Params) -> dict[str, list]:
-    """Expectations per batch; each is named by its type and column in the report."""
-    import great_expectations.expectations as gxe
+def build_suite(checks: list, params: Params) -> dict[str, list]:
+    """Expectations per batch, each tagged with its check's name; a drop check runs on the rows it left, so strictly."""
+    from tasks.checks import mostly_of, policy_of
 
-    v = params.validate_
-    rows = [gxe.ExpectColumnToExist(column=column) for column in ("text", "label", "split")]
-    rows += [gxe.ExpectColumnValuesToNotBeNull(column="text"), gxe.ExpectColumnValuesToNotBeNull(column="label"),
-             gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=r"^\s*$"),
-             gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=v.min_text_chars, max_value=v.max_text_chars)]
-    if params.data.labels:
-        rows.append(gxe.ExpectColumnValuesToBeInSet(column="label", value_set=params.data.labels))
-    batches = {"rows": rows,
-               "class_counts": [gxe.ExpectColumnValuesToBeBetween(column="count", min_value=v.min_rows_per_class)]}
-    if v.check_leakage:
-        batches["train_test_texts"] = [gxe.ExpectColumnValuesToBeUnique(column="text")]
-    return batches
+    suite: dict[str, list] = {}
+    for check in checks:
+        mostly = 1.0 if policy_of(params, check.name) == "drop" else mostly_of(params, check.name)
+        for expectation in check.expectations(params, mostly):
+            expectation.meta = {"check": check.name}
+            suite.setdefault(check.batch, []).append(expectation)
+    return suite
+
+
+def write_validated(kept: pd.DataFrame, dropped: pd.DataFrame, columns: list[str], out_dir: Path) -> dict[str, int]:
+    """The rows that passed (what tokenize reads) and the dropped ones with their check, so nothing vanishes unseen."""
+    target = out_dir / DATASET_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for split in ("train", "validation", "test"):
+        part = kept.loc[kept["split"] == split, [c for c in columns if c in kept.columns]]
+        part.reset_index(drop=True).to_parquet(target / f"{split}.parquet", index=False)
+        rows[split] = len(part)
+    dropped.drop(columns=["length_ratio", "identical"], errors="ignore").to_parquet(out_dir / DROPPED_FILE, index=False)
+    return rows
 
 
 def run_suite(batches: dict[str, pd.DataFrame], expectations: dict[str, list], docs_dir: Path) -> list[dict]:
@@ -100,28 +109,41 @@ def describe_failure(item: dict, examples: int, unit: str = "rows") -> tuple[str
 
 
 def validate_dataset(params: Params) -> ValidationReport:
-    """The pure core: run the suite, save report.json (and Data Docs) under paths.validation."""
+    """The pure core: apply drop policies, run the suite on what is left, save the report, the rows that go on to
+    tokenize and the dropped rows under paths.validation."""
+    from tasks.checks import apply_drops, policy_of
+
     out_dir = Path(params.paths.validation)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = load_splits(params.paths.dataset)
-    if params.task == "seq2seq":
-        from tasks.validate_pairs import pair_batches, pair_expectations
-
-        batches = pair_batches(rows, params)
-        expectations = pair_expectations(params, batches)
-    else:
-        batches, expectations = build_batches(rows, params), build_expectations(params)
-    results = run_suite(batches, expectations, out_dir / "docs")
+    columns = [c for c in rows.columns if c != "split"]
+    checks, make_batches = kind_checks(params)
+    kept, dropped, drop_failures = apply_drops(rows, checks, params)
+    batches = make_batches(kept, params)
+    suite = {name: items for name, items in build_suite(checks, params).items() if name in batches}
+    results = run_suite(batches, suite, out_dir / "docs")
     checked = [(item, "classes" if name == "class_counts" else "rows")
-               for name, result in zip(expectations, results) for item in result["results"]]
-    described = [describe_failure(item, params.validate_.fail_examples, unit) for item, unit in checked if not item["success"]]
-    checks = [summary for summary, _ in described]
-    failures = [summary + examples for summary, examples in described]
+               for name, result in zip(suite, results) for item in result["results"]]
+    failures, warnings, summaries = list(drop_failures), [], [line.split(" [")[0] for line in drop_failures]
+    for item, unit in checked:
+        if item["success"]:
+            continue
+        check = (item["expectation_config"].get("meta") or {}).get("check", "")
+        summary, examples = describe_failure(item, params.validate_.fail_examples, unit)
+        if policy_of(params, check) == "warn":
+            warnings.append(f"{summary} [{check}: warn]{examples}")
+        else:
+            summaries.append(summary)
+            failures.append(f"{summary} [{check}]{examples}")
+    counts = dropped["check"].value_counts().to_dict() if len(dropped) else {}
+    kept_rows = write_validated(kept, dropped, columns, out_dir)
     report_path = out_dir / REPORT_FILE
-    report_path.write_text(json.dumps({"success": not failures, "failures": failures, "checks": checks,
+    report_path.write_text(json.dumps({"success": not failures, "failures": failures, "warnings": warnings,
+                                       "dropped": counts, "rows": kept_rows, "checks": summaries,
                                        "evaluated": len(checked), "results": results}, indent=1, default=str))
-    return ValidationReport(success=not failures, failures=failures, report_path=str(report_path), evaluated=len(checked),
-                            checks=checks)
+    return ValidationReport(success=not failures, failures=failures, report_path=str(report_path),
+                            evaluated=len(checked), checks=summaries, warnings=warnings,
+                            dropped={k: int(v) for k, v in counts.items()}, dataset_path=str(out_dir / DATASET_DIR))
 
 
 def read_report(params: Params) -> ValidationReport:
@@ -129,7 +151,8 @@ def read_report(params: Params) -> ValidationReport:
     path = Path(params.paths.validation) / REPORT_FILE
     saved = json.loads(path.read_text())
     return ValidationReport(success=saved["success"], failures=saved["failures"], report_path=str(path),
-                            evaluated=saved["evaluated"], checks=saved["checks"])
+                            evaluated=saved["evaluated"], checks=saved["checks"], warnings=saved.get("warnings", []),
+                            dropped=saved.get("dropped", {}), dataset_path=str(path.parent / DATASET_DIR))
 
 
 @step
@@ -145,6 +168,10 @@ def validate(params: Params, run_id: str, data_version: str) -> ValidationReport
 
 
 def print_failures(report: ValidationReport) -> None:
+    for check, count in report.dropped.items():
+        say(f"  dropped: {count} rows by {check} (see {Path(report.report_path).parent / DROPPED_FILE})")
+    for warning in report.warnings:
+        say(f"  warning: {warning}")
     for failure in report.failures:
         say(f"  failed: {failure}")
 

@@ -1,49 +1,70 @@
-"""The expectation suite for seq2seq pairs: both sides present and non-empty, length bounds per side, a bounded
-target/source length ratio, no pair shared by train and test, and optionally few pairs with source == target."""
+"""The checks for seq2seq pairs: both sides present and non-empty, length bounds per side, a bounded target/source
+length ratio, no pair repeated in train or shared by train and test, and optionally few pairs with source == target."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from tasks.checks import Check, in_train, repeated_in_train, shared_with_test
 from tasks.config import Params
 
 SIDES = ("source", "target")
 
 
+def pair_key(rows: pd.DataFrame) -> pd.Series:
+    return rows["source"] + " => " + rows["target"]
+
+
+def length_ratio(rows: pd.DataFrame) -> pd.Series:
+    source_len = rows["source"].str.len()
+    return rows["target"].str.len() / source_len.where(source_len > 0)
+
+
 def pair_batches(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
-    """The frames the pair suite looks at: rows with derived ratio/identity columns, and train+test pairs."""
-    rows = rows.copy()
-    present = all(side in rows.columns for side in SIDES)
-    if present:
-        source_len = rows["source"].str.len()
-        rows["length_ratio"] = rows["target"].str.len() / source_len.where(source_len > 0)
-        rows["identical"] = (rows["source"] == rows["target"]).astype(float)
-    batches = {"rows": rows}
-    if present and params.validate_.check_leakage:
-        # Unique within each split, so a repeated pair in this frame means train and test share it.
-        both = rows[rows["split"].isin(["train", "test"])].dropna(subset=list(SIDES))
-        both = both.assign(pair=both["source"] + " => " + both["target"]).drop_duplicates(["split", "pair"])
-        batches["train_test_pairs"] = both[["split", "pair"]]
-    return batches
+    """The frames the pair checks look at: rows with derived ratio/identity columns, train pairs, train+test pairs."""
+    if not all(side in rows.columns for side in SIDES):
+        return {"rows": rows}
+    rows = rows.assign(length_ratio=length_ratio(rows), identical=(rows["source"] == rows["target"]).astype(float))
+    paired = rows.dropna(subset=list(SIDES))
+    paired = paired.assign(pair=pair_key(paired))[["split", "pair"]]
+    # Unique within each split, so a repeated pair in this frame means train and test share it.
+    both = paired[paired["split"].isin(["train", "test"])].drop_duplicates(["split", "pair"])
+    return {"rows": rows, "train_pairs": paired[in_train(paired)], "train_test_pairs": both}
 
 
-def pair_expectations(params: Params, batches: dict[str, pd.DataFrame]) -> dict[str, list]:
+def pair_checks(params: Params) -> list[Check]:
     import great_expectations.expectations as gxe
 
     v = params.validate_
-    rows = [gxe.ExpectColumnToExist(column=column) for column in (*SIDES, "split")]
-    if "length_ratio" in batches["rows"].columns:
-        bounds = {"source": (v.min_text_chars, v.max_text_chars), "target": (v.min_target_chars, v.max_target_chars)}
-        for side in SIDES:
-            rows += [gxe.ExpectColumnValuesToNotBeNull(column=side),
-                     gxe.ExpectColumnValuesToNotMatchRegex(column=side, regex=r"^\s*$"),
-                     gxe.ExpectColumnValueLengthsToBeBetween(column=side, min_value=bounds[side][0],
-                                                             max_value=bounds[side][1])]
-        rows.append(gxe.ExpectColumnValuesToBeBetween(column="length_ratio", min_value=v.min_length_ratio,
-                                                      max_value=v.max_length_ratio))
-        if v.max_identical_share is not None:
-            rows.append(gxe.ExpectColumnMeanToBeBetween(column="identical", max_value=v.max_identical_share))
-    expectations = {"rows": rows}
-    if "train_test_pairs" in batches:
-        expectations["train_test_pairs"] = [gxe.ExpectColumnValuesToBeUnique(column="pair")]
-    return expectations
+    bounds = {"source": (v.min_text_chars, v.max_text_chars), "target": (v.min_target_chars, v.max_target_chars)}
+
+    def outside(side: str):
+        low, high = bounds[side]
+        return lambda rows, p: rows[side].notna() & ~rows[side].str.len().between(low, high)
+
+    def lengths(side: str):
+        return lambda p, m: [gxe.ExpectColumnValueLengthsToBeBetween(column=side, min_value=bounds[side][0],
+                                                                     max_value=bounds[side][1], mostly=m)]
+
+    checks = [
+        Check("columns", "rows", lambda p, m: [gxe.ExpectColumnToExist(column=c) for c in (*SIDES, "split")]),
+        Check("nulls", "rows", lambda p, m: [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=m) for c in SIDES],
+              lambda rows, p: rows["source"].isna() | rows["target"].isna()),
+        Check("blank", "rows", lambda p, m: [gxe.ExpectColumnValuesToNotMatchRegex(column=c, regex=r"^\s*$", mostly=m)
+                                             for c in SIDES],
+              lambda rows, p: rows["source"].fillna("x").str.fullmatch(r"\s*") | rows["target"].fillna("x").str.fullmatch(r"\s*")),
+        Check("source_length", "rows", lengths("source"), outside("source")),
+        Check("target_length", "rows", lengths("target"), outside("target")),
+        Check("length_ratio", "rows", lambda p, m: [gxe.ExpectColumnValuesToBeBetween(
+            column="length_ratio", min_value=v.min_length_ratio, max_value=v.max_length_ratio, mostly=m)],
+              lambda rows, p: length_ratio(rows).notna() & ~length_ratio(rows).between(v.min_length_ratio, v.max_length_ratio)),
+    ]
+    if v.max_identical_share is not None:
+        checks.append(Check("identical_share", "rows", lambda p, m: [gxe.ExpectColumnMeanToBeBetween(
+            column="identical", max_value=v.max_identical_share)]))
+    checks.append(Check("duplicates", "train_pairs", lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column="pair", mostly=m)],
+                        lambda rows, p: repeated_in_train(rows, pair_key(rows))))
+    if v.check_leakage:
+        checks.append(Check("leakage", "train_test_pairs", lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column="pair", mostly=m)],
+                            lambda rows, p: shared_with_test(rows, pair_key(rows))))
+    return checks

@@ -31,23 +31,21 @@ def read_out_hash(out_path: str, root: str | Path = ".") -> str:
     raise LmforgeError(f"dvc.lock: no recorded output {out_path}; run `dvc repro ingest` or `lmforge run` first.")
 
 
-def version_output(stage_name: str, out_path: str, record: bool, root: str | Path = ".") -> str:
-    """Hash a stage's output, store it in DVC's cache, push it to the default remote; return its content hash.
+def version_output(params, record: bool, root: str | Path = ".") -> str:
+    """Hash the ingest output of these params' pipeline, store it in DVC's cache, push it; return its content hash.
 
-    With `record`, dvc.lock is updated too (what `dvc commit -f STAGE` does). Without it, dvc.lock is left alone:
-    the output came from params other than params.yaml's, and recording them as params.yaml's would make
+    With `record`, dvc.lock is updated too (what `dvc commit -f ingest@NAME` does). Without it, dvc.lock is left
+    alone: the output came from params other than the file's, and recording them as the file's would make
     `dvc status` call a wrong output up to date.
     """
+    from tasks.pipelines import find_pipeline
+
+    stage_name, out_path = f"ingest@{find_pipeline(params, root)}", params.paths.dataset
     with open_repo(root) as repo:
         if record:
             repo.commit(stage_name, force=True)
         (stage,) = repo.stage.collect(stage_name)
-        outs = [o for o in stage.outs if o.def_path.rstrip("/") == out_path.rstrip("/")]
-        if not outs:
-            declared = ", ".join(o.def_path for o in stage.outs)
-            raise LmforgeError(f"dvc.yaml: stage {stage_name} writes {declared}, not {out_path}; "
-                               "keep the paths section as in params.yaml, which dvc.yaml reads.")
-        out = outs[0]
+        (out,) = [o for o in stage.outs if Path(o.def_path) == Path(out_path)]
         if not record:
             out.save()
             out.commit()

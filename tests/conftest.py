@@ -46,16 +46,25 @@ def make_project(root: Path, params: dict | None = None, base: str = "params.yam
     # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which would point this project at the last one's store.
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    full = merge(yaml.safe_load((REPO / base).read_text()), params or {})
+    write_pipeline(root, full)
     (root / "tasks").symlink_to(REPO / "tasks")
     (root / "data" / "raw").mkdir(parents=True)
     (root / "data" / "raw" / ".gitkeep").touch()
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     Repo.init(str(root)).close()
     (root / ".dvc" / "config").write_text((REPO / ".dvc" / "config").read_text())
-    full = merge(yaml.safe_load((REPO / base).read_text()), params or {})
     (root / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False))
     return root
+
+
+def write_pipeline(root: Path, params: dict) -> None:
+    """The project's dvc.yaml with one pipeline: this project's params.yaml, writing where its paths say."""
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    paths = params["paths"]
+    dvc["vars"] = [{"pipelines": {"main": {"params": "params.yaml", "data": str(Path(paths["dataset"]).parent),
+                                           "metrics": paths["metrics"], "inputs": "data/raw"}}}]
+    (root / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
 
 
 def invoke(*args: str):

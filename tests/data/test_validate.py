@@ -35,7 +35,7 @@ def test_good_data_passes(root):
     assert (root / "data/validation/report.json").is_file()
     assert (root / "data/validation/docs/index.html").is_file()
     pages = {page.parts[-4] for page in (root / "data/validation/docs/validations").rglob("*.html")}
-    assert pages == {"rows", "class_counts", "train_test_texts"}
+    assert pages == {"rows", "class_counts", "train_texts", "train_test_texts"}
 
 
 @pytest.mark.parametrize("change, check", [
@@ -46,6 +46,7 @@ def test_good_data_passes(root):
     ({"train": (TRAIN_TEXTS, [*TRAIN_LABELS[:-1], "maybe"])}, "to_be_in_set(label)"),
     ({"train": (TRAIN_TEXTS, ["pos", "neg", "pos", "pos", "pos", "pos"])}, "to_be_between(count)"),
     ({"test": (["good one", "awful three"], ["pos", "neg"])}, "to_be_unique(text)"),
+    ({"train": ([*TRAIN_TEXTS[:-1], "good one"], TRAIN_LABELS)}, "to_be_unique(text)"),
 ])
 def test_each_bad_batch_fails_its_check(root, change, check):
     report = run_suite(root, GOOD | change)
@@ -63,3 +64,49 @@ def test_leakage_check_can_be_turned_off(root):
 def test_class_count_failure_names_the_class(root):
     report = run_suite(root, GOOD | {"train": (TRAIN_TEXTS, ["pos", "neg", "pos", "pos", "pos", "pos"])})
     assert '"neg"' in report.failures[0]
+
+
+# data quality: policies. Each check can fail (default), warn or drop; the counts and dropped rows are kept.
+MESSY = GOOD | {"train": (TRAIN_TEXTS + ["x" * 41, "good one", "nice three"], TRAIN_LABELS + ["pos", "neg", "pos"])}
+
+
+def test_by_default_each_messy_check_fails(root):
+    report = run_suite(root, MESSY)
+    assert not report.success
+    assert [line.split(" [")[1].split("]")[0] for line in report.failures] == ["text_length", "duplicates", "leakage"]
+
+
+def test_warn_records_and_goes_on(root):
+    report = run_suite(root, MESSY, "validate.policies={text_length: warn, duplicates: warn, leakage: warn}")
+    assert report.success and len(report.warnings) == 3 and not report.dropped
+    assert all("warn]" in line for line in report.warnings)
+    kept = pd.read_parquet(root / "data/validation/dataset/train.parquet")
+    assert len(kept) == 9, "warn keeps every row"
+
+
+def test_drop_removes_counts_and_writes_the_rows(root):
+    report = run_suite(root, MESSY, "validate.policies={text_length: drop, duplicates: drop, leakage: drop}",
+                       "validate.mostly={text_length: 0.5, duplicates: 0.5, leakage: 0.5}")
+    assert report.success, report.failures
+    assert report.dropped == {"text_length": 1, "duplicates": 1, "leakage": 1}
+    kept = pd.read_parquet(root / "data/validation/dataset/train.parquet")
+    assert kept["text"].tolist() == TRAIN_TEXTS, "the first of each duplicate stays; test rows are never dropped"
+    assert len(pd.read_parquet(root / "data/validation/dataset/test.parquet")) == 2
+    dropped = pd.read_parquet(root / "data/validation/dropped.parquet")
+    assert sorted(dropped["check"]) == ["duplicates", "leakage", "text_length"]
+    assert set(dropped["split"]) == {"train"} and "nice three" in set(dropped["text"])
+    assert "dropped 1 rows by text_length" in report.summary()
+
+
+def test_drop_beyond_mostly_fails_instead(root):
+    report = run_suite(root, MESSY, "validate.policies={text_length: drop, duplicates: drop, leakage: drop}")
+    assert not report.success, "1 of 13 rows is more than the default 5% a drop check may remove"
+    assert report.failures[0].startswith("text_length: would drop 1 of 13 rows")
+
+
+def test_mostly_tolerates_a_few_failing_rows(root):
+    assert not run_suite(root, MESSY, "validate.check_leakage=false", "validate.policies={text_length: drop}",
+                         "validate.mostly={text_length: 0.5}").success
+    report = run_suite(root, MESSY, "validate.check_leakage=false", "validate.policies={text_length: drop}",
+                       "validate.mostly={text_length: 0.5, duplicates: 0.7}")
+    assert report.success, report.failures

@@ -5,6 +5,7 @@ import pytest
 from tasks.config import load_params
 from tasks.evaluate import evaluate_model
 from tasks.ingest import ingest_dataset
+from tasks.validate import validate_dataset
 from tasks.register import lineage_tags, register_model
 from tasks.tokenize import tokenize_dataset
 from tasks.train import train_model
@@ -18,6 +19,7 @@ def tiny_model(tmp_path, monkeypatch):
     params = load_params(REPO / "params.yaml", ["data.sample.rows=300", "train.max_steps=8", "validate.min_rows_per_class=5",
                                                 "registry.model_name=unit-reviews"])
     ingest_dataset(params)
+    validate_dataset(params)  # writes the rows tokenize reads
     model = train_model(params, tokenize_dataset(params, "v1"), show_progress=False)
     return params, model
 

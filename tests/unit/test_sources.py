@@ -41,3 +41,37 @@ def test_wrong_column_names_the_key(tmp_path):
     path.write_text("sentence,label\nhello,x\n")
     with pytest.raises(LmforgeError, match="no column 'text'.*set data.text_column"):
         pick_columns(read_table(path), {"text_column": "text", "label_column": "label"}, str(path))
+
+
+def write_folder(root, **files):
+    for name, rows in files.items():
+        (root / name).write_text("text,label\n" + "".join(f"{text},{label}\n" for text, label in rows))
+    return root
+
+
+def test_a_file_whose_name_is_no_split_is_refused(tmp_path):
+    folder = write_folder(tmp_path, **{"train.csv": [("a", "x")], "test.csv": [("b", "y")], "test_fine.csv": [("b", "y:z")]})
+    with pytest.raises(LmforgeError, match="test_fine.csv: the file name is no split name.*data.splits"):
+        read_source(str(folder))
+
+
+def test_named_files_are_read_in_their_roles_and_nothing_else(tmp_path):
+    folder = write_folder(tmp_path, **{"train.csv": [("a", "x")], "dev.csv": [("b", "y")], "extra.csv": [("c", "z")]})
+    frames = read_source(str(folder), named={"test": "dev.csv"})
+    assert [(split, frame["text"].tolist()) for split, frame in frames] == [("test", ["b"]), ("train", ["a"])]
+    with pytest.raises(LmforgeError, match="nope.csv: no such file, named by data.splits.test"):
+        read_source(str(folder), named={"test": "nope.csv"})
+
+
+def test_dev_file_as_test_with_validation_carved_from_train(tmp_path):
+    from tasks.config import load_params
+    from tasks.ingest import assign_splits, load_frames
+    from tests.conftest import REPO
+
+    rows = [(f"text {i}", "xy"[i % 2]) for i in range(200)]
+    folder = write_folder(tmp_path, **{"train.csv": rows, "dev.csv": rows[:10]})
+    params = load_params(REPO / "params.yaml", [f"data.source={folder}", "data.labels=[x, y]",
+                                                "data.splits={test: dev.csv, validation: 0.1}"])
+    splits = assign_splits(load_frames(params.data), params.data, seed=0)
+    assert splits["test"]["text"].tolist() == [text for text, _ in rows[:10]]
+    assert len(splits["validation"]) == 21 and len(splits["train"]) == 179

@@ -1,5 +1,6 @@
 from tasks.config import load_params
 from tasks.ingest import ingest_dataset
+from tasks.validate import validate_dataset
 from tasks.tokenize import tokenize_dataset
 from tests.conftest import REPO
 
@@ -11,6 +12,7 @@ def test_wordpiece_tokenizer_is_trained_cached_and_rekeyed(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     params = load_params(REPO / "params.yaml", ["data.sample.rows=400", "tokenize.vocab_size=300"])
     ingest_dataset(params)
+    validate_dataset(params)  # writes the rows tokenize reads
     first = tokenize_dataset(params, "v1")
     assert not first.reused
     tokenizer = AutoTokenizer.from_pretrained(first.tokenizer_path)

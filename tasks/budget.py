@@ -1,0 +1,95 @@
+"""Where and how long training runs: the device (CUDA with bf16 when present, else CPU) and a wall-clock budget whose
+learning-rate schedule ends when the budget does, sized from the speed measured while training runs."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+REESTIMATE_EVERY = 10  # steps between re-estimates of the total the budget allows
+
+
+def choose_device() -> dict:
+    """TrainingArguments for the best device here: the same params run on a laptop and on a GPU node."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"use_cpu": False, "bf16": torch.cuda.is_bf16_supported()}
+    return {"use_cpu": True, "bf16": False}
+
+
+def describe_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)}){', bf16' if torch.cuda.is_bf16_supported() else ''}"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def rescale_schedule(scheduler, total_steps: int) -> bool:
+    """Point a transformers warmup schedule (linear, cosine) at a new total number of steps; False if it has none."""
+    lambdas = getattr(scheduler, "lr_lambdas", None) or []
+    changed = False
+    for i, fn in enumerate(lambdas):
+        if isinstance(fn, functools.partial) and "num_training_steps" in fn.keywords:
+            lambdas[i] = functools.partial(fn.func, *fn.args, **(fn.keywords | {"num_training_steps": total_steps}))
+            changed = True
+    return changed
+
+
+def budget_callback(seconds: float, on_estimate=None):
+    """Stop after `seconds` (with a last evaluation and checkpoint, so the best model is still chosen), and keep the
+    schedule's end at the step the measured speed says the budget reaches: a fixed steps/s guess ends early or late
+    on machines whose speed varies by 2x from hour to hour."""
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.monotonic()
+            self.start_step = state.global_step  # a resumed run measures its own speed
+            self.deadline = self.start + seconds
+            self.estimates: list[int] = []
+
+        def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
+            now = time.monotonic()
+            if now > self.deadline:
+                control.should_training_stop = control.should_evaluate = control.should_save = True
+                return
+            done = state.global_step - self.start_step
+            if done and done % REESTIMATE_EVERY == 0:
+                rate = done / (now - self.start)  # evaluations and saves included, as they recur
+                total = state.global_step + int((self.deadline - now) * rate)
+                if lr_scheduler is not None and rescale_schedule(lr_scheduler, max(total, state.global_step + 1)):
+                    self.estimates.append(total)
+                    if on_estimate:
+                        on_estimate({"budget_estimated_steps": total, "budget_steps_per_s": rate}, state.global_step)
+
+    return TimeBudget()
+
+
+def speed_meter():
+    """Training samples/s over the step loop alone (data loading included, evaluations and saves left out), so that
+    lmforge's speed compares with a bare training script's."""
+    from transformers import TrainerCallback
+
+    class SpeedMeter(TrainerCallback):
+        def __init__(self):
+            self.seconds, self.steps, self.last, self.paused = 0.0, 0, None, False
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.monotonic()
+            if self.last is not None and not self.paused:
+                self.seconds += now - self.last
+                self.steps += 1
+            self.last, self.paused = now, False
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            self.paused = True
+
+        def on_save(self, args, state, control, **kwargs):
+            self.paused = True
+
+        def samples_per_second(self, batch_size: int) -> float | None:
+            return round(self.steps * batch_size / self.seconds, 3) if self.seconds else None
+
+    return SpeedMeter()
