@@ -39,15 +39,15 @@ def test_trec_from_files_through_a_path_setting(prefect_harness, tmp_path, monke
     if not (trec / "train.csv").is_file():
         pytest.skip(f"no TREC data at {trec}; set LMFORGE_DATASETS")
     root = make_project(tmp_path / "project", FAST_PARAMS)
-    source = root / "trec-links"
-    source.mkdir()
-    for name in ("train.csv", "test.csv"):  # links, not copies: the data stays in shared/
-        (source / name).symlink_to(trec / name)
     monkeypatch.chdir(root)
-    settings = [f"data.source={source}", "data.labels=null", "validate.min_rows_per_class=50"]
-    # TREC's test split repeats 10 training questions: the suite must say so and stop the flow.
+    # Read in place; test_fine.csv beside them is not read because data.splits names the files.
+    settings = [f"data.source={trec}", "data.labels=null", "validate.min_rows_per_class=50",
+                "data.splits={train: train.csv, validation: 0.1, test: test.csv}"]
+    # TREC's test split repeats 10 training questions: by default the suite says so and stops the flow.
     refused = invoke("run", *[arg for s in settings for arg in ("--set", s)])
     assert refused.exit_code == 1 and "expect_column_values_to_be_unique(text)" in refused.stderr, refused.stderr
-    metrics = run_flow(root, *settings, "validate.check_leakage=false", "train.epochs=15")
+    metrics = run_flow(root, *settings, "validate.policies={duplicates: drop, leakage: drop}", "train.epochs=15")
     assert metrics["eval_rows"] == 500
     assert metrics["eval_f1_macro"] >= 0.6, metrics
+    report = json.loads((root / "data/validation/report.json").read_text())
+    assert report["dropped"]["leakage"] > 0 and report["dropped"]["duplicates"] > 0, report["dropped"]
