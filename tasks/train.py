@@ -95,6 +95,7 @@ def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, lab
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     from tasks.metrics import classification_metrics
+    from tasks.sampling import ShuffledLengthGroups
 
     label2id = {label: i for i, label in enumerate(labels)}
     best_by = "eval_loss" if params.train.select_by == "loss" else "eval_f1_macro"
@@ -103,7 +104,13 @@ def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, lab
     def compute_metrics(prediction) -> dict[str, float]:
         return classification_metrics(prediction.label_ids, prediction.predictions.argmax(-1), labels, prefix="", per_class=False)
 
-    return Trainer(model=build_model(params, labels, tokenizer), args=args,
+    class LengthGroupedTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            rows = train_dataset if train_dataset is not None else self.train_dataset
+            return ShuffledLengthGroups([len(row["input_ids"]) for row in rows], self.args.train_batch_size,
+                                        self.args.seed)
+
+    return LengthGroupedTrainer(model=build_model(params, labels, tokenizer), args=args,
                    train_dataset=read_split(tokens.path, "train", label2id),
                    eval_dataset=read_split(tokens.path, "validation", label2id), processing_class=tokenizer,
                    data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics, callbacks=callbacks)

@@ -60,8 +60,7 @@ def test_seq2seq_with_one_tokenizer_per_side_trains_and_evaluates(root):
 def test_classification_batches_group_texts_by_length(root):
     """Length-grouped batches are the main lever of training speed (about 3x against random batches)."""
     from transformers import AutoTokenizer
-    from transformers.trainer_pt_utils import LengthGroupedSampler
-
+    from tasks.sampling import ShuffledLengthGroups
     from tasks.train import classification_trainer
 
     params = load_params(REPO / "params.yaml", ["data.sample.rows=300", "validate.min_rows_per_class=5"])
@@ -71,7 +70,17 @@ def test_classification_batches_group_texts_by_length(root):
     tokenizer = AutoTokenizer.from_pretrained(tokens.tokenizer_path)
     trainer = classification_trainer(params, tokens, tokenizer, ["negative", "neutral", "positive"], root / "ckpt", [],
                                      show_progress=False)
-    assert isinstance(trainer._get_train_sampler(trainer.train_dataset), LengthGroupedSampler)
+    sampler = trainer._get_train_sampler(trainer.train_dataset)
+    assert isinstance(sampler, ShuffledLengthGroups)
+    order = list(sampler)
+    assert sorted(order) == list(range(len(trainer.train_dataset))), "every row once per epoch"
+    lengths = [len(trainer.train_dataset[i]["input_ids"]) for i in order]
+    spread = [max(lengths[i:i + 32]) - min(lengths[i:i + 32]) for i in range(0, len(lengths), 32)]
+    assert sum(spread) / len(spread) <= 2, "rows of a batch have about one length"
+    sampler.set_epoch(1)
+    assert list(sampler) != order, "a new order each epoch"
+    sampler.set_epoch(0)
+    assert list(sampler) == order, "the same order for the same epoch: a resumed run replays it"
 
 
 def test_device_choice_on_a_cpu_machine(monkeypatch):
