@@ -1,4 +1,4 @@
-"""Where and how long training runs: the device (CUDA with bf16 when present, else CPU) and a wall-clock budget whose
+"""Where and how long training runs, as Trainer arguments every task shares: the device (CUDA with bf16 when present, else CPU) and a wall-clock budget whose
 learning-rate schedule ends when the budget does, sized from the speed measured while training runs."""
 
 from __future__ import annotations
@@ -93,3 +93,18 @@ def speed_meter():
             return round(self.steps * batch_size / self.seconds, 3) if self.seconds else None
 
     return SpeedMeter()
+
+
+def training_arguments(params, checkpoints, show_progress: bool, best_by: str) -> dict:
+    """What every task's Trainer shares: schedule from params, an evaluation and a checkpoint per epoch, the best kept."""
+    cfg = params.train
+    return dict(
+        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=params.evaluate.batch_size,
+        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
+        label_smoothing_factor=cfg.label_smoothing, lr_scheduler_type=cfg.scheduler,
+        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
+        metric_for_best_model=best_by, greater_is_better=best_by != "eval_loss",
+        logging_steps=20, seed=params.project.seed, report_to="none", dataloader_pin_memory=False,
+        # Batches of similar length: padding to the longest text of a random batch cost ~3x in samples/s.
+        train_sampling_strategy="group_by_length", disable_tqdm=not show_progress, **choose_device())

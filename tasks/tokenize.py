@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.config import Params
-from tasks.errors import LmforgeError
 from tasks.records import TokenizedData
 from tasks.runtime import run_entry, step
+from tasks.tokenizer_io import load_tokenizer
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 META_FILE = "meta.json"
@@ -57,16 +57,6 @@ def train_wordpiece(texts: list[str], params: Params):
                                                         special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
     return PreTrainedTokenizerFast(tokenizer_object=core, model_max_length=settings.max_length, unk_token="[UNK]",
                                    pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-
-
-def load_tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as error:
-        raise LmforgeError(f"{path}: holds no loadable tokenizer ({str(error).splitlines()[0][:120]}); "
-                           "set tokenize.pretrained to a folder with tokenizer.json, or null to train one.") from None
 
 
 def tokenize_dataset(params: Params, data_version: str) -> TokenizedData:

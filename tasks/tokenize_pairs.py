@@ -39,7 +39,7 @@ def train_subwords(texts: list[str], params: Params):
 
 def build_tokenizers(splits: dict[str, pd.DataFrame], params: Params, pretrained: str | None):
     """(source tokenizer, target tokenizer or None when shared) trained on the train split, or the pretrained one."""
-    from tasks.tokenize import load_tokenizer
+    from tasks.tokenizer_io import load_tokenizer
 
     if pretrained:
         return load_tokenizer(pretrained), None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.budget import budget_callback, choose_device, describe_device, speed_meter
+from tasks.budget import budget_callback, describe_device, speed_meter, training_arguments
 from tasks.config import Params
 from tasks.records import TokenizedData, TrainedModel
 from tasks.runtime import run_entry, step
@@ -72,21 +72,6 @@ def swap_progress(trainer) -> None:
 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(QuietProgress)
-
-
-def training_arguments(params: Params, checkpoints: Path, show_progress: bool, best_by: str) -> dict:
-    """What every task's Trainer shares: schedule from params, an evaluation and a checkpoint per epoch, the best kept."""
-    cfg = params.train
-    return dict(
-        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=params.evaluate.batch_size,
-        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
-        label_smoothing_factor=cfg.label_smoothing, lr_scheduler_type=cfg.scheduler,
-        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
-        metric_for_best_model=best_by, greater_is_better=best_by != "eval_loss",
-        logging_steps=20, seed=params.project.seed, report_to="none", dataloader_pin_memory=False,
-        # Batches of similar length: padding to the longest text of a random batch cost ~3x in samples/s.
-        train_sampling_strategy="group_by_length", disable_tqdm=not show_progress, **choose_device())
 
 
 def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, labels: list[str], checkpoints: Path,

@@ -59,7 +59,7 @@ def seq2seq_trainer(params: Params, tokens: TokenizedData, tokenizer, checkpoint
     from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
     from tasks.tokenize_pairs import TARGET_DIR, target_tokenizer
-    from tasks.train import training_arguments
+    from tasks.budget import training_arguments
 
     cfg = params.train
     separate = (Path(tokens.path) / TARGET_DIR).is_dir()
