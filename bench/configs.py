@@ -29,7 +29,7 @@ TARGETS = {
     "multi30k": {"metric": "eval_bleu", "min": 40.0, "max_budget_s": 30 * 60},
 }
 METRICS = ("eval_accuracy", "eval_f1_macro", "eval_bleu", "eval_chrf")
-META_KEYS = ("steps", "epochs", "train_seconds", "train_samples_per_second", "device", "best_metric", "best_by")
+META_KEYS = ("steps", "epochs", "train_seconds", "train_samples_per_second", "train_tokens_per_second", "device", "best_metric", "best_by")
 # File names inside the paths.* folders of a config (tasks/evaluate.py, tasks/train.py, tasks/validate.py).
 EVAL_FILE, META_FILE, REPORT_FILE = "eval.json", "lmforge.json", "report.json"
 TAIL_LINES = 40

@@ -68,20 +68,30 @@ def budget_callback(seconds: float, on_estimate=None):
 
 
 def speed_meter():
-    """Training samples/s over the step loop alone (data loading included, evaluations and saves left out), so that
-    lmforge's speed compares with a bare training script's."""
+    """Training samples/s and real (non-pad) tokens/s over the step loop alone (data loading included, evaluations
+    and saves left out), so that lmforge's speed compares with a bare training script's."""
     from transformers import TrainerCallback
 
     class SpeedMeter(TrainerCallback):
         def __init__(self):
-            self.seconds, self.steps, self.last, self.paused = 0.0, 0, None, False
+            self.seconds, self.steps, self.tokens, self.pending, self.last, self.paused = 0.0, 0, 0, 0, None, False
+
+        def wrap(self, collate):
+            """The collator, counting the real tokens of each batch it builds."""
+            def counted(features):
+                batch = collate(features)
+                mask = batch.get("attention_mask")
+                self.pending += int(mask.sum()) if mask is not None else 0
+                return batch
+            return counted
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.monotonic()
             if self.last is not None and not self.paused:
                 self.seconds += now - self.last
                 self.steps += 1
-            self.last, self.paused = now, False
+                self.tokens += self.pending
+            self.last, self.paused, self.pending = now, False, 0
 
         def on_evaluate(self, args, state, control, **kwargs):
             self.paused = True
@@ -89,8 +99,12 @@ def speed_meter():
         def on_save(self, args, state, control, **kwargs):
             self.paused = True
 
-        def samples_per_second(self, batch_size: int) -> float | None:
-            return round(self.steps * batch_size / self.seconds, 3) if self.seconds else None
+        def describe(self, batch_size: int) -> dict:
+            """Speed figures for the model's meta; None where no step was timed."""
+            if not self.seconds:
+                return {"train_samples_per_second": None, "train_tokens_per_second": None}
+            return {"train_samples_per_second": round(self.steps * batch_size / self.seconds, 3),
+                    "train_tokens_per_second": round(self.tokens / self.seconds, 1)}
 
     return SpeedMeter()
 

@@ -173,6 +173,8 @@ class TrainParams(Section):
     time_budget_s: float | None = Field(None, gt=0, description="Stop training (evaluated and saved) after this long.")
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     scheduler: Literal["linear", "cosine", "inverse_sqrt", "constant_with_warmup"] = "linear"
+    freeze_embeddings: bool = Field(
+        False, description="Keep a pretrained model's word embeddings fixed: faster steps; check accuracy on validation.")
     select_by: Literal["auto", "loss", "bleu"] = Field(
         "auto", description="Best epoch by: auto (macro F1, or seq2seq validation loss), loss, or bleu (seq2seq).")
 
@@ -284,6 +286,9 @@ class Params(Section):
                              + ("bpe or unigram" if pairs else "wordpiece"))
         if not pairs and self.train.select_by == "bleu":
             raise ValueError("train.select_by: bleu is for seq2seq; use auto or loss")
+        if self.train.freeze_embeddings and not self.model.pretrained:
+            raise ValueError("train.freeze_embeddings: a model from scratch must learn its embeddings; set "
+                             "model.pretrained or turn it off")
         if self.registry.alias == self.registry.champion_alias:
             raise ValueError("registry.champion_alias: must differ from registry.alias")
         return self

@@ -23,7 +23,10 @@ def trained(prefect_harness, tmp_path_factory):
         second = invoke("run", "--set", "train.max_steps=10")
         # The first run's data and params again: there is nothing to train.
         third = invoke("run")
-        yield root, first, second, third
+        # Without ingest's stamp the CLI cannot tell, so the flow itself ingests and finds nothing to train.
+        (root / "data/ingest.json").unlink()
+        fourth = invoke("run")
+        yield root, first, second, third, fourth
 
 
 def test_flow_trains_a_model_above_threshold(trained):
@@ -37,7 +40,7 @@ def test_flow_trains_a_model_above_threshold(trained):
 
 
 def test_same_data_gives_same_version_and_reuses_tokens(trained):
-    _, first, second, _ = trained
+    _, first, second, *_ = trained
     assert second.exit_code == 0, second.output
     version_of = lambda out: next(line.split()[-1] for line in out.splitlines() if "data version" in line)
     assert version_of(first.output) == version_of(second.output)
@@ -67,7 +70,7 @@ def test_registry_holds_version_with_alias_and_lineage(trained):
 
 
 def test_worse_challenger_is_rejected_against_the_rescored_champion(trained):
-    root, _, second, _ = trained
+    root, _, second, *_ = trained
     client = registry(root)
     assert str(client.get_model_version_by_alias("test-reviews", "champion").version) == "1"
     assert "rejected:" in second.output and "is not an improvement" in second.output
@@ -84,10 +87,14 @@ def test_worse_challenger_is_rejected_against_the_rescored_champion(trained):
 
 
 def test_unchanged_data_and_params_skip_training(trained):
-    root, *_, third = trained
-    assert third.exit_code == 0, third.output
-    assert "skipped: nothing changed since version 1 (@champion)" in third.output
-    assert "[done] train" not in third.stderr
+    root, *_, third, fourth = trained
+    for result in (third, fourth):
+        assert result.exit_code == 0, result.output
+        assert "skipped: nothing changed since version 1 (@champion)" in result.output
+        assert "[done] train" not in result.stderr
+    # The CLI answers from ingest's stamp and the registry, before Prefect starts; each step says why it is cached.
+    assert "[done] ingest" not in third.stderr and "[cached] train     version 1 (@champion)" in third.stderr
+    assert "[done] ingest" in fourth.stderr and "[cached]" not in fourth.stderr
     assert len(registry(root).search_model_versions("name='test-reviews'")) == 2
 
 

