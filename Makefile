@@ -28,19 +28,20 @@ test: setup
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow
 
-# The two built-in defaults through DVC; one pipeline per params file: dvc repro promote@sst2 runs configs/sst2.yaml.
+# The two built-in defaults through DVC; one pipeline per params file: dvc repro export@sst2 runs configs/sst2.yaml.
 repro: setup
-	$(BIN)/dvc repro promote@reviews promote@numbers
+	$(BIN)/dvc repro export@reviews export@numbers
 
 # Quick benches (about 15 min on 2 cores, needs ../shared/datasets); results in bench/results/, table in bench/README.md.
 bench: $(VENV)/.installed-pretrained
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/train_speed.py --steps 60 --repeats 2
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/inference_speed.py
 
-# The accuracy targets: each config within its budget (about 30 min each).
+# The accuracy targets: each config within its budget (about 30 min each), then whole-run wall vs a bare script.
 bench-full: $(VENV)/.installed-pretrained
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/configs.py sst2 trec banking77 multi30k
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/run_wall.py --steps 600 --repeats 1
 
 clean:
 	rm -rf data/dataset data/validation data/tokenized data/model data/checkpoints data/registered.json data/promotion.json \
-		data/seq2seq data/sst2 data/trec data/banking77 data/multi30k .prefect
+		data/seq2seq data/sst2 data/trec data/banking77 data/multi30k data/ingest.json .prefect

@@ -20,18 +20,21 @@ from common import (REPO, add_ratios, collect_medians, compute_median, count_par
 # Where lmforge's run is configured and what its trained model says about itself: change these if they move.
 LMFORGE_PARAMS = "configs/sst2.yaml"
 LMFORGE_META = "data/sst2/model/lmforge.json"
-LMFORGE_SETS = ["train.max_steps={steps}", "train.batch_size={batch}", "train.threads={threads}"]
+LMFORGE_SETS = ["train.max_steps={steps}", "train.time_budget_s=null", "train.batch_size={batch}", "train.threads={threads}"]
 META_SECONDS, META_STEPS, META_SAMPLES_PER_S = "train_seconds", "steps", "train_samples_per_second"
+META_TOKENS_PER_S = "train_tokens_per_second"  # real (non-pad) tokens, counted by lmforge's speed meter
 MAX_LENGTH = 128
 APPROACHES = ("seed", "bare", "lmforge")
 COLUMNS = [("approach", "approach"), ("samples_per_s", "samples/s"), ("tokens_per_s", "tokens/s"), ("gflops", "GFLOP/s"),
            ("matmul_pct", "% matmul"), ("samples_per_s_over_seed", "x seed"), ("samples_per_s_over_bare", "x bare"),
-           ("samples_per_s_over_lmforge", "x lmforge"), ("wall_seconds", "run wall s"), ("errors", "errors")]
+           ("samples_per_s_over_lmforge", "x lmforge"), ("tokens_per_s_over_bare", "tokens x bare"),
+           ("wall_seconds", "run wall s"), ("errors", "errors")]
 NOTES = {"flops": "6 * non-embedding parameters * real (non-pad) tokens/s; attention's seq^2 terms left out.",
          "seed": "seed computes 128 tokens per sample (padded_tokens_per_s); its FLOP/s counts real tokens only.",
-         "lmforge": "tokens/s and FLOP/s estimated: bare's real tokens per sample * lmforge samples/s. samples/s = steps*batch"
-                    "/train_seconds of the model meta, a Trainer runtime that also holds lmforge's end-of-epoch validation, "
-                    "checkpoint and best-model reload; wall_seconds is the whole `lmforge run`."}
+         "lmforge": "samples/s and real tokens/s from lmforge's speed meter (the step loop, data loading included, its "
+                    "validation and checkpoint left out, as bare's loop has none); it trains on all of SST-2's train "
+                    "split, bare on its first --rows rows, so tokens/s is the like-for-like figure; wall_seconds is "
+                    "the whole `lmforge run`."}
 
 
 def load_model(folder: str, device: str):
@@ -116,7 +119,7 @@ def measure_lmforge(args) -> dict:
         return found
     meta = json.loads(meta_file.read_text())
     steps, seconds = meta[META_STEPS], meta[META_SECONDS]
-    return {**found, "steps": steps, "train_seconds": seconds,
+    return {**found, "steps": steps, "train_seconds": seconds, "tokens_per_s": meta.get(META_TOKENS_PER_S),
             "samples_per_s": meta.get(META_SAMPLES_PER_S) or steps * args.batch / seconds}
 
 
@@ -124,17 +127,20 @@ def summarize_runs(runs: dict[str, list[dict]], non_embedding: int) -> tuple[lis
     """Medians per approach, and every ratio the comparison is about."""
     per_sample = compute_median(runs["bare"], "tokens_per_sample")
     for run in runs.get("lmforge", []):
-        if "samples_per_s" in run and per_sample:
+        if "samples_per_s" in run and per_sample and not run.get("tokens_per_s"):  # a meta without the token count
             run["tokens_per_s"] = per_sample * run["samples_per_s"]
+        if run.get("tokens_per_s"):
             run["flops"] = 6 * non_embedding * run["tokens_per_s"]
     rows = collect_medians(runs, ("samples_per_s", "tokens_per_s", "flops", "wall_seconds"))
     add_ratios(rows, "samples_per_s", APPROACHES)
+    add_ratios(rows, "tokens_per_s", ["bare"])
     add_ratios(rows, "flops", ["matmul"])
     for row in rows.values():
         row["gflops"], row["matmul_pct"] = row["flops"] and row["flops"] / 1e9, row["flops_over_matmul"] and 100 * row["flops_over_matmul"]
     ratios = {f"{name}_over_{other}": rows[name][f"samples_per_s_over_{other}"] for name in APPROACHES for other in APPROACHES
               if name != other and name in rows}
-    return list(rows.values()), {"samples_per_s": ratios, "flops_over_matmul": {name: row["flops_over_matmul"] for name, row in rows.items()}}
+    tokens = {name: row["tokens_per_s_over_bare"] for name, row in rows.items() if name != "matmul"}
+    return list(rows.values()), {"samples_per_s": ratios, "tokens_per_s_over_bare": tokens, "flops_over_matmul": {name: row["flops_over_matmul"] for name, row in rows.items()}}
 
 
 def main() -> None:

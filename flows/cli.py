@@ -18,12 +18,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 def print_summary(summary) -> None:
     metrics = "  ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in summary.metrics.items()
                         if k in ("eval_accuracy", "eval_precision_macro", "eval_recall_macro", "eval_f1_macro",
-                                 "eval_bleu", "eval_chrf", "eval_perplexity"))
+                                 "eval_bleu", "eval_chrf", "eval_meteor", "eval_perplexity"))
     steps = "  ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.seconds.items())
     model = f"{summary.model_name} version {summary.model_version} @{summary.alias}" if summary.model_version else ""
     lines = [("outcome", summary.outcome), ("data version", summary.data_version), ("validation", summary.validation),
              ("tokens", summary.tokens), ("test metrics", metrics), ("model", model), ("promotion", summary.verdict),
              ("champion", summary.champion if summary.champion in ("", "none") else f"{summary.model_name} version {summary.champion}"),
+             ("exports", summary.exports),
              ("step times", steps), ("MLflow run", summary.run_id),
              ("MLflow UI", "lmforge ui  (or: mlflow ui --backend-store-uri "
                            f"{summary.tracking_uri} --host 127.0.0.1 --port 5000)")]
@@ -73,6 +74,8 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             file: Annotated[Path | None, typer.Option(help="A CSV or JSONL file of texts.")] = None,
             text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column "
                                                                  "(data.source_column for seq2seq).")] = None,
+            backend: Annotated[str, typer.Option(help="eager (PyTorch), onnx, onnx-int8 or torch-export: the version's "
+                                                      "exports, when they passed their parity check.")] = "eager",
             params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
     """Print label and score for each text (or each row of --file); seq2seq models print their output text."""
     with command(debug):
@@ -86,7 +89,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         if not rows:
             raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
-        for text, (label, score) in zip(rows, predict_texts(settings, uri, rows)):
+        for text, (label, score) in zip(rows, predict_texts(settings, uri, rows, backend)):
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 

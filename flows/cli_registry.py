@@ -95,4 +95,29 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
                    f"{decision['champion_before']} to version {decision['champion_after']}; recorded by {decision['by']}.")
 
 
-COMMANDS = (models, promote, rollback)
+def export(version: Annotated[str | None, typer.Argument(help="The version; default the champion.")] = None,
+           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+    """Export VERSION as ONNX, int8 ONNX and a torch.export program, parity-checked on the test split; recorded on it."""
+    with command(debug):
+        from tasks import tracking
+        from tasks.config import load_params
+        from tasks.errors import LmforgeError
+        from tasks.export import describe_parity, export_version
+        from tasks.predict import find_version
+
+        settings = load_params(params, set_)
+        uri = f"models:/{settings.registry.model_name}/{version}" if version else \
+            f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
+        found = find_version(tracking.client(settings), uri)
+        if found is None:
+            raise LmforgeError(f"{uri} is not in the registry; `lmforge models` lists the versions.")
+        record = export_version(settings, str(found.version), found.run_id)
+        typer.echo(f"{settings.registry.model_name} version {found.version}:")
+        for backend, result in record.items():
+            if isinstance(result, dict) and backend != "eager":
+                typer.echo(f"  {backend:<13} {describe_parity(result)}")
+        if "skipped" in record:
+            typer.echo(f"  {record['skipped']}")
+
+
+COMMANDS = (models, promote, rollback, export)

@@ -1,4 +1,5 @@
-"""`lmforge ui` (Prefect and MLflow web UIs) and `lmforge schedule` (the retrain flow as a scheduled deployment)."""
+"""`lmforge ui` (Prefect and MLflow web UIs), `lmforge schedule` (the retrain flow as a scheduled deployment) and
+`lmforge serve` (the champion over HTTP)."""
 
 from __future__ import annotations
 
@@ -57,4 +58,31 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
                       entrypoint_type=EntrypointType.MODULE_PATH)
 
 
-COMMANDS = (ui, schedule)
+def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.port.")] = None,
+          host: Annotated[str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")] = None,
+          backend: Annotated[str | None, typer.Option(help="eager, onnx, onnx-int8 or torch-export; default serve.backend.")] = None,
+          params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+    """Serve @champion over HTTP (MLflow's /invocations and /ping); a promotion or rollback is picked up live."""
+    with command(debug):
+        from tasks.config import load_params
+
+        overrides = [*(set_ or []), *(f"serve.{key}={value}" for key, value in
+                                      (("port", port), ("host", host), ("backend", backend)) if value is not None)]
+        settings = load_params(params, overrides)
+        import uvicorn
+
+        from tasks.serving import build_app
+
+        app, holder = build_app(settings)
+        champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
+        where = settings.serve
+        if where.host not in ("127.0.0.1", "localhost", "::1"):
+            typer.secho(f"warning: serving on {where.host}, reachable from other machines; there is no "
+                        "authentication.", fg=typer.colors.YELLOW, err=True)
+        typer.echo(f"serving {settings.registry.model_name} @{settings.registry.champion_alias} (version "
+                   f"{champion.version}, {champion.backend}) on http://{where.host}:{where.port}/invocations; "
+                   "Ctrl-C stops it.")
+        uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
+
+
+COMMANDS = (ui, schedule, serve)

@@ -13,6 +13,7 @@ from tasks import tracking
 from tasks.config import load_params
 from tasks.errors import LmforgeError
 from tasks.evaluate import evaluate
+from tasks.export import export, summarize_export
 from tasks.ingest import ingest
 from tasks.promote import check_changes, promote
 from tasks.register import register
@@ -41,6 +42,7 @@ class RunSummary:
     alias: str = ""
     verdict: str = ""
     champion: str = ""
+    exports: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -69,6 +71,8 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                 evaluation = evaluate(params, model.path, run_id)
                 version = register(params, model.path, run_id, dataset.data_version, checks.success)
                 decision = promote(params, version, dataset.data_version)
+                # The champion is what serves: a rejected version is exported only by hand (lmforge export N).
+                exported = export(params, version.version, run_id) if decision.promoted else None
             except BaseException as error:
                 tracking.set_tags(params, run_id, {"error": str(error)[:4000]})
                 tracking.end_run(params, run_id, "FAILED")
@@ -81,6 +85,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             tracking.tracking_uri(params), validation=checks.summary(),
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
-            verdict=verdict, champion=decision.champion_after or "none", seconds=seconds)
+            verdict=verdict, champion=decision.champion_after or "none", seconds=seconds,
+            exports=summarize_export(exported) if exported else "none (not champion; lmforge export VERSION)")
         report(params, asdict(summary), json.loads(Path(decision.path).read_text()))
         return summary

@@ -216,6 +216,16 @@ class ScheduleParams(Section):
     lock_timeout_s: float = Field(3600, gt=0, description="How long a run waits for an overlapping one to finish.")
 
 
+class ServeParams(Section):
+    host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback is warned about.")
+    port: int = Field(5001, ge=1, le=65535)
+    backend: Literal["eager", "onnx", "onnx-int8", "torch-export"] = Field(
+        "onnx", description="What runs the champion; a version without a passed export of it runs eager.")
+    max_batch: int = Field(256, ge=1, description="Rows per request; more is refused with 413.")
+    max_text_chars: int = Field(5000, ge=1, description="Characters per text; longer is refused with 413.")
+    refresh_s: float = Field(2.0, gt=0, description="How often the server checks where the champion alias points.")
+
+
 class PathParams(Section):
     dataset: str = "data/dataset"
     validation: str = "data/validation"
@@ -244,6 +254,7 @@ class Params(Section):
     registry: RegistryParams = RegistryParams()
     promote: PromoteParams = PromoteParams()
     schedule: ScheduleParams = ScheduleParams()
+    serve: ServeParams = ServeParams()
     paths: PathParams = PathParams()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

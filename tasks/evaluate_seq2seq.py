@@ -54,6 +54,7 @@ def evaluate_pairs(params: Params, model_dir: str | Path, show_progress: bool = 
     import pandas as pd
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from tasks.meteor import corpus_meteor
     from tasks.seq2seq_metrics import corpus_scores
     from tasks.tokenize_pairs import target_tokenizer
 
@@ -64,7 +65,8 @@ def evaluate_pairs(params: Params, model_dir: str | Path, show_progress: bool = 
     hyps = generate(model, tokenizer, decoder, sources, params, show_progress)
     scores = corpus_scores(hyps, refs)
     loss = teacher_forced_loss(model, tokenizer, params.paths.tokenized, params.evaluate.batch_size)
-    metrics = {"eval_bleu": scores["bleu"], "eval_chrf": scores["chrf"], "eval_loss": round(loss, 6),
+    metrics = {"eval_bleu": scores["bleu"], "eval_chrf": scores["chrf"], "eval_meteor": corpus_meteor(hyps, refs),
+               "eval_loss": round(loss, 6),
                "eval_perplexity": round(math.exp(min(loss, 50)), 4), "eval_rows": float(len(refs))}
     out = Path(params.paths.metrics)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# transformers reads this once, at import: a unit test that imports it before any `lmforge` command has set it would
+# otherwise leave its loading bars in the output the CLI tests read.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # Small enough for CI's 2 cores, large enough to clear macro F1 0.80 on the builtin reviews (0.84-0.97 seen: the tokenizer varies, tokenizers#1794).
 FAST_PARAMS = {

@@ -145,3 +145,86 @@ def test_predict_answers_with_labels(trained, monkeypatch):
     assert default.exit_code == 0 and default.output.count("\t") == 2, default.output
     champion = invoke("predict", "--model", "models:/test-reviews/1", "the cable came in a blue box")
     assert default.output == champion.output
+
+
+def test_the_new_champion_is_exported_and_predicts_on_each_backend(trained, monkeypatch):
+    root, first, second, *_ = trained
+    monkeypatch.chdir(root)
+    assert "onnx passed" in first.output and "onnx-int8 passed" in first.output and "torch-export passed" in first.output
+    assert "not champion" in second.output, "a rejected version is exported only by hand"
+    tags = registry(root).get_model_version("test-reviews", "1").tags
+    for backend in ("onnx", "onnx-int8", "torch-export"):
+        assert tags[f"export_{backend}"].startswith("passed: agreement"), tags
+    eager = invoke("predict", *EXAMPLES)
+    labels = lambda result: [line.split("\t")[0] for line in result.output.strip().splitlines()]
+    for backend in ("onnx", "torch-export"):
+        result = invoke("predict", "--backend", backend, *EXAMPLES)
+        assert result.exit_code == 0 and labels(result) == labels(eager), result.output
+    quantized = invoke("predict", "--backend", "onnx-int8", *EXAMPLES)
+    assert quantized.exit_code == 0 and len(labels(quantized)) == len(EXAMPLES), quantized.output
+    refused = invoke("predict", "--backend", "onnx", "--model", "models:/test-reviews/2", "fine")
+    assert refused.exit_code == 1 and "lmforge export 2" in refused.output, refused.output
+
+
+def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, monkeypatch):
+    """`lmforge serve` as a user starts it: good and bad requests, then a promotion and a rollback picked up live."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).with_name("lmforge")), "serve", "--port", str(port),
+                               "--set", "serve.refresh_s=0.5", "--set", "serve.max_batch=4"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def send(body: bytes, path: str = "/invocations") -> tuple[int, dict]:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body or None,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        for _ in range(120):
+            try:
+                status, ping = send(b"", "/ping")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.5)
+        assert status == 200 and ping["model_version"] == "1" and ping["backend"] == "onnx", ping
+        status, good = send(json.dumps({"dataframe_split": {"columns": ["text"], "data": [["i love the camera"]]}}).encode())
+        assert status == 200 and good["model_version"] == "1" and good["predictions"][0]["label"] in EXAMPLES.values()
+        assert send(json.dumps({"inputs": ["fine", "bad"]}).encode())[0] == 200
+        bad = {b"{not json": 400, json.dumps({"dataframe_records": [{"body": "x"}]}).encode(): 400,
+               json.dumps({"inputs": []}).encode(): 400, json.dumps({"inputs": ["x" * 6000]}).encode(): 413,
+               "é".encode("latin-1"): 400, json.dumps({"inputs": ["a"] * 5}).encode(): 413,
+               json.dumps({"inputs": [None]}).encode(): 400}
+        for body, expected in bad.items():
+            status, error = send(body)
+            assert status == expected and error["error"].endswith(".") and "\n" not in error["error"], (body, error)
+        assert invoke("promote", "2", "--reason", "serve test").exit_code == 0
+        seen = []
+        for _ in range(60):
+            seen.append(send(json.dumps({"inputs": ["fine"]}).encode())[1]["model_version"])
+            if seen[-1] == "2":
+                break
+            time.sleep(0.5)
+        assert seen[-1] == "2", seen
+        assert invoke("rollback", "--reason", "serve test").exit_code == 0
+        time.sleep(1)
+        status, back = send(json.dumps({"inputs": ["fine"]}).encode())
+        assert status == 200 and back["model_version"] == "1" and back["backend"] == "onnx", back
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -11,7 +11,7 @@ from tasks.pipelines import expected_paths, find_pipeline, read_pipelines
 from tests.conftest import REPO
 
 SHIPPED = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("params*.yaml"), *REPO.glob("configs/*.yaml")])
-STAGES = ("ingest", "validate", "tokenize", "train", "evaluate", "register", "promote")
+STAGES = ("ingest", "validate", "tokenize", "train", "evaluate", "register", "promote", "export")
 
 
 def test_the_project_ships_the_defaults_and_the_benchmark_configs():

