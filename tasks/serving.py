@@ -7,7 +7,7 @@ ONNX exports. Every answer names the version and backend that gave it (body and 
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's `request: Request` annotation at run time, and
 # Request is imported inside build_app (fastapi loads only when serving).
-import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,12 +15,7 @@ from dataclasses import dataclass
 
 from tasks.config import Params
 from tasks.errors import LmforgeError
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+from tasks.serving_requests import BadRequest, check_batch, read_texts
 
 
 @dataclass
@@ -64,67 +59,34 @@ class ChampionHolder:
     def get(self) -> Champion:
         if self.current is not None and time.monotonic() - self.checked < self.params.serve.refresh_s:
             return self.current
-        with self.lock:
+        # One request checks the alias (and loads a new champion); the others meanwhile get the version loaded now.
+        if not self.lock.acquire(blocking=self.current is None):
+            return self.current
+        try:
             if self.current is None or time.monotonic() - self.checked >= self.params.serve.refresh_s:
-                registry = self.params.registry
-                try:
-                    version = self.client.get_model_version_by_alias(registry.model_name, registry.champion_alias)
-                except Exception as error:  # noqa: BLE001 - the registry is down or has no champion
-                    if self.current is not None:
-                        return self.current  # keep answering with the version already loaded
-                    raise LmforgeError(f"{registry.model_name} has no @{registry.champion_alias} to serve "
-                                       f"({str(error).splitlines()[0][:120]}); run `lmforge run` first.") from None
-                if self.current is None or self.current.version != str(version.version):
-                    self.current = load_champion(self.params, version)
-                self.checked = time.monotonic()
-        return self.current
+                self.refresh()
+            return self.current
+        finally:
+            self.lock.release()
 
-
-def read_texts(body: bytes, params: Params) -> list[str]:
-    """Texts from a scoring request: dataframe_split, dataframe_records, inputs or instances (MLflow's formats)."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest(400, "the request body is not UTF-8 text; send JSON encoded as UTF-8.") from None
-    except ValueError as error:
-        raise BadRequest(400, f"the request body is not valid JSON ({error}); send e.g. "
-                              '{"inputs": ["a text"]}.') from None
-    columns = {"text", "source", params.data.text_column, params.data.source_column}
-    if not isinstance(payload, dict):
-        raise BadRequest(400, 'the JSON must be an object such as {"inputs": ["a text"]}.')
-    if "dataframe_split" in payload:
-        split = payload["dataframe_split"] or {}
-        names = [name for name in split.get("columns", []) if name in columns]
-        if not names:
-            raise BadRequest(400, f"dataframe_split has no text column (columns {split.get('columns')}); name it text.")
-        at = split["columns"].index(names[0])
-        texts = [row[at] for row in split.get("data", [])]
-    elif "dataframe_records" in payload:
-        records = payload["dataframe_records"] or []
-        names = [name for name in columns if records and isinstance(records[0], dict) and name in records[0]]
-        if records and not names:
-            raise BadRequest(400, "dataframe_records rows have no text field; name it text.")
-        texts = [record.get(names[0]) if isinstance(record, dict) else None for record in records]
-    elif "inputs" in payload or "instances" in payload:
-        found = payload.get("inputs", payload.get("instances"))
-        texts = found.get("text", []) if isinstance(found, dict) else found
-    else:
-        raise BadRequest(400, "the JSON needs one of dataframe_split, dataframe_records, inputs or instances.")
-    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
-        raise BadRequest(400, "every text must be a JSON string; found another type or a missing value.")
-    return texts
-
-
-def check_batch(texts: list[str], params: Params) -> None:
-    limits = params.serve
-    if not texts:
-        raise BadRequest(400, "the batch is empty; send at least one text.")
-    if len(texts) > limits.max_batch:
-        raise BadRequest(413, f"{len(texts)} texts are more than serve.max_batch ({limits.max_batch}); split the batch.")
-    longest = max(range(len(texts)), key=lambda i: len(texts[i]))
-    if len(texts[longest]) > limits.max_text_chars:
-        raise BadRequest(413, f"text {longest} has {len(texts[longest])} characters, more than serve.max_text_chars "
-                              f"({limits.max_text_chars}); shorten it.")
+    def refresh(self) -> None:
+        registry = self.params.registry
+        try:
+            version = self.client.get_model_version_by_alias(registry.model_name, registry.champion_alias)
+        except Exception as error:  # noqa: BLE001 - the registry is down or has no champion
+            if self.current is None:
+                raise LmforgeError(f"{registry.model_name} has no @{registry.champion_alias} to serve "
+                                   f"({str(error).splitlines()[0][:120]}); run `lmforge run` first.") from None
+            version = None  # keep answering with the version already loaded
+        if version is not None and (self.current is None or self.current.version != str(version.version)):
+            try:
+                self.current = load_champion(self.params, version)
+            except Exception as error:  # noqa: BLE001 - a broken new champion must not stop the one serving
+                if self.current is None:
+                    raise
+                print(f"lmforge serve: version {version.version} could not be loaded ({error}); version "
+                      f"{self.current.version} keeps answering.", file=sys.stderr, flush=True)
+        self.checked = time.monotonic()
 
 
 def build_app(params: Params):
@@ -152,11 +114,14 @@ def build_app(params: Params):
             check_batch(texts, params)
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
-        try:
+        def predict() -> tuple[Champion, list[dict]]:
             champion = holder.get()
+            return champion, champion.predict(texts)
+
+        try:  # in a worker thread: a registry check or a new champion's loading never blocks the event loop
+            champion, predictions = await run_in_thread(predict)
         except LmforgeError as error:
             return answer(503, {"error": str(error)})
-        predictions = await run_in_thread(champion.predict, texts)
         return answer(200, {"predictions": predictions, "model_version": champion.version,
                             "backend": champion.backend}, champion)
 
