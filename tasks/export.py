@@ -150,7 +150,13 @@ def fetch_model(params: Params, version: str, run_id: str) -> Path:
         return Path(params.paths.model)
     target = Path(tempfile.mkdtemp(prefix=f"lmforge-v{version}-"))
     mlflow.artifacts.download_artifacts(f"models:/{params.registry.model_name}/{version}", dst_path=str(target))
-    return next(config.parent for config in target.rglob("config.json"))
+    model = next(config.parent for config in target.rglob("config.json"))
+    # MLflow's transformers flavour keeps the tokenizer in components/tokenizer: put it beside the weights, or
+    # AutoTokenizer would build a wrong one from the config alone (SST-2 dev accuracy fell to 0.49).
+    for file in next(found.parent for found in target.rglob("tokenizer.json")).iterdir():
+        if not (model / file.name).exists():
+            shutil.copy2(file, model / file.name)
+    return model
 
 
 def read_test_texts(params: Params) -> list[str]:

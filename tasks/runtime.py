@@ -55,6 +55,7 @@ def configure_runtime(root: str | Path = ".") -> None:
         # Loading and saving bars of transformers; the training bar is Trainer's own and stays.
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one bar redraw per downloaded file buries the output
         "TOKENIZERS_PARALLELISM": "false",
         "GIT_PYTHON_REFRESH": "quiet",
         "MPLBACKEND": "Agg",
