@@ -150,18 +150,24 @@ def test_predict_answers_with_labels(trained, monkeypatch):
 def test_the_new_champion_is_exported_and_predicts_on_each_backend(trained, monkeypatch):
     root, first, second, *_ = trained
     monkeypatch.chdir(root)
-    assert "onnx passed" in first.output and "onnx-int8 passed" in first.output and "torch-export passed" in first.output
+    # int8 is lossy: on this tiny from-scratch model its label agreement lands either side of 99.5 % from run to run.
+    assert "onnx passed" in first.output and "torch-export passed" in first.output and "onnx-int8 " in first.output
     assert "not champion" in second.output, "a rejected version is exported only by hand"
     tags = registry(root).get_model_version("test-reviews", "1").tags
-    for backend in ("onnx", "onnx-int8", "torch-export"):
+    for backend in ("onnx", "torch-export"):
         assert tags[f"export_{backend}"].startswith("passed: agreement"), tags
+    int8_passed = tags["export_onnx-int8"].startswith("passed: agreement")
+    assert int8_passed or tags["export_onnx-int8"].startswith("failed: agreement"), tags
     eager = invoke("predict", *EXAMPLES)
     labels = lambda result: [line.split("\t")[0] for line in result.output.strip().splitlines()]
     for backend in ("onnx", "torch-export"):
         result = invoke("predict", "--backend", backend, *EXAMPLES)
         assert result.exit_code == 0 and labels(result) == labels(eager), result.output
     quantized = invoke("predict", "--backend", "onnx-int8", *EXAMPLES)
-    assert quantized.exit_code == 0 and len(labels(quantized)) == len(EXAMPLES), quantized.output
+    if int8_passed:
+        assert quantized.exit_code == 0 and len(labels(quantized)) == len(EXAMPLES), quantized.output
+    else:  # a failed parity check is never used
+        assert quantized.exit_code == 1 and "passed its parity check (failed)" in quantized.output, quantized.output
     # By hand, for a version whose files are no longer in data/model (version 2 trained last): from the registry.
     again = invoke("export", "1")
     assert again.exit_code == 0 and "onnx          passed" in again.output, again.output
