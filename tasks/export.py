@@ -139,14 +139,19 @@ def record_export(params: Params, version: str, run_id: str, record: dict) -> No
         client.set_model_version_tag(params.registry.model_name, version, key, value[:5000])
 
 
+def holds_run(folder: str | Path, run_id: str) -> bool:
+    """Whether a local model or export folder holds the model of this MLflow run (its lmforge.json says so)."""
+    meta = Path(folder) / "lmforge.json"
+    return meta.is_file() and json.loads(meta.read_text()).get("run_id") == run_id
+
+
 def fetch_model(params: Params, version: str, run_id: str) -> Path:
     """The model files of a registered version: the local model folder when it holds that version, else a download."""
     import tempfile
 
     import mlflow
 
-    local = Path(params.paths.model) / "lmforge.json"
-    if local.is_file() and json.loads(local.read_text()).get("run_id") == run_id:
+    if holds_run(params.paths.model, run_id):
         return Path(params.paths.model)
     target = Path(tempfile.mkdtemp(prefix=f"lmforge-v{version}-"))
     mlflow.artifacts.download_artifacts(f"models:/{params.registry.model_name}/{version}", dst_path=str(target))

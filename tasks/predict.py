@@ -53,7 +53,7 @@ def fetch_export(params: Params, model_uri: str, backend: str) -> Path:
     import json
 
     from tasks import tracking
-    from tasks.export import PARITY_FILE, export_dir
+    from tasks.export import PARITY_FILE, export_dir, holds_run
 
     client = tracking.client(params)
     version = find_version(client, model_uri)
@@ -61,8 +61,7 @@ def fetch_export(params: Params, model_uri: str, backend: str) -> Path:
         raise LmforgeError(f"--backend {backend} needs a registered version (models:/NAME@ALIAS or models:/NAME/N), "
                            f"not {model_uri}.")
     local = export_dir(params)
-    meta = local / "lmforge.json"
-    if not (meta.is_file() and json.loads(meta.read_text()).get("run_id") == version.run_id):
+    if not holds_run(local, version.run_id):
         import tempfile
 
         from mlflow.exceptions import MlflowException
