@@ -58,11 +58,14 @@ def write_result(path: str | Path, payload: dict) -> Path:
     return out
 
 
-def run_command(command: list[str], env: dict | None = None) -> dict:
-    """Run a command in the repo root to its end: its wall seconds and, if it failed, an error with its output's tail."""
+def run_command(command: list[str], env: dict | None = None, keep: str | None = None) -> dict:
+    """Run a command in the repo root to its end: its wall seconds, the output lines that contain `keep`, and, if it
+    failed, an error with its output's tail."""
     start = time.perf_counter()
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
     found = {"command": command, "wall_seconds": time.perf_counter() - start, "returncode": proc.returncode}
+    if keep:
+        found["kept"] = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if keep in line]
     if proc.returncode:
         found.update(error=f"{Path(command[0]).name} exited {proc.returncode}", output_tail=(proc.stdout + proc.stderr)[-3000:])
     return found

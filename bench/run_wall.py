@@ -7,6 +7,12 @@ script doing the same training and test evaluation, each a fresh process, interl
 The bare script (`--bare`, run by this one) reads SST-2's train.csv, tokenizes it, trains all-MiniLM-L6-v2 for
 --steps with transformers' Trainer (length-grouped batches, batch 32, lr 5e-5) and scores dev.csv, the test split of
 configs/sst2.yaml. lmforge runs that config with the same steps, batch and threads.
+
+lmforge's runs use their own registered model (BENCH_MODEL). An untimed 20-step run first makes sure it has a champion
+evaluated on the same data version, as a scheduled retrain on unchanged data finds it; the timed runs are then rejected
+by a floor no model reaches, so each times training, test evaluation, registration and the champion comparison but
+not the export of a new champion, which the bare script has no counterpart for (export's own time is in its step line
+when it runs).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, add_ratios, collect_medians, make_parser, print_table, run_command, run_interleaved, write_result  # noqa: E402
 
 PARAMS = "configs/sst2.yaml"
+BENCH_MODEL = "lmforge-sst2-wall-bench"
 EVAL_FILE = "metrics/sst2/eval.json"  # written by lmforge's evaluate for that config
 BARE_FILE = "bench/results/run_wall_bare.json"  # written by the bare script
 COLUMNS = [("approach", "approach"), ("wall_seconds", "wall s"), ("wall_seconds_over_bare", "x bare"),
@@ -63,7 +70,7 @@ def run_bare(args) -> None:
 def time_process(command: list[str], result_file: str) -> dict:
     """Wall seconds of the command, and the test accuracy it wrote (a stale file from an earlier run is no result)."""
     start = time.time()
-    found = run_command(command, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    found = run_command(command, env={**os.environ, "HF_HUB_OFFLINE": "1"}, keep="step times")
     written = REPO / result_file
     if "error" not in found and written.is_file() and written.stat().st_mtime >= start:
         found["accuracy"] = json.loads(written.read_text())["eval_accuracy"]
@@ -82,9 +89,14 @@ def main() -> None:
         return run_bare(args)
     python, lmforge = sys.executable, str(Path(sys.executable).with_name("lmforge"))
     bare = [python, __file__, "--bare", "--steps", str(args.steps), "--threads", str(args.threads), "--data", args.data]
-    sets = [f"train.max_steps={args.steps}", "train.time_budget_s=null", f"train.threads={args.threads}",
-            f"data.source={args.data}"]
-    ours = [lmforge, "run", "--params", PARAMS, "--force", *[part for value in sets for part in ("--set", value)]]
+    sets = ["train.time_budget_s=null", f"train.threads={args.threads}", f"data.source={args.data}",
+            f"registry.model_name={BENCH_MODEL}"]
+    options = lambda *extra: [part for value in [*sets, *extra] for part in ("--set", value)]
+    warm = run_command([lmforge, "run", "--params", PARAMS, "--force", *options("train.max_steps=20", "promote.floors.accuracy=0")],
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"}, keep="champion")
+    print(f"untimed set-up run: {warm.get('kept') or warm.get('output_tail')}")
+    ours = [lmforge, "run", "--params", PARAMS, "--force",
+            *options(f"train.max_steps={args.steps}", "promote.floors.accuracy=0.9999")]
     measures = {
         "bare": lambda: time_process(bare, BARE_FILE),
         "lmforge": lambda: time_process(ours, EVAL_FILE),

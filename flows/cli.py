@@ -60,10 +60,16 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debu
         settings = load_params(params, set_)  # a bad key fails here, before Prefect starts
         if not force and print_unchanged(settings):
             return
+        from tasks.prefect_api import start_prefect_api, wait_for_api
+
+        server = start_prefect_api()  # starts in the background while the imports below run on the other core
+        import transformers.trainer  # noqa: F401 - what train imports anyway, imported while the server starts
+
         from flows.retrain import retrain
 
         if not debug:
             quiet_prefect_console()
+        wait_for_api(server)
         summary = retrain(str(params), set_ or [], force)
     print_summary(summary)
 

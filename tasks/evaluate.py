@@ -80,9 +80,12 @@ def log_evaluation(params: Params, run_id: str, evaluation: Evaluation) -> None:
     """Metrics, plots and tables on the run; sacreBLEU's signatures as tags, so a BLEU is never read without one."""
     from tasks import tracking
 
+    from tasks.predictions import ARTIFACT_PATH, PREDICTIONS_FILE
+
     tracking.log_metrics(params, run_id, evaluation.metrics)
-    for path in evaluation.artifacts:
-        tracking.log_artifact(params, run_id, path, "evaluation")
+    predictions = Path(params.paths.metrics) / PREDICTIONS_FILE  # a later promote reads them if this one is champion
+    for path in [*evaluation.artifacts, *([str(predictions)] if predictions.is_file() else [])]:
+        tracking.log_artifact(params, run_id, path, ARTIFACT_PATH)
         if Path(path).name == "sacrebleu.json":
             tracking.set_tags(params, run_id, json.loads(Path(path).read_text()))
 

@@ -16,7 +16,8 @@ def load_texts(path: Path, column: str) -> list[str]:
 
 
 def load_registered(params: Params, model_uri: str):
-    """The model at `model_uri` (models:/name@alias, runs:/..., a path): a transformers pipeline, or a seq2seq pyfunc."""
+    """The pyfunc model at `model_uri` (models:/name@alias, runs:/..., a path): tasks.classifier_model's Classifier,
+    or tasks.seq2seq_model's Translator."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -24,9 +25,7 @@ def load_registered(params: Params, model_uri: str):
 
     tracking.client(params)
     try:
-        if params.task == "seq2seq":
-            return mlflow.pyfunc.load_model(model_uri)
-        return mlflow.transformers.load_model(model_uri)
+        return mlflow.pyfunc.load_model(model_uri)
     except MlflowException as error:
         hint = " (no champion yet? try --model models:/NAME@challenger)" if "@" in model_uri else ""
         raise LmforgeError(f"cannot load {model_uri} from {tracking.tracking_uri(params)}{hint} "
@@ -48,38 +47,51 @@ def find_version(client, model_uri: str):
         return None
 
 
-def fetch_export(params: Params, model_uri: str, backend: str) -> Path:
-    """The exported files of a registered version, when its `backend` export passed parity; else one sentence."""
+def download_export(client, run_id: str, backend: str) -> Path:
+    """The run's export/ files that `backend` needs (parity.json first; no other backend's model file), in a new
+    temporary folder; a run never exported gives a folder without parity.json."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    from tasks.backends import BACKEND_FILES
+    from tasks.export import PARITY_FILE
+
+    target = Path(tempfile.mkdtemp(prefix="lmforge-export-"))
+    others = {file for name, file in BACKEND_FILES.items() if name != backend}
+    try:
+        client.download_artifacts(run_id, f"export/{PARITY_FILE}", str(target))
+        for item in client.list_artifacts(run_id, "export"):
+            if Path(item.path).name not in others | {PARITY_FILE}:
+                client.download_artifacts(run_id, item.path, str(target))
+    except (MlflowException, OSError):
+        pass  # never exported, or not completely: the parity check below refuses it
+    return target  # a file downloaded by its path lands in the folder itself, not under export/
+
+
+def fetch_run_export(client, run_id: str, backend: str, local: Path | None = None) -> Path:
+    """The export folder of a model's MLflow run (`local` when it holds that run, else a download), when its `backend`
+    export passed the parity check; else one sentence naming the registered version."""
     import json
 
-    from tasks import tracking
-    from tasks.export import PARITY_FILE, export_dir, holds_run
+    from tasks.backends import BACKEND_FILES
+    from tasks.export import PARITY_FILE, holds_run
 
-    client = tracking.client(params)
-    version = find_version(client, model_uri)
-    if version is None:
-        raise LmforgeError(f"--backend {backend} needs a registered version (models:/NAME@ALIAS or models:/NAME/N), "
-                           f"not {model_uri}.")
-    local = export_dir(params)
-    if not holds_run(local, version.run_id):
-        import tempfile
-
-        from mlflow.exceptions import MlflowException
-
-        try:
-            local = Path(client.download_artifacts(version.run_id, "export", tempfile.mkdtemp(prefix="lmforge-export-")))
-        except (MlflowException, OSError):  # never exported
-            local = Path(tempfile.mkdtemp(prefix="lmforge-export-"))
+    if local is None or not holds_run(local, run_id):
+        local = download_export(client, run_id, backend)
     parity = json.loads((local / PARITY_FILE).read_text()) if (local / PARITY_FILE).is_file() else {}
     status = parity.get(backend, {}).get("status")
-    if status != "passed":
-        raise LmforgeError(f"{model_uri} (version {version.version}) has no {backend} export that passed its parity "
-                           f"check ({status or 'none'}); run `lmforge export {version.version}` or use --backend eager.")
+    if status != "passed" or not (local / BACKEND_FILES[backend]).is_file():
+        found = client.search_model_versions(f"run_id='{run_id}'")
+        what, number = (f"{found[0].name} version {found[0].version}", found[0].version) if found else \
+            (f"the model of run {run_id}", "VERSION")
+        raise LmforgeError(f"{what} has no {backend} export that passed its parity check ({status or 'none'}); "
+                           f"run `lmforge export {number}`, or use the eager backend.")
     return local
 
 
 def predict_exported(folder: Path, backend: str, texts: list[str]) -> list[tuple[str, float]]:
-    """(label, probability) per text from an exported model."""
+    """(label, probability) per text from a folder of exported (or eager) model files."""
     from tasks.backends import TextScorer, label_texts
 
     return label_texts(folder, TextScorer(folder, backend), texts)
@@ -87,11 +99,12 @@ def predict_exported(folder: Path, backend: str, texts: list[str]) -> list[tuple
 
 def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str = "eager") -> list[tuple[str, float | None]]:
     """(label, score) per text; for seq2seq (output text, None). Non-eager backends run the version's exports."""
-    if backend != "eager":
-        if params.task == "seq2seq":
-            raise LmforgeError(f"--backend {backend}: seq2seq models run eager only so far; use --backend eager.")
-        return predict_exported(fetch_export(params, model_uri, backend), backend, texts)
+    import pandas as pd
+
     model = load_registered(params, model_uri)
     if params.task == "seq2seq":
+        if backend != "eager":
+            raise LmforgeError(f"--backend {backend}: seq2seq models run eager only so far; use --backend eager.")
         return [(output, None) for output in model.predict(texts)]
-    return [(row["label"], float(row["score"])) for row in model(texts, truncation=True)]
+    rows = pd.DataFrame(model.predict(texts, params={"backend": backend}) if backend != "eager" else model.predict(texts))
+    return [(str(label), float(score)) for label, score in zip(rows["label"], rows["score"])]

@@ -1,6 +1,7 @@
 """promote: score the new challenger and the current champion on the same test rows, apply the rule, record it.
 
-The champion is re-scored on the new data version's test split: numbers from an older split are never compared.
+The champion is re-scored on the new data version's test split (numbers from an older split are never compared),
+unless its own evaluate already scored these very rows.
 Talking to the registry is this step's job, so MLflow is used here directly.
 """
 
@@ -19,27 +20,14 @@ from tasks.runtime import run_entry, step
 
 def predict_ids(params: Params, model_uri: str, texts: list[str], labels: list[str]) -> np.ndarray:
     """Label ids (in `labels`) a registered classifier gives the texts; -1 for a label the data does not have."""
-    import torch
-
     from tasks.predict import load_registered
 
-    classifier = load_registered(params, model_uri)
-    model, tokenizer = classifier.model.eval(), classifier.tokenizer
-    # A from-scratch model has as many positions as it was trained with; longer texts are cut to fit.
-    limit = min(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", 512))
     index = {label: i for i, label in enumerate(labels)}
-    predicted: list[int] = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), params.evaluate.batch_size):
-            batch = tokenizer(texts[start:start + params.evaluate.batch_size], truncation=True, max_length=limit,
-                              padding=True, return_tensors="pt")
-            batch.pop("token_type_ids", None)
-            ids = model(**batch).logits.argmax(-1).tolist()
-            predicted += [index.get(model.config.id2label[i], -1) for i in ids]
-    return np.array(predicted)
+    rows = pd.DataFrame(load_registered(params, model_uri).predict(texts))
+    return np.array([index.get(str(label), -1) for label in rows["label"]])
 
 
-def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str], reused: list[str] | None):
+def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str], reused: dict[str, list[str] | None]):
     """Metrics of each model on the test rows, and the significance check for challenger vs champion."""
     from tasks.promotion_rule import classification_significance, score_rows
     from tasks.train import read_model_meta
@@ -48,7 +36,7 @@ def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str], 
     labels = list(params.data.labels or read_model_meta(params.paths.model)["labels"])
     y_true = np.array([labels.index(label) if label in labels else -1 for label in test["label"]])
     index = {label: i for i, label in enumerate(labels)}
-    predicted = {who: np.array([index.get(label, -1) for label in reused]) if who == "challenger" and reused is not None
+    predicted = {who: np.array([index.get(label, -1) for label in reused[who]]) if reused.get(who) is not None
                  else predict_ids(params, uri, test["text"].astype(str).tolist(), labels) for who, uri in uris.items()}
     names = dict.fromkeys([*TASK_METRICS["classification"], rule.primary_metric, *rule.guarded, *rule.floors])
     metrics = {who: {name: round(float(score_rows(name, y_true, rows, labels)), 6) for name in names}
@@ -57,14 +45,14 @@ def score_classifiers(params: Params, test: pd.DataFrame, uris: dict[str, str], 
                                                              predicted["challenger"], labels, seed)
 
 
-def score_translators(params: Params, test: pd.DataFrame, uris: dict[str, str], reused: list[str] | None):
+def score_translators(params: Params, test: pd.DataFrame, uris: dict[str, str], reused: dict[str, list[str] | None]):
     """BLEU and chrF of each model's outputs on the test pairs; significance by a paired bootstrap of sentences."""
     from tasks.predict import load_registered
     from tasks.promotion_rule import check_significance
     from tasks.seq2seq_metrics import corpus_scores, score_from_stats, sentence_stats
 
     sources, refs = test["source"].astype(str).tolist(), test["target"].astype(str).tolist()
-    hyps = {who: reused if who == "challenger" and reused is not None else load_registered(params, uri).predict(sources)
+    hyps = {who: reused[who] if reused.get(who) is not None else load_registered(params, uri).predict(sources)
             for who, uri in uris.items()}
     scores = {who: corpus_scores(out, refs) for who, out in hyps.items()}  # each corpus scored once
     metrics = {who: {name: found[name] for name in TASK_METRICS["seq2seq"]} for who, found in scores.items()}
@@ -83,7 +71,7 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     """Compare, decide, record; the champion alias moves only on a pass."""
     from tasks import champion as registry_ops
     from tasks import tracking
-    from tasks.predictions import read_predictions
+    from tasks.predictions import fetch_run_predictions, read_predictions
     from tasks.promotion_rule import decide
 
     client, rule, name = tracking.client(params), params.promote, params.registry.model_name
@@ -93,8 +81,10 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     if current is not None:
         uris["champion"] = f"models:/{name}/{current.version}"
     scorer = score_translators if params.task == "seq2seq" else score_classifiers
-    # evaluate already scored the challenger on these rows: only the champion is scored here.
-    reused = read_predictions(params, challenger.run_id, len(test))
+    # evaluate already scored the challenger on these rows, and the champion too when it was trained on this data
+    # version; a champion from an older data version is scored here, on the new test split.
+    reused = {"challenger": read_predictions(params, challenger.run_id, len(test)),
+              "champion": current and fetch_run_predictions(client, current, data_version, len(test))}
     metrics, significance_of = scorer(params, test, uris, reused)
     significance = None if current is None or rule.significance.test == "none" else significance_of(params.project.seed)
     verdict = decide(rule, metrics["challenger"], metrics.get("champion"), significance)
@@ -104,6 +94,7 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
                 "champion_before": before, "champion_after": challenger.version if verdict.promoted else before,
                 "verdict": "promoted" if verdict.promoted else "rejected", "reasons": verdict.reasons,
                 "metrics": metrics, "deltas": verdict.deltas, "significance": verdict.significance,
+                "predictions_reused": sorted(who for who in uris if reused.get(who) is not None),
                 "rule": rule.model_dump(mode="json")}
     registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")
     if verdict.promoted:

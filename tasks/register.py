@@ -25,7 +25,7 @@ def lineage_tags(params: Params, data_version: str, validation_success: bool, ru
 
 
 def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dict[str, str]) -> ModelVersion:
-    """Log the model on the run (a transformers pipeline, or a pyfunc for seq2seq), register it, set the alias."""
+    """Log the model on the run (a pyfunc over the model folder), register it, set the alias."""
     import mlflow
 
     from tasks import tracking
@@ -38,11 +38,9 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
 
             info = log_translator(model_dir, requirements)
         else:
-            from transformers import pipeline
+            from tasks.classifier_model import log_classifier
 
-            classifier = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir))
-            info = mlflow.transformers.log_model(transformers_model=classifier, name="model", task="text-classification",
-                                                 pip_requirements=requirements)
+            info = log_classifier(model_dir, requirements)
     registered = mlflow.register_model(info.model_uri, params.registry.model_name, tags=tags)
     try:
         registry.set_registered_model_alias(params.registry.model_name, params.registry.alias, registered.version)

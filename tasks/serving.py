@@ -27,24 +27,18 @@ class Champion:
 
 def load_champion(params: Params, version) -> Champion:
     """The version's predictor: its export for serve.backend when that passed parity, else eager PyTorch."""
-    from tasks.backends import TextScorer, label_texts
-    from tasks.export import fetch_model
-    from tasks.predict import fetch_export, load_registered
+    from tasks.predict import load_registered
 
-    uri = f"models:/{params.registry.model_name}/{version.version}"
+    model = load_registered(params, f"models:/{params.registry.model_name}/{version.version}").unwrap_python_model()
     if params.task == "seq2seq":
-        model = load_registered(params, uri)
-        return Champion(str(version.version), "eager", lambda texts: [{"output": out} for out in model.predict(texts)])
-    backend, folder = params.serve.backend, None
-    if backend != "eager":
-        try:
-            folder = fetch_export(params, uri, backend)
-        except LmforgeError:
-            backend = "eager"  # not exported, or failed parity: never serve an export that disagrees
-    folder = folder or fetch_model(params, str(version.version), version.run_id)
-    scorer = TextScorer(folder, backend)
-    label = lambda texts: [{"label": name, "score": score} for name, score in label_texts(folder, scorer, texts)]
-    return Champion(str(version.version), backend, label)
+        return Champion(str(version.version), "eager", lambda texts: [{"output": out} for out in model.predict(None, texts)])
+    backend = params.serve.backend
+    try:
+        model.scorer(backend)  # loads it now, not on the first request
+    except LmforgeError:
+        backend = "eager"  # not exported, or failed parity: never serve an export that disagrees
+        model.scorer(backend)
+    return Champion(str(version.version), backend, lambda texts: model.predict(None, texts, {"backend": backend}))
 
 
 class ChampionHolder:

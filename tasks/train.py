@@ -80,7 +80,7 @@ def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, lab
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     from tasks.metrics import classification_metrics
-    from tasks.sampling import ShuffledLengthGroups
+    from tasks.sampling import LengthSorted, ShuffledLengthGroups
 
     label2id = {label: i for i, label in enumerate(labels)}
     best_by = "eval_loss" if params.train.select_by == "loss" else "eval_f1_macro"
@@ -94,6 +94,9 @@ def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, lab
             rows = train_dataset if train_dataset is not None else self.train_dataset
             return ShuffledLengthGroups([len(row["input_ids"]) for row in rows], self.args.train_batch_size,
                                         self.args.seed)
+
+        def _get_eval_sampler(self, eval_dataset):
+            return LengthSorted([len(row["input_ids"]) for row in eval_dataset])
 
     return LengthGroupedTrainer(model=build_model(params, labels, tokenizer), args=args,
                    train_dataset=read_split(tokens.path, "train", label2id),

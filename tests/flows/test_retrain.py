@@ -80,8 +80,12 @@ def test_worse_challenger_is_rejected_against_the_rescored_champion(trained):
     decision = json.loads(open(local).read())
     assert decision["champion_before"] == decision["champion_after"] == "1" and decision["challenger_version"] == "2"
     assert decision["data_version"] == rejected.tags["data_version"] and decision["by"].startswith("user ")
-    # Both scored on the same rows of this data version's test split; the champion's number is a re-score.
+    # Both scored on the same rows of this data version's test split. The champion was evaluated on this very data
+    # version, so its own evaluate's predictions (logged on its run) stand in for a re-score, as the challenger's do.
     assert decision["metrics"]["champion"]["f1_macro"] >= 0.80 > decision["metrics"]["challenger"]["f1_macro"]
+    assert decision["predictions_reused"] == ["challenger", "champion"]
+    champion_run = client.get_model_version("test-reviews", "1").run_id
+    assert decision["metrics"]["champion"]["f1_macro"] == round(client.get_run(champion_run).data.metrics["eval_f1_macro"], 6)
     assert decision["deltas"]["f1_macro"] < 0 and decision["rule"]["primary_metric"] == "f1_macro"
     assert decision["significance"]["test"] == "bootstrap" and not decision["significance"]["passed"]
 
@@ -174,6 +178,18 @@ def test_the_new_champion_is_exported_and_predicts_on_each_backend(trained, monk
     assert labels(invoke("predict", "--backend", "onnx", *EXAMPLES)) == labels(eager)
     refused = invoke("predict", "--backend", "onnx", "--model", "models:/test-reviews/2", "fine")
     assert refused.exit_code == 1 and "lmforge export 2" in refused.output, refused.output
+    # The registered pyfunc takes the same choice, for anyone who loads the model with MLflow alone.
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlruns/mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/test-reviews@champion")
+    for backend in ("eager", "onnx", "torch-export"):
+        rows = model.predict(list(EXAMPLES), params={"backend": backend})
+        assert [row["label"] for row in rows] == labels(eager) and all(0 < row["score"] <= 1 for row in rows), backend
+    from tasks.errors import LmforgeError
+
+    with pytest.raises(LmforgeError, match="unknown"):
+        model.predict(["fine"], params={"backend": "tflite"})
 
 
 def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, monkeypatch):

@@ -49,6 +49,24 @@ def test_register_tags_and_aliases_a_version(tiny_model, tmp_path):
     assert json.loads((tmp_path / "data/registered.json").read_text())["version"] == "1"
 
 
+def test_a_registered_classifier_rescored_gives_evaluates_predictions(tiny_model, tmp_path):
+    """promote re-scores a champion from an older data version through the registered pyfunc: the same labels."""
+    import pandas as pd
+
+    from tasks import tracking
+    from tasks.promote import predict_ids
+
+    params, model = tiny_model
+    evaluate_model(params, model.path, show_progress=False)
+    expected = pd.read_parquet(tmp_path / "metrics/predictions.parquet")["predicted"].tolist()
+    run_id = tracking.start_run(params)
+    version = register_model(params, model.path, run_id, lineage_tags(params, "abc.dir", True, run_id))
+    texts = pd.read_parquet(tmp_path / params.paths.validated / "test.parquet")["text"].tolist()
+    labels = ["negative", "neutral", "positive"]
+    rescored = predict_ids(params, f"models:/unit-reviews/{version.version}", texts, labels[::-1])
+    assert [labels[::-1][i] for i in rescored] == expected
+
+
 def test_failed_alias_leaves_no_version_behind(tiny_model, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 

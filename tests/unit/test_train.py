@@ -81,6 +81,11 @@ def test_classification_batches_group_texts_by_length(root):
     assert list(sampler) != order, "a new order each epoch"
     sampler.set_epoch(0)
     assert list(sampler) == order, "the same order for the same epoch: a resumed run replays it"
+    validation = trainer._get_eval_sampler(trainer.eval_dataset)
+    lengths = [len(trainer.eval_dataset[i]["input_ids"]) for i in validation]
+    assert sorted(validation) == list(range(len(trainer.eval_dataset))) and lengths == sorted(lengths, reverse=True)
+    widths = [batch["input_ids"].shape[1] for batch in trainer.get_eval_dataloader()]
+    assert widths == sorted(widths, reverse=True) and widths[0] == lengths[0], "Trainer's validation uses that order"
 
 
 def test_device_choice_on_a_cpu_machine(monkeypatch):

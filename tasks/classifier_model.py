@@ -1,0 +1,58 @@
+"""The registered form of a classifier: an MLflow pyfunc over the model folder whose predict takes a backend.
+
+    model = mlflow.pyfunc.load_model("models:/NAME@champion")
+    model.predict(["a text"])                              # eager PyTorch, from the weights logged with the model
+    model.predict(["a text"], params={"backend": "onnx"})  # the version's ONNX export (or onnx-int8, torch-export)
+
+The exports are written after registration (the export step, for a new champion, or `lmforge export N`) and sit on
+the version's run under export/; a backend is used only when its export passed the parity check, else predict says
+so in one sentence. Rows come back as {"label", "score"}, in the texts' order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow.pyfunc
+
+BACKEND_PARAM = "backend"
+
+
+class Classifier(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        self.folder = Path(context.artifacts["model"])
+        self.run_id = json.loads((self.folder / "lmforge.json").read_text()).get("run_id", "")
+        self.scorers: dict[str, tuple[Path, object]] = {}
+
+    def scorer(self, backend: str):
+        """The loaded model for a backend, loaded once: a server calls predict for every request."""
+        from tasks.backends import BACKENDS, TextScorer
+        from tasks.errors import LmforgeError
+
+        if backend not in BACKENDS:
+            raise LmforgeError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
+        if backend not in self.scorers:
+            folder = self.folder
+            if backend != "eager":
+                from tasks.predict import fetch_run_export
+
+                folder = fetch_run_export(mlflow.MlflowClient(), self.run_id, backend)
+            self.scorers[backend] = (folder, TextScorer(folder, backend))
+        return self.scorers[backend]
+
+    def predict(self, context, model_input, params: dict | None = None) -> list[dict]:
+        from tasks.backends import label_texts
+
+        texts = model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc") else list(model_input)
+        folder, scorer = self.scorer((params or {}).get(BACKEND_PARAM) or "eager")
+        return [{"label": label, "score": score} for label, score in label_texts(folder, scorer, [str(t) for t in texts])]
+
+
+def log_classifier(model_dir: str | Path, pip_requirements: list[str]):
+    """Log the folder as a pyfunc model named "model" on the active run; returns MLflow's ModelInfo."""
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(["a text"], [{"label": "a label", "score": 0.5}], params={BACKEND_PARAM: "eager"})
+    return mlflow.pyfunc.log_model(name="model", python_model=Classifier(), artifacts={"model": str(model_dir)},
+                                   pip_requirements=pip_requirements, signature=signature)
