@@ -26,19 +26,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, add_ratios, collect_medians, make_parser, print_table, run_interleaved, write_result  # noqa: E402
 
 PARAMS = "configs/sst2.yaml"
-MODEL, EXPORTS = REPO / "data/sst2/model", REPO / "data/sst2/export"  # paths.model of that config, and its export/
 BACKENDS = ("eager-padded128", "eager", "onnx", "onnx-int8", "torch-export")
 COLUMNS = [("approach", "backend"), ("sentences_per_s", "sentences/s"), ("sentences_per_s_over_eager-padded128", "x padded128"),
            ("accuracy", "dev accuracy"), ("errors", "errors")]
 SHORT = "a gripping , funny and moving film ."
 
 
-def measure_backend(backend: str, texts: list[str], labels: list[int]) -> dict:
+def fetch_champion(overrides: list[str]) -> tuple[str, Path, Path]:
+    """The champion's version, its model folder and its export folder, from the registry: the local folders may hold
+    another version (another bench's run, or a rejected challenger)."""
+    import tempfile
+
+    from tasks import tracking
+    from tasks.config import load_params
+    from tasks.export import fetch_model
+    from tasks.runtime import configure_runtime
+
+    configure_runtime(REPO)
+    params = load_params(REPO / PARAMS, overrides)
+    client = tracking.client(params)
+    version = client.get_model_version_by_alias(params.registry.model_name, params.registry.champion_alias)
+    model = fetch_model(params, str(version.version), version.run_id)
+    exports = Path(client.download_artifacts(version.run_id, "export", tempfile.mkdtemp(prefix="serve-bench-")))
+    return str(version.version), model, exports
+
+
+def measure_backend(backend: str, texts: list[str], labels: list[int], model: Path, exports: Path) -> dict:
     import numpy as np
 
     from tasks.backends import TextScorer
 
-    folder = MODEL if backend.startswith("eager") else EXPORTS
+    folder = model if backend.startswith("eager") else exports
     scorer = TextScorer(folder, "eager" if backend.startswith("eager") else backend)
     if backend == "eager-padded128":  # every text padded to 128, batches in file order
         call = lambda: np.concatenate([pad_call(scorer, texts[i:i + 128]) for i in range(0, len(texts), 128)])
@@ -82,7 +100,8 @@ def measure_serving(args) -> dict:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     lmforge = str(Path(sys.executable).with_name("lmforge"))
-    server = subprocess.Popen([lmforge, "serve", "--params", PARAMS, "--port", str(port), "--backend", "onnx"], cwd=REPO,
+    server = subprocess.Popen([lmforge, "serve", "--params", PARAMS, "--port", str(port), "--backend", "onnx",
+                               *[part for value in args.set for part in ("--set", value)]], cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
         for _ in range(240):
@@ -124,6 +143,8 @@ def main() -> None:
     parser.add_argument("--data", default=str(REPO.parent / "shared/datasets/sst2/dev.csv"))
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--set", action="append", default=[], help="A params override for the champion and the "
+                        "server, e.g. registry.model_name=NAME (repeatable).")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(REPO))
@@ -131,17 +152,20 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    if not (EXPORTS / "parity.json").is_file():
-        sys.exit(f"{EXPORTS}: no exports; run `lmforge run --params {PARAMS}` then `lmforge export --params {PARAMS}`.")
+    version, model, exports = fetch_champion(args.set)
+    if not (exports / "parity.json").is_file():
+        sys.exit(f"version {version} has no exports; run `lmforge export {version} --params {PARAMS}`.")
     frame = pd.read_csv(args.data)
     texts, labels = frame["text"].astype(str).tolist(), frame["label"].astype(int).tolist()
-    runs = run_interleaved({name: (lambda name=name: measure_backend(name, texts, labels)) for name in BACKENDS}, args.repeats)
+    runs = run_interleaved({name: (lambda name=name: measure_backend(name, texts, labels, model, exports)) for name in BACKENDS}, args.repeats)
     rows = collect_medians(runs, ("sentences_per_s", "accuracy"))
     add_ratios(rows, "sentences_per_s", ["eager-padded128"])
     serving = measure_serving(args)
-    out = write_result(REPO / args.out, {"settings": vars(args), "runs": runs, "summary": list(rows.values()),
-                                         "parity": json.loads((EXPORTS / "parity.json").read_text()), "serving": serving})
-    print_table(f"SST-2 dev ({len(texts)} sentences), fine-tuned MiniLM, {args.threads} threads, medians of {args.repeats}",
+    out = write_result(REPO / args.out, {"settings": vars(args), "champion_version": version, "runs": runs,
+                                         "summary": list(rows.values()), "serving": serving,
+                                         "parity": json.loads((exports / "parity.json").read_text())})
+    print_table(f"SST-2 dev ({len(texts)} sentences), champion version {version}, {args.threads} threads, medians of "
+                f"{args.repeats}",
                 list(rows.values()), COLUMNS)
     print("lmforge serve (onnx):", json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in serving.items()}))
     print(f"wrote {out.relative_to(REPO)}")
