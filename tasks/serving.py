@@ -29,7 +29,11 @@ def load_champion(params: Params, version) -> Champion:
     """The version's predictor: its export for serve.backend when that passed parity, else eager PyTorch."""
     from tasks.predict import load_registered
 
-    model = load_registered(params, f"models:/{params.registry.model_name}/{version.version}").unwrap_python_model()
+    loaded = load_registered(params, f"models:/{params.registry.model_name}/{version.version}")
+    if "python_function" not in loaded.metadata.flavors or "transformers" in loaded.metadata.flavors:
+        raise LmforgeError(f"version {version.version} was registered by an earlier lmforge (MLflow's transformers "
+                           "flavour), which serve cannot run; promote a version registered since, or retrain.")
+    model = loaded.unwrap_python_model()
     if params.task == "seq2seq":
         return Champion(str(version.version), "eager", lambda texts: [{"output": out} for out in model.predict(None, texts)])
     backend = params.serve.backend
