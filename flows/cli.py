@@ -61,6 +61,7 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debu
         if not force and print_unchanged(settings):
             return
         from tasks.prefect_api import start_prefect_api, wait_for_api
+        from tasks.runtime import stop_on_sigterm
 
         server = start_prefect_api()  # starts in the background while the imports below run on the other core
         import transformers.trainer  # noqa: F401 - what train imports anyway, imported while the server starts
@@ -70,7 +71,13 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debu
         if not debug:
             quiet_prefect_console()
         wait_for_api(server)
-        summary = retrain(str(params), set_ or [], force)
+        stop_on_sigterm()
+        try:
+            summary = retrain(str(params), set_ or [], force)
+        except KeyboardInterrupt as stop:
+            typer.secho(f"error: the run was {stop or 'interrupted'}; its MLflow run is marked FAILED; the next run "
+                        "resumes from its last checkpoint, if it saved one.", fg=typer.colors.RED, err=True)
+            raise typer.Exit(130) from None
     print_summary(summary)
 
 

@@ -11,7 +11,7 @@ from prefect.states import Completed
 
 from tasks import tracking
 from tasks.config import load_params
-from tasks.errors import LmforgeError
+from tasks.errors import LmforgeError, describe_failure
 from tasks.evaluate import evaluate
 from tasks.export import export, summarize_export
 from tasks.ingest import ingest
@@ -74,7 +74,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                 # The champion is what serves: a rejected version is exported only by hand (lmforge export N).
                 exported = export(params, version.version, run_id) if decision.promoted else None
             except BaseException as error:
-                tracking.set_tags(params, run_id, {"error": str(error)[:4000]})
+                tracking.set_tags(params, run_id, {"error": describe_failure(error)[:4000]})
                 tracking.end_run(params, run_id, "FAILED")
                 raise
         verdict = f"{'promoted' if decision.promoted else 'rejected'}: {decision.reason}"

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 
 from tasks.errors import LmforgeError
 
@@ -32,6 +33,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def die_with_parent() -> None:
+    """In the server's process before it starts: Linux sends it SIGTERM when the run's process dies, even by kill -9,
+    so a killed run never leaves its server behind (elsewhere atexit alone stops it)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def stop_server(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -42,27 +55,49 @@ def stop_server(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def start_prefect_api() -> subprocess.Popen | None:
+@dataclass
+class StartingApi:
+    process: subprocess.Popen
+    lock: object  # held until the server answers: two servers migrating one new database at once break each other
+
+
+def start_prefect_api() -> StartingApi | None:
     """Start the server in the background and point this process at it; None when Prefect is already configured.
 
     Call before anything imports prefect: Prefect reads PREFECT_API_URL once, at import. The server stops when this
     process exits (atexit runs it after Prefect's own exit handlers, which still send events and logs to it).
+    Overlapping runs of one project start their servers one after the other (a lock in PREFECT_HOME).
     """
     if os.environ.get("PREFECT_API_URL") or "prefect" in sys.modules:
         return None
+    from filelock import FileLock
+
+    from tasks.runtime import prefect_home
+
+    prefect_home().mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(prefect_home() / "api-start.lock"))
+    lock.acquire()
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
-    process = subprocess.Popen(command, env={**os.environ, **SERVER_ENV}, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env={**os.environ, **SERVER_ENV}, stdout=subprocess.DEVNULL,
+                               preexec_fn=die_with_parent if sys.platform == "linux" else None)
     atexit.register(stop_server, process)
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-    return process
+    return StartingApi(process, lock)
 
 
-def wait_for_api(process: subprocess.Popen | None, timeout_s: float | None = None) -> None:
+def wait_for_api(starting: StartingApi | None, timeout_s: float | None = None) -> None:
     """Block until the server started by start_prefect_api answers its health check."""
-    if process is None:
+    if starting is None:
         return
+    try:
+        wait_for_health(starting.process, timeout_s)
+    finally:
+        starting.lock.release()
+
+
+def wait_for_health(process: subprocess.Popen, timeout_s: float | None) -> None:
     url = os.environ["PREFECT_API_URL"] + "/health"
     timeout_s = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
     deadline = time.monotonic() + timeout_s

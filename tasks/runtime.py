@@ -112,6 +112,18 @@ def step(fn: Callable[..., Any]) -> Any:
     return task(name=fn.__name__)(timed)
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM stops a run the way Ctrl-C does, so that its clean-up runs: the MLflow run ends FAILED with the signal
+    in its `error` tag, Prefect records the flow run's end and the temporary Prefect API stops. Python's default
+    would end the process at once, leaving the MLflow run RUNNING."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_entry(main: Callable[[Any], Any], argv: list[str] | None = None) -> None:
     """`python -m tasks.<step>` for DVC: load params.yaml, run the core, turn LmforgeError into one line."""
     argv = sys.argv[1:] if argv is None else argv

@@ -16,7 +16,7 @@ from tasks.prefect_api import start_prefect_api, wait_for_api
 server = start_prefect_api()
 wait_for_api(server)
 import os, urllib.request
-print(os.environ["PREFECT_API_URL"], server.pid, urllib.request.urlopen(os.environ["PREFECT_API_URL"] + "/health").status)
+print(os.environ["PREFECT_API_URL"], server.process.pid, urllib.request.urlopen(os.environ["PREFECT_API_URL"] + "/health").status)
 """
 
 

@@ -1,0 +1,48 @@
+"""A run stopped by SIGTERM (what a scheduler or `kill` sends) cleans up after itself: nothing left running, the
+MLflow run marked FAILED with the signal, the lock free for the next run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from tests.conftest import FAST_PARAMS, make_project, merge, registry
+
+pytestmark = pytest.mark.flow
+
+
+def test_sigterm_mid_training_leaves_nothing_running_and_the_run_failed(tmp_path):
+    root = make_project(tmp_path / "project", merge(FAST_PARAMS, {"train": {"epochs": 50}}))
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(root / ".prefect")
+    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    seen = ""
+    for line in run.stderr:  # the run's progress lines: wait until training has started
+        seen += line
+        if "[done] tokenize" in line:
+            break
+    assert "[done] tokenize" in seen, seen[-3000:]
+    time.sleep(3)
+    children = psutil.Process(run.pid).children(recursive=True)
+    assert any("uvicorn" in " ".join(child.cmdline()) for child in children), "the run's Prefect API was not seen"
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, (out + err)[-3000:]
+    assert "error: the run was stopped by SIGTERM" in err, err[-3000:]
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, [child.cmdline() for child in alive]
+    client = registry(root)
+    runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
+    stopped = max(runs, key=lambda found: found.info.start_time)
+    assert stopped.info.status == "FAILED" and stopped.data.tags["error"] == "stopped by SIGTERM", stopped.data.tags
+    assert not client.search_model_versions("name='test-reviews'"), "a stopped run registered nothing"
+    from filelock import FileLock
+
+    FileLock(str(root / "data/.retrain.lock")).acquire(timeout=0)  # free for the next run
