@@ -13,7 +13,8 @@ import pandas as pd
 from tasks.budget import budget_callback, describe_device, speed_meter, training_arguments
 from tasks.config import Params
 from tasks.records import TokenizedData, TrainedModel
-from tasks.runtime import run_entry, step
+from tasks.checkpoints import find_resumable
+from tasks.runtime import run_entry, say, step
 
 MODEL_META = "lmforge.json"
 StepLog = Callable[[dict[str, float], int], None]
@@ -139,8 +140,12 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
     if cfg.freeze_embeddings:
         # The word embeddings are half of MiniLM's weights; not updating them made each step ~15% faster on 2 cores.
         trainer.model.get_input_embeddings().weight.requires_grad_(False)
-    resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    resume = find_resumable(checkpoints, say) if cfg.resume else None
+    if resume:
+        folder, state = resume
+        say(f"[resume] from {folder.name}: step {state['global_step']}, epoch {state.get('epoch') or 0:.2f} of an "
+            "interrupted run with the same data and params")
+    result = trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
     out = Path(params.paths.model)
     shutil.rmtree(out, ignore_errors=True)
     trainer.save_model(str(out))

@@ -46,3 +46,39 @@ def test_sigterm_mid_training_leaves_nothing_running_and_the_run_failed(tmp_path
     from filelock import FileLock
 
     FileLock(str(root / "data/.retrain.lock")).acquire(timeout=0)  # free for the next run
+
+
+def start_run(root, *extra: str) -> subprocess.Popen:
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(root / ".prefect")
+    return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", *extra], cwd=root, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_kill_9_of_the_process_group_then_the_next_run_resumes(tmp_path):
+    """A real SIGKILL of the whole process group after the first checkpoint; the next run resumes from a complete
+    checkpoint and ends close to an uninterrupted run with the same seed."""
+    import json
+
+    short = merge(FAST_PARAMS, {"train": {"epochs": 3, "early_stopping_patience": 0}})
+    reference, killed = make_project(tmp_path / "reference", short), make_project(tmp_path / "killed", short)
+    run = start_run(killed)
+    deadline = time.monotonic() + 300
+    while not list((killed / "data/checkpoints").glob("*/checkpoint-*/trainer_state.json")):
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1][-3000:]
+        time.sleep(0.2)
+    group = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    gone, alive = psutil.wait_procs(group, timeout=15)
+    assert not alive, [process.cmdline() for process in alive]
+    resumed = start_run(killed)
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+    assert "[resume] from checkpoint-" in err and "[wait]" not in err, err[-3000:]  # the lock was free
+    whole = start_run(reference)
+    _, whole_err = whole.communicate(timeout=600)
+    assert whole.returncode == 0 and "[resume]" not in whole_err, whole_err[-3000:]
+    scores = [json.loads((root / "metrics/eval.json").read_text())["eval_f1_macro"] for root in (killed, reference)]
+    assert abs(scores[0] - scores[1]) <= 0.02, scores  # same seed, data and steps; resume restores RNG states
+    print(f"macro F1 after kill -9 and resume {scores[0]:.4f}, uninterrupted {scores[1]:.4f}")

@@ -30,10 +30,16 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch)
     saved = sorted(checkpoint_dir(params, tokens).glob("checkpoint-*"))
     assert len(saved) == 1
     first_epoch_steps = int(saved[0].name.split("-")[1])
+    # A later checkpoint cut short by a kill while saving: never resumed from, and removed.
+    torn = saved[0].parent / "checkpoint-999"
+    torn.mkdir()
+    (torn / "model.safetensors").write_bytes(b"\0" * 64)
+    (torn / "trainer_state.json").write_text('{"global_step": 99')
 
     logged: list[int] = []
     model = train_model(params, tokens, on_log=lambda metrics, step: logged.append(step), show_progress=False)
     assert min(logged) > first_epoch_steps, "epoch 1 was trained again instead of resumed"
+    assert max(logged) < 999 and not torn.exists()
     assert model.steps == 3 * first_epoch_steps and model.epochs == 3
     assert not checkpoint_dir(params, tokens).exists(), "a finished run leaves no checkpoint to resume"
     assert read_model_meta(model.path)["labels"] == ["negative", "neutral", "positive"]
