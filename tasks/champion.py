@@ -122,14 +122,16 @@ def roll_back(client, params: Params, reason: str) -> dict:
 def find_unchanged(client, params: Params, data_version: str) -> str | None:
     """A version already trained on this data version with these params (the champion first), if any.
 
-    Retraining the same inputs would give the same model again, whether that one was promoted or rejected.
+    Retraining the same inputs would give the same model again, whether that one was promoted or rejected. A version
+    with no verdict yet does not count: its run stopped between registering and deciding (killed, or the registry
+    went away), so the next run trains and decides again rather than skipping forever on an undecided version.
     """
     same = lambda v: v.tags.get("data_version") == data_version and v.tags.get("inputs_hash") == params.inputs_hash()
     champion = current_champion(client, params)
     if champion is not None and same(champion):
         return f"version {champion.version} (@{params.registry.champion_alias})"
     for version in registered_versions(client, params.registry.model_name):
-        if same(version):
+        if same(version) and version.tags.get("promotion_verdict"):
             return f"version {version.version} ({version.tags.get('promotion_verdict', 'undecided')})"
     return None
 

@@ -96,10 +96,12 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
                 "metrics": metrics, "deltas": verdict.deltas, "significance": verdict.significance,
                 "predictions_reused": sorted(who for who in uris if reused.get(who) is not None),
                 "rule": rule.model_dump(mode="json")}
-    registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")
     if verdict.promoted:
         history = registry_ops.champion_history(client, name)
         registry_ops.move_champion(client, params, challenger.version, [*history, challenger.version])
+    # The verdict last: a run stopped before it leaves the version undecided, which the next run does not take as
+    # done (find_unchanged), rather than a "promoted" version that never got the alias.
+    registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")
     return Promotion(promoted=verdict.promoted, reason="; ".join(verdict.reasons), champion_before=before,
                      champion_after=decision["champion_after"], deltas=verdict.deltas, path=params.paths.promotion)
 

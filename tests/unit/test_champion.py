@@ -72,7 +72,10 @@ def test_rollback_walks_back_through_earlier_champions(store):
 def test_unchanged_inputs_are_found_champion_first(store):
     params, client = store
     assert find_unchanged(client, params, "d9") is None
-    assert find_unchanged(client, params, "d1") == "version 2 (undecided)"
+    # Registered but never decided (its run was stopped before promote's verdict): not done, train again.
+    assert find_unchanged(client, params, "d1") is None
+    client.set_model_version_tag("unit-champion", "1", "promotion_verdict", "rejected")
+    assert find_unchanged(client, params, "d0") == "version 1 (rejected)"
     promote_by_hand(client, params, "2", "release")
     assert find_unchanged(client, params, "d1") == "version 2 (@champion)"
     changed = load_params(REPO / "params.yaml", ["registry.model_name=unit-champion", "train.epochs=3"])
