@@ -33,7 +33,7 @@ def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
             frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", encoding="utf-8",
                                 dtype=str, keep_default_na=False, na_values=[""])
         elif kind == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+            frame = read_jsonl(path)
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
@@ -45,6 +45,26 @@ def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
     if frame.empty:
         raise LmforgeError(f"{path}: has a header but no rows; add data rows or point data.source elsewhere.")
     return frame
+
+
+def read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object per line (blank lines skipped); a line that is not an object is named by its number."""
+    import json
+
+    rows = []
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                raise LmforgeError(f"{path}: line {number} is not JSON ({error.msg}); fix or remove that line.") from None
+            if not isinstance(row, dict):
+                raise LmforgeError(f"{path}: line {number} is a JSON {type(row).__name__}, not an object of "
+                                   "column: value pairs; write one object per line.")
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def split_name(path: Path) -> str | None:
