@@ -14,9 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from tasks.errors import LmforgeError
@@ -98,22 +95,16 @@ def wait_for_api(starting: StartingApi | None, timeout_s: float | None = None) -
 
 
 def wait_for_health(process: subprocess.Popen, timeout_s: float | None) -> None:
-    url = os.environ["PREFECT_API_URL"] + "/health"
+    from tasks.servers import wait_answer
+
     timeout_s = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LmforgeError(f"Prefect's temporary server exited with status {process.returncode} before it "
-                               "answered; rerun with --debug to see its output, or set PREFECT_API_URL to a "
-                               "running server (`prefect server start`).")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    stop_server(process)
-    raise LmforgeError(f"Prefect's temporary server did not answer within {timeout_s:.0f} s; raise "
-                       "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a slow machine, or set PREFECT_API_URL "
-                       "to a running server.")
+    found = wait_answer(os.environ["PREFECT_API_URL"] + "/health", process, timeout_s, interval_s=0.1)
+    if found == "exited":
+        raise LmforgeError(f"Prefect's temporary server exited with status {process.returncode} before it "
+                           "answered; rerun with --debug to see its output, or set PREFECT_API_URL to a "
+                           "running server (`prefect server start`).")
+    if found == "timed out":
+        stop_server(process)
+        raise LmforgeError(f"Prefect's temporary server did not answer within {timeout_s:.0f} s; raise "
+                           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a slow machine, or set "
+                           "PREFECT_API_URL to a running server.")

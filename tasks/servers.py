@@ -35,18 +35,28 @@ def launch(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pop
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
+def wait_answer(url: str, process: subprocess.Popen, timeout_s: float, interval_s: float = 0.5) -> str:
+    """Poll `url` until it answers 200: "answered", "exited" (the server process ended first) or "timed out"."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LmforgeError(f"the server for {url} exited with status {process.returncode}; its log is {log}.")
+            return "exited"
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
-                    return
+                    return "answered"
         except OSError:
-            time.sleep(0.5)
-    raise LmforgeError(f"{url} did not answer within {timeout_s:.0f} s; its log is {log}.")
+            pass
+        time.sleep(interval_s)
+    return "timed out"
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    found = wait_answer(url, process, timeout_s)
+    if found == "exited":
+        raise LmforgeError(f"the server for {url} exited with status {process.returncode}; its log is {log}.")
+    if found == "timed out":
+        raise LmforgeError(f"{url} did not answer within {timeout_s:.0f} s; its log is {log}.")
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
