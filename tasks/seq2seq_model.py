@@ -32,5 +32,6 @@ class Translator(mlflow.pyfunc.PythonModel):
 
 def log_translator(model_dir: str | Path, pip_requirements: list[str]):
     """Log the folder as a pyfunc model named "model" on the active run; returns MLflow's ModelInfo."""
-    return mlflow.pyfunc.log_model(name="model", python_model=Translator(), artifacts={"model": str(model_dir)},
+    code = Path(__file__).with_name("model_code") / "translator.py"  # models from code: nothing pickled
+    return mlflow.pyfunc.log_model(name="model", python_model=str(code), artifacts={"model": str(model_dir)},
                                    pip_requirements=pip_requirements)

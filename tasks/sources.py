@@ -113,7 +113,7 @@ def pick_columns(frame: pd.DataFrame, columns: dict[str, str], origin: str) -> p
     """Rename the source's columns to canonical names; a missing one is named with the key that sets it."""
     for key, column in columns.items():
         if column not in frame.columns:
-            raise LmforgeError(f"{origin}: no column {column!r} (it has {', '.join(map(str, frame.columns))}); "
+            raise LmforgeError(f"{origin}: no column {column!r} (it has {', '.join(map(repr, map(str, frame.columns)))}); "
                                f"set data.{key} to the right column.")
     picked = frame[list(columns.values())].copy()
     picked.columns = [key.removesuffix("_column") for key in columns]

@@ -44,6 +44,8 @@ def test_registered_like_a_classifier_with_signature_and_samples(translated):
     assert {"evaluation/samples.json", "evaluation/sacrebleu.json"} <= artifacts
     samples = json.loads((root / "metrics/seq2seq/samples.json").read_text())
     assert set(samples[0]) == {"source", "reference", "hypothesis"}
+    files = {path.name for path in (root / "mlruns").rglob("*") if path.suffix in (".py", ".pkl")}
+    assert "translator.py" in files and "python_model.pkl" not in files, files  # models from code, nothing pickled
 
 
 def test_predict_rewrites_a_sentence(translated, monkeypatch):

@@ -47,6 +47,12 @@ def test_register_tags_and_aliases_a_version(tiny_model, tmp_path):
     assert str(stored.version) == version.version == "1"
     assert stored.tags["data_version"] == "abc.dir" and stored.tags["validation_success"] == "true"
     assert json.loads((tmp_path / "data/registered.json").read_text())["version"] == "1"
+    import mlflow
+
+    files = {path.name for path in __import__("pathlib").Path(mlflow.artifacts.download_artifacts(
+        "models:/unit-reviews/1", dst_path=str(tmp_path / "downloaded"))).rglob("*")}
+    # MLflow "models from code": loading runs lmforge's classifier.py, no pickled object is unpickled.
+    assert "classifier.py" in files and not any(name.endswith(".pkl") for name in files), files
 
 
 def test_a_registered_classifier_rescored_gives_evaluates_predictions(tiny_model, tmp_path):
