@@ -70,7 +70,10 @@ def write_exports(model_dir: str | Path, out: Path) -> dict[str, str]:
         torch.onnx.export(program, input_names=["input_ids", "attention_mask"], output_names=["logits"],
                           dynamo=True, verbose=False).save(str(out / ONNX_FILE))
         # Per-channel scales: on BANKING77 (77 classes) label agreement with fp32 rose from 98.57 % to 98.83 %.
-        quantize_dynamic(str(out / ONNX_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True)
+        # 7-bit weights (reduce_range, onnxruntime's advice for CPUs without VNNI, as here): on the built-in reviews
+        # model agreement rose from 99.17 % (below the 99.5 % parity bar) to 99.67 %.
+        quantize_dynamic(str(out / ONNX_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=True)
     except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
         errors["onnx"] = errors["onnx-int8"] = describe(error)
     finally:
