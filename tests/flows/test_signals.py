@@ -57,14 +57,20 @@ def start_run(root, *extra: str) -> subprocess.Popen:
 
 def test_kill_9_of_the_process_group_then_the_next_run_resumes(tmp_path):
     """A real SIGKILL of the whole process group after the first checkpoint; the next run resumes from a complete
-    checkpoint and ends close to an uninterrupted run with the same seed."""
+    checkpoint and ends close to an uninterrupted run with the same seed. All in one project, so that the runs share
+    one trained tokenizer (tokenizers' WordPiece training varies from run to run, upstream tokenizers#1794)."""
     import json
 
-    short = merge(FAST_PARAMS, {"train": {"epochs": 3, "early_stopping_patience": 0}})
-    reference, killed = make_project(tmp_path / "reference", short), make_project(tmp_path / "killed", short)
-    run = start_run(killed)
+    root = make_project(tmp_path / "project", merge(FAST_PARAMS, {"data": {"sample": {"rows": 1500}},
+                                                                  "validate": {"min_rows_per_class": 10},
+                                                                  "train": {"epochs": 3, "early_stopping_patience": 0}}))
+    whole = start_run(root)
+    _, whole_err = whole.communicate(timeout=600)
+    assert whole.returncode == 0 and "[resume]" not in whole_err, whole_err[-3000:]
+    uninterrupted = json.loads((root / "metrics/eval.json").read_text())["eval_f1_macro"]
+    run = start_run(root, "--force")
     deadline = time.monotonic() + 300
-    while not list((killed / "data/checkpoints").glob("*/checkpoint-*/trainer_state.json")):
+    while not list((root / "data/checkpoints").glob("*/checkpoint-*/trainer_state.json")):
         assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1][-3000:]
         time.sleep(0.2)
     group = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
@@ -72,13 +78,10 @@ def test_kill_9_of_the_process_group_then_the_next_run_resumes(tmp_path):
     run.wait(timeout=30)
     gone, alive = psutil.wait_procs(group, timeout=15)
     assert not alive, [process.cmdline() for process in alive]
-    resumed = start_run(killed)
+    resumed = start_run(root, "--force")
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-3000:]
     assert "[resume] from checkpoint-" in err and "[wait]" not in err, err[-3000:]  # the lock was free
-    whole = start_run(reference)
-    _, whole_err = whole.communicate(timeout=600)
-    assert whole.returncode == 0 and "[resume]" not in whole_err, whole_err[-3000:]
-    scores = [json.loads((root / "metrics/eval.json").read_text())["eval_f1_macro"] for root in (killed, reference)]
-    assert abs(scores[0] - scores[1]) <= 0.02, scores  # same seed, data and steps; resume restores RNG states
-    print(f"macro F1 after kill -9 and resume {scores[0]:.4f}, uninterrupted {scores[1]:.4f}")
+    after = json.loads((root / "metrics/eval.json").read_text())["eval_f1_macro"]
+    assert abs(after - uninterrupted) <= 0.02, (after, uninterrupted)  # same seed, data, tokenizer and steps
+    print(f"macro F1 after kill -9 and resume {after:.4f}, uninterrupted {uninterrupted:.4f}")
