@@ -69,16 +69,15 @@ def download_export(client, run_id: str, backend: str) -> Path:
     return target  # a file downloaded by its path lands in the folder itself, not under export/
 
 
-def fetch_run_export(client, run_id: str, backend: str, local: Path | None = None) -> Path:
-    """The export folder of a model's MLflow run (`local` when it holds that run, else a download), when its `backend`
-    export passed the parity check; else one sentence naming the registered version."""
+def fetch_run_export(client, run_id: str, backend: str) -> Path:
+    """The files `backend` needs from a model's MLflow run, downloaded, when its export passed the parity check;
+    else one sentence naming the registered version."""
     import json
 
     from tasks.backends import BACKEND_FILES
-    from tasks.export import PARITY_FILE, holds_run
+    from tasks.export import PARITY_FILE
 
-    if local is None or not holds_run(local, run_id):
-        local = download_export(client, run_id, backend)
+    local = download_export(client, run_id, backend)
     parity = json.loads((local / PARITY_FILE).read_text()) if (local / PARITY_FILE).is_file() else {}
     status = parity.get(backend, {}).get("status")
     if status != "passed" or not (local / BACKEND_FILES[backend]).is_file():
