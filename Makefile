@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-slow repro bench bench-full clean
+.PHONY: setup run test test-faults test-slow repro bench bench-full clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Injected faults (kill -9, MLflow and Prefect servers stopped, full and read-only disks): minutes each; CI runs them.
+test-faults: setup
+	LMFORGE_FAULTS=1 $(BIN)/python -m pytest -m faults
 
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow

@@ -21,7 +21,8 @@ def print_summary(summary) -> None:
                                  "eval_bleu", "eval_chrf", "eval_meteor", "eval_perplexity"))
     steps = "  ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.seconds.items())
     model = f"{summary.model_name} version {summary.model_version} @{summary.alias}" if summary.model_version else ""
-    lines = [("outcome", summary.outcome), ("data version", summary.data_version), ("validation", summary.validation),
+    lines = [("outcome", summary.outcome), ("data version", summary.data_version), ("data push", summary.data_push),
+             ("validation", summary.validation),
              ("tokens", summary.tokens), ("test metrics", metrics), ("model", model), ("promotion", summary.verdict),
              ("champion", summary.champion if summary.champion in ("", "none") else f"{summary.model_name} version {summary.champion}"),
              ("exports", summary.exports),
@@ -58,6 +59,11 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debu
         from tasks.config import load_params
 
         settings = load_params(params, set_)  # a bad key fails here, before Prefect starts
+        from tasks.preflight import check_writable
+        from tasks.tracking import check_server
+
+        check_writable(settings)  # and an output folder it cannot write,
+        check_server(settings)  # and a tracking server that does not answer
         if not force and print_unchanged(settings):
             return
         from tasks.prefect_api import start_prefect_api, wait_for_api

@@ -44,6 +44,7 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
         if not os.environ.get("PREFECT_API_URL"):
             raise LmforgeError("schedules need a Prefect server: start `lmforge ui` in this project (or `prefect server "
                                "start`, then export PREFECT_API_URL=http://127.0.0.1:4200/api) and run this again.")
+        check_prefect_answers(os.environ["PREFECT_API_URL"])
         from prefect.deployments.runner import EntrypointType
 
         from flows.retrain import retrain
@@ -52,10 +53,46 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
         typer.echo(f"serving deployment retrain/{deployment} ({f'cron {cron}' if cron else f'every {interval:g} s'}) "
                    f"on {os.environ['PREFECT_API_URL']}; Ctrl-C stops it.")
         # global_limit=1: the server never starts a second run of this deployment while one is going.
-        retrain.serve(name=deployment, cron=cron, interval=interval, global_limit=1, tags=["lmforge"],
-                      parameters={"params_path": str(params), "overrides": set_ or []},
-                      description="lmforge scheduled retraining", print_starting_message=False,
-                      entrypoint_type=EntrypointType.MODULE_PATH)
+        try:
+            retrain.serve(name=deployment, cron=cron, interval=interval, global_limit=1, tags=["lmforge"],
+                          parameters={"params_path": str(params), "overrides": set_ or []},
+                          description="lmforge scheduled retraining", print_starting_message=False,
+                          entrypoint_type=EntrypointType.MODULE_PATH)
+        except BaseException as error:
+            raise explain_lost_server(error, os.environ["PREFECT_API_URL"]) or error
+
+
+def check_prefect_answers(api_url: str) -> None:
+    import urllib.request
+
+    from tasks.errors import LmforgeError
+
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=10):
+            return
+    except OSError as error:
+        raise LmforgeError(f"the Prefect server at {api_url} does not answer ({getattr(error, 'reason', error)}); start "
+                           "it (`lmforge ui`, or `prefect server start`) or fix PREFECT_API_URL, then run this again.") from None
+
+
+def explain_lost_server(error: BaseException, api_url: str):
+    """Prefect's runner ends when its server stops answering: a connection error, or after 3 failed polls in a row
+    "exceeded error threshold" (either maybe inside an ExceptionGroup). One sentence and exit 1, so that a supervisor
+    starts `lmforge schedule` again once the server is back."""
+    import httpx
+
+    from tasks.errors import LmforgeError
+
+    pending, found = [error], False
+    while pending and not found:
+        item = pending.pop()
+        found = isinstance(item, httpx.TransportError) or "exceeded error threshold" in str(item)
+        pending += [*getattr(item, "exceptions", ()), *(e for e in (item.__cause__, item.__context__) if e)]
+    if not found:
+        return None
+    return LmforgeError(f"the Prefect server at {api_url} stopped answering, so the deployment is no longer served; "
+                        "run `lmforge schedule` under a supervisor that restarts it (systemd Restart=on-failure, a "
+                        "container restart policy), and it serves again once the server is back.")
 
 
 def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.port.")] = None,

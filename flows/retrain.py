@@ -11,10 +11,11 @@ from prefect.states import Completed
 
 from tasks import tracking
 from tasks.config import load_params
-from tasks.errors import LmforgeError, describe_failure
+from tasks.errors import LmforgeError, describe_failure, redact
 from tasks.evaluate import evaluate
 from tasks.export import export, summarize_export
 from tasks.ingest import ingest
+from tasks.preflight import check_writable
 from tasks.promote import check_changes, promote
 from tasks.register import register
 from tasks.report import report
@@ -34,6 +35,7 @@ class RunSummary:
     data_version: str
     run_id: str
     tracking_uri: str
+    data_push: str = ""
     validation: str = ""
     tokens: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
@@ -50,6 +52,8 @@ class RunSummary:
 def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None, force: bool = False) -> RunSummary:
     """One retrain: a run whose data version and params equal an already trained version's ends as Skipped."""
     params = load_params(params_path, overrides)
+    check_writable(params)  # scheduled runs come here without the CLI's checks
+    tracking.check_server(params)
     with hold_lock(params.paths.lock, params.schedule.lock_timeout_s):
         run_id = tracking.start_run(params)
         with collect_timings() as seconds:
@@ -58,7 +62,8 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                 unchanged = None if force else check_changes(params, dataset.data_version)
                 if unchanged:
                     summary = RunSummary(f"skipped: nothing changed since {unchanged}", dataset.data_version, run_id,
-                                         tracking.tracking_uri(params), model_name=params.registry.model_name)
+                                         redact(tracking.tracking_uri(params)), data_push=dataset.push_pending,
+                                         model_name=params.registry.model_name)
                     tracking.set_tags(params, run_id, {"outcome": "skipped", "data_version": dataset.data_version})
                     tracking.end_run(params, run_id)
                     report(params, asdict(summary), None)
@@ -67,22 +72,21 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                 if not checks.success:
                     raise ValidationFailed(failure_message(checks))
                 tokens = tokenize(params, dataset.data_version)
-                model = train(params, tokens, run_id, dataset.data_version)
+                model = train(params, tokens, run_id, dataset.data_version, reuse=not force)
                 evaluation = evaluate(params, model.path, run_id)
                 version = register(params, model.path, run_id, dataset.data_version, checks.success)
                 decision = promote(params, version, dataset.data_version)
                 # The champion is what serves: a rejected version is exported only by hand (lmforge export N).
                 exported = export(params, version.version, run_id) if decision.promoted else None
             except BaseException as error:
-                tracking.set_tags(params, run_id, {"error": describe_failure(error)[:4000]})
-                tracking.end_run(params, run_id, "FAILED")
+                tracking.mark_failed(params, run_id, describe_failure(error))
                 raise
         verdict = f"{'promoted' if decision.promoted else 'rejected'}: {decision.reason}"
         tracking.set_tags(params, run_id, {"outcome": "promoted" if decision.promoted else "rejected"})
         tracking.end_run(params, run_id)
         summary = RunSummary(
             "trained and " + ("promoted" if decision.promoted else "rejected"), dataset.data_version, run_id,
-            tracking.tracking_uri(params), validation=checks.summary(),
+            redact(tracking.tracking_uri(params)), data_push=dataset.push_pending, validation=checks.summary(),
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
             verdict=verdict, champion=decision.champion_after or "none", seconds=seconds,

@@ -124,7 +124,8 @@ def find_unchanged(client, params: Params, data_version: str) -> str | None:
 
     Retraining the same inputs would give the same model again, whether that one was promoted or rejected. A version
     with no verdict yet does not count: its run stopped between registering and deciding (killed, or the registry
-    went away), so the next run trains and decides again rather than skipping forever on an undecided version.
+    went away), so the next run registers and decides again (reusing the trained model, still in paths.model) rather
+    than skipping forever on an undecided version.
     """
     same = lambda v: v.tags.get("data_version") == data_version and v.tags.get("inputs_hash") == params.inputs_hash()
     champion = current_champion(client, params)

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import mlflow.pyfunc
+import pandas as pd
 
 BACKEND_PARAM = "backend"
 
@@ -41,7 +42,9 @@ class Classifier(mlflow.pyfunc.PythonModel):
             self.scorers[backend] = (folder, TextScorer(folder, backend))
         return self.scorers[backend]
 
-    def predict(self, context, model_input, params: dict | None = None) -> list[dict]:
+    # The hint is one MLflow infers no schema from (the logged signature does that): without any, MLflow warns
+    # "Add type hints to the predict method" on every load.
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[dict]:
         from tasks.backends import label_texts
 
         texts = model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc") else list(model_input)

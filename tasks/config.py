@@ -157,6 +157,11 @@ class ModelParams(Section):
         if value is not None and not (Path(value) / "config.json").is_file():
             what = "does not exist" if not Path(value).exists() else "holds no config.json"
             raise ValueError(f"{value} {what}; point it at a folder written by save_pretrained, or set it to null")
+        if value is not None and not any(Path(value).glob("*.safetensors")):
+            # Pickled weights (pytorch_model.bin) can run code when loaded; safetensors cannot.
+            raise ValueError(f"{value} holds no .safetensors weights (pickled ones such as pytorch_model.bin are "
+                             "refused: loading them can run code); convert them once, on a machine you trust, with "
+                             "save_pretrained(folder, safe_serialization=True)")
         return value
 
 

@@ -1,8 +1,22 @@
 """The one exception lmforge raises for bad input: its message is the sentence the user sees."""
 
+from __future__ import annotations
+
+import os
+import re
+
+# user:password@ in any URL (an MLflow tracking URI with basic auth, a DVC remote): never printed, logged or tagged.
+_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.IGNORECASE)
+_UNANSWERED = re.compile(r"API request to (\w+://[^/\s]+)\S* failed with exception")
+
 
 class LmforgeError(Exception):
     """Bad input or state, said in one sentence: what, where, and how to fix it."""
+
+
+def redact(text: str) -> str:
+    """The text with the credentials of every URL in it replaced by ***."""
+    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 def describe_failure(error: BaseException) -> str:
@@ -11,4 +25,52 @@ def describe_failure(error: BaseException) -> str:
 
     if isinstance(getattr(error, "signal", None), int):
         return f"stopped by {signal.Signals(error.signal).name}"
-    return str(error) or type(error).__name__
+    return redact(str(error) or type(error).__name__)
+
+
+def explain_unanswered(error: BaseException, during: str = "", kept: str = "") -> LmforgeError | None:
+    """An MLflow tracking server that did not answer, as one sentence; None when the error is something else.
+
+    MLflow retries each request (MLFLOW_HTTP_REQUEST_MAX_RETRIES, bounded by configure_runtime) before it raises.
+    """
+    found = _UNANSWERED.search(str(error))
+    if not found:
+        return None
+    text = str(error)
+    why = ("connection refused" if "refused" in text else "timed out" if "timed out" in text.lower()
+           else "it answered with server errors" if "error responses" in text else "the request failed")
+    tries = 1 + int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7"))
+    where = f" during {during}" if during else ""
+    after = (f"; the trained model is kept in {kept}: run `lmforge run` again once the server answers and it is "
+             "registered without training again") if kept else "; start it, or point registry.tracking_uri " \
+                                                               "(or MLFLOW_TRACKING_URI) at one that runs"
+    return LmforgeError(f"the MLflow tracking server at {redact(found.group(1))} did not answer{where} ({why}, "
+                        f"{tries} tries){after}.")
+
+
+# A full disk, a quota, a read-only folder, a file size limit: the user can fix each, so each is said, not traced.
+_WRITE_ERRNOS = {"ENOSPC", "EDQUOT", "EROFS", "EFBIG"}
+# What the writers that do not raise OSError say: torch's zip writer, safetensors (a Rust IoError), others.
+_WRITE_TEXTS = ("file write failed", "No space left on device", "Read-only file system", "Disk quota exceeded",
+                "StorageFull")
+
+
+def explain_unwritable(error: BaseException, during: str = "") -> LmforgeError | None:
+    """A write that the disk refused (anywhere in the exception's chain), as one sentence; None for anything else.
+
+    torch's checkpoint writer and safetensors raise their own errors, which name the OSError underneath."""
+    import errno
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and errno.errorcode.get(seen.errno or 0) in _WRITE_ERRNOS:
+            where = f" {seen.filename}" if seen.filename else ""
+            return LmforgeError(f"{during or 'lmforge'} could not write{where} ({seen.strerror}): free space there, "
+                                "make it writable, or point paths.* at another folder, then run again; a half-written "
+                                "checkpoint or model is never picked up.")
+        if any(text in str(seen) for text in _WRITE_TEXTS):
+            return LmforgeError(f"{during or 'lmforge'} could not write its output ({str(seen).splitlines()[0][-200:]}):"
+                                " free space there, make it writable, or point paths.* at another folder, then run "
+                                "again; a half-written checkpoint or model is never picked up.")
+        seen = seen.__cause__ or seen.__context__
+    return None

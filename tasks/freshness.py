@@ -92,6 +92,10 @@ def find_unchanged_inputs(params: Params) -> Unchanged | None:
     stamp = read_stamp(params)
     if not stamp or stamp.get("fingerprint") != fingerprint_inputs(params) or not lock_is_free(params):
         return None
+    from tasks.versioning import pending_path
+
+    if pending_path(params).exists():
+        return None  # the flow's ingest retries the push that a remote refused last time
     from tasks import tracking
     from tasks.champion import find_unchanged
 

@@ -103,14 +103,16 @@ def ingest_dataset(params: Params) -> dict[str, int]:
 def ingest(params: Params) -> DatasetVersion:
     from tasks.config import matches_params_file
     from tasks.freshness import fingerprint_inputs, write_stamp
-    from tasks.versioning import version_output
+    from tasks.versioning import read_pending, version_output
 
     fingerprint = fingerprint_inputs(params)  # before reading: a file changed meanwhile shows as changed next time
     rows = ingest_dataset(params)
     record = matches_params_file(params, "data", "project", "paths")
     data_version = version_output(params, record=record)
     write_stamp(params, fingerprint, data_version)
-    return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source, rows=rows)
+    pending = read_pending(params)
+    return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source, rows=rows,
+                          push_pending=f"push to DVC remote {pending['remote']} pending: {pending['reason']}" if pending else "")
 
 
 if __name__ == "__main__":

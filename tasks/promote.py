@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.config import TASK_METRICS, Params
+from tasks.faults import failpoint
 from tasks.records import ModelVersion, Promotion
 from tasks.runtime import run_entry, step
 
@@ -99,6 +100,7 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     if verdict.promoted:
         history = registry_ops.champion_history(client, name)
         registry_ops.move_champion(client, params, challenger.version, [*history, challenger.version])
+        failpoint("promote:moved")
     # The verdict last: a run stopped before it leaves the version undecided, which the next run does not take as
     # done (find_unchanged), rather than a "promoted" version that never got the alias.
     registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")

@@ -11,6 +11,11 @@ class DatasetVersion:
     data_version: str
     source: str
     rows: dict[str, int]
+    push_pending: str = ""  # why the DVC remote does not hold this version yet; empty when it does
+
+    def summary(self) -> str:
+        rows = " / ".join(f"{n} {split}" for split, n in self.rows.items())
+        return f"{rows} rows, versioned as {self.data_version}" + ("; DVC push pending" if self.push_pending else "")
 
 
 @dataclass
@@ -39,6 +44,9 @@ class TokenizedData:
     tokenizer_path: str
     reused: bool = False
 
+    def summary(self) -> str:
+        return f"cache key {self.cache_key} ({'reused' if self.reused else 'new'})"
+
 
 @dataclass
 class TrainedModel:
@@ -47,11 +55,18 @@ class TrainedModel:
     steps: int
     epochs: float
 
+    def summary(self) -> str:
+        return f"{self.steps} steps, {self.epochs:.2f} epochs, best validation score {self.best_metric:.4f}"
+
 
 @dataclass
 class Evaluation:
     metrics: dict[str, float]
     artifacts: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        shown = ("eval_accuracy", "eval_f1_macro", "eval_bleu", "eval_chrf")
+        return "test " + ", ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in self.metrics.items() if k in shown)
 
 
 @dataclass
@@ -62,6 +77,9 @@ class ModelVersion:
     tags: dict[str, str]
     run_id: str
 
+    def summary(self) -> str:
+        return f"{self.name} version {self.version} @{self.alias}"
+
 
 @dataclass
 class Promotion:
@@ -71,3 +89,6 @@ class Promotion:
     champion_after: str | None
     deltas: dict[str, float]
     path: str  # the decision as JSON (also an artifact of the challenger's MLflow run)
+
+    def summary(self) -> str:
+        return f"{'promoted' if self.promoted else 'rejected'}: {self.reason}"

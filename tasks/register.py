@@ -7,6 +7,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from tasks.config import Params
+from tasks.faults import failpoint
 from tasks.records import ModelVersion
 from tasks.runtime import run_entry, step
 
@@ -42,6 +43,7 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
 
             info = log_classifier(model_dir, requirements)
     registered = mlflow.register_model(info.model_uri, params.registry.model_name, tags=tags)
+    failpoint("register:registered")  # a version with its files, no alias, no verdict: the next run registers anew
     try:
         registry.set_registered_model_alias(params.registry.model_name, params.registry.alias, registered.version)
     except Exception:

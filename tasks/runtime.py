@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import LmforgeError
+from tasks.errors import LmforgeError, explain_unanswered, explain_unwritable
 
 # Services of Prefect's temporary server that a local run never uses; they only contend for its SQLite file.
 IDLE_PREFECT_SERVICES = ("CANCELLATION_CLEANUP", "DB_VACUUM", "FOREMAN", "LATE_RUNS", "SCHEDULER",
@@ -55,6 +55,13 @@ def configure_runtime(root: str | Path = ".") -> None:
         # Loading and saving bars of transformers; the training bar is Trainer's own and stays.
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
+        # MLflow's own default retries an unanswered request for minutes (7 tries, backoff 2 s, 120 s timeout):
+        # a run at 3 a.m. should say within seconds that its tracking server is down.
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+        # Its "View run at <tracking URI>" lines would print the URI's credentials; the summary names the run.
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one bar redraw per downloaded file buries the output
         "TOKENIZERS_PARALLELISM": "false",
         "GIT_PYTHON_REFRESH": "quiet",
@@ -84,17 +91,25 @@ def collect_timings() -> Iterator[dict[str, float]]:
         _TIMINGS.reset(token)
 
 
-def record_timing(name: str, seconds: float) -> None:
+def record_timing(name: str, seconds: float, outcome: str = "") -> None:
     """A module-level function, so that Prefect's runner can pickle the step wrappers (a ContextVar cannot be)."""
-    say(f"[done] {name:<9} {seconds:6.1f} s")
+    say(f"[done] {name:<9} {seconds:6.1f} s" + (f": {outcome}" if outcome else ""))
     timings = _TIMINGS.get()
     if timings is not None:
         timings[name] = round(seconds, 2)
 
 
 def say(line: str) -> None:
-    """One progress line on stderr, so stdout stays for results."""
+    """One progress line on stderr, so stdout stays for results; inside a Prefect run, also in its logs (the UI's)."""
     print(line, file=sys.stderr, flush=True)
+    if "prefect" not in sys.modules:  # a DVC stage or a unit test: no Prefect run to log to
+        return
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if TaskRunContext.get() or FlowRunContext.get():
+        from prefect.logging import get_run_logger
+
+        get_run_logger().info(line)
 
 
 def step(fn: Callable[..., Any]) -> Any:
@@ -104,12 +119,27 @@ def step(fn: Callable[..., Any]) -> Any:
     @functools.wraps(fn)
     def timed(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        result = fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as error:
+            # Said here, so that Prefect's log of the failure holds the sentence and not a URL with its credentials.
+            explained = explain_unanswered(error, fn.__name__, kept_model(fn.__name__, args)) or \
+                explain_unwritable(error, fn.__name__)
+            if explained is None:
+                raise
+            raise explained from None
         seconds = time.perf_counter() - start
-        record_timing(fn.__name__, seconds)
+        record_timing(fn.__name__, seconds, result.summary() if hasattr(result, "summary") else "")
         return result
 
     return task(name=fn.__name__)(timed)
+
+
+def kept_model(step_name: str, args: tuple) -> str:
+    """Where a step after train finds the trained model, which a failure there leaves in place for the next run."""
+    if step_name in ("train", "ingest", "validate", "tokenize") or not args or not hasattr(args[0], "paths"):
+        return ""
+    return args[0].paths.model
 
 
 def stop_on_sigterm() -> None:
@@ -132,8 +162,12 @@ def run_entry(main: Callable[[Any], Any], argv: list[str] | None = None) -> None
 
     try:
         main(load_params(argv[0] if argv else "params.yaml"))
-    except LmforgeError as error:
-        say(f"error: {error}")
+    except Exception as error:
+        explained = error if isinstance(error, LmforgeError) else \
+            explain_unanswered(error) or explain_unwritable(error, main.__module__)
+        if explained is None:
+            raise
+        say(f"error: {explained}")
         raise SystemExit(1) from None
 
 

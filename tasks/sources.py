@@ -40,11 +40,22 @@ def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
         raise LmforgeError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
                            "re-save the file as UTF-8.") from None
     except (ValueError, pd.errors.ParserError, OSError) as error:
-        raise LmforgeError(f"{path}: cannot be read as {kind} ({str(error).splitlines()[0]}); "
-                           "check the file or set data.format.") from None
+        raise LmforgeError(describe_parse_error(path, kind, str(error))) from None
     if frame.empty:
         raise LmforgeError(f"{path}: has a header but no rows; add data rows or point data.source elsewhere.")
     return frame
+
+
+def describe_parse_error(path: Path, kind: str, message: str) -> str:
+    """The parser's complaint in the user's words: a CSV row with more fields than the header is named by its line."""
+    import re
+
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if found:
+        expected, line, saw = found.groups()
+        return (f"{path}: line {line} has {saw} fields but the header has {expected}; put a text that holds a comma "
+                'in double quotes ("like, this"), or remove the extra field.')
+    return f"{path}: cannot be read as {kind} ({message.splitlines()[0] if message else 'parser error'}); check the file or set data.format."
 
 
 def read_jsonl(path: Path) -> pd.DataFrame:

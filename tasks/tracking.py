@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from tasks.config import Params
+from tasks.errors import LmforgeError, explain_unanswered, redact
 from tasks.records import ValidationReport
 
 
@@ -19,6 +20,28 @@ def tracking_uri(params: Params) -> str:
         db.parent.mkdir(parents=True, exist_ok=True)
         uri = prefix + str(db)
     return uri
+
+
+def check_server(params: Params) -> None:
+    """Before a run starts: an HTTP tracking server must answer its /health, or the run stops here in one sentence
+    (with MLflow's bounded retries) instead of after its first step."""
+    uri = tracking_uri(params)
+    if not uri.startswith(("http://", "https://")):
+        return
+    from mlflow.utils.rest_utils import MlflowHostCreds, http_request
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        answer = http_request(MlflowHostCreds(uri), "/health", "GET")
+    except MlflowException as error:
+        raise explain_unanswered(error) or LmforgeError(redact(str(error))) from None
+    except Exception as error:  # noqa: BLE001 - requests' errors carry the URL, credentials included
+        raise LmforgeError(f"the MLflow tracking server at {redact(uri)} did not answer ({type(error).__name__}); "
+                           "start it, or point registry.tracking_uri (or MLFLOW_TRACKING_URI) at one that runs.") from None
+    if answer.status_code != 200:
+        raise LmforgeError(f"the MLflow tracking server at {redact(uri)} answered /health with HTTP "
+                           f"{answer.status_code}; check that server, or point registry.tracking_uri at one that runs.")
 
 
 def client(params: Params):
@@ -37,6 +60,8 @@ def experiment_id(params: Params) -> str:
     found = mlflow_client.get_experiment_by_name(params.registry.experiment)
     if found:
         return found.experiment_id
+    if tracking_uri(params).startswith(("http://", "https://")):
+        return mlflow_client.create_experiment(params.registry.experiment)  # the server's artifact store, not ours
     artifacts = Path(params.registry.artifact_location).resolve()
     artifacts.mkdir(parents=True, exist_ok=True)
     return mlflow_client.create_experiment(params.registry.experiment, artifact_location=artifacts.as_uri())
@@ -56,7 +81,7 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict):
             flat |= flatten(value, f"{prefix}{key}.")
         else:
-            flat[f"{prefix}{key}"] = str(value)
+            flat[f"{prefix}{key}"] = redact(str(value))
     return flat
 
 
@@ -116,9 +141,39 @@ def end_run(params: Params, run_id: str, status: str = "FINISHED") -> None:
     client(params).set_terminated(run_id, status)
 
 
+def mark_failed(params: Params, run_id: str, error: str) -> None:
+    """End the run FAILED with its error; when the tracking server is what failed, it stays RUNNING there (said once)."""
+    try:
+        set_tags(params, run_id, {"error": error[:4000]})
+        end_run(params, run_id, "FAILED")
+    except Exception as failure:  # noqa: BLE001 - the run's own error is what the user must see
+        if explain_unanswered(failure) is None:
+            raise
+        from tasks.runtime import say
+
+        say(f"[warn] MLflow run {run_id} could not be marked FAILED: its tracking server did not answer")
+
+
 def step_logger(params: Params, run_id: str):
-    """A callback for training loops: (metrics, step) logged to the run as they come."""
+    """A callback for training loops: (metrics, step) logged to the run as they come.
+
+    A tracking server that stops answering does not stop training: the first failure is said once and later steps
+    are not sent (each would wait out MLflow's retries); the run's test metrics are logged by the run that registers
+    the model."""
+    failed: list[str] = []
+
     def log(metrics: dict[str, float], step: int) -> None:
-        log_metrics(params, run_id, metrics, step)
+        if failed:
+            return
+        try:
+            log_metrics(params, run_id, metrics, step)
+        except Exception as error:  # noqa: BLE001 - checked just below
+            explained = explain_unanswered(error)
+            if explained is None:
+                raise
+            from tasks.runtime import say
+
+            failed.append(str(explained))
+            say(f"[warn] training goes on without sending its metrics from step {step}: {explained}")
 
     return log

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -13,10 +12,9 @@ import pandas as pd
 from tasks.budget import budget_callback, describe_device, speed_meter, training_arguments
 from tasks.config import Params
 from tasks.records import TokenizedData, TrainedModel
-from tasks.checkpoints import find_resumable
+from tasks.checkpoints import MODEL_META, checkpoint_dir, find_resumable, reuse_trained, training_key
 from tasks.runtime import run_entry, say, step
 
-MODEL_META = "lmforge.json"
 StepLog = Callable[[dict[str, float], int], None]
 
 
@@ -32,7 +30,8 @@ def build_model(params: Params, labels: list[str], tokenizer):
     label_maps = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                   "label2id": {label: i for i, label in enumerate(labels)}}
     if params.model.pretrained:
-        return AutoModelForSequenceClassification.from_pretrained(params.model.pretrained, ignore_mismatched_sizes=True,
+        return AutoModelForSequenceClassification.from_pretrained(params.model.pretrained, use_safetensors=True,
+                                                                  ignore_mismatched_sizes=True,
                                                                   **label_maps)
     size = params.model.from_scratch
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=size.hidden_size, num_hidden_layers=size.layers,
@@ -41,12 +40,6 @@ def build_model(params: Params, labels: list[str], tokenizer):
                         max_position_embeddings=max(params.tokenize.max_length, 64), pad_token_id=tokenizer.pad_token_id,
                         **label_maps)
     return AutoModelForSequenceClassification.from_config(config)
-
-
-def checkpoint_dir(params: Params, tokens: TokenizedData) -> Path:
-    """Checkpoints of one configuration on one tokenized dataset: what an interrupted run resumes from."""
-    key = hashlib.sha256(f"{tokens.cache_key}|{params.section_hash('model', 'train', 'project')}".encode()).hexdigest()
-    return Path(params.paths.model).parent / "checkpoints" / key[:16]
 
 
 def make_callback(on_log: StepLog):
@@ -140,7 +133,7 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
     if cfg.freeze_embeddings:
         # The word embeddings are half of MiniLM's weights; not updating them made each step ~15% faster on 2 cores.
         trainer.model.get_input_embeddings().weight.requires_grad_(False)
-    resume = find_resumable(checkpoints, say) if cfg.resume else None
+    resume = find_resumable(checkpoints) if cfg.resume else None
     if resume:
         folder, state = resume
         say(f"[resume] from {folder.name}: step {state['global_step']}, epoch {state.get('epoch') or 0:.2f} of an "
@@ -153,7 +146,7 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
     if (Path(tokens.path) / TARGET_DIR).is_dir():
         shutil.copytree(Path(tokens.path) / TARGET_DIR, out / TARGET_DIR)
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
-            "best_metric": trainer.state.best_metric, "best_by": trainer.args.metric_for_best_model,
+            "training_key": training_key(params, tokens), "best_metric": trainer.state.best_metric, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
             **meter.describe(cfg.batch_size), "device": describe_device(),
             **(lineage or {})}
@@ -169,9 +162,12 @@ def read_model_meta(model_dir: str | Path) -> dict:
 
 
 @step
-def train(params: Params, tokens: TokenizedData, run_id: str, data_version: str) -> TrainedModel:
+def train(params: Params, tokens: TokenizedData, run_id: str, data_version: str, reuse: bool = True) -> TrainedModel:
+    """`reuse`: take a finished, unregistered model of the same inputs (the flow passes False under --force)."""
     from tasks import tracking
 
+    if reuse and (found := reuse_trained(params, tokens, run_id)):
+        return found
     return train_model(params, tokens, tracking.step_logger(params, run_id),
                        lineage={"run_id": run_id, "data_version": data_version})
 

@@ -20,7 +20,7 @@ def build_seq2seq(params: Params, tokenizer, target_tokenizer):
     from transformers import AutoModelForSeq2SeqLM, MarianConfig
 
     if params.model.pretrained:
-        return AutoModelForSeq2SeqLM.from_pretrained(params.model.pretrained)
+        return AutoModelForSeq2SeqLM.from_pretrained(params.model.pretrained, use_safetensors=True)
     size = params.model.from_scratch
     target = target_tokenizer or tokenizer
     config = MarianConfig(

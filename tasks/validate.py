@@ -94,14 +94,30 @@ def shorten(row, limit: int = 60):
     return row[:limit] + "..." if isinstance(row, str) and len(row) > limit else row
 
 
-def describe_failure(item: dict, examples: int, unit: str = "rows") -> tuple[str, str]:
-    """One failed expectation as (what and how many rows or classes, a few of them)."""
+# What the offending rows (or classes) are, in the user's words; the expectation's own name follows.
+MEANINGS = {
+    "nulls": "have no {column}",
+    "blank": "have a {column} of only spaces",
+    "text_length": "have a text shorter than {min_text_chars} or longer than {max_text_chars} characters",
+    "source_length": "have a source shorter than {min_text_chars} or longer than {max_text_chars} characters",
+    "target_length": "have a target shorter than {min_target_chars} or longer than {max_target_chars} characters",
+    "length_ratio": "have a target/source length ratio outside {min_length_ratio} to {max_length_ratio}",
+    "label_set": "have a label that data.labels does not list",
+    "class_rows": "have fewer than {min_rows_per_class} rows",
+    "duplicates": "repeat another training row",
+    "leakage": "are in both train and test",
+}
+
+
+def describe_failure(item: dict, examples: int, unit: str = "rows", settings: dict | None = None) -> tuple[str, str]:
+    """One failed expectation as (how many rows or classes, and what is wrong with them, in words; a few of them)."""
     config, result = item["expectation_config"], item.get("result", {})
     column = config["kwargs"].get("column", "")
     count = result.get("unexpected_count")
     line = f"{config['type']}({column})"
+    meaning = MEANINGS.get((config.get("meta") or {}).get("check", ""), "fail")
     if count is not None:
-        line += f": {count} of {result.get('element_count')} {unit} fail"
+        line = f"{count} of {result.get('element_count')} {unit} {meaning.format(column=column, **(settings or {}))} (GX: {line})"
     shown = [shorten(row) for row in (result.get("unexpected_index_list") or result.get("partial_unexpected_list") or [])[:examples]]
     if not shown and not item["success"] and config["type"] == "expect_column_to_exist":
         line += ": the column is missing"
@@ -129,7 +145,7 @@ def validate_dataset(params: Params) -> ValidationReport:
         if item["success"]:
             continue
         check = (item["expectation_config"].get("meta") or {}).get("check", "")
-        summary, examples = describe_failure(item, params.validate_.fail_examples, unit)
+        summary, examples = describe_failure(item, params.validate_.fail_examples, unit, params.validate_.model_dump())
         if policy_of(params, check) == "warn":
             warnings.append(f"{summary} [{check}: warn]{examples}")
         else:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import yaml
 
-from tasks.errors import LmforgeError
+from tasks.errors import LmforgeError, redact
+from tasks.runtime import say
+
+PENDING = "push-pending.json"  # beside the dataset folder while its version is not on the remote
 
 
 def open_repo(root: str | Path = "."):
@@ -50,5 +55,37 @@ def version_output(params, record: bool, root: str | Path = ".") -> str:
             out.save()
             out.commit()
         objects = {obj for used in out.get_used_objs().values() for obj in used}
-        repo.cloud.push(objects)
+        push_objects(repo, objects, out.hash_info.value, pending_path(params))
         return out.hash_info.value
+
+
+def pending_path(params) -> Path:
+    return Path(params.paths.dataset).parent / PENDING
+
+
+def read_pending(params) -> dict | None:
+    """What the last push of this dataset left undone, if anything: {data_version, remote, reason, time}."""
+    try:
+        return json.loads(pending_path(params).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def push_objects(repo, objects: set, data_version: str, pending: Path) -> None:
+    """Push to the default remote; a remote that is down or read-only does not stop the run: the version stays in
+    the local cache, the marker says the push is pending, and the next run (which the marker makes run) pushes it."""
+    remote = repo.config["core"].get("remote", "")
+    where = redact(f"{remote} ({repo.config['remote'].get(remote, {}).get('url', '')})" if remote else "(none set)")
+    try:
+        failed = len(repo.cloud.push(objects).failed)
+        reason = f"{failed} of {len(objects)} files were not uploaded" if failed else ""
+    except Exception as error:  # noqa: BLE001 - any remote failure is said and left for the next run
+        reason = redact(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    if not reason:
+        pending.unlink(missing_ok=True)
+        return
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.write_text(json.dumps({"data_version": data_version, "remote": where, "reason": reason,
+                                   "time": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
+    say(f"[warn] DVC remote {where} did not take data version {data_version} ({reason}); the run goes on with "
+        "the copy in .dvc/cache, and the next run (or `dvc push`) pushes it")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -79,6 +78,14 @@ def invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def registry(project: Path):
     """An MlflowClient on a project's own store."""
     from mlflow import MlflowClient
@@ -88,13 +95,16 @@ def registry(project: Path):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Slow tests (real data, pretrained weights) run only when asked: LMFORGE_SLOW=1 or make test-slow."""
-    if os.environ.get("LMFORGE_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: set LMFORGE_SLOW=1 (make test-slow)")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+    """Opt-in tiers run only when asked: slow (real data, pretrained weights: LMFORGE_SLOW=1, make test-slow) and
+    faults (injected faults, minutes each: LMFORGE_FAULTS=1, make test-faults; .ci/run runs it after make test)."""
+    tiers = {"slow": ("LMFORGE_SLOW", "make test-slow"), "faults": ("LMFORGE_FAULTS", "make test-faults")}
+    for tier, (variable, command) in tiers.items():
+        if os.environ.get(variable) == "1":
+            continue
+        skip = pytest.mark.skip(reason=f"{tier}: set {variable}=1 ({command})")
+        for item in items:
+            if tier in item.keywords:
+                item.add_marker(skip)
 
 
 @contextmanager

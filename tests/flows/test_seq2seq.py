@@ -71,7 +71,7 @@ def blank_target(frame):
 
 
 PAIR_CASES = {
-    "misaligned row": (lambda f: f.to_csv(index=False).encode() + b"room 3,needs,4 cups\n", "cannot be read as csv"),
+    "misaligned row": (lambda f: f.to_csv(index=False).encode() + b"room 3,needs,4 cups\n", "has 3 fields but the header has 2"),
     "empty target": (blank_target, "expect_column_values_to_not_match_regex(target)"),
     "missing target column": (lambda f: f.rename(columns={"target": "english"}).to_csv(index=False).encode(),
                               "no column 'target'"),

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import FAST_PARAMS, make_project, merge, registry
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.faults]
 
 
 def test_sigterm_mid_training_leaves_nothing_running_and_the_run_failed(tmp_path):
@@ -61,9 +61,10 @@ def test_kill_9_of_the_process_group_then_the_next_run_resumes(tmp_path):
     one trained tokenizer (tokenizers' WordPiece training varies from run to run, upstream tokenizers#1794)."""
     import json
 
-    root = make_project(tmp_path / "project", merge(FAST_PARAMS, {"data": {"sample": {"rows": 1500}},
+    root = make_project(tmp_path / "project", merge(FAST_PARAMS, {"data": {"sample": {"rows": 900}},
                                                                   "validate": {"min_rows_per_class": 10},
-                                                                  "train": {"epochs": 3, "early_stopping_patience": 0}}))
+                                                                  "train": {"epochs": 3, "early_stopping_patience": 0},
+                                                                  "promote": {"floors": {"f1_macro": 1.0}}}))  # no export
     whole = start_run(root)
     _, whole_err = whole.communicate(timeout=600)
     assert whole.returncode == 0 and "[resume]" not in whole_err, whole_err[-3000:]
@@ -85,3 +86,40 @@ def test_kill_9_of_the_process_group_then_the_next_run_resumes(tmp_path):
     after = json.loads((root / "metrics/eval.json").read_text())["eval_f1_macro"]
     assert abs(after - uninterrupted) <= 0.02, (after, uninterrupted)  # same seed, data, tokenizer and steps
     print(f"macro F1 after kill -9 and resume {after:.4f}, uninterrupted {uninterrupted:.4f}")
+
+
+def test_kill_9_between_registering_and_the_alias_then_the_next_run_registers_cleanly(tmp_path):
+    """The registry window: a real SIGKILL after the version is registered (its model files logged first) and before
+    its alias and verdict. Afterwards every version has its files and the aliases point at complete versions; the next
+    run registers the same trained model again, without training it, and decides."""
+    from tests.flows.test_overlap import TINY
+
+    root = make_project(tmp_path / "project", merge(TINY, {"promote": {"floors": {"f1_macro": 1.0}}}))  # no export
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env |= {"PREFECT_HOME": str(root / ".prefect"), "LMFORGE_FAILPOINT": "register:registered"}
+    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    seen = ""
+    for line in run.stderr:
+        seen += line
+        if "[failpoint] register:registered" in line:
+            break
+    assert "[failpoint]" in seen, seen[-3000:]
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    client = registry(root)
+    (killed,) = client.search_model_versions("name='test-reviews'")
+    assert not client.get_registered_model("test-reviews").aliases and "promotion_verdict" not in killed.tags
+
+    again = start_run(root)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    assert "[reuse] data/model" in err and "version 2" in out, out + err[-2000:]
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlruns/mlflow.db'}")
+    for version in client.search_model_versions("name='test-reviews'"):  # each has its model files
+        assert "MLmodel" in os.listdir(mlflow.artifacts.download_artifacts(version.source, dst_path=str(tmp_path / str(version.version))))
+    aliases = client.get_registered_model("test-reviews").aliases
+    assert aliases and {str(version) for version in aliases.values()} == {"2"}, aliases
+    assert client.get_model_version("test-reviews", "2").tags["promotion_verdict"] == "rejected"  # by the floor

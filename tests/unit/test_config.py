@@ -40,6 +40,10 @@ def test_pretrained_path_must_hold_a_model(tmp_path):
         load_params(REPO / "params.yaml", [f"model.pretrained={tmp_path / 'nowhere'}"])
     with pytest.raises(LmforgeError, match="model.pretrained .*holds no config.json"):
         load_params(REPO / "params.yaml", [f"model.pretrained={tmp_path}"])
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickled")
+    with pytest.raises(LmforgeError, match="model.pretrained .*holds no .safetensors weights .*pickled ones .* refused"):
+        load_params(REPO / "params.yaml", [f"model.pretrained={tmp_path}"])
 
 
 def test_missing_params_file(tmp_path):

@@ -1,4 +1,5 @@
-"""Property-based: whatever bytes a CSV or JSONL source holds, ingest ends in a complete dataset or one sentence.
+"""Property-based: whatever bytes a CSV or JSONL source holds, ingest ends in a complete dataset or one sentence,
+and validate, on any dataset ingest wrote, in a report (passed, or naming its failed checks) or one sentence.
 
 CI runs LMFORGE_FUZZ_EXAMPLES examples (default 200); `LMFORGE_FUZZ_EXAMPLES=10000 pytest tests/unit/test_ingest_fuzz.py`
 is the long run the note reports. The core is fuzzed without DVC (versioning is the same for any valid dataset).
@@ -12,13 +13,13 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.config import load_params
 from tasks.errors import LmforgeError
 from tasks.ingest import SPLITS, ingest_dataset
+from tasks.validate import validate_dataset
 from tests.conftest import REPO
 
 EXAMPLES = int(os.environ.get("LMFORGE_FUZZ_EXAMPLES", "200"))
@@ -62,7 +63,8 @@ def test_any_source_gives_a_dataset_or_one_sentence(tmp_path_factory, source):
     root = tmp_path_factory.mktemp("fuzz")
     path = root / f"source.{kind}"
     path.write_bytes(content)
-    params = load_params(REPO / "params.yaml", [f"data.source={path}", f"paths.dataset={root / 'dataset'}"])
+    params = load_params(REPO / "params.yaml", [f"data.source={path}", f"paths.dataset={root / 'dataset'}",
+                                                 f"paths.validation={root / 'validation'}", "validate.min_rows_per_class=1"])
     try:
         rows = ingest_dataset(params)
     except LmforgeError as error:
@@ -76,3 +78,11 @@ def test_any_source_gives_a_dataset_or_one_sentence(tmp_path_factory, source):
 
     assert {name: len(pd.read_parquet(file)) for name, file in written.items()} == rows
     assert rows["train"] > 0
+    try:
+        report = validate_dataset(params)
+    except LmforgeError as error:
+        assert str(error) and "\n" not in str(error).strip(), str(error)
+        return
+    assert report.success or report.failures, "a failed suite names its checks"
+    assert all(line and "\n" not in line for line in report.failures + report.warnings)
+    assert Path(report.report_path).is_file() and (root / "validation" / "dataset" / "train.parquet").is_file()

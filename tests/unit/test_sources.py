@@ -26,6 +26,7 @@ def test_folder_files_name_their_split(tmp_path):
     (b"", "the file is empty"),
     (b"text,label\n", "header but no rows"),
     (b"text,label\ncaf\xe9 \xff,x\n", "not UTF-8"),
+    (b"text,label\na fine day,x\nbad, really bad,y\n", "line 3 has 3 fields but the header has 2; put a text"),
 ])
 def test_bad_files_say_what_and_how(tmp_path, content, message):
     path = tmp_path / "data.csv"

@@ -38,3 +38,45 @@ def test_output_outside_dvc_yaml_is_one_sentence(project):
     other.write_text((project / "params.yaml").read_text().replace("data/dataset", "data/x/dataset"))
     with pytest.raises(LmforgeError, match="other.yaml: no pipeline of dvc.yaml reads this params file or writes"):
         version_output(load_params(other), record=False)
+
+
+@pytest.mark.parametrize("url", ["../blocked/remote", "http://127.0.0.1:9/remote"], ids=["unwritable", "unreachable"])
+def test_a_remote_that_refuses_leaves_the_push_pending_for_the_next_run(project, capsys, url):
+    """A read-only (here: a file where its folder should be) or unreachable remote does not stop ingest; the version
+    stays in the cache, the marker makes the next run go through ingest, whose push then clears it."""
+    from tasks.freshness import find_unchanged_inputs
+    from tasks.versioning import read_pending
+
+    (project / "blocked").write_text("a file where the remote's folder should be")
+    config = project / ".dvc" / "config"
+    original = config.read_text()
+    config.write_text(original.replace("../data/remote", url))
+    params = load_params("params.yaml")
+    ingest_dataset(params)
+    version = version_output(params, record=True)
+    pending = read_pending(params)
+    assert pending and pending["data_version"] == version, pending
+    assert f"did not take data version {version}" in capsys.readouterr().err
+    assert find_unchanged_inputs(params) is None
+    assert not list((project / "data").glob("remote/**/*.dir"))
+
+    config.write_text(original)
+    assert version_output(params, record=True) == version and read_pending(params) is None
+    assert list((project / "data").glob("remote/**/*.dir")), "the next push put the version on the remote"
+
+
+def test_a_lost_cache_comes_back_from_the_remote_with_dvc_pull(project):
+    import shutil
+
+    from dvc.repo import Repo
+
+    params = load_params("params.yaml")
+    ingest_dataset(params)
+    version = version_output(params, record=True)
+    before = {path.name: path.read_bytes() for path in (project / "data/dataset").iterdir()}
+    shutil.rmtree(project / ".dvc" / "cache")
+    shutil.rmtree(project / "data" / "dataset")
+    with Repo(str(project)) as repo:
+        repo.pull(targets=["ingest@main"])
+    assert {path.name: path.read_bytes() for path in (project / "data/dataset").iterdir()} == before
+    assert read_out_hash("data/dataset") == version

@@ -1,0 +1,71 @@
+"""Output folders on a disk that fills up during training, or that is read-only: one sentence and a non-zero exit,
+and nothing half-written that the next run would pick up. Each disk is a real tmpfs mount (CI runs as root)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST_PARAMS, make_project, merge
+from tests.flows.test_overlap import TINY
+
+pytestmark = [pytest.mark.flow, pytest.mark.faults]
+
+
+@pytest.fixture
+def mount():
+    """Mount a tmpfs at a folder: mount(folder, options); unmounted at the end."""
+    mounted: list[Path] = []
+
+    def make(folder: Path, options: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+        if done.returncode:
+            why = f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}"
+            pytest.fail(why) if os.environ.get("LMFORGE_REQUIRE_MOUNT") == "1" else pytest.skip(why)
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def run_lmforge(root: Path) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(root / ".prefect")
+    return subprocess.run([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_read_only_output_folder_is_one_sentence_before_anything_runs(tmp_path, mount):
+    root = make_project(tmp_path / "project", FAST_PARAMS)
+    disk = mount(root / "data" / "model", "ro,size=1m")
+    done = run_lmforge(root)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert f"error: paths.model: cannot write in {disk} (Read-only file system)" in done.stderr, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and not (root / "data/dataset").exists()
+
+
+def test_disk_full_while_training_then_freed_the_next_run_finishes(tmp_path, mount):
+    """Checkpoints on a disk with half a megabyte left (less than one checkpoint): train stops in one sentence; the
+    cut-short checkpoint is never resumed from; with space freed, the next run trains and registers."""
+    root = make_project(tmp_path / "project", merge(TINY, {"promote": {"floors": {"f1_macro": 1.0}}}))  # no export
+    disk = mount(root / "data" / "checkpoints", "size=32m")
+    filler = disk / "filler"
+    filler.write_bytes(b"\0" * (31 * 1024 * 1024 + 512 * 1024))
+    done = run_lmforge(root)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "error: train could not write" in done.stderr and "No space left on device" in done.stderr, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and not (root / "data/model/lmforge.json").exists()
+
+    filler.unlink()
+    again = run_lmforge(root)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "[reuse]" not in again.stderr and "version 1" in again.stdout, again.stdout
+    assert "[resume] removing" in again.stderr or "[resume] from" not in again.stderr, again.stderr[-3000:]
+    assert (root / "data/model/lmforge.json").is_file()
