@@ -16,11 +16,11 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show library logs an
 
 def fail(error: BaseException, debug: bool) -> NoReturn:
     """One sentence on stderr and exit 1; the traceback only with --debug."""
-    from tasks.errors import LmforgeError, explain_unanswered, explain_unwritable, redact
+    from tasks.errors import explain, redact
 
     if debug:
         raise error
-    explained = error if isinstance(error, LmforgeError) else explain_unanswered(error) or explain_unwritable(error)
+    explained = explain(error)
     message = str(explained) if explained else \
         f"unexpected {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} (rerun with --debug for details)"
     typer.secho(f"error: {redact(message)}", fg=typer.colors.RED, err=True)

@@ -74,3 +74,11 @@ def explain_unwritable(error: BaseException, during: str = "") -> LmforgeError |
                                 "again; a half-written checkpoint or model is never picked up.")
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def explain(error: BaseException, during: str = "", kept: str = "") -> LmforgeError | None:
+    """Any failure a user can act on, as one sentence: bad input (already an LmforgeError), a tracking server that
+    did not answer, a write the disk refused; None for anything else (a bug: its traceback is the useful part)."""
+    if isinstance(error, LmforgeError):
+        return error
+    return explain_unanswered(error, during, kept) or explain_unwritable(error, during)

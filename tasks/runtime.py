@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import LmforgeError, explain_unanswered, explain_unwritable
+from tasks.errors import LmforgeError, explain
 
 # Services of Prefect's temporary server that a local run never uses; they only contend for its SQLite file.
 IDLE_PREFECT_SERVICES = ("CANCELLATION_CLEANUP", "DB_VACUUM", "FOREMAN", "LATE_RUNS", "SCHEDULER",
@@ -123,9 +123,8 @@ def step(fn: Callable[..., Any]) -> Any:
             result = fn(*args, **kwargs)
         except Exception as error:
             # Said here, so that Prefect's log of the failure holds the sentence and not a URL with its credentials.
-            explained = explain_unanswered(error, fn.__name__, kept_model(fn.__name__, args)) or \
-                explain_unwritable(error, fn.__name__)
-            if explained is None:
+            explained = explain(error, fn.__name__, kept_model(fn.__name__, args))
+            if explained is None or explained is error:
                 raise
             raise explained from None
         seconds = time.perf_counter() - start
@@ -163,8 +162,7 @@ def run_entry(main: Callable[[Any], Any], argv: list[str] | None = None) -> None
     try:
         main(load_params(argv[0] if argv else "params.yaml"))
     except Exception as error:
-        explained = error if isinstance(error, LmforgeError) else \
-            explain_unanswered(error) or explain_unwritable(error, main.__module__)
+        explained = explain(error, main.__module__)
         if explained is None:
             raise
         say(f"error: {explained}")
