@@ -25,8 +25,12 @@ def check_writable(params: Params) -> None:
     paths = {key: Path(getattr(params.paths, key)) for key in FOLDERS}
     paths |= {key: Path(getattr(params.paths, key)).parent for key in FILES}
     paths["model checkpoints"] = Path(params.paths.model).parent / "checkpoints"  # train's (checkpoint_dir)
+    tried: set[Path] = set()
     for key, path in paths.items():
         folder = nearest_folder(path.resolve())
+        if folder in tried:  # most outputs share data/: one file per folder is enough
+            continue
+        tried.add(folder)
         try:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".lmforge-write-check-"):
                 pass
