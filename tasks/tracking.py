@@ -147,11 +147,16 @@ def mark_failed(params: Params, run_id: str, error: str) -> None:
         set_tags(params, run_id, {"error": error[:4000]})
         end_run(params, run_id, "FAILED")
     except Exception as failure:  # noqa: BLE001 - the run's own error is what the user must see
-        if explain_unanswered(failure) is None:
-            raise
-        from tasks.runtime import say
+        warn_unanswered(failure, f"MLflow run {run_id} could not be marked FAILED: its tracking server did not answer")
 
-        say(f"[warn] MLflow run {run_id} could not be marked FAILED: its tracking server did not answer")
+
+def warn_unanswered(error: Exception, warning: str) -> None:
+    """Say `warning` when `error` is a tracking server that did not answer (the run goes on); re-raise anything else."""
+    if explain_unanswered(error) is None:
+        raise error
+    from tasks.runtime import say
+
+    say(f"[warn] {warning}")
 
 
 def step_logger(params: Params, run_id: str):
@@ -167,13 +172,9 @@ def step_logger(params: Params, run_id: str):
             return
         try:
             log_metrics(params, run_id, metrics, step)
-        except Exception as error:  # noqa: BLE001 - checked just below
-            explained = explain_unanswered(error)
-            if explained is None:
-                raise
-            from tasks.runtime import say
-
-            failed.append(str(explained))
-            say(f"[warn] training goes on without sending its metrics from step {step}: {explained}")
+        except Exception as error:  # noqa: BLE001 - checked by warn_unanswered
+            warn_unanswered(error, f"training goes on without sending its metrics from step {step}: "
+                                   f"{explain_unanswered(error)}")
+            failed.append(str(error))
 
     return log
