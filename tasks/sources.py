@@ -55,6 +55,9 @@ def describe_parse_error(path: Path, kind: str, message: str) -> str:
         expected, line, saw = found.groups()
         return (f"{path}: line {line} has {saw} fields but the header has {expected}; put a text that holds a comma "
                 'in double quotes ("like, this"), or remove the extra field.')
+    twice = re.search(r"Multiple matches for FieldRef.Name\((.*?)\)", message)
+    if twice:
+        return f"{path}: more than one column is named {twice.group(1)!r}; rename all but one of them."
     return f"{path}: cannot be read as {kind} ({message.splitlines()[0] if message else 'parser error'}); check the file or set data.format."
 
 
@@ -126,6 +129,11 @@ def pick_columns(frame: pd.DataFrame, columns: dict[str, str], origin: str) -> p
         if column not in frame.columns:
             raise LmforgeError(f"{origin}: no column {column!r} (it has {', '.join(map(repr, map(str, frame.columns)))}); "
                                f"set data.{key} to the right column.")
-    picked = frame[list(columns.values())].copy()
-    picked.columns = [key.removesuffix("_column") for key in columns]
-    return picked
+    return pd.DataFrame({key.removesuffix("_column"): as_text(frame[column]) for key, column in columns.items()})
+
+
+def as_text(column: pd.Series) -> pd.Series:
+    """Values as strings with nulls kept, so a typed source (JSONL numbers, Parquet ints, floats, booleans) gives the
+    labels and texts a CSV would: 1 and 1.0 are both "1", never a column that mixes str and float."""
+    typed = column.convert_dtypes()
+    return typed.astype("string").astype(object).where(typed.notna(), None)

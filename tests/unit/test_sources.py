@@ -76,3 +76,23 @@ def test_dev_file_as_test_with_validation_carved_from_train(tmp_path):
     splits = assign_splits(load_frames(params.data), params.data, seed=0)
     assert splits["test"]["text"].tolist() == [text for text, _ in rows[:10]]
     assert len(splits["validation"]) == 21 and len(splits["train"]) == 179
+
+
+def test_typed_columns_become_the_strings_a_csv_would_give(tmp_path):
+    """Found by the fuzz test: Parquet labels that mixed numbers and nulls broke the stratified split."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["a", None, "c"], "label": [1.0, None, 2.0]}), tmp_path / "d.parquet")
+    picked = pick_columns(read_table(tmp_path / "d.parquet"), {"text_column": "text", "label_column": "label"}, "d")
+    assert picked.to_dict("list") == {"text": ["a", None, "c"], "label": ["1", None, "2"]}
+
+
+def test_two_columns_of_one_name_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"]), pa.array(["x"])], names=["text", "text", "label"]),
+                   tmp_path / "d.parquet")
+    with pytest.raises(LmforgeError, match="more than one column is named 'text'; rename all but one of them.$"):
+        pick_columns(read_table(tmp_path / "d.parquet"), {"text_column": "text", "label_column": "label"}, "d")
