@@ -43,10 +43,19 @@ def find_resumable(checkpoints: Path) -> tuple[Path, dict] | None:
     folders = sorted((f for f in checkpoints.glob("checkpoint-*") if f.is_dir()), key=checkpoint_step, reverse=True)
     for folder in folders:
         state = read_state(folder)
-        if state is not None:
-            return folder, state
-        say(f"[resume] removing {folder}: incomplete ({STATE_FILE} missing or cut short; killed while saving?)")
-        shutil.rmtree(folder, ignore_errors=True)
+        if state is None:
+            say(f"[resume] removing {folder}: incomplete ({STATE_FILE} missing or cut short; killed while saving?)")
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        # Loading a pickle runs whatever code it holds; lmforge saves weights as safetensors only (Trainer's own
+        # training_args.bin is pickled too, but nothing loads it on resume).
+        pickled = sorted(file.name for file in folder.glob("*.bin") if file.name != "training_args.bin")
+        pickled = pickled or ([] if any(folder.glob("*.safetensors")) else ["no .safetensors file"])
+        if pickled:
+            say(f"[resume] not resuming from {folder}: its weights are not safetensors ({', '.join(pickled)}); "
+                "delete that folder, lmforge never loads pickled weights")
+            continue
+        return folder, state
     return None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tasks.errors import LmforgeError
 
@@ -156,10 +156,10 @@ class ModelParams(Section):
         value = resolve_package(value)
         if value is not None and not (Path(value) / "config.json").is_file():
             what = "does not exist" if not Path(value).exists() else "holds no config.json"
-            raise ValueError(f"{value} {what}; point it at a folder written by save_pretrained, or set it to null")
+            raise ValueError(f"{value!r} {what}; point it at a folder written by save_pretrained, or set it to null")
         if value is not None and not any(Path(value).glob("*.safetensors")):
             # Pickled weights (pytorch_model.bin) can run code when loaded; safetensors cannot.
-            raise ValueError(f"{value} holds no .safetensors weights (pickled ones such as pytorch_model.bin are "
+            raise ValueError(f"{value!r} holds no .safetensors weights (pickled ones such as pytorch_model.bin are "
                              "refused: loading them can run code); convert them once, on a machine you trust, with "
                              "save_pretrained(folder, safe_serialization=True)")
         return value
@@ -240,6 +240,22 @@ class PathParams(Section):
     registered: str = "data/registered.json"
     promotion: str = "data/promotion.json"
     lock: str = Field("data/.retrain.lock", description="File lock that keeps overlapping runs from sharing outputs.")
+
+    @field_validator("*")
+    @classmethod
+    def check_inside_project(cls, value: str, info: ValidationInfo) -> str:
+        """Outputs stay in the project (the folder a run starts in), because steps delete and overwrite what is at
+        these paths. Resolved lexically: `..` cannot climb out, while a folder of the project may still be a symlink
+        to a bigger disk."""
+        import os
+
+        project = os.getcwd()
+        resolved = os.path.normpath(os.path.join(project, value))
+        if os.path.commonpath([project, resolved]) != project or resolved == project:
+            where = "the project folder itself" if resolved == project else f"outside the project folder {project}"
+            raise ValueError(f"{value} resolves to {resolved}, {where}, and lmforge overwrites what is there; give a "
+                             f"path inside the project, such as {cls.model_fields[info.field_name].default}")
+        return value
 
     @property
     def validated(self) -> str:

@@ -63,6 +63,8 @@ def configure_runtime(root: str | Path = ".") -> None:
         # Its "View run at <tracking URI>" lines would print the URI's credentials; the summary names the run.
         "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one bar redraw per downloaded file buries the output
+        # Every torch.load (Trainer's resume of optimizer, scheduler and RNG state included) unpickles tensors only.
+        "TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "GIT_PYTHON_REFRESH": "quiet",
         "MPLBACKEND": "Agg",

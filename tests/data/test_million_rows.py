@@ -18,14 +18,15 @@ pytestmark = pytest.mark.faults
 ROWS = 1_000_000
 
 
-def test_a_million_rows_ingest_and_validate(tmp_path):
+def test_a_million_rows_ingest_and_validate(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the project folder: outputs may only go inside it
     labels = ["negative", "neutral", "positive"]
     frame = pd.DataFrame({"text": [f"review {i}: the item was {labels[i % 3]} in its way" for i in range(ROWS)],
                           "label": [labels[i % 3] for i in range(ROWS)]})
     source = tmp_path / "big.csv"
     frame.to_csv(source, index=False)
-    params = load_params(REPO / "params.yaml", [f"data.source={source}", f"paths.dataset={tmp_path / 'dataset'}",
-                                                 f"paths.validation={tmp_path / 'validation'}"])
+    params = load_params(REPO / "params.yaml", [f"data.source={source}", "paths.dataset=dataset",
+                                                 "paths.validation=validation"])
     start = time.perf_counter()
     rows = ingest_dataset(params)
     ingested = time.perf_counter() - start

@@ -56,3 +56,10 @@ def test_section_hash_changes_with_its_section_only():
     other = load_params(REPO / "params.yaml", ["train.epochs=3"])
     assert base.section_hash("tokenize") == other.section_hash("tokenize")
     assert base.section_hash("train") != other.section_hash("train")
+
+
+@pytest.mark.parametrize("value", ["../elsewhere", "/tmp/lmforge-out", "data/../../x", "."])
+def test_output_paths_outside_the_project_are_refused(value):
+    with pytest.raises(LmforgeError, match=r"--set: paths.model is invalid: .* resolves to .*(outside the project|the project folder itself).*such as data/model.$"):
+        load_params(REPO / "params.yaml", [f"paths.model={value}"])
+    assert load_params(REPO / "params.yaml", ["paths.model=data/../data/other"]).paths.model == "data/../data/other"

@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -93,9 +94,14 @@ def test_any_source_gives_a_dataset_or_one_sentence(tmp_path_factory, source):
     root = tmp_path_factory.mktemp("fuzz")
     path = root / f"source.{kind}"
     path.write_bytes(content)
-    params = load_params(REPO / "params.yaml", [f"data.source={path}", f"paths.dataset={root / 'dataset'}",
-                                                 f"paths.validation={root / 'validation'}", "validate.min_rows_per_class=1",
-                                                 "data.labels=[pos, neg, neu]"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # the case's project folder: outputs may only go inside it
+        check_source(kind, path, root)
+
+
+def check_source(kind: str, path: Path, root: Path) -> None:
+    params = load_params(REPO / "params.yaml", [f"data.source={path}", "paths.dataset=dataset", "paths.validation=validation",
+                                                 "validate.min_rows_per_class=1", "data.labels=[pos, neg, neu]"])
     try:
         rows = ingest_dataset(params)
     except LmforgeError as error:

@@ -12,7 +12,7 @@ class Interrupted(Exception):
     pass
 
 
-def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     params = load_params(REPO / "params.yaml", ["data.sample.rows=300", "train.epochs=3", "train.batch_size=16",
                                                 "train.early_stopping_patience=0", "validate.min_rows_per_class=5"])
@@ -35,11 +35,17 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch)
     torn.mkdir()
     (torn / "model.safetensors").write_bytes(b"\0" * 64)
     (torn / "trainer_state.json").write_text('{"global_step": 99')
+    # A complete-looking checkpoint with pickled weights (what torch.save writes): never loaded.
+    pickled = saved[0].parent / "checkpoint-998"
+    pickled.mkdir()
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04 a pickle")
+    (pickled / "trainer_state.json").write_text('{"global_step": 998}')
 
     logged: list[int] = []
     model = train_model(params, tokens, on_log=lambda metrics, step: logged.append(step), show_progress=False)
     assert min(logged) > first_epoch_steps, "epoch 1 was trained again instead of resumed"
-    assert max(logged) < 999 and not torn.exists()
+    assert max(logged) < 998 and not torn.exists()
+    assert f"not resuming from {pickled}: its weights are not safetensors (pytorch_model.bin)" in capsys.readouterr().err
     assert model.steps == 3 * first_epoch_steps and model.epochs == 3
     assert not checkpoint_dir(params, tokens).exists(), "a finished run leaves no checkpoint to resume"
     assert read_model_meta(model.path)["labels"] == ["negative", "neutral", "positive"]
