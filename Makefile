@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-faults test-slow repro bench bench-full clean
+.PHONY: setup run test test-faults test-scale test-slow repro bench bench-full clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ test: setup
 # Injected faults (kill -9, MLflow and Prefect servers stopped, full and read-only disks): minutes each; CI runs them.
 test-faults: setup
 	LMFORGE_FAULTS=1 $(BIN)/python -m pytest -m faults
+
+# Several processes at once (data-parallel training under torchrun): about 2 min; CI runs them.
+test-scale: setup
+	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale
 
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow

@@ -9,13 +9,13 @@ import time
 REESTIMATE_EVERY = 10  # steps between re-estimates of the total the budget allows
 
 
-def choose_device() -> dict:
+def choose_device(precision: str = "auto") -> dict:
     """TrainingArguments for the best device here: the same params run on a laptop and on a GPU node."""
     import torch
 
     if torch.cuda.is_available():
-        return {"use_cpu": False, "bf16": torch.cuda.is_bf16_supported()}
-    return {"use_cpu": True, "bf16": False}
+        return {"use_cpu": False, "bf16": precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported())}
+    return {"use_cpu": True, "bf16": precision == "bf16"}  # CPU autocast to bf16 only when asked: slow without AMX
 
 
 def describe_device() -> str:
@@ -52,19 +52,34 @@ def budget_callback(seconds: float, on_estimate=None):
 
         def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
             now = time.monotonic()
-            if now > self.deadline:
-                control.should_training_stop = control.should_evaluate = control.should_save = True
-                return
             done = state.global_step - self.start_step
-            if done and done % REESTIMATE_EVERY == 0:
+            stop, total, rate = now > self.deadline, 0, 0.0
+            if not stop and done and done % REESTIMATE_EVERY == 0:
                 rate = done / (now - self.start)  # evaluations and saves included, as they recur
                 total = state.global_step + int((self.deadline - now) * rate)
-                if lr_scheduler is not None and rescale_schedule(lr_scheduler, max(total, state.global_step + 1)):
-                    self.estimates.append(total)
-                    if on_estimate:
-                        on_estimate({"budget_estimated_steps": total, "budget_steps_per_s": rate}, state.global_step)
+            # Under DDP every process must stop at the same step and keep the same schedule, or they wait on each
+            # other forever (or their learning rates drift apart): process 0's clock decides for all.
+            stop, total, rate = agree_with_rank_zero(stop, total, rate)
+            if stop:
+                control.should_training_stop = control.should_evaluate = control.should_save = True
+            elif total and lr_scheduler is not None and rescale_schedule(lr_scheduler, max(total, state.global_step + 1)):
+                self.estimates.append(total)
+                if on_estimate:
+                    on_estimate({"budget_estimated_steps": total, "budget_steps_per_s": rate}, state.global_step)
 
     return TimeBudget()
+
+
+def agree_with_rank_zero(stop: bool, total: int, rate: float) -> tuple[bool, int, float]:
+    """(stop, total, rate) as data-parallel process 0 has them; unchanged in a single process."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return stop, total, rate
+    decision = torch.tensor([float(stop), float(total), rate], dtype=torch.float64)
+    dist.broadcast(decision, src=0)
+    return bool(decision[0]), int(decision[1]), float(decision[2])
 
 
 def speed_meter():
@@ -75,6 +90,7 @@ def speed_meter():
     class SpeedMeter(TrainerCallback):
         def __init__(self):
             self.seconds, self.steps, self.tokens, self.pending, self.last, self.paused = 0.0, 0, 0, 0, None, False
+            self.ran = 0  # optimizer steps taken in this run (a resumed run starts counting at its checkpoint)
 
         def wrap(self, collate):
             """The collator, counting the real tokens of each batch it builds."""
@@ -87,6 +103,7 @@ def speed_meter():
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.monotonic()
+            self.ran += 1
             if self.last is not None and not self.paused:
                 self.seconds += now - self.last
                 self.steps += 1
@@ -101,9 +118,17 @@ def speed_meter():
 
         def describe(self, batch_size: int) -> dict:
             """Speed figures for the model's meta; None where no step was timed."""
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():  # each DDP process counted its own rows' tokens
+                import torch
+
+                total = torch.tensor([self.tokens], dtype=torch.int64)
+                dist.all_reduce(total)
+                self.tokens = int(total)
             if not self.seconds:
-                return {"train_samples_per_second": None, "train_tokens_per_second": None}
-            return {"train_samples_per_second": round(self.steps * batch_size / self.seconds, 3),
+                return {"train_samples_per_second": None, "train_tokens_per_second": None, "steps_run": self.ran}
+            return {"steps_run": self.ran,"train_samples_per_second": round(self.steps * batch_size / self.seconds, 3),
                     "train_tokens_per_second": round(self.tokens / self.seconds, 1)}
 
     return SpeedMeter()
@@ -114,11 +139,22 @@ def training_arguments(params, checkpoints, show_progress: bool, best_by: str) -
     cfg = params.train
     return dict(
         output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=params.evaluate.batch_size,
+        # The batch in params is per optimizer step: each process takes its share, in accumulation_steps pieces.
+        per_device_train_batch_size=cfg.batch_size // (cfg.distributed.nproc * cfg.accumulation_steps),
+        gradient_accumulation_steps=cfg.accumulation_steps, per_device_eval_batch_size=params.evaluate.batch_size,
         learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
         label_smoothing_factor=cfg.label_smoothing, lr_scheduler_type=cfg.scheduler,
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model=best_by, greater_is_better=best_by != "eval_loss",
         logging_steps=20, seed=params.project.seed, report_to="none", dataloader_pin_memory=False,
         # Batches of similar length: padding to the longest text of a random batch cost ~3x in samples/s.
-        train_sampling_strategy="group_by_length", disable_tqdm=not show_progress, **choose_device())
+        train_sampling_strategy="group_by_length", disable_tqdm=not show_progress,
+        ddp_backend=None if cfg.distributed.backend == "auto" else cfg.distributed.backend,
+        # Every parameter gets a gradient; DDP's search for unused ones is a second pass over the graph per step.
+        ddp_find_unused_parameters=False,
+        # Trainer scales each process's loss by the process count when a model takes **kwargs, expecting the model
+        # to divide by the tokens of all processes; a classifier's loss is a plain mean, so 2 processes stepped with
+        # twice the gradient of 1 (its logged loss was 2.08 where 1 process logged 1.04). Off, each process's mean
+        # is averaged by DDP: the gradient of the whole batch.
+        average_tokens_across_devices=False,
+        **choose_device(cfg.precision))

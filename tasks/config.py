@@ -24,6 +24,9 @@ CHECKS = {
                 "length_ratio": "fwd", "identical_share": "fw", "duplicates": "fwd", "leakage": "fwd"},
 }
 POLICY_LETTERS = {"fail": "f", "warn": "w", "drop": "d"}
+# train keys left out of cache keys and lineage hashes: a model trained in 2 processes (the same global batch) or
+# with 4 threads is the model 1 process with 2 threads trains, so it is reused and its checkpoints resumed.
+HOW_NOT_WHAT = ("distributed", "threads")
 
 
 class Section(BaseModel):
@@ -165,10 +168,20 @@ class ModelParams(Section):
         return value
 
 
+class DistributedParams(Section):
+    nproc: int = Field(1, ge=1, description="Data-parallel processes under torchrun (DDP); 1 trains in the step's process.")
+    backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl on GPUs, gloo on CPU.")
+
+
 class TrainParams(Section):
     epochs: float = Field(8, gt=0)
     max_steps: int = Field(-1, description="Stop after this many steps; -1 runs all epochs.")
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, description="Rows per optimizer step, whatever distributed.nproc and "
+                                                   "accumulation_steps are: each process takes batch_size / (nproc x accumulation_steps).")
+    accumulation_steps: int = Field(1, ge=1, description="Micro-batches whose gradients make one optimizer step.")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 mixed precision on a GPU that "
+                                                                             "has it, else fp32.")
+    distributed: DistributedParams = DistributedParams()
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_steps: int = Field(50, ge=0)
@@ -321,6 +334,11 @@ class Params(Section):
         if self.train.freeze_embeddings and not self.model.pretrained:
             raise ValueError("train.freeze_embeddings: a model from scratch must learn its embeddings; set "
                              "model.pretrained or turn it off")
+        shares = self.train.distributed.nproc * self.train.accumulation_steps
+        if self.train.batch_size % shares:
+            raise ValueError(f"train.batch_size: {self.train.batch_size} rows do not split evenly over "
+                             f"train.distributed.nproc ({self.train.distributed.nproc}) x train.accumulation_steps "
+                             f"({self.train.accumulation_steps}); use a multiple of {shares}")
         if self.registry.alias == self.registry.champion_alias:
             raise ValueError("registry.champion_alias: must differ from registry.alias")
         return self
@@ -332,6 +350,8 @@ class Params(Section):
     def section_hash(self, *sections: str) -> str:
         """A short hash of the named sections (all when none), for cache keys and lineage tags."""
         data = self.model_dump(mode="json", by_alias=True)
+        for key in HOW_NOT_WHAT:  # how many processes or threads train it does not change what is trained
+            data["train"].pop(key)
         picked = {name: data[name] for name in sections} if sections else data
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -86,8 +86,10 @@ def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, lab
     class LengthGroupedTrainer(Trainer):
         def _get_train_sampler(self, train_dataset=None):
             rows = train_dataset if train_dataset is not None else self.train_dataset
-            return ShuffledLengthGroups([len(row["input_ids"]) for row in rows], self.args.train_batch_size,
-                                        self.args.seed)
+            # Grouped by the rows of all processes' micro-batches together: under DDP each process takes its slice
+            # of every group, so 2 processes x 16 rows train the very batches 1 process x 32 rows does.
+            return ShuffledLengthGroups([len(row["input_ids"]) for row in rows],
+                                        self.args.train_batch_size * self.args.world_size, self.args.seed)
 
         def _get_eval_sampler(self, eval_dataset):
             return LengthSorted([len(row["input_ids"]) for row in eval_dataset])
@@ -99,11 +101,32 @@ def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, lab
 
 
 def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = None, show_progress: bool = True,
-                lineage: dict[str, str] | None = None) -> TrainedModel:
-    """The pure core: train, keep the best epoch on validation, save safetensors with tokenizer(s) and params."""
+                lineage: dict[str, str] | None = None, resume_from: str | None = None) -> TrainedModel:
+    """The pure core: train, keep the best epoch on validation, save safetensors with tokenizer(s) and params.
+
+    With train.distributed.nproc > 1 it runs in that many torchrun processes (tasks.distributed), which log to the
+    MLflow run named in `lineage` themselves; `resume_from` is how the launcher tells them what to resume."""
+    from tasks.distributed import is_worker, launch_workers
+
+    if not is_worker():
+        resume = find_resumable(checkpoint_dir(params, tokens)) if params.train.resume else None
+        if resume:
+            folder, state = resume
+            say(f"[resume] from {folder.name}: step {state['global_step']}, epoch {state.get('epoch') or 0:.2f} of an "
+                "interrupted run with the same data and params")
+        resume_from = str(resume[0]) if resume else None
+        if params.train.distributed.nproc > 1:
+            return launch_workers(params, tokens, (lineage or {}).get("run_id"), lineage, resume_from, show_progress)
+    return fit_model(params, tokens, on_log, show_progress, lineage, resume_from)
+
+
+def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, show_progress: bool,
+              lineage: dict[str, str] | None, resume_from: str | None) -> TrainedModel:
+    """Train in this process (one of several under DDP: then only process 0 writes the model)."""
     import torch
     from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
+    from tasks.distributed import mean_over_processes
     from tasks.tokenize import read_meta
     from tasks.tokenize_pairs import TARGET_DIR
 
@@ -127,19 +150,26 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
         trainer = seq2seq_trainer(params, tokens, tokenizer, checkpoints, callbacks, show_progress)
     else:
         trainer = classification_trainer(params, tokens, tokenizer, labels, checkpoints, callbacks, show_progress)
+    if trainer.args.world_size > 1:
+        # The model is built (and DDP starts every process from process 0's weights); from here each process draws
+        # its own dropout masks: one seed for all gave every process the same masks.
+        from accelerate.utils import set_seed as seed_processes
+
+        seed_processes(params.project.seed, device_specific=True)
     if show_progress:
         swap_progress(trainer)
     trainer.data_collator = meter.wrap(trainer.data_collator)
     if cfg.freeze_embeddings:
         # The word embeddings are half of MiniLM's weights; not updating them made each step ~15% faster on 2 cores.
         trainer.model.get_input_embeddings().weight.requires_grad_(False)
-    resume = find_resumable(checkpoints) if cfg.resume else None
-    if resume:
-        folder, state = resume
-        say(f"[resume] from {folder.name}: step {state['global_step']}, epoch {state.get('epoch') or 0:.2f} of an "
-            "interrupted run with the same data and params")
-    result = trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    speed = meter.describe(cfg.batch_size)  # every process: it sums their tokens
+    train_loss = mean_over_processes(result.training_loss)  # each process averaged its own rows' losses
     out = Path(params.paths.model)
+    model = TrainedModel(path=str(out), best_metric=float(trainer.state.best_metric or 0.0), steps=result.global_step,
+                         epochs=float(trainer.state.epoch or 0.0))
+    if not trainer.is_world_process_zero():
+        return model
     shutil.rmtree(out, ignore_errors=True)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
@@ -148,13 +178,13 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
             "training_key": training_key(params, tokens), "best_metric": trainer.state.best_metric, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
-            **meter.describe(cfg.batch_size), "device": describe_device(),
+            "train_loss": train_loss, **speed, "device": describe_device(),
+            "processes": trainer.args.world_size,
             **(lineage or {})}
     (out / MODEL_META).write_text(json.dumps(meta, indent=1))
     # A finished run leaves nothing to resume; keeping its checkpoints would make the next run a no-op.
     shutil.rmtree(checkpoints, ignore_errors=True)
-    return TrainedModel(path=str(out), best_metric=float(trainer.state.best_metric or 0.0), steps=result.global_step,
-                        epochs=float(trainer.state.epoch or 0.0))
+    return model
 
 
 def read_model_meta(model_dir: str | Path) -> dict:

@@ -1,0 +1,100 @@
+"""Data-parallel training on torch's own launcher: `train.distributed.nproc` > 1 runs the train core in that many
+processes under torchrun (`torch.distributed.run`), DDP with gloo on CPU or nccl on GPUs, as Trainer sets it up.
+
+The step's process launches and waits; every worker trains its share of each batch; process 0 alone logs to MLflow,
+says progress and writes the model (Trainer saves on the main process only). The request and the result travel as
+small JSON files, like everything else between steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from tasks.config import Params
+from tasks.errors import LmforgeError
+from tasks.records import TokenizedData, TrainedModel
+from tasks.runtime import say
+
+
+def is_worker() -> bool:
+    """Inside a torchrun worker (torchrun sets these for each process it starts)."""
+    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def is_rank_zero() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def mean_over_processes(value: float) -> float:
+    """The mean of a number over the DDP processes (the number itself in one process)."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    total = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(total)
+    return float(total) / dist.get_world_size()
+
+
+def launch_workers(params: Params, tokens: TokenizedData, run_id: str | None, lineage: dict | None,
+                   resume_from: str | None, show_progress: bool) -> TrainedModel:
+    """Run the train core in `nproc` processes on this machine and return process 0's result."""
+    nproc = params.train.distributed.nproc
+    with tempfile.TemporaryDirectory(prefix="lmforge-ddp-") as folder:
+        request, result = Path(folder) / "request.json", Path(folder) / "result.json"
+        request.write_text(json.dumps({
+            "params": params.model_dump(mode="json", by_alias=True), "params_file": params.source_file,
+            "tokens": asdict(tokens), "run_id": run_id, "lineage": lineage, "resume_from": resume_from,
+            "show_progress": show_progress,
+            "result": str(result)}))
+        env = dict(os.environ)
+        # Each process gets its share of the cores unless train.threads says otherwise (torchrun's default is 1).
+        env.setdefault("OMP_NUM_THREADS", str(params.train.threads or max(1, (os.cpu_count() or 1) // nproc)))
+        say(f"[ddp] training in {nproc} processes (torchrun), {params.train.batch_size // nproc} rows each per step")
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+                   "-m", "tasks.distributed", str(request)]
+        done = subprocess.run(command, env=env)
+        if done.returncode or not result.is_file():
+            raise LmforgeError(f"train: the {nproc} data-parallel processes stopped (exit {done.returncode}); the "
+                               "lines above say why. Rerun to resume from the last checkpoint, or set "
+                               "train.distributed.nproc: 1.")
+        return TrainedModel(**json.loads(result.read_text()))
+
+
+def run_worker(request_path: str) -> None:
+    """One torchrun worker: the same train core as a single process, told by the launcher what to resume."""
+    from tasks.runtime import configure_runtime
+
+    configure_runtime()
+    from tasks import tracking
+    from tasks.train import train_model
+
+    request = json.loads(Path(request_path).read_text())
+    params = Params.model_validate(request["params"])
+    params._file = request["params_file"]
+    on_log = tracking.step_logger(params, request["run_id"]) if request["run_id"] and is_rank_zero() else None
+    model = train_model(params, TokenizedData(**request["tokens"]), on_log, show_progress=request["show_progress"] and is_rank_zero(),
+                        lineage=request["lineage"], resume_from=request["resume_from"])
+    if is_rank_zero():
+        Path(request["result"]).write_text(json.dumps(asdict(model)))
+
+
+if __name__ == "__main__":
+    from tasks.errors import explain
+
+    try:
+        run_worker(sys.argv[1])
+    except Exception as error:
+        explained = explain(error, "tasks.train")
+        if explained is None:
+            raise
+        if is_rank_zero():
+            say(f"error: {explained}")
+        raise SystemExit(1) from None
