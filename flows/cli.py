@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows import cli_registry, cli_servers
+from flows import cli_registry, cli_servers, cli_sweep
 from flows.cli_shared import DebugOption, ParamsOption, SetOption, command, quiet_prefect_console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -112,7 +112,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
-for module in (cli_registry, cli_servers):
+for module in (cli_registry, cli_servers, cli_sweep):
     for function in module.COMMANDS:
         app.command()(function)
 

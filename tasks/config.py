@@ -234,6 +234,34 @@ class ScheduleParams(Section):
     lock_timeout_s: float = Field(3600, gt=0, description="How long a run waits for an overlapping one to finish.")
 
 
+class SearchRange(Section):
+    """One searched key: a range (low, high; log scale; integers when both ends are) or a list of choices."""
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    choices: list[int | float | str | bool] | None = None
+
+    @model_validator(mode="after")
+    def check_range(self) -> "SearchRange":
+        if self.choices is None and (self.low is None or self.high is None or self.low >= self.high):
+            raise ValueError("give low < high, or choices: [...]")
+        if self.log and self.low is not None and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+class SweepParams(Section):
+    trials: int = Field(4, ge=1, description="Trials `lmforge sweep` trains.")
+    workers: int = Field(2, ge=1, description="Trials that train at once: Dask workers of the local cluster "
+                                              "(--dask-address uses a running cluster instead).")
+    sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="Optuna's sampler; grid needs choices only.")
+    pruning: bool = Field(True, description="Optuna's median pruner stops a trial whose validation score per epoch "
+                                            "trails the median of earlier trials.")
+    space: dict[str, SearchRange] = Field(
+        {"train.learning_rate": SearchRange(low=0.0002, high=0.002, log=True)},
+        description="Dotted params key: its range or choices.")
+
+
 class ServeParams(Section):
     host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback is warned about.")
     port: int = Field(5001, ge=1, le=65535)
@@ -289,6 +317,7 @@ class Params(Section):
     promote: PromoteParams = PromoteParams()
     schedule: ScheduleParams = ScheduleParams()
     serve: ServeParams = ServeParams()
+    sweep: SweepParams = SweepParams()
     paths: PathParams = PathParams()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -339,6 +368,15 @@ class Params(Section):
             raise ValueError(f"train.batch_size: {self.train.batch_size} rows do not split evenly over "
                              f"train.distributed.nproc ({self.train.distributed.nproc}) x train.accumulation_steps "
                              f"({self.train.accumulation_steps}); use a multiple of {shares}")
+        dumped = self.model_dump(by_alias=True)
+        for key, searched in self.sweep.space.items():
+            node = dumped
+            for part in key.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ValueError(f"sweep.space: {key!r} is no params key; name one such as train.learning_rate")
+                node = node[part]
+            if self.sweep.sampler == "grid" and searched.choices is None:
+                raise ValueError(f"sweep.space: {key} is a range, but sweep.sampler grid needs choices")
         if self.registry.alias == self.registry.champion_alias:
             raise ValueError("registry.champion_alias: must differ from registry.alias")
         return self

@@ -97,7 +97,7 @@ def test_bad_source(baseline, monkeypatch, case):
 @pytest.mark.parametrize("override, expected", [
     ("data.sourse=x.csv", "data.sourse is not a known key"),
     ("train.epochs=many", "--set: train.epochs is invalid"),
-    ("model.pretrained=no/such/folder", "model.pretrained is invalid: no/such/folder does not exist"),
+    ("model.pretrained=no/such/folder", "model.pretrained is invalid: 'no/such/folder' does not exist"),
     ("model.pretrained=data/raw", "model.pretrained is invalid: 'data/raw' holds no config.json"),
     ("promote.floors={f1_mixed: 0.5}", "--set: promote.floors is invalid: 'f1_mixed' is not a metric"),
     ("promote.significance.test=ttest", "--set: promote.significance.test is invalid"),
