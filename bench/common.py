@@ -58,11 +58,11 @@ def write_result(path: str | Path, payload: dict) -> Path:
     return out
 
 
-def run_command(command: list[str], env: dict | None = None, keep: str | None = None) -> dict:
-    """Run a command in the repo root to its end: its wall seconds, the output lines that contain `keep`, and, if it
-    failed, an error with its output's tail."""
+def run_command(command: list[str], env: dict | None = None, keep: str | None = None, cwd: Path = REPO) -> dict:
+    """Run a command in the repo root (or `cwd`) to its end: its wall seconds, the output lines that contain `keep`,
+    and, if it failed, an error with its output's tail."""
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
+    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     found = {"command": command, "wall_seconds": time.perf_counter() - start, "returncode": proc.returncode}
     if keep:
         found["kept"] = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if keep in line]
