@@ -1,7 +1,7 @@
 """Data-parallel training on torch's own launcher: `train.distributed.nproc` > 1 runs the train core in that many
 processes under torchrun (`torch.distributed.run`), DDP with gloo on CPU or nccl on GPUs, as Trainer sets it up.
 
-The step's process launches and waits; every worker trains its share of each batch; process 0 alone logs to MLflow,
+The step's process launches `python -m tasks.train_worker` and waits; every worker trains its share of each batch; process 0 alone logs to MLflow,
 says progress and writes the model (Trainer saves on the main process only). The request and the result travel as
 small JSON files, like everything else between steps.
 """
@@ -59,42 +59,10 @@ def launch_workers(params: Params, tokens: TokenizedData, run_id: str | None, li
         env.setdefault("OMP_NUM_THREADS", str(params.train.threads or max(1, (os.cpu_count() or 1) // nproc)))
         say(f"[ddp] training in {nproc} processes (torchrun), {params.train.batch_size // nproc} rows each per step")
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-                   "-m", "tasks.distributed", str(request)]
+                   "-m", "tasks.train_worker", str(request)]
         done = subprocess.run(command, env=env)
         if done.returncode or not result.is_file():
             raise LmforgeError(f"train: the {nproc} data-parallel processes stopped (exit {done.returncode}); the "
                                "lines above say why. Rerun to resume from the last checkpoint, or set "
                                "train.distributed.nproc: 1.")
         return TrainedModel(**json.loads(result.read_text()))
-
-
-def run_worker(request_path: str) -> None:
-    """One torchrun worker: the same train core as a single process, told by the launcher what to resume."""
-    from tasks.runtime import configure_runtime
-
-    configure_runtime()
-    from tasks import tracking
-    from tasks.train import train_model
-
-    request = json.loads(Path(request_path).read_text())
-    params = Params.model_validate(request["params"])
-    params._file = request["params_file"]
-    on_log = tracking.step_logger(params, request["run_id"]) if request["run_id"] and is_rank_zero() else None
-    model = train_model(params, TokenizedData(**request["tokens"]), on_log, show_progress=request["show_progress"] and is_rank_zero(),
-                        lineage=request["lineage"], resume_from=request["resume_from"])
-    if is_rank_zero():
-        Path(request["result"]).write_text(json.dumps(asdict(model)))
-
-
-if __name__ == "__main__":
-    from tasks.errors import explain
-
-    try:
-        run_worker(sys.argv[1])
-    except Exception as error:
-        explained = explain(error, "tasks.train")
-        if explained is None:
-            raise
-        if is_rank_zero():
-            say(f"error: {explained}")
-        raise SystemExit(1) from None

@@ -8,7 +8,7 @@ from tasks.ingest import ingest_dataset
 from tasks.tokenize import tokenize_dataset
 from tasks.train import read_model_meta, train_model
 from tasks.validate import validate_dataset
-from tests.conftest import REPO, working_in
+from tests.conftest import REPO, Interrupted, crash_in_second_epoch, working_in
 
 pytestmark = pytest.mark.scale
 
@@ -53,10 +53,6 @@ def test_the_model_two_processes_saved_loads_and_predicts_as_well_as_one(trained
     assert two > 0.45 and abs(one - two) <= 0.05, (one, two)  # 3 balanced classes: chance is 0.33
 
 
-class Interrupted(Exception):
-    pass
-
-
 def test_ddp_resumes_a_checkpoint_and_stops_together_on_its_time_budget(tmp_path, monkeypatch, capfd):
     """A 1-process run interrupted after epoch 1 is resumed by 2 processes (nproc is not part of the training key),
     which then stop at one step when the budget runs out: a process that stopped alone would hang the other."""
@@ -67,10 +63,6 @@ def test_ddp_resumes_a_checkpoint_and_stops_together_on_its_time_budget(tmp_path
     ingest_dataset(params)
     validate_dataset(params)
     tokens = tokenize_dataset(params, "v1")
-
-    def crash_in_second_epoch(metrics, step):
-        if "val_f1_macro" in metrics and metrics["train_epoch"] >= 2:
-            raise Interrupted
 
     with pytest.raises(Interrupted):
         train_model(params, tokens, on_log=crash_in_second_epoch, show_progress=False)

@@ -5,11 +5,7 @@ from tasks.ingest import ingest_dataset
 from tasks.validate import validate_dataset
 from tasks.tokenize import tokenize_dataset
 from tasks.train import checkpoint_dir, read_model_meta, train_model
-from tests.conftest import REPO
-
-
-class Interrupted(Exception):
-    pass
+from tests.conftest import REPO, Interrupted, crash_in_second_epoch
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
@@ -19,11 +15,6 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch,
     ingest_dataset(params)
     validate_dataset(params)  # writes the rows tokenize reads
     tokens = tokenize_dataset(params, "v1")
-
-    def crash_in_second_epoch(metrics, step):
-        # Epoch 2's evaluation is logged before epoch 2 is saved: only epoch 1's checkpoint exists.
-        if "val_f1_macro" in metrics and metrics["train_epoch"] >= 2:
-            raise Interrupted
 
     with pytest.raises(Interrupted):
         train_model(params, tokens, on_log=crash_in_second_epoch, show_progress=False)
