@@ -43,6 +43,8 @@ def budget_callback(seconds: float, on_estimate=None):
     on machines whose speed varies by 2x from hour to hour."""
     from transformers import TrainerCallback
 
+    from tasks.distributed import agree_with_rank_zero
+
     class TimeBudget(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
             self.start = time.monotonic()
@@ -60,6 +62,7 @@ def budget_callback(seconds: float, on_estimate=None):
             # Under DDP every process must stop at the same step and keep the same schedule, or they wait on each
             # other forever (or their learning rates drift apart): process 0's clock decides for all.
             stop, total, rate = agree_with_rank_zero(stop, total, rate)
+            total = int(total)
             if stop:
                 control.should_training_stop = control.should_evaluate = control.should_save = True
             elif total and lr_scheduler is not None and rescale_schedule(lr_scheduler, max(total, state.global_step + 1)):
@@ -68,18 +71,6 @@ def budget_callback(seconds: float, on_estimate=None):
                     on_estimate({"budget_estimated_steps": total, "budget_steps_per_s": rate}, state.global_step)
 
     return TimeBudget()
-
-
-def agree_with_rank_zero(stop: bool, total: int, rate: float) -> tuple[bool, int, float]:
-    """(stop, total, rate) as data-parallel process 0 has them; unchanged in a single process."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return stop, total, rate
-    decision = torch.tensor([float(stop), float(total), rate], dtype=torch.float64)
-    dist.broadcast(decision, src=0)
-    return bool(decision[0]), int(decision[1]), float(decision[2])
 
 
 def speed_meter():
@@ -118,29 +109,26 @@ def speed_meter():
 
         def describe(self, batch_size: int) -> dict:
             """Speed figures for the model's meta; None where no step was timed."""
-            import torch.distributed as dist
+            from tasks.distributed import sum_over_processes
 
-            if dist.is_available() and dist.is_initialized():  # each DDP process counted its own rows' tokens
-                import torch
-
-                total = torch.tensor([self.tokens], dtype=torch.int64)
-                dist.all_reduce(total)
-                self.tokens = int(total)
+            tokens = int(sum_over_processes(self.tokens))  # each DDP process counted its own rows' tokens
             if not self.seconds:
                 return {"train_samples_per_second": None, "train_tokens_per_second": None, "steps_run": self.ran}
-            return {"steps_run": self.ran,"train_samples_per_second": round(self.steps * batch_size / self.seconds, 3),
-                    "train_tokens_per_second": round(self.tokens / self.seconds, 1)}
+            return {"steps_run": self.ran, "train_samples_per_second": round(self.steps * batch_size / self.seconds, 3),
+                    "train_tokens_per_second": round(tokens / self.seconds, 1)}
 
     return SpeedMeter()
 
 
 def training_arguments(params, checkpoints, show_progress: bool, best_by: str) -> dict:
     """What every task's Trainer shares: schedule from params, an evaluation and a checkpoint per epoch, the best kept."""
+    from tasks.distributed import per_device_batch
+
     cfg = params.train
     return dict(
         output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         # The batch in params is per optimizer step: each process takes its share, in accumulation_steps pieces.
-        per_device_train_batch_size=cfg.batch_size // (cfg.distributed.nproc * cfg.accumulation_steps),
+        per_device_train_batch_size=per_device_batch(cfg),
         gradient_accumulation_steps=cfg.accumulation_steps, per_device_eval_batch_size=params.evaluate.batch_size,
         learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
         label_smoothing_factor=cfg.label_smoothing, lr_scheduler_type=cfg.scheduler,

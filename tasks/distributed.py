@@ -31,16 +31,48 @@ def is_rank_zero() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def mean_over_processes(value: float) -> float:
-    """The mean of a number over the DDP processes (the number itself in one process)."""
-    import torch
+def per_device_batch(cfg) -> int:
+    """Rows per process per micro-batch: params' batch is per optimizer step, over processes and accumulation."""
+    return cfg.batch_size // (cfg.distributed.nproc * cfg.accumulation_steps)
+
+
+def threads_per_process(params, processes: int) -> int:
+    """torch threads for each of `processes` that share this machine, unless train.threads says otherwise."""
+    return params.train.threads or max(1, (os.cpu_count() or 1) // processes)
+
+
+def process_group():
+    """torch.distributed when this process is one of several DDP processes, else None."""
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized()):
+    return dist if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1 else None
+
+
+def sum_over_processes(value: float) -> float:
+    """The sum of a number over the DDP processes (the number itself in one process)."""
+    import torch
+
+    if (group := process_group()) is None:
         return value
     total = torch.tensor([value], dtype=torch.float64)
-    dist.all_reduce(total)
-    return float(total) / dist.get_world_size()
+    group.all_reduce(total)
+    return float(total)
+
+
+def mean_over_processes(value: float) -> float:
+    group = process_group()
+    return sum_over_processes(value) / (group.get_world_size() if group else 1)
+
+
+def agree_with_rank_zero(*values: float) -> list[float]:
+    """The values as DDP process 0 has them (unchanged in one process): one decision for every process."""
+    import torch
+
+    if (group := process_group()) is None:
+        return list(values)
+    decision = torch.tensor(values, dtype=torch.float64)
+    group.broadcast(decision, src=0)
+    return decision.tolist()
 
 
 def launch_workers(params: Params, tokens: TokenizedData, run_id: str | None, lineage: dict | None,
@@ -56,8 +88,8 @@ def launch_workers(params: Params, tokens: TokenizedData, run_id: str | None, li
             "result": str(result)}))
         env = dict(os.environ)
         # Each process gets its share of the cores unless train.threads says otherwise (torchrun's default is 1).
-        env.setdefault("OMP_NUM_THREADS", str(params.train.threads or max(1, (os.cpu_count() or 1) // nproc)))
-        say(f"[ddp] training in {nproc} processes (torchrun), {params.train.batch_size // nproc} rows each per step")
+        env.setdefault("OMP_NUM_THREADS", str(threads_per_process(params, nproc)))
+        say(f"[ddp] training in {nproc} processes (torchrun), {per_device_batch(params.train)} rows each per micro-batch")
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
                    "-m", "tasks.train_worker", str(request)]
         done = subprocess.run(command, env=env)

@@ -8,12 +8,12 @@ worker process opens, so a trial reports its validation score per epoch and is p
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks.config import Params, load_params
+from tasks.distributed import threads_per_process
 from tasks.records import TokenizedData
 from tasks.runtime import say, step
 
@@ -90,7 +90,7 @@ def trial_overrides(params: Params, sweep_id: str, number: int, values: dict[str
     import json
 
     folder = sweep_folder(params, sweep_id) / f"trial-{number}"
-    threads = params.train.threads or max(1, (os.cpu_count() or 1) // params.sweep.workers)
+    threads = threads_per_process(params, params.sweep.workers)
     return [f"{key}={json.dumps(value)}" for key, value in values.items()] + [
         f"paths.model={folder / 'model'}", f"train.threads={threads}"]
 
