@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from prefect import flow
 
+from flows.retrain import ValidationFailed
 from tasks import tracking
 from tasks.config import load_params
 from tasks.errors import LmforgeError, describe_failure
@@ -48,7 +49,7 @@ def sweep(params_path: str = "params.yaml", overrides: list[str] | None = None) 
             dataset = ingest(params)
             checks = validate(params, parent, dataset.data_version)
             if not checks.success:
-                raise LmforgeError(failure_message(checks))
+                raise ValidationFailed(failure_message(checks))
             tokens = tokenize(params, dataset.data_version)
             open_study(params, sweep_id, create=True)
             futures = [trial.submit(params_path, overrides, tokens, sweep_id, parent, dataset.data_version)
