@@ -195,6 +195,9 @@ class TrainParams(Section):
         False, description="Keep a pretrained model's word embeddings fixed: faster steps; check accuracy on validation.")
     select_by: Literal["auto", "loss", "bleu"] = Field(
         "auto", description="Best epoch by: auto (macro F1, or seq2seq validation loss), loss, or bleu (seq2seq).")
+    average_last: int = Field(
+        0, ge=0, description="Average the weights of the last N evaluations (epochs) and keep the average when it "
+                             "scores better on validation than the best epoch, by the select_by metric; 0 or 1: off.")
 
 
 class EvaluateParams(Section):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tasks.averaging import keep_better, snapshot_callback
 from tasks.budget import budget_callback, describe_device, speed_meter, training_arguments
 from tasks.config import Params
 from tasks.records import TokenizedData, TrainedModel
@@ -144,6 +145,9 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
         callbacks.append(budget_callback(cfg.time_budget_s, on_log))
     meter = speed_meter()
     callbacks.append(meter)
+    snapshots = snapshot_callback(cfg.average_last) if cfg.average_last > 1 else None
+    if snapshots:
+        callbacks.append(snapshots)
     if params.task == "seq2seq":
         from tasks.train_seq2seq import seq2seq_trainer
 
@@ -163,10 +167,12 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
         # The word embeddings are half of MiniLM's weights; not updating them made each step ~15% faster on 2 cores.
         trainer.model.get_input_embeddings().weight.requires_grad_(False)
     result = trainer.train(resume_from_checkpoint=resume_from)
-    speed = meter.describe(cfg.batch_size)  # every process: it sums their tokens
+    speed = meter.describe(cfg.batch_size)  # every process: it sums their tokens (before averaging's evaluation)
+    averaging = keep_better(trainer, snapshots, on_log) if snapshots else None
     train_loss = mean_over_processes(result.training_loss)  # each process averaged its own rows' losses
     out = Path(params.paths.model)
-    model = TrainedModel(path=str(out), best_metric=float(trainer.state.best_metric or 0.0), steps=result.global_step,
+    best_metric = averaging["average"] if averaging and averaging["kept"] == "average" else trainer.state.best_metric
+    model = TrainedModel(path=str(out), best_metric=float(best_metric or 0.0), steps=result.global_step,
                          epochs=float(trainer.state.epoch or 0.0))
     if not trainer.is_world_process_zero():
         return model
@@ -176,7 +182,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     if (Path(tokens.path) / TARGET_DIR).is_dir():
         shutil.copytree(Path(tokens.path) / TARGET_DIR, out / TARGET_DIR)
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
-            "training_key": training_key(params, tokens), "best_metric": trainer.state.best_metric, "best_by": trainer.args.metric_for_best_model,
+            "training_key": training_key(params, tokens), "best_metric": best_metric, "averaging": averaging, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
             "train_loss": train_loss, **speed, "device": describe_device(),
             "processes": trainer.args.world_size,

@@ -161,3 +161,31 @@ def test_freezing_needs_a_pretrained_model():
 
     with pytest.raises(LmforgeError, match="train.freeze_embeddings"):
         load_params(REPO / "params.yaml", ["train.freeze_embeddings=true"])
+
+
+@pytest.mark.parametrize("target, kept", [(1.0, "average"), (2.0, "best_epoch")])
+def test_checkpoint_average_is_kept_only_when_validation_says_it_is_better(target, kept):
+    """train.average_last: the mean of the last evaluations' weights against the best epoch, scored on validation."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from tasks.averaging import keep_better, snapshot_callback
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    snapshots = snapshot_callback(3)
+    for value in (9.0, 0.0, 1.0, 2.0):  # four evaluations; the last three are kept
+        model.weight.data.fill_(value)
+        snapshots.on_evaluate(None, None, None, model=model)
+    model.weight.data.fill_(2.0)  # the best epoch, loaded by Trainer at the end
+    score = lambda: -abs(model.weight.item() - target)  # noqa: E731 - validation's metric: closer to target is better
+    trainer = SimpleNamespace(model=model, state=SimpleNamespace(best_metric=-abs(2.0 - target), global_step=9),
+                              args=SimpleNamespace(metric_for_best_model="eval_bleu", greater_is_better=True),
+                              evaluate=lambda: {"eval_bleu": score()})
+    logged = []
+    record = keep_better(trainer, snapshots, lambda numbers, step: logged.append((numbers, step)))
+    assert record["kept"] == kept and record["checkpoints"] == 3 and record["average"] == pytest.approx(-abs(1.0 - target))
+    assert model.weight.item() == pytest.approx(1.0 if kept == "average" else 2.0)
+    assert logged[0][0]["kept_average"] == float(kept == "average") and logged[0][1] == 9
+    snapshots.on_evaluate(None, None, None, model=model)
+    assert len(snapshots.states) == 3, "the comparison's own evaluation is no snapshot"
