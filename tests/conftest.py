@@ -97,6 +97,37 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def prefect_env(home: Path, api: str | None = None) -> dict[str, str]:
+    """This process's environment without its PREFECT_* settings: a Prefect home of its own, and the API given."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return env | ({"PREFECT_API_URL": api} if api else {})
+
+
+def start_prefect_server(home: Path, timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
+    """A real `prefect server start` on a free port of 127.0.0.1, answering; its API URL. Stop it with
+    os.killpg(server.pid, signal.SIGKILL): it runs in a session of its own."""
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=prefect_env(home), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=5):
+                return server, api
+        except OSError:
+            assert server.poll() is None, "prefect server exited"
+            time.sleep(1)
+    os.killpg(server.pid, 9)
+    raise AssertionError(f"prefect server did not answer within {timeout_s:g} s")
+
+
 def registry(project: Path):
     """An MlflowClient on a project's own store."""
     from mlflow import MlflowClient

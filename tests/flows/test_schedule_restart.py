@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import free_port, make_project
+from tests.conftest import make_project, prefect_env, start_prefect_server
 from tests.flows.test_overlap import TINY
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]
@@ -32,23 +32,10 @@ def wait_for_deployment(api: str, schedule: subprocess.Popen, timeout_s: float) 
 
 def test_schedule_exits_in_one_sentence_when_its_prefect_server_goes(tmp_path):
     root = make_project(tmp_path / "project", TINY)
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect-server"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "prefect"), "server", "start", "--host",
-                               "127.0.0.1", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server, api = start_prefect_server(tmp_path / "prefect-server")
+    env = prefect_env(tmp_path / "prefect-server")
     schedule = None
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the server first
-            try:
-                with urllib.request.urlopen(f"{api}/health", timeout=5):
-                    break
-            except OSError:
-                assert server.poll() is None, "prefect server exited"
-                time.sleep(1)
         # Polls every second and no client retries, so that giving up takes seconds here (minutes by default).
         schedule = subprocess.Popen([sys.executable, "-m", "flows.cli", "schedule", "--interval", "3600", "--name",
                                      "nightly"], cwd=root, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
