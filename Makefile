@@ -29,7 +29,7 @@ test: setup
 test-faults: setup
 	LMFORGE_FAULTS=1 $(BIN)/python -m pytest -m faults
 
-# Several processes at once (data-parallel training under torchrun): about 2 min; CI runs them.
+# Several processes and machines at once (DDP under torchrun, Dask sweeps, work-pool workers on PostgreSQL stores); CI runs them.
 test-scale: setup
 	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale
 

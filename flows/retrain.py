@@ -9,6 +9,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.states import Completed
 
+from flows.registry_turn import registry_turn
 from tasks import tracking
 from tasks.config import load_params
 from tasks.errors import LmforgeError, describe_failure, redact
@@ -74,8 +75,9 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                 tokens = tokenize(params, dataset.data_version)
                 model = train(params, tokens, run_id, dataset.data_version, reuse=not force)
                 evaluation = evaluate(params, model.path, run_id)
-                version = register(params, model.path, run_id, dataset.data_version, checks.success)
-                decision = promote(params, version, dataset.data_version)
+                with registry_turn(params):
+                    version = register(params, model.path, run_id, dataset.data_version, checks.success)
+                    decision = promote(params, version, dataset.data_version)
                 # The champion is what serves: a rejected version is exported only by hand (lmforge export N).
                 exported = export(params, version.version, run_id) if decision.promoted else None
             except BaseException as error:

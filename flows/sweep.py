@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from prefect import flow
 
+from flows.registry_turn import registry_turn
 from flows.retrain import ValidationFailed
 from tasks import tracking
 from tasks.config import load_params
@@ -63,8 +64,9 @@ def sweep(params_path: str = "params.yaml", overrides: list[str] | None = None) 
             best = (max if maximize else min)(finished, key=lambda result: result.value)
             chosen = load_params(params_path, [*overrides, *best.overrides])
             evaluation = evaluate(chosen, best.model_path, best.run_id)
-            version = register(chosen, best.model_path, best.run_id, dataset.data_version, checks.success)
-            decision = promote(chosen, version, dataset.data_version)
+            with registry_turn(chosen):
+                version = register(chosen, best.model_path, best.run_id, dataset.data_version, checks.success)
+                decision = promote(chosen, version, dataset.data_version)
             if decision.promoted:
                 export(chosen, version.version, best.run_id)
         except BaseException as error:

@@ -22,6 +22,8 @@ from tasks.errors import LmforgeError
 # registering them takes ~2 s, and `lmforge ui`'s full server registers them when someone opens the UI.
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
               "PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}
+# Set when the API is the temporary server of one run: it keeps concurrency leases in memory and dies with the run.
+TEMPORARY_API = "LMFORGE_TEMPORARY_PREFECT_API"
 
 
 def free_port() -> int:
@@ -81,6 +83,7 @@ def start_prefect_api() -> StartingApi | None:
                                preexec_fn=die_with_parent if sys.platform == "linux" else None)
     atexit.register(stop_server, process)
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    os.environ[TEMPORARY_API] = "1"
     return StartingApi(process, lock)
 
 

@@ -104,8 +104,10 @@ def prefect_env(home: Path, api: str | None = None) -> dict[str, str]:
     return env | ({"PREFECT_API_URL": api} if api else {})
 
 
-def start_prefect_server(home: Path, timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
-    """A real `prefect server start` on a free port of 127.0.0.1, answering; its API URL. Stop it with
+def start_prefect_server(home: Path, settings: dict[str, str] | None = None,
+                         timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
+    """A real `prefect server start` (with these PREFECT_* settings) on a free port of 127.0.0.1, answering; its API
+    URL. Stop it with
     os.killpg(server.pid, signal.SIGKILL): it runs in a session of its own."""
     import sys
     import time
@@ -114,7 +116,7 @@ def start_prefect_server(home: Path, timeout_s: float = 120) -> tuple[subprocess
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=prefect_env(home), stdout=subprocess.DEVNULL,
+                               "--port", str(port)], env=prefect_env(home) | (settings or {}), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
