@@ -107,27 +107,22 @@ def prefect_env(home: Path, api: str | None = None) -> dict[str, str]:
 def start_prefect_server(home: Path, settings: dict[str, str] | None = None,
                          timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
     """A real `prefect server start` (with these PREFECT_* settings) on a free port of 127.0.0.1, answering; its API
-    URL. Stop it with
-    os.killpg(server.pid, signal.SIGKILL): it runs in a session of its own."""
+    URL. Stop it with os.killpg(server.pid, signal.SIGKILL): it runs in a session of its own."""
     import sys
-    import time
-    import urllib.request
+
+    from tasks.servers import wait_answer
 
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
                                "--port", str(port)], env=prefect_env(home) | (settings or {}), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{api}/health", timeout=5):
-                return server, api
-        except OSError:
-            assert server.poll() is None, "prefect server exited"
-            time.sleep(1)
-    os.killpg(server.pid, 9)
-    raise AssertionError(f"prefect server did not answer within {timeout_s:g} s")
+    answer = wait_answer(f"{api}/health", server, timeout_s)
+    if answer != "answered":
+        if server.poll() is None:
+            os.killpg(server.pid, 9)
+        raise AssertionError(f"prefect server {answer} before answering ({timeout_s:g} s)")
+    return server, api
 
 
 def registry(project: Path):

@@ -12,30 +12,18 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tasks.servers import wait_answer
 from tests.conftest import REPO, free_port, make_project, merge, prefect_env, start_prefect_server
 from tests.flows.test_overlap import TINY
 from tests.postgres import running_postgres
 
 pytestmark = [pytest.mark.flow, pytest.mark.scale]
 BIN = Path(sys.executable).parent
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            assert process.poll() is None, f"the server behind {url} exited"
-            time.sleep(1)
-    raise AssertionError(f"{url} did not answer within {timeout_s:g} s")
 
 
 def machine(root: Path, shared: Path, deployment: str, seed: int) -> Path:
@@ -67,7 +55,7 @@ def test_two_workers_train_at_once_against_postgres_backed_stores(tmp_path):
                  "--artifacts-destination", str(shared / "mlflow-artifacts"), "--host", "127.0.0.1",
                  "--port", str(mlflow_port), "--workers", "1"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-            wait_healthy(f"{tracking}/health", processes[-1])
+            assert wait_answer(f"{tracking}/health", processes[-1], 120) == "answered", "mlflow server"
             print(f"mlflow server answered after {time.monotonic() - start:.0f} s")
             # Leases on disk: a server restarted while a run holds the registry's slot still frees it when it expires.
             server, api = start_prefect_server(tmp_path / "prefect-server", {
