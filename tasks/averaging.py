@@ -49,7 +49,9 @@ def keep_better(trainer, snapshots, on_log=None) -> dict | None:
     model.load_state_dict(average_states(states))
     averaged = float(trainer.evaluate()[args.metric_for_best_model])
     better = averaged > best_score if args.greater_is_better else averaged < best_score
-    if not better:
+    if better:
+        trainer.state.best_metric = averaged  # what the saved model scores on validation, as for a best epoch
+    else:
         model.load_state_dict(best_state)
     name = args.metric_for_best_model.removeprefix("eval_")
     record = {"checkpoints": len(states), "metric": f"val_{name}", "best_epoch": best_score, "average": averaged,

@@ -171,8 +171,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     averaging = keep_better(trainer, snapshots, on_log) if snapshots else None
     train_loss = mean_over_processes(result.training_loss)  # each process averaged its own rows' losses
     out = Path(params.paths.model)
-    best_metric = averaging["average"] if averaging and averaging["kept"] == "average" else trainer.state.best_metric
-    model = TrainedModel(path=str(out), best_metric=float(best_metric or 0.0), steps=result.global_step,
+    model = TrainedModel(path=str(out), best_metric=float(trainer.state.best_metric or 0.0), steps=result.global_step,
                          epochs=float(trainer.state.epoch or 0.0))
     if not trainer.is_world_process_zero():
         return model
@@ -182,7 +181,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     if (Path(tokens.path) / TARGET_DIR).is_dir():
         shutil.copytree(Path(tokens.path) / TARGET_DIR, out / TARGET_DIR)
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
-            "training_key": training_key(params, tokens), "best_metric": best_metric, "averaging": averaging, "best_by": trainer.args.metric_for_best_model,
+            "training_key": training_key(params, tokens), "best_metric": trainer.state.best_metric, "averaging": averaging, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
             "train_loss": train_loss, **speed, "device": describe_device(),
             "processes": trainer.args.world_size,

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tasks.prefect_api import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 # transformers reads this once, at import: a unit test that imports it before any `lmforge` command has set it would
 # otherwise leave its loading bars in the output the CLI tests read.
@@ -87,14 +89,6 @@ def crash_in_second_epoch(metrics: dict, step: int) -> None:
     checkpoint is left to resume from."""
     if "val_f1_macro" in metrics and metrics["train_epoch"] >= 2:
         raise Interrupted
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def prefect_env(home: Path, api: str | None = None) -> dict[str, str]:
