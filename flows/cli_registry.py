@@ -97,7 +97,8 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
 
 def export(version: Annotated[str | None, typer.Argument(help="The version; default the champion.")] = None,
            params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
-    """Export VERSION as ONNX, int8 ONNX and a torch.export program, parity-checked on the test split; recorded on it."""
+    """Export VERSION as ONNX, int8 ONNX and a torch.export program (seq2seq: ONNX and int8 ONNX for beam search),
+    parity-checked on the test split; recorded on it."""
     with command(debug):
         from tasks import tracking
         from tasks.config import load_params
@@ -114,10 +115,8 @@ def export(version: Annotated[str | None, typer.Argument(help="The version; defa
         record = export_version(settings, str(found.version), found.run_id)
         typer.echo(f"{settings.registry.model_name} version {found.version}:")
         for backend, result in record.items():
-            if isinstance(result, dict) and backend != "eager":
+            if isinstance(result, dict):
                 typer.echo(f"  {backend:<13} {describe_parity(result)}")
-        if "skipped" in record:
-            typer.echo(f"  {record['skipped']}")
 
 
 COMMANDS = (models, promote, rollback, export)

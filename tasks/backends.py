@@ -15,7 +15,14 @@ from tasks.errors import LmforgeError
 
 ONNX_FILE, INT8_FILE, PROGRAM_FILE = "model.onnx", "model.int8.onnx", "model.pt2"
 BACKEND_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE, "torch-export": PROGRAM_FILE}
+# A seq2seq model's exports: an encoder and one decoder step per backend (tasks/seq2seq_export.py).
+SEQ2SEQ_FILES = {"onnx": ("encoder.onnx", "decoder.onnx"), "onnx-int8": ("encoder.int8.onnx", "decoder.int8.onnx")}
 BACKENDS = ("eager", *BACKEND_FILES)
+
+
+def export_files(backend: str) -> set[str]:
+    """Every file name a backend's export may have, whatever the task kind."""
+    return {BACKEND_FILES.get(backend, ""), *SEQ2SEQ_FILES.get(backend, ())} - {""}
 Logits = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 

@@ -20,13 +20,19 @@ import pandas as pd
 BACKEND_PARAM = "backend"
 
 
+def read_texts(model_input) -> list[str]:
+    """The texts of a pyfunc input: a list, or the first column of the DataFrame MLflow makes of it."""
+    texts = model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc") else list(model_input)
+    return [str(text) for text in texts]
+
+
 class Classifier(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         self.folder = Path(context.artifacts["model"])
         self.run_id = json.loads((self.folder / "lmforge.json").read_text()).get("run_id", "")
         self.scorers: dict[str, tuple[Path, object]] = {}
 
-    def scorer(self, backend: str):
+    def load_backend(self, backend: str):
         """The loaded model for a backend, loaded once: a server calls predict for every request."""
         from tasks.backends import BACKENDS, TextScorer
         from tasks.errors import LmforgeError
@@ -47,9 +53,8 @@ class Classifier(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[dict]:
         from tasks.backends import label_texts
 
-        texts = model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc") else list(model_input)
-        folder, scorer = self.scorer((params or {}).get(BACKEND_PARAM) or "eager")
-        return [{"label": label, "score": score} for label, score in label_texts(folder, scorer, [str(t) for t in texts])]
+        folder, scorer = self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")
+        return [{"label": label, "score": score} for label, score in label_texts(folder, scorer, read_texts(model_input))]
 
 
 def log_classifier(model_dir: str | Path, pip_requirements: list[str]):

@@ -202,7 +202,8 @@ class TrainParams(Section):
 
 class EvaluateParams(Section):
     batch_size: int = Field(128, ge=1)
-    num_beams: int = Field(4, ge=1, description="seq2seq generation: beam size (1 is greedy).")
+    num_beams: int = Field(4, ge=1, le=16, description="seq2seq generation: beam size (1 is greedy; at most 16, as the ONNX "
+                           "export gives beam search the 32 best tokens of each row).")
     max_new_tokens: int = Field(64, ge=1)
     length_penalty: float = 1.0
     samples: int = Field(20, ge=0, description="seq2seq: source/reference/hypothesis rows kept as an artifact.")

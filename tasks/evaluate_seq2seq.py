@@ -11,22 +11,32 @@ from tasks.config import Params
 
 
 def generate(model, tokenizer, decoder, sources: list[str], params: Params, show_progress: bool = False) -> list[str]:
-    """Hypotheses for the sources, in their order; batches of similar length so that padding costs little."""
+    """Hypotheses of the eager PyTorch model for the sources, in their order (beam size etc. from params.evaluate)."""
     import torch
-    from tqdm.auto import tqdm
 
     settings = params.evaluate
+
+    def run_batch(batch) -> list:
+        with torch.inference_mode():
+            return model.generate(**batch, num_beams=settings.num_beams, max_new_tokens=settings.max_new_tokens,
+                                  length_penalty=settings.length_penalty, early_stopping=settings.num_beams > 1)
+    return translate_batches(tokenizer, decoder, sources, params, run_batch, "pt", show_progress)
+
+
+def translate_batches(tokenizer, decoder, sources: list[str], params: Params, run_batch, tensors: str,
+                      show_progress: bool = False) -> list[str]:
+    """Sources to texts with `run_batch` (a tokenized batch of `tensors` type to generated ids), in the sources' order;
+    batches of similar length so that padding costs little. Eager PyTorch and ONNX Runtime share it."""
+    from tqdm.auto import tqdm
+
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     hyps: dict[int, str] = {}
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(order), settings.batch_size), desc="generate", disable=not show_progress):
-            chunk = order[start:start + settings.batch_size]
-            batch = tokenizer([sources[i] for i in chunk], truncation=True, max_length=params.tokenize.max_length,
-                              padding=True, return_tensors="pt")
-            batch.pop("token_type_ids", None)
-            out = model.generate(**batch, num_beams=settings.num_beams, max_new_tokens=settings.max_new_tokens,
-                                 length_penalty=settings.length_penalty, early_stopping=settings.num_beams > 1)
-            hyps |= dict(zip(chunk, decoder.batch_decode(out, skip_special_tokens=True)))
+    for start in tqdm(range(0, len(order), params.evaluate.batch_size), desc="generate", disable=not show_progress):
+        chunk = order[start:start + params.evaluate.batch_size]
+        batch = tokenizer([sources[i] for i in chunk], truncation=True, max_length=params.tokenize.max_length,
+                          padding=True, return_tensors=tensors)
+        batch.pop("token_type_ids", None)
+        hyps |= dict(zip(chunk, decoder.batch_decode(run_batch(batch), skip_special_tokens=True)))
     return [hyps[i].strip() for i in range(len(sources))]
 
 

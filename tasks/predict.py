@@ -54,11 +54,11 @@ def download_export(client, run_id: str, backend: str) -> Path:
 
     from mlflow.exceptions import MlflowException
 
-    from tasks.backends import BACKEND_FILES
+    from tasks.backends import BACKENDS, export_files
     from tasks.export import PARITY_FILE
 
     target = Path(tempfile.mkdtemp(prefix="lmforge-export-"))
-    others = {file for name, file in BACKEND_FILES.items() if name != backend}
+    others = set().union(*(export_files(name) for name in BACKENDS if name != backend))
     try:
         client.download_artifacts(run_id, f"export/{PARITY_FILE}", str(target))
         for item in client.list_artifacts(run_id, "export"):
@@ -80,7 +80,8 @@ def fetch_run_export(client, run_id: str, backend: str) -> Path:
     local = download_export(client, run_id, backend)
     parity = json.loads((local / PARITY_FILE).read_text()) if (local / PARITY_FILE).is_file() else {}
     status = parity.get(backend, {}).get("status")
-    if status != "passed" or not (local / BACKEND_FILES[backend]).is_file():
+    files = parity.get(backend, {}).get("files") or [BACKEND_FILES.get(backend, backend)]  # older records name none
+    if status != "passed" or not all((local / name).is_file() for name in files):
         found = client.search_model_versions(f"run_id='{run_id}'")
         what, number = (f"{found[0].name} version {found[0].version}", found[0].version) if found else \
             (f"the model of run {run_id}", "VERSION")
@@ -101,9 +102,8 @@ def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str
     import pandas as pd
 
     model = load_registered(params, model_uri)
+    outputs = model.predict(texts, params={"backend": backend}) if backend != "eager" else model.predict(texts)
     if params.task == "seq2seq":
-        if backend != "eager":
-            raise LmforgeError(f"--backend {backend}: seq2seq models run eager only so far; use --backend eager.")
-        return [(output, None) for output in model.predict(texts)]
-    rows = pd.DataFrame(model.predict(texts, params={"backend": backend}) if backend != "eager" else model.predict(texts))
+        return [(output, None) for output in outputs]
+    rows = pd.DataFrame(outputs)
     return [(str(label), float(score)) for label, score in zip(rows["label"], rows["score"])]

@@ -1,7 +1,12 @@
-"""The registered form of a seq2seq model: an MLflow pyfunc that translates a list of texts.
+"""The registered form of a seq2seq model: an MLflow pyfunc that translates a list of texts, with a backend choice.
+
+    model = mlflow.pyfunc.load_model("models:/NAME@champion")
+    model.predict(["a text"])                              # eager PyTorch beam search, from the logged weights
+    model.predict(["a text"], params={"backend": "onnx"})  # the version's ONNX export (or onnx-int8) on ONNX Runtime
 
 transformers 5 has no text2text pipeline for MLflow's transformers flavour to wrap, so the model folder (weights,
-tokenizers, lmforge.json with the generation settings) travels as an artifact of this small PythonModel.
+tokenizers, lmforge.json with the generation settings) travels as an artifact of this small PythonModel. The exports
+sit on the version's run under export/ and are used only when they passed their parity check, as for the classifier.
 """
 
 from __future__ import annotations
@@ -10,28 +15,56 @@ import json
 from pathlib import Path
 
 import mlflow.pyfunc
+import pandas as pd
+
+from tasks.classifier_model import BACKEND_PARAM, read_texts
 
 
 class Translator(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
+        from tasks.config import Params
+
+        self.folder = Path(context.artifacts["model"])
+        meta = json.loads((self.folder / "lmforge.json").read_text())
+        self.run_id, self.params = meta.get("run_id", ""), Params.model_validate(meta["params"])
+        self.translators: dict[str, object] = {}
+
+    def load_backend(self, backend: str):
+        """The texts-to-texts function of a backend, loaded once: a server calls predict for every request."""
+        if backend not in self.translators:
+            if backend == "eager":
+                self.translators[backend] = self.load_eager()
+            else:
+                from tasks.predict import fetch_run_export
+                from tasks.seq2seq_onnx import OnnxTranslator
+
+                OnnxTranslator.check_backend(backend)
+                folder = fetch_run_export(mlflow.MlflowClient(), self.run_id, backend)
+                self.translators[backend] = OnnxTranslator(folder, backend, self.params)
+        return self.translators[backend]
+
+    def load_eager(self):
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        from tasks.config import Params
+        from tasks.evaluate_seq2seq import generate
         from tasks.tokenize_pairs import target_tokenizer
 
-        folder = Path(context.artifacts["model"])
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(str(folder)).eval()
-        self.tokenizer, self.decoder = AutoTokenizer.from_pretrained(str(folder)), target_tokenizer(folder)
-        self.params = Params.model_validate(json.loads((folder / "lmforge.json").read_text())["params"])
+        model = AutoModelForSeq2SeqLM.from_pretrained(str(self.folder)).eval()
+        tokenizer, decoder = AutoTokenizer.from_pretrained(str(self.folder)), target_tokenizer(self.folder)
+        return lambda texts: generate(model, tokenizer, decoder, texts, self.params)
 
-    def predict(self, context, model_input: list[str], params: dict | None = None) -> list[str]:
-        from tasks.evaluate_seq2seq import generate
-
-        return generate(self.model, self.tokenizer, self.decoder, list(model_input), self.params)
+    # A DataFrame hint, as the classifier's: MLflow infers no schema from it, so the logged signature (with its
+    # backend parameter) stands; from a list[str] hint it inferred one without parameters and dropped the backend.
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[str]:
+        return self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")(read_texts(model_input))
 
 
 def log_translator(model_dir: str | Path, pip_requirements: list[str]):
     """Log the folder as a pyfunc model named "model" on the active run; returns MLflow's ModelInfo."""
+    from mlflow.models import infer_signature
+
+    # The signature declares the backend parameter: without one, MLflow drops params given to predict.
+    signature = infer_signature(["a text"], ["its output"], params={BACKEND_PARAM: "eager"})
     code = Path(__file__).with_name("model_code") / "translator.py"  # models from code: nothing pickled
     return mlflow.pyfunc.log_model(name="model", python_model=str(code), artifacts={"model": str(model_dir)},
-                                   pip_requirements=pip_requirements)
+                                   pip_requirements=pip_requirements, signature=signature)

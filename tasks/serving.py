@@ -34,14 +34,15 @@ def load_champion(params: Params, version) -> Champion:
         raise LmforgeError(f"version {version.version} was registered by an earlier lmforge (MLflow's transformers "
                            "flavour), which serve cannot run; promote a version registered since, or retrain.")
     model = loaded.unwrap_python_model()
-    if params.task == "seq2seq":
-        return Champion(str(version.version), "eager", lambda texts: [{"output": out} for out in model.predict(None, texts)])
     backend = params.serve.backend
     try:
-        model.scorer(backend)  # loads it now, not on the first request
+        model.load_backend(backend)  # loads it now, not on the first request
     except LmforgeError:
-        backend = "eager"  # not exported, or failed parity: never serve an export that disagrees
-        model.scorer(backend)
+        backend = "eager"  # not exported, failed parity, or not made for this kind: never serve an export that disagrees
+        model.load_backend(backend)
+    if params.task == "seq2seq":
+        return Champion(str(version.version), backend,
+                        lambda texts: [{"output": out} for out in model.predict(None, texts, {"backend": backend})])
     return Champion(str(version.version), backend, lambda texts: model.predict(None, texts, {"backend": backend}))
 
 

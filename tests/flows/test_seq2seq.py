@@ -81,6 +81,25 @@ PAIR_CASES = {
 }
 
 
+def test_champion_is_exported_for_beam_search_on_onnx_runtime(translated, monkeypatch):
+    root, result = translated
+    record = json.loads((root / "data/seq2seq/export/parity.json").read_text())
+    onnx = record["onnx"]
+    assert onnx["status"] == "passed" and abs(onnx["bleu_diff"]) <= 0.5, record
+    assert onnx["identical"] >= 0.99 and onnx["rows"] == 300, record  # fp32: the same search on the same numbers
+    assert record["onnx-int8"]["status"] in ("passed", "failed") and record["torch-export"]["status"] == "not built"
+    assert "onnx passed (BLEU" in result.output, result.output
+    version = registry(root).get_model_version_by_alias(MODEL, "champion")
+    assert version.tags["export_onnx"].startswith("passed: BLEU"), version.tags
+    monkeypatch.chdir(root)
+    texts = ("room 47 needs 8 plates", "we sold 12 cups on day 3")
+    eager, onnx_run = invoke("predict", *texts), invoke("predict", "--backend", "onnx", *texts)
+    assert onnx_run.exit_code == 0, onnx_run.output
+    assert onnx_run.stdout == eager.stdout, (onnx_run.output, eager.output)
+    refused = invoke("predict", "--backend", "torch-export", texts[0])
+    assert refused.exit_code != 0 and "torch-export" in refused.output and "Traceback" not in refused.output
+
+
 @pytest.mark.parametrize("case", list(PAIR_CASES))
 def test_bad_pairs_are_refused(translated, monkeypatch, case):
     root, _ = translated
