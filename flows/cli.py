@@ -18,7 +18,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 def print_summary(summary) -> None:
     metrics = "  ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in summary.metrics.items()
                         if k in ("eval_accuracy", "eval_precision_macro", "eval_recall_macro", "eval_f1_macro",
-                                 "eval_bleu", "eval_chrf", "eval_meteor", "eval_perplexity"))
+                                 "eval_bleu", "eval_chrf", "eval_meteor", "eval_rouge1", "eval_rougeL",
+                                 "eval_perplexity"))
     steps = "  ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.seconds.items())
     model = f"{summary.model_name} version {summary.model_version} @{summary.alias}" if summary.model_version else ""
     lines = [("outcome", summary.outcome), ("data version", summary.data_version), ("data push", summary.data_push),

@@ -14,8 +14,10 @@ from tasks.errors import LmforgeError
 
 BUILTIN_SOURCE = "builtin:reviews"
 BUILTIN_PAIRS = "builtin:numbers"
+# The generated datasets, and the task each is for (tasks/ingest.py has their generators).
+BUILTIN_TASKS = {BUILTIN_SOURCE: "classification", BUILTIN_PAIRS: "seq2seq", "builtin:reports": "seq2seq"}
 # The metrics evaluate reports for every dataset, per task (per-class ones come on top for classification).
-TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"), "seq2seq": ("bleu", "chrf")}
+TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"), "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL")}
 # The validation checks per task (tasks/checks.py) and what each may do when rows break it: fail, warn or drop them.
 CHECKS = {
     "classification": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "label_set": "fwd",
@@ -64,7 +66,8 @@ class SplitParams(Section):
 
 class DataParams(Section):
     source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet file, a folder of them, builtin:reviews "
-                                                    "(classification) or builtin:numbers (seq2seq).")
+                                                    "(classification), builtin:numbers or builtin:reports (seq2seq: "
+                                                    "translation-like, summarization).")
     format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
     text_column: str = "text"
     label_column: str = "label"

@@ -1,5 +1,5 @@
 """evaluate for seq2seq: generate on the test split (beam size, max new tokens, length penalty from params),
-score with sacreBLEU on detokenized text, loss and perplexity under teacher forcing, and a table of samples."""
+score with sacreBLEU on detokenized text, METEOR and ROUGE, loss and perplexity under teacher forcing, and a table of samples."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def evaluate_pairs(params: Params, model_dir: str | Path, show_progress: bool = 
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from tasks.meteor import corpus_meteor
-    from tasks.seq2seq_metrics import corpus_scores
+    from tasks.seq2seq_metrics import ROUGE, corpus_scores
     from tasks.tokenize_pairs import target_tokenizer
 
     test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
@@ -76,7 +76,7 @@ def evaluate_pairs(params: Params, model_dir: str | Path, show_progress: bool = 
     scores = corpus_scores(hyps, refs)
     loss = teacher_forced_loss(model, tokenizer, params.paths.tokenized, params.evaluate.batch_size)
     metrics = {"eval_bleu": scores["bleu"], "eval_chrf": scores["chrf"], "eval_meteor": corpus_meteor(hyps, refs),
-               "eval_loss": round(loss, 6),
+               **{f"eval_{name}": scores[name] for name in ROUGE}, "eval_loss": round(loss, 6),
                "eval_perplexity": round(math.exp(min(loss, 50)), 4), "eval_rows": float(len(refs))}
     out = Path(params.paths.metrics)
     out.mkdir(parents=True, exist_ok=True)

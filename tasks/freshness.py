@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.config import BUILTIN_PAIRS, BUILTIN_SOURCE, Params
+from tasks.config import BUILTIN_TASKS, Params
 
 STAMP = "ingest.json"  # beside the dataset folder: data/ingest.json, data/sst2/ingest.json
 CODE = Path(__file__).resolve().parent
@@ -33,7 +33,7 @@ def stamp_path(params: Params) -> Path:
 
 def describe_source(source: str) -> list[str]:
     """Path, size and mtime of each file a source can read: a folder's files, or the file; nothing for builtin."""
-    if source in (BUILTIN_SOURCE, BUILTIN_PAIRS):
+    if source in BUILTIN_TASKS:
         return []
     path = Path(source)
     files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]

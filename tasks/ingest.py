@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.config import BUILTIN_PAIRS, BUILTIN_SOURCE, DataParams, Params
+from tasks.config import BUILTIN_TASKS, DataParams, Params
 from tasks.errors import LmforgeError
 from tasks.records import DatasetVersion
 from tasks.runtime import run_entry, step
 from tasks.sample_data import generate_reviews
 from tasks.sample_pairs import generate_numbers
+from tasks.sample_reports import generate_reports
 from tasks.sources import SPLIT_NAMES, pick_columns, read_source
 
 SPLITS = ("train", "validation", "test")
@@ -22,13 +23,15 @@ CANONICAL = ("text", "label", "source", "target")
 
 def load_frames(data: DataParams, task: str = "classification") -> list[tuple[str | None, pd.DataFrame]]:
     """The source as canonical frames (text, label or source, target [, split]), each with the split its file gives."""
-    if data.source in (BUILTIN_SOURCE, BUILTIN_PAIRS):
-        if (data.source == BUILTIN_PAIRS) != (task == "seq2seq"):
-            raise LmforgeError(f"data.source {data.source} is for the other task than task: {task}; use "
-                               f"{BUILTIN_PAIRS if task == 'seq2seq' else BUILTIN_SOURCE} or a file.")
+    if data.source in BUILTIN_TASKS:
+        if BUILTIN_TASKS[data.source] != task:
+            fitting = " or ".join(name for name, kind in BUILTIN_TASKS.items() if kind == task)
+            raise LmforgeError(f"data.source {data.source} is for task {BUILTIN_TASKS[data.source]}, not task: {task}; "
+                               f"use {fitting} or a file.")
         if data.splits.named_files():
             raise LmforgeError(f"data.splits names files, but data.source is {data.source}; give shares, or a folder.")
-        make = generate_numbers if task == "seq2seq" else generate_reviews
+        make = {"builtin:reviews": generate_reviews, "builtin:numbers": generate_numbers,
+                "builtin:reports": generate_reports}[data.source]
         return [(None, make(data.sample.rows, data.sample.seed))]
     if task == "seq2seq":
         columns = {"source_column": data.source_column, "target_column": data.target_column}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tasks.config import BUILTIN_PAIRS, BUILTIN_SOURCE, Params
+from tasks.config import BUILTIN_TASKS, Params
 from tasks.errors import LmforgeError
 
 HOW = "list it in dvc.yaml under vars: pipelines (params, data, metrics, inputs)"
@@ -57,7 +57,7 @@ def find_pipeline(params: Params, root: str | Path = ".", check_source: bool = F
                                f"writes {want}; make the two agree.")
     source = params.data.source
     inputs = (root / pipeline["inputs"]).resolve()
-    if check_source and source not in (BUILTIN_SOURCE, BUILTIN_PAIRS) and not (
+    if check_source and source not in BUILTIN_TASKS and not (
             (root / source).resolve() == inputs or inputs in (root / source).resolve().parents):
         raise LmforgeError(f"{file}: data.source {source} lies outside {pipeline['inputs']}, which dvc.yaml's "
                            f"pipeline {name} watches; make inputs hold the source.")

@@ -1,4 +1,5 @@
-"""Translation metrics against sacreBLEU's own published example, and the statistics the bootstrap resamples."""
+"""Seq2seq metrics against sacreBLEU's own published example and ROUGE worked by hand, and the statistics the
+bootstrap resamples."""
 
 import numpy as np
 import pytest
@@ -18,10 +19,19 @@ def test_corpus_scores_match_sacrebleu_readme():
     assert scores["chrf"] == pytest.approx(59.73, abs=0.005)
     assert scores["bleu_signature"].startswith("nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp")
     assert corpus_scores(SYS, SYS) | {"bleu_signature": "", "chrf_signature": ""} == \
-        {"bleu": 100.0, "chrf": 100.0, "bleu_signature": "", "chrf_signature": ""}
+        {"bleu": 100.0, "chrf": 100.0, "bleu_signature": "", "chrf_signature": "", "rouge1": 100.0, "rouge2": 100.0,
+         "rougeL": 100.0}
 
 
-@pytest.mark.parametrize("name", ["bleu", "chrf"])
+def test_rouge_matches_its_definition_worked_by_hand():
+    # rouge-score's README pair. Stemmed tokens: "jumps" -> "jump" on both sides. ROUGE-1: 6 shared unigrams of 8 and
+    # 9 (P 6/8, R 6/9, F 0.7059); ROUGE-2: 2 shared bigrams of 7 and 8 (F 0.2667); ROUGE-L: the longest common
+    # subsequence "the quick brown jump the" has 5 tokens (P 5/8, R 5/9, F 0.5882).
+    scores = corpus_scores(["The quick brown dog jumps on the log."], ["The quick brown fox jumps over the lazy dog"])
+    assert (scores["rouge1"], scores["rouge2"], scores["rougeL"]) == pytest.approx((70.5882, 26.6667, 58.8235), abs=1e-3)
+
+
+@pytest.mark.parametrize("name", ["bleu", "chrf", "rouge1", "rougeL"])
 def test_summed_sentence_statistics_give_the_corpus_score(name):
     refs = REFS[0]
     stats = sentence_stats(name, SYS, refs)
