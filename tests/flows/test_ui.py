@@ -134,10 +134,18 @@ def test_ui_shows_the_registered_model_and_the_flow_runs(tmp_path):
     finally:
         # The schedule first, as a user stops it: on Ctrl-C Prefect's runner pauses its deployment through the server,
         # and with the server stopped at the same moment it retried for more than the 60 s allowed here.
+        outlived = []
         for process in (schedule, ui):
             if process and process.poll() is None:
                 process.send_signal(signal.SIGINT)
-                process.wait(timeout=60)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    # lmforge schedule prints its threads' stacks 30 s after Ctrl-C if still alive: show them.
+                    log = (tmp_path / "schedule.log").read_text()[-6000:] if process is schedule else ""
+                    outlived.append(f"lmforge {process.args[3]} outlived Ctrl-C by 60 s\n{log}")
+        assert not outlived, "\n".join(outlived)
         assert ui.returncode == 0
     assert not (root / ".prefect/lmforge-ui.json").exists()
     with socket.socket() as probe:
