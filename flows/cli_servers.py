@@ -67,6 +67,7 @@ def serve_deployment(flow, name: str, cron: str | None, interval: float | None, 
     answered; 7 tries by hand stopped in 3-4 s, so the cause is not known."""
     import asyncio
     import signal
+    import threading
 
     from prefect.deployments.runner import EntrypointType
     from prefect.exceptions import TerminationSignal
@@ -78,9 +79,11 @@ def serve_deployment(flow, name: str, cron: str | None, interval: float | None, 
                     parameters=parameters, description="lmforge scheduled retraining",
                     entrypoint_type=EntrypointType.MODULE_PATH)
 
+    stopping = threading.Event()  # set by the first Ctrl-C
+
     async def serve() -> None:
         main = asyncio.current_task()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, lambda: interrupt(main))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, lambda: interrupt(main, stopping))
         await runner.start()
 
     try:
@@ -88,21 +91,22 @@ def serve_deployment(flow, name: str, cron: str | None, interval: float | None, 
     except TerminationSignal:
         pass  # SIGTERM: the runner has stopped
     except asyncio.CancelledError:
-        if not getattr(interrupt, "armed", False):
+        if not stopping.is_set():
             raise  # not our Ctrl-C: let it be seen
 
 
 
-def interrupt(main) -> None:
+def interrupt(main, stopping) -> None:
+    """One Ctrl-C: `stopping` (a threading.Event) is set by the first; `main` is the task running the runner."""
     import faulthandler
     import os
     import sys
     import threading
     import time
 
-    if getattr(interrupt, "armed", False):
+    if stopping.is_set():
         os._exit(130)  # a second Ctrl-C
-    interrupt.armed = True
+    stopping.set()
 
     def expire() -> None:
         time.sleep(SHUTDOWN_GRACE_S)
