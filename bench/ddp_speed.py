@@ -44,7 +44,8 @@ def prepare(root: Path, steps: int):
 def measure(settings: list[str], tokens, nproc: int, threads: int):
     def run() -> dict:
         from tasks.config import load_params
-        from tasks.train import read_model_meta, train_model
+        from tasks.checkpoints import read_model_meta
+        from tasks.train import train_model
 
         params = load_params(REPO / "params.yaml", [*settings, f"train.distributed.nproc={nproc}",
                                                     f"train.threads={threads // nproc}", f"paths.model=data/model-{nproc}"])

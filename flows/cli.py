@@ -16,10 +16,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 
 def print_summary(summary) -> None:
-    metrics = "  ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in summary.metrics.items()
-                        if k in ("eval_accuracy", "eval_precision_macro", "eval_recall_macro", "eval_f1_macro",
-                                 "eval_bleu", "eval_chrf", "eval_meteor", "eval_rouge1", "eval_rougeL",
-                                 "eval_perplexity"))
+    from tasks.config import SHOWN_METRICS
+
+    metrics = "  ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in summary.metrics.items() if k in SHOWN_METRICS)
     steps = "  ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.seconds.items())
     model = f"{summary.model_name} version {summary.model_version} @{summary.alias}" if summary.model_version else ""
     lines = [("outcome", summary.outcome), ("data version", summary.data_version), ("data push", summary.data_push),
@@ -104,8 +103,13 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         from tasks.predict import load_texts, predict_texts
 
         settings = load_params(params, set_)
-        default_column = settings.data.source_column if settings.task == "seq2seq" else settings.data.text_column
-        rows = list(texts or []) + (load_texts(file, text_column or default_column) if file else [])
+        from tasks.kinds import get_kind
+
+        keys = get_kind(settings.task).INPUT_KEYS
+        columns = {key: getattr(settings.data, key) for key in keys}
+        if text_column:
+            columns = {keys[0]: text_column, **{key: columns[key] for key in keys[1:]}}
+        rows = list(texts or []) + (load_texts(file, columns) if file else [])
         if not rows:
             raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"

@@ -14,7 +14,9 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with 
 
 
 def key_metrics(params) -> list[str]:
-    return list(dict.fromkeys((params.promote.primary_metric, "chrf" if params.task == "seq2seq" else "accuracy")))
+    from tasks.kinds import get_kind
+
+    return list(dict.fromkeys((params.promote.primary_metric, get_kind(params.task).KEY_METRIC)))
 
 
 def version_rows(client, params) -> list[tuple[str, ...]]:

@@ -79,7 +79,8 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                     version = register(params, model.path, run_id, dataset.data_version, checks.success)
                     decision = promote(params, version, dataset.data_version)
                 # The champion is what serves: a rejected version is exported only by hand (lmforge export N).
-                exported = export(params, version.version, run_id) if decision.promoted else None
+                exported = export(params, version.version, run_id) if decision.promoted and params.export.enabled \
+                    else None
             except BaseException as error:
                 tracking.mark_failed(params, run_id, describe_failure(error))
                 raise
@@ -92,6 +93,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
             verdict=verdict, champion=decision.champion_after or "none", seconds=seconds,
-            exports=summarize_export(exported) if exported else "none (not champion; lmforge export VERSION)")
+            exports=summarize_export(exported) if exported else
+            f"none ({'not champion' if not decision.promoted else 'export.enabled is false'}; lmforge export VERSION)")
         report(params, asdict(summary), json.loads(Path(decision.path).read_text()))
         return summary

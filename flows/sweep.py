@@ -67,7 +67,7 @@ def sweep(params_path: str = "params.yaml", overrides: list[str] | None = None) 
             with registry_turn(chosen):
                 version = register(chosen, best.model_path, best.run_id, dataset.data_version, checks.success)
                 decision = promote(chosen, version, dataset.data_version)
-            if decision.promoted:
+            if decision.promoted and chosen.export.enabled:
                 export(chosen, version.version, best.run_id)
         except BaseException as error:
             tracking.mark_failed(params, parent, describe_failure(error))

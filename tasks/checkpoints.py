@@ -21,6 +21,11 @@ STATE_FILE = "trainer_state.json"
 MODEL_META = "lmforge.json"  # written last into a saved model folder
 
 
+def read_model_meta(model_dir: str | Path) -> dict:
+    """The lmforge.json train writes into a model folder: labels, params, lineage, training figures."""
+    return json.loads((Path(model_dir) / MODEL_META).read_text())
+
+
 def checkpoint_step(folder: Path) -> int:
     try:
         return int(folder.name.rsplit("-", 1)[1])

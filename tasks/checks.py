@@ -21,6 +21,7 @@ class Check:
     batch: str  # the frame of build_batches it runs on
     expectations: Callable[[Params, float], list]  # (params, mostly) -> GX expectations
     offending: Callable[[pd.DataFrame, Params], pd.Series] | None = None  # rows to drop (a mask over `rows`)
+    meaning: str = ""  # what its offending rows are, in the report's words ("have no answer in their context")
 
 
 def policy_of(params: Params, name: str) -> str:
@@ -46,35 +47,50 @@ def shared_with_test(rows: pd.DataFrame, key: pd.Series) -> pd.Series:
     return in_train(rows) & key.isin(set(key[rows["split"] == "test"].dropna()))
 
 
-def text_checks(params: Params) -> list[Check]:
+def plain_text_checks(params: Params, others: tuple[str, ...] = ()) -> list[Check]:
+    """The checks of a text column (and `others` beside it, present and not null): classification's and causal_lm's."""
     import great_expectations.expectations as gxe
 
     v = params.validate_
     text = lambda rows: rows["text"]
-    checks = [
-        Check("columns", "rows", lambda p, m: [gxe.ExpectColumnToExist(column=c) for c in ("text", "label", "split")]),
-        Check("nulls", "rows", lambda p, m: [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=m) for c in ("text", "label")],
-              lambda rows, p: rows["text"].isna() | rows["label"].isna()),
+    columns = ("text", *others)
+    return [
+        Check("columns", "rows", lambda p, m: [gxe.ExpectColumnToExist(column=c) for c in (*columns, "split")]),
+        Check("nulls", "rows", lambda p, m: [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=m) for c in columns],
+              lambda rows, p: rows[list(columns)].isna().any(axis=1)),
         Check("blank", "rows", lambda p, m: [gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=r"^\s*$", mostly=m)],
               lambda rows, p: text(rows).fillna("x").str.fullmatch(r"\s*")),
         Check("text_length", "rows", lambda p, m: [gxe.ExpectColumnValueLengthsToBeBetween(
             column="text", min_value=v.min_text_chars, max_value=v.max_text_chars, mostly=m)],
               lambda rows, p: text(rows).notna() & ~text(rows).str.len().between(v.min_text_chars, v.max_text_chars)),
     ]
+
+
+def repeat_checks(params: Params, column: str, key: Callable[[pd.DataFrame], pd.Series], train_batch: str,
+                  shared_batch: str) -> list[Check]:
+    """duplicates (a train row repeated) and, with validate.check_leakage, leakage (a row in train and test) on
+    `column` of the two batches; `key` is that value computed from the rows (to drop them). Every kind has both."""
+    import great_expectations.expectations as gxe
+
+    unique = lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column=column, mostly=m)]
+    checks = [Check("duplicates", train_batch, unique, lambda rows, p: repeated_in_train(rows, key(rows)))]
+    if params.validate_.check_leakage:
+        checks.append(Check("leakage", shared_batch, unique, lambda rows, p: shared_with_test(rows, key(rows))))
+    return checks
+
+
+def text_checks(params: Params) -> list[Check]:
+    import great_expectations.expectations as gxe
+
+    v = params.validate_
+    checks = plain_text_checks(params, ("label",))
     if params.data.labels:
         labels = params.data.labels
         checks.append(Check("label_set", "rows", lambda p, m: [gxe.ExpectColumnValuesToBeInSet(
             column="label", value_set=labels, mostly=m)], lambda rows, p: rows["label"].notna() & ~rows["label"].isin(labels)))
-    checks += [
-        Check("class_rows", "class_counts", lambda p, m: [gxe.ExpectColumnValuesToBeBetween(
-            column="count", min_value=v.min_rows_per_class, mostly=m)]),
-        Check("duplicates", "train_texts", lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column="text", mostly=m)],
-              lambda rows, p: repeated_in_train(rows, text(rows))),
-    ]
-    if v.check_leakage:
-        checks.append(Check("leakage", "train_test_texts", lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column="text", mostly=m)],
-                            lambda rows, p: shared_with_test(rows, text(rows))))
-    return checks
+    checks.append(Check("class_rows", "class_counts", lambda p, m: [gxe.ExpectColumnValuesToBeBetween(
+        column="count", min_value=v.min_rows_per_class, mostly=m)]))
+    return checks + repeat_checks(params, "text", lambda rows: rows["text"], "train_texts", "train_test_texts")
 
 
 def text_batches(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:

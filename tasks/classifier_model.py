@@ -11,25 +11,17 @@ so in one sentence. Rows come back as {"label", "score"}, in the texts' order.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
 
-BACKEND_PARAM = "backend"
-
-
-def read_texts(model_input) -> list[str]:
-    """The texts of a pyfunc input: a list, or the first column of the DataFrame MLflow makes of it."""
-    texts = model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc") else list(model_input)
-    return [str(text) for text in texts]
+from tasks.pyfunc import BACKEND_PARAM, log_pyfunc, read_model_folder, read_texts
 
 
 class Classifier(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        self.folder = Path(context.artifacts["model"])
-        self.run_id = json.loads((self.folder / "lmforge.json").read_text()).get("run_id", "")
+        self.folder, self.run_id, _ = read_model_folder(context, with_params=False)  # labels are in config.json
         self.scorers: dict[str, tuple[Path, object]] = {}
 
     def load_backend(self, backend: str):
@@ -42,7 +34,7 @@ class Classifier(mlflow.pyfunc.PythonModel):
         if backend not in self.scorers:
             folder = self.folder
             if backend != "eager":
-                from tasks.predict import fetch_run_export
+                from tasks.registered import fetch_run_export
 
                 folder = fetch_run_export(mlflow.MlflowClient(), self.run_id, backend)
             self.scorers[backend] = (folder, TextScorer(folder, backend))
@@ -58,10 +50,4 @@ class Classifier(mlflow.pyfunc.PythonModel):
 
 
 def log_classifier(model_dir: str | Path, pip_requirements: list[str]):
-    """Log the folder as a pyfunc model named "model" on the active run; returns MLflow's ModelInfo."""
-    from mlflow.models import infer_signature
-
-    signature = infer_signature(["a text"], [{"label": "a label", "score": 0.5}], params={BACKEND_PARAM: "eager"})
-    code = Path(__file__).with_name("model_code") / "classifier.py"  # models from code: nothing pickled
-    return mlflow.pyfunc.log_model(name="model", python_model=str(code), artifacts={"model": str(model_dir)},
-                                   pip_requirements=pip_requirements, signature=signature)
+    return log_pyfunc(model_dir, pip_requirements, "classifier.py", ["a text"], [{"label": "a label", "score": 0.5}])

@@ -15,15 +15,35 @@ from tasks.errors import LmforgeError
 BUILTIN_SOURCE = "builtin:reviews"
 BUILTIN_PAIRS = "builtin:numbers"
 # The generated datasets, and the task each is for (tasks/ingest.py has their generators).
-BUILTIN_TASKS = {BUILTIN_SOURCE: "classification", BUILTIN_PAIRS: "seq2seq", "builtin:reports": "seq2seq"}
-# The metrics evaluate reports for every dataset, per task (per-class ones come on top for classification).
-TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"), "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL")}
+BUILTIN_TASKS = {BUILTIN_SOURCE: "classification", BUILTIN_PAIRS: "seq2seq", "builtin:reports": "seq2seq",
+                 "builtin:facts": "qa", "builtin:stories": "causal_lm"}
+# The metrics evaluate reports for every dataset, per task (per-class ones come on top for classification); each one
+# can be promote.primary_metric, guarded or floored. Those in LOWER_IS_BETTER improve downwards (a floor is a ceiling).
+TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"),
+                "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL"),
+                "qa": ("exact_match", "f1"),
+                "causal_lm": ("perplexity", "loss")}
+LOWER_IS_BETTER = frozenset({"perplexity", "loss"})
+# What run summaries show of evaluate's metrics, whichever kind: the promotable ones and a few to read them by.
+SHOWN_METRICS = tuple(dict.fromkeys(f"eval_{name}" for names in TASK_METRICS.values() for name in names
+                                    if name != "loss")) + ("eval_meteor", "eval_unigram_perplexity")
+# Per task: the tokenizers it may train, the train.select_by values it knows, the significance tests that fit it.
+TASK_TOKENIZERS = {"classification": ("wordpiece",), "seq2seq": ("bpe", "unigram"), "qa": ("wordpiece",),
+                   "causal_lm": ("bpe", "unigram")}
+TASK_SELECT_BY = {"classification": ("auto", "loss"), "seq2seq": ("auto", "loss", "bleu"), "qa": ("auto", "loss"),
+                  "causal_lm": ("auto", "loss")}
+TASK_SIGNIFICANCE = {"classification": ("bootstrap", "mcnemar", "none"), "seq2seq": ("bootstrap", "none"),
+                     "qa": ("bootstrap", "mcnemar", "none"), "causal_lm": ("bootstrap", "none")}
 # The validation checks per task (tasks/checks.py) and what each may do when rows break it: fail, warn or drop them.
 CHECKS = {
     "classification": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "label_set": "fwd",
                        "class_rows": "fw", "duplicates": "fwd", "leakage": "fwd"},
     "seq2seq": {"columns": "f", "nulls": "fwd", "blank": "fwd", "source_length": "fwd", "target_length": "fwd",
                 "length_ratio": "fwd", "identical_share": "fw", "duplicates": "fwd", "leakage": "fwd"},
+    "qa": {"columns": "f", "nulls": "fwd", "blank": "fwd", "context_length": "fwd", "answer_in_context": "fwd",
+           "duplicates": "fwd", "leakage": "fwd"},
+    "causal_lm": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "duplicates": "fwd",
+                  "leakage": "fwd"},
 }
 POLICY_LETTERS = {"fail": "f", "warn": "w", "drop": "d"}
 # train keys left out of cache keys and lineage hashes: a model trained in 2 processes (the same global batch) or
@@ -73,6 +93,11 @@ class DataParams(Section):
     label_column: str = "label"
     source_column: str = Field("source", description="seq2seq: the input side of each pair.")
     target_column: str = Field("target", description="seq2seq: the output side of each pair.")
+    context_column: str = Field("context", description="qa: the passage the answer is taken from.")
+    question_column: str = Field("question", description="qa: the question asked of the context.")
+    answer_column: str = Field("answer", description="qa: the answer's text, as it stands in the context.")
+    answer_start_column: str | None = Field(None, description="qa: the answer's character offset in the context; "
+                                                              "null finds its first occurrence.")
     split_column: str | None = Field(None, description="Column naming each row's split; else files or a seeded split.")
     labels: list[str] | None = Field(None, description="The declared label set; rows outside it fail validation.")
     splits: SplitParams = SplitParams()
@@ -134,6 +159,8 @@ class TokenizeParams(Section):
     lowercase: bool = True
     max_length: int = Field(64, ge=8)
     max_target_length: int = Field(64, ge=8, description="seq2seq: target tokens kept for training.")
+    stride: int = Field(32, ge=1, description="qa: tokens shared by consecutive windows of a long context.")
+    block_size: int = Field(64, ge=8, description="causal_lm: tokens per training block (texts are packed).")
 
 
 class FromScratchParams(Section):
@@ -176,6 +203,16 @@ class DistributedParams(Section):
     backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl on GPUs, gloo on CPU.")
 
 
+class LoraParams(Section):
+    r: int = Field(8, ge=1, description="Rank of the low-rank update.")
+    alpha: float = Field(16, gt=0, description="Scale of the update (alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = Field(None, description="Module names to adapt; null: PEFT's default for the "
+                                                               "architecture (GPT-2: c_attn).")
+    merge: bool = Field(True, description="Merge the adapter into the weights when saving; false keeps it apart "
+                                          "(adapter_model.safetensors beside the base checkpoint's files).")
+
+
 class TrainParams(Section):
     epochs: float = Field(8, gt=0)
     max_steps: int = Field(-1, description="Stop after this many steps; -1 runs all epochs.")
@@ -198,6 +235,7 @@ class TrainParams(Section):
         False, description="Keep a pretrained model's word embeddings fixed: faster steps; check accuracy on validation.")
     select_by: Literal["auto", "loss", "bleu"] = Field(
         "auto", description="Best epoch by: auto (macro F1, or seq2seq validation loss), loss, or bleu (seq2seq).")
+    lora: LoraParams | None = Field(None, description="causal_lm: LoRA fine-tuning with PEFT (only the adapter trains).")
     average_last: int = Field(
         0, ge=0, description="Average the weights of the last N evaluations (epochs) and keep the average when it "
                              "scores better on validation than the best epoch, by the select_by metric; 0 or 1: off.")
@@ -209,7 +247,10 @@ class EvaluateParams(Section):
                            "export gives beam search the 32 best tokens of each row).")
     max_new_tokens: int = Field(64, ge=1)
     length_penalty: float = 1.0
-    samples: int = Field(20, ge=0, description="seq2seq: source/reference/hypothesis rows kept as an artifact.")
+    samples: int = Field(20, ge=0, description="seq2seq, qa, causal_lm: example rows kept as an artifact.")
+    temperature: float = Field(1.0, gt=0, description="causal_lm: temperature of the sampled continuations.")
+    top_k: int = Field(50, ge=1, description="causal_lm: sampled continuations draw from the top_k tokens.")
+    max_answer_tokens: int = Field(30, ge=1, description="qa: the longest answer span considered.")
 
 
 class RegistryParams(Section):
@@ -234,6 +275,11 @@ class PromoteParams(Section):
     guarded: dict[str, float] = Field({"accuracy": 0.01}, description="Metric: the largest drop allowed.")
     floors: dict[str, float] = Field({"f1_macro": 0.7}, description="Metric: the lowest value any champion may have.")
     significance: SignificanceParams = SignificanceParams()
+
+
+class ExportParams(Section):
+    enabled: bool = Field(True, description="Export each new champion in the flow (ONNX, int8, torch.export, with "
+                                            "parity checks); false leaves it to `lmforge export VERSION`.")
 
 
 class ScheduleParams(Section):
@@ -312,7 +358,7 @@ class PathParams(Section):
 
 
 class Params(Section):
-    task: Literal["classification", "seq2seq"] = "classification"
+    task: Literal["classification", "seq2seq", "qa", "causal_lm"] = "classification"
     project: ProjectParams = ProjectParams()
     data: DataParams = DataParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
@@ -322,6 +368,7 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     registry: RegistryParams = RegistryParams()
     promote: PromoteParams = PromoteParams()
+    export: ExportParams = ExportParams()
     schedule: ScheduleParams = ScheduleParams()
     serve: ServeParams = ServeParams()
     sweep: SweepParams = SweepParams()
@@ -359,14 +406,24 @@ class Params(Section):
             if POLICY_LETTERS[policy] not in known[name]:
                 allowed = [word for word, letter in POLICY_LETTERS.items() if letter in known[name]]
                 raise ValueError(f"validate.policies: {name} cannot {policy}; use {' or '.join(allowed)}")
-        pairs = self.task == "seq2seq"
-        if pairs and self.promote.significance.test == "mcnemar":
-            raise ValueError("promote.significance.test: mcnemar needs right/wrong rows; use bootstrap for seq2seq")
-        if pairs == (self.tokenize.algorithm == "wordpiece") and not self.tokenize.pretrained:
+        if BUILTIN_TASKS.get(self.data.source, self.task) != self.task:
+            fitting = " or ".join(name for name, owner in BUILTIN_TASKS.items() if owner == self.task)
+            raise ValueError(f"data.source: {self.data.source} is for task {BUILTIN_TASKS[self.data.source]}, not task: "
+                             f"{self.task}; use {fitting} or a file")
+        if self.promote.significance.test not in TASK_SIGNIFICANCE[self.task]:
+            raise ValueError(f"promote.significance.test: {self.promote.significance.test} does not fit task "
+                             f"{self.task}; use {' or '.join(TASK_SIGNIFICANCE[self.task])}")
+        if self.tokenize.algorithm not in TASK_TOKENIZERS[self.task] and not self.tokenize.pretrained:
             raise ValueError(f"tokenize.algorithm: {self.tokenize.algorithm} does not fit task {self.task}; use "
-                             + ("bpe or unigram" if pairs else "wordpiece"))
-        if not pairs and self.train.select_by == "bleu":
-            raise ValueError("train.select_by: bleu is for seq2seq; use auto or loss")
+                             + " or ".join(TASK_TOKENIZERS[self.task]))
+        if self.train.select_by not in TASK_SELECT_BY[self.task]:
+            raise ValueError(f"train.select_by: {self.train.select_by} does not fit task {self.task}; use "
+                             + " or ".join(TASK_SELECT_BY[self.task]))
+        if self.task == "qa" and self.train.label_smoothing:
+            raise ValueError("train.label_smoothing: a qa model's span head has no single logits to smooth; set it to 0")
+        if self.train.lora is not None and (self.task != "causal_lm" or not self.model.pretrained):
+            raise ValueError("train.lora: LoRA adapts a pretrained causal_lm checkpoint; set task: causal_lm and "
+                             "model.pretrained, or remove train.lora")
         if self.train.freeze_embeddings and not self.model.pretrained:
             raise ValueError("train.freeze_embeddings: a model from scratch must learn its embeddings; set "
                              "model.pretrained or turn it off")

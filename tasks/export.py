@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
-from tasks.backends import BACKEND_FILES, INT8_FILE, ONNX_FILE, PROGRAM_FILE, TextScorer, position_limit
+from tasks.backends import BACKEND_FILES
 from tasks.config import Params
+from tasks.kinds import get_kind
+from tasks.registered import PARITY_FILE
 from tasks.runtime import run_entry, step
 
-MIN_AGREEMENT = 0.995  # share of test rows whose label must match eager PyTorch's
-PARITY_FILE = "parity.json"
 COPIED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
           "vocab.txt", "lmforge.json")
 
@@ -34,74 +33,10 @@ def export_dir(params: Params) -> Path:
     return Path(params.paths.model).parent / "export"
 
 
-def trace_classifier(model_dir: str | Path):
-    """The classifier as a torch.export program from (input_ids, attention_mask) to logits, batch and length dynamic."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
-
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
-
-    class Logits(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-
-    batch, length = torch.export.Dim("batch", max=4096), torch.export.Dim("sequence", min=2, max=position_limit(model_dir))
-    example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
-    shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
-    with torch.inference_mode():
-        return torch.export.export(Logits().eval(), example, dynamic_shapes=shapes)
-
-
-def write_exports(model_dir: str | Path, out: Path) -> dict[str, str]:
-    """Write the three files into `out` beside the tokenizer; per backend, the error that stopped it ("" when none)."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    import logging
-
-    errors = dict.fromkeys(BACKEND_FILES, "")
-    try:
-        program = trace_classifier(model_dir)
-        torch.export.save(program, str(out / PROGRAM_FILE))
-    except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
-        return dict.fromkeys(BACKEND_FILES, describe_error(error))
-    logging.disable(logging.WARNING)  # torch.onnx lists absent torchvision ops; the quantizer suggests pre-processing
-    try:
-        torch.onnx.export(program, input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                          dynamo=True, verbose=False).save(str(out / ONNX_FILE))
-        # Per-channel scales: on BANKING77 (77 classes) label agreement with fp32 rose from 98.57 % to 98.83 %.
-        # 7-bit weights (reduce_range, onnxruntime's advice for CPUs without VNNI, as here): on the built-in reviews
-        # model agreement rose from 99.17 % (below the 99.5 % parity bar) to 99.67 %.
-        quantize_dynamic(str(out / ONNX_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True,
-                         reduce_range=True)
-    except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
-        errors["onnx"] = errors["onnx-int8"] = describe_error(error)
-    finally:
-        logging.disable(logging.NOTSET)
-    return errors
-
-
-def check_parity(folder: Path, texts: list[str], reference, backend: str) -> dict:
-    """Label agreement and max |logit difference| of one backend against eager PyTorch on the same texts."""
-    import numpy as np
-
-    start = time.perf_counter()
-    logits = TextScorer(folder, backend)(texts)
-    agreement = float(np.mean(logits.argmax(-1) == reference.argmax(-1))) if len(texts) else 1.0
-    return {"agreement": round(agreement, 6), "max_abs_logit_diff": float(np.abs(logits - reference).max(initial=0.0)),
-            "rows": len(texts), "seconds": round(time.perf_counter() - start, 2),
-            "status": "passed" if agreement >= MIN_AGREEMENT else "failed",
-            "files": [BACKEND_FILES[backend]], "bytes": (folder / BACKEND_FILES[backend]).stat().st_size}
-
-
-def export_model(params: Params, model_dir: str | Path, texts: list[str], references: list[str] | None = None) -> dict:
-    """The pure core: exports under export_dir(params) and their parity on `texts` (and, for seq2seq, the test
-    references); the record is also parity.json."""
-    from tasks.tokenize_pairs import TARGET_DIR
+def export_model(params: Params, model_dir: str | Path, test) -> dict:
+    """The pure core: the task kind's exports under export_dir(params), each checked for parity on the test split's
+    rows (a DataFrame of them); the record is also parity.json."""
+    from tasks.tokenizer_io import copy_tokenizers
 
     out = export_dir(params)
     shutil.rmtree(out, ignore_errors=True)
@@ -109,18 +44,8 @@ def export_model(params: Params, model_dir: str | Path, texts: list[str], refere
     for name in COPIED:
         if (Path(model_dir) / name).is_file():
             shutil.copy2(Path(model_dir) / name, out / name)
-    if (Path(model_dir) / TARGET_DIR).is_dir():
-        shutil.copytree(Path(model_dir) / TARGET_DIR, out / TARGET_DIR)
-    if params.task == "seq2seq":
-        from tasks.seq2seq_export import export_translator
-
-        record = export_translator(params, model_dir, out, texts, references or [], describe_error)
-    else:
-        errors = write_exports(model_dir, out)
-        reference = TextScorer(model_dir, "eager")(texts)
-        record = {backend: {"status": "failed", "error": error} if error else check_parity(out, texts, reference, backend)
-                  for backend, error in errors.items()}
-        record["min_agreement"] = MIN_AGREEMENT
+    copy_tokenizers(model_dir, out)
+    record = get_kind(params.task).export_model(params, model_dir, out, test, describe_error)
     (out / PARITY_FILE).write_text(json.dumps(record, indent=1))
     return record
 
@@ -183,19 +108,16 @@ def fetch_model(params: Params, version: str, run_id: str) -> Path:
     return model
 
 
-def read_test_pairs(params: Params) -> tuple[list[str], list[str] | None]:
-    """The test split's inputs, and for seq2seq its references."""
+def read_test(params: Params):
+    """The validated test split: the rows parity is checked on."""
     import pandas as pd
 
-    test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
-    if "text" in test.columns:
-        return test["text"].astype(str).tolist(), None
-    return test["source"].astype(str).tolist(), test["target"].astype(str).tolist()
+    return pd.read_parquet(Path(params.paths.validated) / "test.parquet")
 
 
 def export_version(params: Params, version: str, run_id: str) -> dict:
     """Export a registered version and record the result on it."""
-    record = export_model(params, fetch_model(params, version, run_id), *read_test_pairs(params))
+    record = export_model(params, fetch_model(params, version, run_id), read_test(params))
     record_export(params, version, run_id, record)
     return record
 

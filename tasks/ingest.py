@@ -1,4 +1,4 @@
-"""ingest: read a source, normalise it to (text, label) or (source, target) per split, write Parquet, version it."""
+"""ingest: read a source, normalise it to the task kind's columns per split, write Parquet, version it."""
 
 from __future__ import annotations
 
@@ -8,35 +8,25 @@ import pandas as pd
 
 from tasks.config import BUILTIN_TASKS, DataParams, Params
 from tasks.errors import LmforgeError
+from tasks.kinds import get_kind
 from tasks.records import DatasetVersion
 from tasks.runtime import run_entry, step
-from tasks.sample_data import generate_reviews
-from tasks.sample_pairs import generate_numbers
-from tasks.sample_reports import generate_reports
 from tasks.sources import SPLIT_NAMES, pick_columns, read_source
 
 SPLITS = ("train", "validation", "test")
 
 
-CANONICAL = ("text", "label", "source", "target")
 
 
 def load_frames(data: DataParams, task: str = "classification") -> list[tuple[str | None, pd.DataFrame]]:
-    """The source as canonical frames (text, label or source, target [, split]), each with the split its file gives."""
-    if data.source in BUILTIN_TASKS:
-        if BUILTIN_TASKS[data.source] != task:
-            fitting = " or ".join(name for name, kind in BUILTIN_TASKS.items() if kind == task)
-            raise LmforgeError(f"data.source {data.source} is for task {BUILTIN_TASKS[data.source]}, not task: {task}; "
-                               f"use {fitting} or a file.")
+    """The source as the task kind's canonical frames (text, label; source, target; ...) [, split], each with the
+    split its file gives."""
+    kind = get_kind(task)
+    if data.source in BUILTIN_TASKS:  # one of this task's: params refused the others at load time
         if data.splits.named_files():
             raise LmforgeError(f"data.splits names files, but data.source is {data.source}; give shares, or a folder.")
-        make = {"builtin:reviews": generate_reviews, "builtin:numbers": generate_numbers,
-                "builtin:reports": generate_reports}[data.source]
-        return [(None, make(data.sample.rows, data.sample.seed))]
-    if task == "seq2seq":
-        columns = {"source_column": data.source_column, "target_column": data.target_column}
-    else:
-        columns = {"text_column": data.text_column, "label_column": data.label_column}
+        return [(None, kind.make_builtin(data.source, data.sample.rows, data.sample.seed))]
+    columns = kind.source_columns(data)
     if data.split_column:
         columns["split_column"] = data.split_column
     return [(split, pick_columns(frame, columns, data.source)) for split, frame in
@@ -91,7 +81,8 @@ def write_dataset(splits: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, i
     for stale in out_dir.glob("*"):
         stale.unlink()
     for name, frame in splits.items():
-        frame.astype({c: "str" for c in CANONICAL if c in frame.columns}).to_parquet(out_dir / f"{name}.parquet", index=False)
+        # Every kind's canonical columns are text, whatever the source typed them as.
+        frame.astype("str").to_parquet(out_dir / f"{name}.parquet", index=False)
     return {name: len(frame) for name, frame in splits.items()}
 
 

@@ -5,31 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.config import Params
-from tasks.errors import LmforgeError
 
 
-def load_texts(path: Path, column: str) -> list[str]:
+def load_texts(path: Path, columns: dict[str, str]) -> list[str]:
+    """The inputs in a file (data.* key: its column): one column, or several joined by " || " (a qa model reads
+    "QUESTION || CONTEXT")."""
     from tasks.sources import pick_columns, read_table
 
-    frame = pick_columns(read_table(path), {"text_column": column}, str(path))
-    return frame["text"].fillna("").astype(str).tolist()
-
-
-def load_registered(params: Params, model_uri: str):
-    """The pyfunc model at `model_uri` (models:/name@alias, runs:/..., a path): tasks.classifier_model's Classifier,
-    or tasks.seq2seq_model's Translator."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from tasks import tracking
-
-    tracking.client(params)
-    try:
-        return mlflow.pyfunc.load_model(model_uri)
-    except MlflowException as error:
-        hint = " (no champion yet? try --model models:/NAME@challenger)" if "@" in model_uri else ""
-        raise LmforgeError(f"cannot load {model_uri} from {tracking.tracking_uri(params)}{hint} "
-                           f"({str(error).splitlines()[0][:160]}); run `lmforge run` first or check --model.") from None
+    frame = pick_columns(read_table(path), columns, str(path))
+    return frame.fillna("").astype(str).agg(" || ".join, axis=1).tolist()
 
 
 def find_version(client, model_uri: str):
@@ -47,49 +31,6 @@ def find_version(client, model_uri: str):
         return None
 
 
-def download_export(client, run_id: str, backend: str) -> Path:
-    """The run's export/ files that `backend` needs (parity.json first; no other backend's model file), in a new
-    temporary folder; a run never exported gives a folder without parity.json."""
-    import tempfile
-
-    from mlflow.exceptions import MlflowException
-
-    from tasks.backends import BACKENDS, export_files
-    from tasks.export import PARITY_FILE
-
-    target = Path(tempfile.mkdtemp(prefix="lmforge-export-"))
-    others = set().union(*(export_files(name) for name in BACKENDS if name != backend))
-    try:
-        client.download_artifacts(run_id, f"export/{PARITY_FILE}", str(target))
-        for item in client.list_artifacts(run_id, "export"):
-            if Path(item.path).name not in others | {PARITY_FILE}:
-                client.download_artifacts(run_id, item.path, str(target))
-    except (MlflowException, OSError):
-        pass  # never exported, or not completely: the parity check below refuses it
-    return target  # a file downloaded by its path lands in the folder itself, not under export/
-
-
-def fetch_run_export(client, run_id: str, backend: str) -> Path:
-    """The files `backend` needs from a model's MLflow run, downloaded, when its export passed the parity check;
-    else one sentence naming the registered version."""
-    import json
-
-    from tasks.backends import BACKEND_FILES
-    from tasks.export import PARITY_FILE
-
-    local = download_export(client, run_id, backend)
-    parity = json.loads((local / PARITY_FILE).read_text()) if (local / PARITY_FILE).is_file() else {}
-    status = parity.get(backend, {}).get("status")
-    files = parity.get(backend, {}).get("files") or [BACKEND_FILES.get(backend, backend)]  # older records name none
-    if status != "passed" or not all((local / name).is_file() for name in files):
-        found = client.search_model_versions(f"run_id='{run_id}'")
-        what, number = (f"{found[0].name} version {found[0].version}", found[0].version) if found else \
-            (f"the model of run {run_id}", "VERSION")
-        raise LmforgeError(f"{what} has no {backend} export that passed its parity check ({status or 'none'}); "
-                           f"run `lmforge export {number}`, or use the eager backend.")
-    return local
-
-
 def predict_exported(folder: Path, backend: str, texts: list[str]) -> list[tuple[str, float]]:
     """(label, probability) per text from a folder of exported (or eager) model files."""
     from tasks.backends import TextScorer, label_texts
@@ -98,12 +39,11 @@ def predict_exported(folder: Path, backend: str, texts: list[str]) -> list[tuple
 
 
 def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str = "eager") -> list[tuple[str, float | None]]:
-    """(label, score) per text; for seq2seq (output text, None). Non-eager backends run the version's exports."""
-    import pandas as pd
+    """(label or output text, score or None) per text, as the task kind reads its model's outputs. Non-eager backends
+    run the version's exports."""
+    from tasks.kinds import get_kind
+    from tasks.registered import load_registered
 
     model = load_registered(params, model_uri)
     outputs = model.predict(texts, params={"backend": backend}) if backend != "eager" else model.predict(texts)
-    if params.task == "seq2seq":
-        return [(output, None) for output in outputs]
-    rows = pd.DataFrame(outputs)
-    return [(str(label), float(score)) for label, score in zip(rows["label"], rows["score"])]
+    return get_kind(params.task).format_outputs(outputs)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tasks.config import PromoteParams
+from tasks.config import LOWER_IS_BETTER, PromoteParams
 
 
 @dataclass
@@ -86,22 +86,27 @@ def classification_significance(rule: PromoteParams, y_true, champion, challenge
 
 def decide(rule: PromoteParams, challenger: dict[str, float], champion: dict[str, float] | None,
            significance: dict | None = None) -> Verdict:
-    """Floors, then (when there is a champion) improvement, guarded metrics and significance; every failure is named."""
-    failed = [f"{name} {challenger[name]:.6g} is below the floor {floor:.6g}"
-              for name, floor in rule.floors.items() if challenger[name] < floor]
+    """Floors, then (when there is a champion) improvement, guarded metrics and significance; every failure is named.
+    A metric in LOWER_IS_BETTER (perplexity, loss) improves downwards and its floor is a ceiling."""
+    better = lambda name, delta: -delta if name in LOWER_IS_BETTER else delta  # gain, positive when it got better
+    failed = [f"{name} {challenger[name]:.6g} is {'above the ceiling' if name in LOWER_IS_BETTER else 'below the floor'} "
+              f"{floor:.6g}" for name, floor in rule.floors.items() if better(name, challenger[name] - floor) < 0]
     if champion is None:
         reasons = failed or ["first model: it clears every floor (" + ", ".join(
-            f"{name} {challenger[name]:.4f} >= {floor:.4f}" for name, floor in rule.floors.items()) + ")"]
+            f"{name} {challenger[name]:.4f} {'<=' if name in LOWER_IS_BETTER else '>='} {floor:.4f}"
+            for name, floor in rule.floors.items()) + ")"]
         return Verdict(not failed, reasons)
     names = [rule.primary_metric, *(name for name in rule.guarded if name != rule.primary_metric)]
     deltas = {name: round(challenger[name] - champion[name], 6) for name in names}
-    primary, gain = rule.primary_metric, deltas[rule.primary_metric]
-    change = f"{primary} {champion[primary]:.4f} -> {challenger[primary]:.4f} ({gain:+.4f})"
+    primary = rule.primary_metric
+    gain = better(primary, deltas[primary])
+    change = f"{primary} {champion[primary]:.4f} -> {challenger[primary]:.4f} ({deltas[primary]:+.4f})"
     if gain <= rule.min_improvement:
         failed.append(f"{change} is not an improvement of more than {rule.min_improvement:.4f}")
     for name, margin in rule.guarded.items():
-        if -deltas[name] > margin:
-            failed.append(f"{name} dropped by {-deltas[name]:.4f} ({champion[name]:.4f} -> {challenger[name]:.4f}), "
+        if -better(name, deltas[name]) > margin:
+            worse = "rose" if name in LOWER_IS_BETTER else "dropped"
+            failed.append(f"{name} {worse} by {abs(deltas[name]):.4f} ({champion[name]:.4f} -> {challenger[name]:.4f}), "
                           f"more than the allowed {margin:.4f}")
     if significance and not significance["passed"]:
         failed.append(f"the {primary} gain is not significant: {describe_significance(significance)}")

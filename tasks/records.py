@@ -65,8 +65,9 @@ class Evaluation:
     artifacts: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        shown = ("eval_accuracy", "eval_f1_macro", "eval_bleu", "eval_chrf")
-        return "test " + ", ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in self.metrics.items() if k in shown)
+        from tasks.config import SHOWN_METRICS
+
+        return "test " + ", ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in self.metrics.items() if k in SHOWN_METRICS)
 
 
 @dataclass

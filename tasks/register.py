@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tasks.config import Params
 from tasks.faults import failpoint
+from tasks.kinds import get_kind
 from tasks.records import ModelVersion
 from tasks.runtime import run_entry, step
 
@@ -34,14 +35,7 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
     registry = tracking.client(params)
     requirements = [f"{name}=={version(name)}" for name in SERVING_PACKAGES]
     with mlflow.start_run(run_id=run_id):
-        if params.task == "seq2seq":
-            from tasks.seq2seq_model import log_translator
-
-            info = log_translator(model_dir, requirements)
-        else:
-            from tasks.classifier_model import log_classifier
-
-            info = log_classifier(model_dir, requirements)
+        info = get_kind(params.task).log_model(model_dir, requirements)
     registered = mlflow.register_model(info.model_uri, params.registry.model_name, tags=tags)
     failpoint("register:registered")  # a version with its files, no alias, no verdict: the next run registers anew
     try:
@@ -68,7 +62,7 @@ def register(params: Params, model_dir: str, run_id: str, data_version: str, val
 def main(params: Params) -> None:
     """Under DVC: the data version comes from dvc.lock; the dataset goes to the remote before the model is registered."""
     from tasks import tracking
-    from tasks.train import read_model_meta
+    from tasks.checkpoints import read_model_meta
     from tasks.validate import read_report
     from tasks.versioning import version_output
 

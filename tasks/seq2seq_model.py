@@ -11,22 +11,17 @@ sit on the version's run under export/ and are used only when they passed their 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
 
-from tasks.classifier_model import BACKEND_PARAM, read_texts
+from tasks.pyfunc import BACKEND_PARAM, log_pyfunc, read_model_folder, read_texts
 
 
 class Translator(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from tasks.config import Params
-
-        self.folder = Path(context.artifacts["model"])
-        meta = json.loads((self.folder / "lmforge.json").read_text())
-        self.run_id, self.params = meta.get("run_id", ""), Params.model_validate(meta["params"])
+        self.folder, self.run_id, self.params = read_model_folder(context)
         self.translators: dict[str, object] = {}
 
     def load_backend(self, backend: str):
@@ -35,7 +30,7 @@ class Translator(mlflow.pyfunc.PythonModel):
             if backend == "eager":
                 self.translators[backend] = self.load_eager()
             else:
-                from tasks.predict import fetch_run_export
+                from tasks.registered import fetch_run_export
                 from tasks.seq2seq_onnx import OnnxTranslator
 
                 OnnxTranslator.check_backend(backend)
@@ -60,11 +55,4 @@ class Translator(mlflow.pyfunc.PythonModel):
 
 
 def log_translator(model_dir: str | Path, pip_requirements: list[str]):
-    """Log the folder as a pyfunc model named "model" on the active run; returns MLflow's ModelInfo."""
-    from mlflow.models import infer_signature
-
-    # The signature declares the backend parameter: without one, MLflow drops params given to predict.
-    signature = infer_signature(["a text"], ["its output"], params={BACKEND_PARAM: "eager"})
-    code = Path(__file__).with_name("model_code") / "translator.py"  # models from code: nothing pickled
-    return mlflow.pyfunc.log_model(name="model", python_model=str(code), artifacts={"model": str(model_dir)},
-                                   pip_requirements=pip_requirements, signature=signature)
+    return log_pyfunc(model_dir, pip_requirements, "translator.py", ["a text"], ["its output"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tasks.config import Params
 from tasks.errors import LmforgeError
+from tasks.kinds import get_kind
 from tasks.serving_requests import BadRequest, check_batch, read_texts
 
 
@@ -27,7 +28,7 @@ class Champion:
 
 def load_champion(params: Params, version) -> Champion:
     """The version's predictor: its export for serve.backend when that passed parity, else eager PyTorch."""
-    from tasks.predict import load_registered
+    from tasks.registered import load_registered
 
     loaded = load_registered(params, f"models:/{params.registry.model_name}/{version.version}")
     if "python_function" not in loaded.metadata.flavors or "transformers" in loaded.metadata.flavors:
@@ -40,10 +41,8 @@ def load_champion(params: Params, version) -> Champion:
     except LmforgeError:
         backend = "eager"  # not exported, failed parity, or not made for this kind: never serve an export that disagrees
         model.load_backend(backend)
-    if params.task == "seq2seq":
-        return Champion(str(version.version), backend,
-                        lambda texts: [{"output": out} for out in model.predict(None, texts, {"backend": backend})])
-    return Champion(str(version.version), backend, lambda texts: model.predict(None, texts, {"backend": backend}))
+    rows = get_kind(params.task).serve_rows
+    return Champion(str(version.version), backend, lambda texts: rows(model.predict(None, texts, {"backend": backend})))
 
 
 class ChampionHolder:

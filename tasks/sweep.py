@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tasks.config import Params, load_params
 from tasks.distributed import threads_per_process
+from tasks.kinds import get_kind
 from tasks.records import TokenizedData
 from tasks.runtime import say, step
 
@@ -37,9 +38,7 @@ class TrialResult:
 
 def selection_metric(params: Params) -> tuple[str, bool]:
     """The validation score train selects its best epoch by, as train logs it, and whether higher is better."""
-    if params.train.select_by == "loss" or (params.task == "seq2seq" and params.train.select_by == "auto"):
-        return "val_loss", False
-    return ("val_bleu", True) if params.train.select_by == "bleu" else ("val_f1_macro", True)
+    return get_kind(params.task).selection_metric(params)
 
 
 def sweep_folder(params: Params, sweep_id: str) -> Path:

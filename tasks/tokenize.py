@@ -1,4 +1,5 @@
-"""tokenize: a fast tokenizer (local pretrained, or WordPiece trained on train) applied to every split, cached."""
+"""tokenize: the task kind's fast tokenizer (local pretrained, or one trained on train) applied to every split, cached
+by data version + tokenizer + settings."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.config import Params
+from tasks.kinds import get_kind
 from tasks.records import TokenizedData
 from tasks.runtime import run_entry, step
-from tasks.tokenizer_io import load_tokenizer
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 META_FILE = "meta.json"
 
 
@@ -39,26 +39,6 @@ def cache_key(params: Params, data_version: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def train_wordpiece(texts: list[str], params: Params):
-    """A BERT-style WordPiece tokenizer learnt from the training texts."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    settings = params.tokenize
-    core = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    core.normalizer = normalizers.BertNormalizer(lowercase=settings.lowercase)
-    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    core.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=settings.vocab_size, min_frequency=settings.min_frequency,
-                                        special_tokens=SPECIAL_TOKENS, show_progress=False)
-    core.train_from_iterator(texts, trainer)
-    cls, sep = core.token_to_id("[CLS]"), core.token_to_id("[SEP]")
-    core.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-                                                        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
-    return PreTrainedTokenizerFast(tokenizer_object=core, model_max_length=settings.max_length, unk_token="[UNK]",
-                                   pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-
-
 def tokenize_dataset(params: Params, data_version: str) -> TokenizedData:
     """The pure core: token ids per split as Parquet plus the tokenizer, reused when the key is unchanged."""
     out = Path(params.paths.tokenized)
@@ -69,22 +49,11 @@ def tokenize_dataset(params: Params, data_version: str) -> TokenizedData:
     dataset = Path(params.paths.validated)
     splits = {name: pd.read_parquet(dataset / f"{name}.parquet") for name in ("train", "validation", "test")}
     source = tokenizer_source(params)
-    out.mkdir(parents=True, exist_ok=True)
-    if params.task == "seq2seq":
-        from tasks.tokenize_pairs import tokenize_pairs
-
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        tokenize_pairs(splits, params, source, out)
-        return write_meta(out, key, data_version, None, source or params.tokenize.algorithm)
-    tokenizer = load_tokenizer(source) if source else train_wordpiece(splits["train"]["text"].tolist(), params)
-    tokenizer.save_pretrained(str(out / "tokenizer"))
-    for name, frame in splits.items():
-        # No padding here: batches are padded to their own longest row at training time.
-        encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=params.tokenize.max_length)
-        pd.DataFrame({"input_ids": encoded["input_ids"], "label": frame["label"]}).to_parquet(out / f"{name}.parquet")
-    labels = params.data.labels or sorted(splits["train"]["label"].dropna().unique().tolist())
-    return write_meta(out, key, data_version, labels, source or "wordpiece")
+    # A fresh folder: a kind that trains a second tokenizer leaves nothing of an earlier entry beside the new one.
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    labels, tokenizer_name = get_kind(params.task).tokenize_splits(splits, params, source, out)
+    return write_meta(out, key, data_version, labels, source or tokenizer_name)
 
 
 def write_meta(out: Path, key: str, data_version: str, labels: list[str] | None, tokenizer: str) -> TokenizedData:

@@ -1,4 +1,5 @@
-"""train: a sequence classifier (local checkpoint or small config) with the Hugging Face Trainer."""
+"""train: the task kind's model (local checkpoint or small config) with its Hugging Face Trainer; resume, early stopping,
+a time budget, weight averaging and DDP are the same for every kind."""
 
 from __future__ import annotations
 
@@ -7,40 +8,15 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-
 from tasks.averaging import keep_better, snapshot_callback
-from tasks.budget import budget_callback, describe_device, speed_meter, training_arguments
+from tasks.budget import budget_callback, describe_device, speed_meter
 from tasks.config import Params
 from tasks.records import TokenizedData, TrainedModel
 from tasks.checkpoints import MODEL_META, checkpoint_dir, find_resumable, reuse_trained, training_key
+from tasks.kinds import get_kind
 from tasks.runtime import run_entry, say, step
 
 StepLog = Callable[[dict[str, float], int], None]
-
-
-def read_split(tokenized_dir: str | Path, name: str, label2id: dict[str, int]) -> list[dict]:
-    frame = pd.read_parquet(Path(tokenized_dir) / f"{name}.parquet")
-    return [{"input_ids": ids.tolist(), "labels": label2id[label]} for ids, label in zip(frame["input_ids"], frame["label"])]
-
-
-def build_model(params: Params, labels: list[str], tokenizer):
-    """From model.pretrained (a new head for these labels) or from the small from_scratch config."""
-    from transformers import AutoModelForSequenceClassification, BertConfig
-
-    label_maps = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
-                  "label2id": {label: i for i, label in enumerate(labels)}}
-    if params.model.pretrained:
-        return AutoModelForSequenceClassification.from_pretrained(params.model.pretrained, use_safetensors=True,
-                                                                  ignore_mismatched_sizes=True,
-                                                                  **label_maps)
-    size = params.model.from_scratch
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=size.hidden_size, num_hidden_layers=size.layers,
-                        num_attention_heads=size.heads, intermediate_size=size.intermediate_size,
-                        hidden_dropout_prob=size.dropout, attention_probs_dropout_prob=size.dropout,
-                        max_position_embeddings=max(params.tokenize.max_length, 64), pad_token_id=tokenizer.pad_token_id,
-                        **label_maps)
-    return AutoModelForSequenceClassification.from_config(config)
 
 
 def make_callback(on_log: StepLog):
@@ -67,38 +43,6 @@ def swap_progress(trainer) -> None:
 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(QuietProgress)
-
-
-def classification_trainer(params: Params, tokens: TokenizedData, tokenizer, labels: list[str], checkpoints: Path,
-                           callbacks: list, show_progress: bool):
-    """Trainer for a sequence classifier; the best epoch by validation macro F1."""
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
-
-    from tasks.metrics import classification_metrics
-    from tasks.sampling import LengthSorted, ShuffledLengthGroups
-
-    label2id = {label: i for i, label in enumerate(labels)}
-    best_by = "eval_loss" if params.train.select_by == "loss" else "eval_f1_macro"
-    args = TrainingArguments(**training_arguments(params, checkpoints, show_progress, best_by))
-
-    def compute_metrics(prediction) -> dict[str, float]:
-        return classification_metrics(prediction.label_ids, prediction.predictions.argmax(-1), labels, prefix="", per_class=False)
-
-    class LengthGroupedTrainer(Trainer):
-        def _get_train_sampler(self, train_dataset=None):
-            rows = train_dataset if train_dataset is not None else self.train_dataset
-            # Grouped by the rows of all processes' micro-batches together: under DDP each process takes its slice
-            # of every group, so 2 processes x 16 rows train the very batches 1 process x 32 rows does.
-            return ShuffledLengthGroups([len(row["input_ids"]) for row in rows],
-                                        self.args.train_batch_size * self.args.world_size, self.args.seed)
-
-        def _get_eval_sampler(self, eval_dataset):
-            return LengthSorted([len(row["input_ids"]) for row in eval_dataset])
-
-    return LengthGroupedTrainer(model=build_model(params, labels, tokenizer), args=args,
-                   train_dataset=read_split(tokens.path, "train", label2id),
-                   eval_dataset=read_split(tokens.path, "validation", label2id), processing_class=tokenizer,
-                   data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics, callbacks=callbacks)
 
 
 def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = None, show_progress: bool = True,
@@ -129,9 +73,9 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
 
     from tasks.distributed import mean_over_processes
     from tasks.tokenize import read_meta
-    from tasks.tokenize_pairs import TARGET_DIR
+    from tasks.tokenizer_io import copy_tokenizers
 
-    cfg = params.train
+    cfg, kind = params.train, get_kind(params.task)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_seed(params.project.seed)
@@ -148,12 +92,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     snapshots = snapshot_callback(cfg.average_last) if cfg.average_last > 1 else None
     if snapshots:
         callbacks.append(snapshots)
-    if params.task == "seq2seq":
-        from tasks.train_seq2seq import seq2seq_trainer
-
-        trainer = seq2seq_trainer(params, tokens, tokenizer, checkpoints, callbacks, show_progress)
-    else:
-        trainer = classification_trainer(params, tokens, tokenizer, labels, checkpoints, callbacks, show_progress)
+    trainer = kind.build_trainer(params, tokens, tokenizer, labels, checkpoints, callbacks, show_progress)
     if trainer.args.world_size > 1:
         # The model is built (and DDP starts every process from process 0's weights); from here each process draws
         # its own dropout masks: one seed for all gave every process the same masks.
@@ -176,10 +115,9 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     if not trainer.is_world_process_zero():
         return model
     shutil.rmtree(out, ignore_errors=True)
-    trainer.save_model(str(out))
+    kind.save_model(trainer, out)
     tokenizer.save_pretrained(str(out))
-    if (Path(tokens.path) / TARGET_DIR).is_dir():
-        shutil.copytree(Path(tokens.path) / TARGET_DIR, out / TARGET_DIR)
+    copy_tokenizers(tokens.path, out)
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
             "training_key": training_key(params, tokens), "best_metric": trainer.state.best_metric, "averaging": averaging, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
@@ -190,10 +128,6 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     # A finished run leaves nothing to resume; keeping its checkpoints would make the next run a no-op.
     shutil.rmtree(checkpoints, ignore_errors=True)
     return model
-
-
-def read_model_meta(model_dir: str | Path) -> dict:
-    return json.loads((Path(model_dir) / MODEL_META).read_text())
 
 
 @step

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.config import Params
+from tasks.kinds import get_kind
 from tasks.records import ValidationReport
 from tasks.runtime import run_entry, say, step
 
@@ -20,17 +21,6 @@ def load_splits(dataset_dir: str | Path) -> pd.DataFrame:
     """All splits in one frame with a `split` column: the rows the suite checks."""
     frames = [pd.read_parquet(path).assign(split=path.stem) for path in sorted(Path(dataset_dir).glob("*.parquet"))]
     return pd.concat(frames, ignore_index=True)
-
-
-def kind_checks(params: Params):
-    """The checks of this task and the function that builds the frames they look at."""
-    if params.task == "seq2seq":
-        from tasks.validate_pairs import pair_batches, pair_checks
-
-        return pair_checks(params), pair_batches
-    from tasks.checks import text_batches, text_checks
-
-    return text_checks(params), text_batches
 
 
 def build_suite(checks: list, params: Params) -> dict[str, list]:
@@ -72,7 +62,8 @@ def run_suite(batches: dict[str, pd.DataFrame], expectations: dict[str, list], d
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
         suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=suite_items))
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        index_columns = [c for c in ("split", "label", "text", "source", "target", "pair") if c in batches[name].columns]
+        # The text columns identify an offending row in the report, whichever kind's rows these are.
+        index_columns = [c for c in batches[name].columns if not pd.api.types.is_numeric_dtype(batches[name][c])]
         result = definition.run(batch_parameters={"dataframe": batches[name]},
                                 result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns})
         results.append(result.to_json_dict())
@@ -94,7 +85,8 @@ def shorten(row, limit: int = 60):
     return row[:limit] + "..." if isinstance(row, str) and len(row) > limit else row
 
 
-# What the offending rows (or classes) are, in the user's words; the expectation's own name follows.
+# What the offending rows (or classes) are, in the user's words; the expectation's own name follows. A kind's own
+# checks bring theirs (Check.meaning).
 MEANINGS = {
     "nulls": "have no {column}",
     "blank": "have a {column} of only spaces",
@@ -109,13 +101,14 @@ MEANINGS = {
 }
 
 
-def describe_failure(item: dict, examples: int, unit: str = "rows", settings: dict | None = None) -> tuple[str, str]:
+def describe_failure(item: dict, examples: int, unit: str = "rows", settings: dict | None = None,
+                     meanings: dict[str, str] | None = None) -> tuple[str, str]:
     """One failed expectation as (how many rows or classes, and what is wrong with them, in words; a few of them)."""
     config, result = item["expectation_config"], item.get("result", {})
     column = config["kwargs"].get("column", "")
     count = result.get("unexpected_count")
     line = f"{config['type']}({column})"
-    meaning = MEANINGS.get((config.get("meta") or {}).get("check", ""), "fail")
+    meaning = (meanings or MEANINGS).get((config.get("meta") or {}).get("check", ""), "fail")
     if count is not None:
         line = f"{count} of {result.get('element_count')} {unit} {meaning.format(column=column, **(settings or {}))} (GX: {line})"
     shown = [shorten(row) for row in (result.get("unexpected_index_list") or result.get("partial_unexpected_list") or [])[:examples]]
@@ -133,7 +126,7 @@ def validate_dataset(params: Params) -> ValidationReport:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = load_splits(params.paths.dataset)
     columns = [c for c in rows.columns if c != "split"]
-    checks, make_batches = kind_checks(params)
+    checks, make_batches = get_kind(params.task).validation_checks(params)
     kept, dropped, drop_failures = apply_drops(rows, checks, params)
     batches = make_batches(kept, params)
     suite = {name: items for name, items in build_suite(checks, params).items() if name in batches}
@@ -141,11 +134,13 @@ def validate_dataset(params: Params) -> ValidationReport:
     checked = [(item, "classes" if name == "class_counts" else "rows")
                for name, result in zip(suite, results) for item in result["results"]]
     failures, warnings, summaries = list(drop_failures), [], [line.split(" [")[0] for line in drop_failures]
+    meanings = MEANINGS | {check.name: check.meaning for check in checks if check.meaning}
     for item, unit in checked:
         if item["success"]:
             continue
         check = (item["expectation_config"].get("meta") or {}).get("check", "")
-        summary, examples = describe_failure(item, params.validate_.fail_examples, unit, params.validate_.model_dump())
+        summary, examples = describe_failure(item, params.validate_.fail_examples, unit, params.validate_.model_dump(),
+                                             meanings)
         if policy_of(params, check) == "warn":
             warnings.append(f"{summary} [{check}: warn]{examples}")
         else:

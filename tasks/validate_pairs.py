@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tasks.checks import Check, in_train, repeated_in_train, shared_with_test
+from tasks.checks import Check, in_train, repeat_checks
 from tasks.config import Params
 
 SIDES = ("source", "target")
@@ -62,9 +62,4 @@ def pair_checks(params: Params) -> list[Check]:
     if v.max_identical_share is not None:
         checks.append(Check("identical_share", "rows", lambda p, m: [gxe.ExpectColumnMeanToBeBetween(
             column="identical", max_value=v.max_identical_share)]))
-    checks.append(Check("duplicates", "train_pairs", lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column="pair", mostly=m)],
-                        lambda rows, p: repeated_in_train(rows, pair_key(rows))))
-    if v.check_leakage:
-        checks.append(Check("leakage", "train_test_pairs", lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column="pair", mostly=m)],
-                            lambda rows, p: shared_with_test(rows, pair_key(rows))))
-    return checks
+    return checks + repeat_checks(params, "pair", pair_key, "train_pairs", "train_test_pairs")

@@ -13,8 +13,10 @@ from tests.conftest import FAST_PARAMS, make_project, merge, registry
 
 pytestmark = pytest.mark.flow
 
+# Runs, not exports, are what the tests using TINY look at: no export (10-15 s) per promoted run.
 TINY = merge(FAST_PARAMS, {"data": {"sample": {"rows": 600}}, "train": {"max_steps": 30},
-                           "promote": {"floors": {"f1_macro": 0.0}, "significance": {"test": "none"}}})
+                           "promote": {"floors": {"f1_macro": 0.0}, "significance": {"test": "none"}},
+                           "export": {"enabled": False}})
 
 
 def test_overlapping_runs_take_turns_and_leave_a_consistent_registry(tmp_path):

@@ -129,7 +129,8 @@ def test_fine_tunes_from_a_local_checkpoint(translated, monkeypatch):
     root, _ = translated
     monkeypatch.chdir(root)
     shutil.copytree(root / "data/seq2seq/model", root / "checkpoint")
-    result = invoke("run", "--set", f"model.pretrained={root / 'checkpoint'}", "--set", "train.max_steps=20")
+    result = invoke("run", "--set", f"model.pretrained={root / 'checkpoint'}", "--set", "train.max_steps=20",
+                    "--set", "export.enabled=false")
     assert result.exit_code == 0, result.output
     assert json.loads((root / "metrics/seq2seq/eval.json").read_text())["eval_bleu"] >= 40
     assert json.loads((root / "data/seq2seq/tokenized/meta.json").read_text())["tokenizer_source"] == str(root / "checkpoint")

@@ -15,6 +15,7 @@ FAST_REPORTS = {
     "train": {"epochs": 8},
     "evaluate": {"num_beams": 2},
     "registry": {"model_name": "test-reports"},
+    "export": {"enabled": False},  # tests/flows/test_seq2seq.py checks seq2seq exports
 }
 
 
@@ -31,6 +32,7 @@ def test_tiny_model_sums_up_the_reports_and_is_promoted_by_rouge(summarized):
     metrics = json.loads((root / "metrics/summarize/eval.json").read_text())
     assert metrics["eval_rougeL"] >= 60 and metrics["eval_rouge1"] >= metrics["eval_rougeL"], metrics
     assert "promoted: first model" in result.output and "rougeL" in result.output, result.output
+    assert "export.enabled is false" in result.output and not (root / "data/summarize/export").exists(), result.output
     version = registry(root).get_model_version_by_alias("test-reports", "champion")
     run = registry(root).get_run(version.run_id)
     assert {"eval_rouge1", "eval_rouge2", "eval_rougeL"} <= set(run.data.metrics)

@@ -60,7 +60,7 @@ def test_a_registered_classifier_rescored_gives_evaluates_predictions(tiny_model
     import pandas as pd
 
     from tasks import tracking
-    from tasks.promote import predict_ids
+    from tasks.kinds.classification import predict_ids
 
     params, model = tiny_model
     evaluate_model(params, model.path, show_progress=False)

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from tasks.config import load_params
@@ -34,7 +35,7 @@ def test_each_backend_is_exported_and_agrees_with_eager(tiny_model):
     from tasks.predict import predict_exported
 
     params, folder = tiny_model
-    record = export_model(params, folder, TEXTS)
+    record = export_model(params, folder, pd.DataFrame({"text": TEXTS}))
     for backend in ("onnx", "onnx-int8", "torch-export"):
         assert record[backend]["status"] == "passed", record
         assert record[backend]["rows"] == len(TEXTS) and record[backend]["bytes"] > 0
@@ -49,18 +50,19 @@ def test_each_backend_is_exported_and_agrees_with_eager(tiny_model):
 def test_a_backend_that_disagrees_is_recorded_as_failed(tiny_model, monkeypatch):
     import numpy as np
 
+    import tasks.classifier_export as classifier_export
     import tasks.export as export
 
     params, folder = tiny_model
-    real = export.TextScorer
+    real = classifier_export.TextScorer
 
     def shifted(where, backend):
         run = real(where, backend)
         # The int8 model's classes come out shifted by one: a broken quantization.
         return (lambda texts: np.roll(run(texts), 1, axis=-1)) if backend == "onnx-int8" else run
 
-    monkeypatch.setattr(export, "TextScorer", shifted)
-    record = export.export_model(params, folder, TEXTS)
+    monkeypatch.setattr(classifier_export, "TextScorer", shifted)
+    record = export.export_model(params, folder, pd.DataFrame({"text": TEXTS}))
     assert record["onnx-int8"]["status"] == "failed" and record["onnx-int8"]["agreement"] < 0.995
     assert record["onnx"]["status"] == "passed"
     assert export.describe_parity(record["onnx-int8"]).startswith("failed: agreement")

@@ -96,3 +96,17 @@ def test_mcnemar_against_scipy_known_value():
     champion = np.array([0] * 10 + [1] * 25)
     challenger = np.array([1] * 10 + [0] * 25)
     assert mcnemar(y_true, champion, challenger) == (10, 25, pytest.approx(0.016665, abs=1e-5))
+
+
+def test_perplexity_improves_downwards_and_its_floor_is_a_ceiling():
+    rule = PromoteParams(primary_metric="perplexity", guarded={"loss": 0.05}, floors={"perplexity": 20.0})
+    champion = {"perplexity": 12.0, "loss": 2.4849}
+    lower = decide(rule, {"perplexity": 10.0, "loss": 2.3026}, champion)
+    assert lower.promoted and lower.deltas["perplexity"] == -2.0, lower.reasons
+    higher = decide(rule, {"perplexity": 13.0, "loss": 2.5649}, champion)
+    assert not higher.promoted
+    assert any("not an improvement" in reason for reason in higher.reasons)
+    assert any("loss rose by 0.0800" in reason for reason in higher.reasons), higher.reasons
+    assert decide(rule, {"perplexity": 19.0, "loss": 2.94}, None).promoted
+    above = decide(rule, {"perplexity": 25.0, "loss": 3.2}, None)
+    assert not above.promoted and "perplexity 25 is above the ceiling 20" in above.reasons[0]

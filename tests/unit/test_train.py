@@ -4,7 +4,8 @@ from tasks.config import load_params
 from tasks.ingest import ingest_dataset
 from tasks.validate import validate_dataset
 from tasks.tokenize import tokenize_dataset
-from tasks.train import checkpoint_dir, read_model_meta, train_model
+from tasks.checkpoints import checkpoint_dir, read_model_meta
+from tasks.train import train_model
 from tests.conftest import REPO, Interrupted, crash_in_second_epoch
 
 
@@ -64,7 +65,7 @@ def test_classification_batches_group_texts_by_length(root):
     """Length-grouped batches are the main lever of training speed (about 3x against random batches)."""
     from transformers import AutoTokenizer
     from tasks.sampling import ShuffledLengthGroups
-    from tasks.train import classification_trainer
+    from tasks.train_classifier import classification_trainer
 
     params = load_params(REPO / "params.yaml", ["data.sample.rows=300", "validate.min_rows_per_class=5"])
     ingest_dataset(params)

@@ -1,0 +1,69 @@
+"""What a task kind provides: the steps are generic and ask the kind for everything that differs between kinds.
+
+A kind is a module in tasks/kinds/ (registered in tasks/kinds/__init__.py) that defines the names below. Its heavy
+imports (torch, transformers, its own implementation modules) happen inside its functions, so asking for a kind costs
+nothing. A kind never imports a step module (tasks/ingest.py ... tasks/export.py) and no step imports a kind's
+implementation modules: steps reach them only through `tasks.kinds.get_kind(params.task)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from tasks.config import DataParams, Params
+from tasks.records import TokenizedData
+
+
+class TaskKind(Protocol):
+    # data.* keys that name the source's columns, mapped by ingest to canonical names (key minus "_column").
+    def source_columns(self, data: DataParams) -> dict[str, str]: ...
+    # The data.* keys of the columns `lmforge predict --file` reads; several are joined by " || " into one input.
+    INPUT_KEYS: tuple[str, ...]
+    # The metric `lmforge models` shows beside the primary one.
+    KEY_METRIC: str
+
+    def make_builtin(self, source: str, rows: int, seed: int) -> pd.DataFrame:
+        """The generated dataset `builtin:NAME` of this kind (config.BUILTIN_TASKS lists which are whose)."""
+
+    def validation_checks(self, params: Params) -> tuple[list, Callable[[pd.DataFrame, Params], dict[str, pd.DataFrame]]]:
+        """The checks (tasks.checks.Check) and the function that builds the frames (batches) they look at."""
+
+    def tokenize_splits(self, splits: dict[str, pd.DataFrame], params: Params, pretrained: str | None,
+                        out: Path) -> tuple[list[str] | None, str]:
+        """Write out/tokenizer (and any *_tokenizer folder) and one Parquet file of token ids per split; returns
+        (labels or None, the tokenizer's name for the cache record)."""
+
+    def build_trainer(self, params: Params, tokens: TokenizedData, tokenizer, labels: list[str] | None,
+                      checkpoints: Path, callbacks: list, show_progress: bool):
+        """A transformers Trainer over the tokenized train and validation splits."""
+
+    def save_model(self, trainer, out: Path) -> None:
+        """Write the trained model's weights and config into `out` (a LoRA kind merges or keeps its adapter here)."""
+
+    def selection_metric(self, params: Params) -> tuple[str, bool]:
+        """The validation score train selects its best epoch by, as logged (val_*), and whether higher is better."""
+
+    def evaluate_model(self, params: Params, model_dir: str | Path, show_progress: bool) -> tuple[dict[str, float], list[str]]:
+        """Score the test split: eval_* metrics (eval.json under paths.metrics), the artifact files written, and
+        the model's outputs on it through tasks.predictions.write_predictions."""
+
+    def log_model(self, model_dir: str | Path, requirements: list[str]) -> Any:
+        """Log the model as an MLflow pyfunc on the active run; returns MLflow's ModelInfo."""
+
+    def score_models(self, params: Params, test: pd.DataFrame, uris: dict[str, str],
+                     reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict]]:
+        """Promotion: metrics of each model (by role) on the test rows, and the significance check for a seed."""
+
+    def export_model(self, params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame,
+                     describe_error: Callable[[Exception], str]) -> dict:
+        """Write the exports into `out`; one record per backend (status passed, failed or not built, with reasons)."""
+
+    def format_outputs(self, outputs) -> list[tuple[str, float | None]]:
+        """The pyfunc's outputs as (text or label, score or None) per input, for `lmforge predict`."""
+
+    def serve_rows(self, outputs) -> list[dict]:
+        """The pyfunc's outputs as the JSON rows `lmforge serve` answers with."""

@@ -1,0 +1,117 @@
+"""The causal_lm kind: GPT-style language modelling. A decoder-only model (a local checkpoint, or a small GPT-2 from
+scratch), texts packed into blocks, perplexity on validation and test against a unigram baseline, greedy and sampled
+continuations; optionally LoRA fine-tuning with PEFT, the adapter merged or kept beside the base weights.
+
+Implementation: tasks/lm_data.py (tokenizer, packing), lm_train.py (model, LoRA, Trainer, saving), lm_metrics.py
+(perplexity, unigram, the bootstrap), lm_eval.py (evaluate, generation), lm_model.py (the pyfunc), lm_checks.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tasks.config import DataParams, Params
+from tasks.records import TokenizedData
+
+INPUT_KEYS = ("text_column",)  # `lmforge predict --file` reads prompts from the text column
+KEY_METRIC = "loss"
+# This kind's own modules: no step imports them (tests/unit/test_kinds.py checks it).
+OWN_MODULES = ("tasks.lm_data", "tasks.lm_train", "tasks.lm_metrics", "tasks.lm_eval", "tasks.lm_model", "tasks.lm_checks",
+               "tasks.sample_stories")
+
+
+def source_columns(data: DataParams) -> dict[str, str]:
+    return {"text_column": data.text_column}
+
+
+def make_builtin(source: str, rows: int, seed: int) -> pd.DataFrame:
+    from tasks.sample_stories import generate_stories
+
+    if source != "builtin:stories":
+        raise ValueError(f"{source} is not a causal_lm dataset")  # ingest asks only for this kind's builtins
+    return generate_stories(rows, seed)
+
+
+def validation_checks(params: Params) -> tuple[list, Callable[[pd.DataFrame, Params], dict[str, pd.DataFrame]]]:
+    from tasks.lm_checks import lm_batches, lm_checks
+
+    return lm_checks(params), lm_batches
+
+
+def tokenize_splits(splits: dict[str, pd.DataFrame], params: Params, pretrained: str | None,
+                    out: Path) -> tuple[list[str] | None, str]:
+    from tasks.lm_data import tokenize_texts
+
+    return None, tokenize_texts(splits, params, pretrained, out)
+
+
+def build_trainer(params: Params, tokens: TokenizedData, tokenizer, labels: list[str] | None, checkpoints: Path,
+                  callbacks: list, show_progress: bool):
+    from tasks.lm_train import lm_trainer
+
+    return lm_trainer(params, tokens, tokenizer, checkpoints, callbacks, show_progress)
+
+
+def save_model(trainer, out: Path) -> None:
+    from tasks.lm_train import save_causal_lm
+
+    save_causal_lm(trainer, Path(out))
+
+
+def selection_metric(params: Params) -> tuple[str, bool]:
+    return "val_loss", False
+
+
+def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool) -> tuple[dict[str, float], list[str]]:
+    from tasks.lm_eval import evaluate_causal_lm
+
+    return evaluate_causal_lm(params, model_dir, show_progress)
+
+
+def log_model(model_dir: str | Path, requirements: list[str]) -> Any:
+    from tasks.lm_model import log_language_model
+
+    return log_language_model(model_dir, requirements)
+
+
+def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
+                 reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict]]:
+    """Perplexity and loss of each registered model on the test texts, packed into blocks as evaluate scores them
+    (the same number for the challenger), pooled over tokens. `reused` is not used: the saved predictions are continuations, and perplexity needs the model's
+    probabilities. Significance: a paired bootstrap over texts of champion minus challenger (lower is better)."""
+    from tasks.lm_metrics import lm_significance, text_perplexity
+    from tasks.registered import load_registered
+
+    texts = test["text"].astype(str).tolist()
+    scores = {}
+    for who, uri in uris.items():
+        pairs = load_registered(params, uri).unwrap_python_model().score_texts(texts)
+        scores[who] = tuple(map(_as_array, zip(*pairs))) if pairs else (_as_array([]), _as_array([]))
+    metrics = {who: text_perplexity(*found) for who, found in scores.items()}
+    return metrics, lambda seed: lm_significance(params.promote, scores, seed)
+
+
+def _as_array(values):
+    import numpy as np
+
+    return np.asarray(values, dtype=float)
+
+
+def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame,
+                 describe_error: Callable[[Exception], str]) -> dict:
+    from tasks.backends import BACKEND_FILES
+
+    reason = "no export is built for causal_lm models yet; they run eager (PyTorch) only"
+    return {backend: {"status": "not built", "reason": reason} for backend in BACKEND_FILES}
+
+
+def format_outputs(outputs) -> list[tuple[str, float | None]]:
+    return [(str(text), None) for text in outputs]
+
+
+def serve_rows(outputs) -> list[dict]:
+    return [{"output": str(text)} for text in outputs]

@@ -1,0 +1,74 @@
+"""params.causal_lm.yaml end to end: a tiny GPT-2 learns the built-in stories far better than a unigram model, is
+promoted by perplexity (lower is better), and continues a prompt through `lmforge predict`; bad texts stop the flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import invoke, make_project, registry, working_in
+
+pytestmark = pytest.mark.flow
+FAST_STORIES = {
+    "data": {"sample": {"rows": 1200, "seed": 5}},
+    "registry": {"model_name": "test-stories"},
+}
+
+
+@pytest.fixture(scope="module")
+def modelled(prefect_harness, tmp_path_factory):
+    root = make_project(tmp_path_factory.mktemp("stories") / "project", FAST_STORIES, "params.causal_lm.yaml")
+    with working_in(root):
+        yield root, invoke("run")
+
+
+def test_tiny_gpt_beats_unigram_and_is_promoted_by_perplexity(modelled):
+    root, result = modelled
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((root / "metrics/causal_lm/eval.json").read_text())
+    assert metrics["eval_perplexity"] < metrics["eval_unigram_perplexity"] / 5, metrics
+    assert metrics["eval_perplexity"] < 5 and metrics["eval_val_perplexity"] < 5, metrics
+    promotion = json.loads((root / "data/causal_lm/promotion.json").read_text())
+    assert promotion["verdict"] == "promoted" and promotion["rule"]["primary_metric"] == "perplexity", promotion
+    # promote scores the registered model on the test texts as evaluate does: the same perplexity.
+    assert promotion["metrics"]["challenger"]["perplexity"] == pytest.approx(metrics["eval_perplexity"], rel=1e-3)
+    samples = json.loads((root / "metrics/causal_lm/samples.json").read_text())
+    assert samples and {"prompt", "greedy", "sampled"} <= set(samples[0]), samples[:1]
+    version = registry(root).get_model_version_by_alias("test-stories", "champion")
+    assert "eval_perplexity" in registry(root).get_run(version.run_id).data.metrics
+
+
+def test_a_worse_challenger_is_rejected_by_perplexity(modelled, monkeypatch):
+    root, _ = modelled
+    monkeypatch.chdir(root)
+    result = invoke("run", "--force", "--set", "train.max_steps=3")
+    assert result.exit_code == 0, result.output
+    promotion = json.loads((root / "data/causal_lm/promotion.json").read_text())
+    assert promotion["verdict"] == "rejected" and "perplexity" in promotion["reasons"][0], promotion
+    assert promotion["metrics"]["challenger"]["perplexity"] > promotion["metrics"]["champion"]["perplexity"]
+
+
+def test_predict_continues_a_prompt(modelled, monkeypatch):
+    root, _ = modelled
+    monkeypatch.chdir(root)
+    result = invoke("predict", "on monday mia went")
+    assert result.exit_code == 0, result.output
+    continuation = result.stdout.splitlines()[-1].split("\t")[0]
+    assert len(continuation.split()) >= 2, result.output
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ("text\n   \n", "rows have no text"),  # the CSV reader reads a text of spaces as missing
+    ("story\nmia had five pears.\n", "set data.text_column"),
+])
+def test_bad_texts_stop_with_one_sentence(modelled, monkeypatch, rows, expected):
+    root, _ = modelled
+    monkeypatch.chdir(root)
+    header, *bad = rows.splitlines(keepends=True)
+    good = "".join(f"mia had {i} pears and gave {i} to tom.\n" for i in range(60))
+    (root / "data/raw/stories.csv").write_text(header + "".join(f'"{line.rstrip()}"\n' for line in bad) + good)
+    before = len(registry(root).search_model_versions("name='test-stories'"))
+    result = invoke("run", "--set", "data.source=data/raw/stories.csv")
+    assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output, result.output
+    assert len(registry(root).search_model_versions("name='test-stories'")) == before
