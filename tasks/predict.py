@@ -10,10 +10,11 @@ from tasks.config import Params
 def load_texts(path: Path, columns: dict[str, str]) -> list[str]:
     """The inputs in a file (data.* key: its column): one column, or several joined by " || " (a qa model reads
     "QUESTION || CONTEXT")."""
+    from tasks.pyfunc import INPUT_SEPARATOR
     from tasks.sources import pick_columns, read_table
 
     frame = pick_columns(read_table(path), columns, str(path))
-    return frame.fillna("").astype(str).agg(" || ".join, axis=1).tolist()
+    return frame.fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist()
 
 
 def find_version(client, model_uri: str):

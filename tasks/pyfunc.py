@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 BACKEND_PARAM = "backend"
+INPUT_SEPARATOR = " || "  # joins the columns of one input when a kind reads several (qa: QUESTION || CONTEXT)
 
 
 def read_texts(model_input) -> list[str]:

@@ -87,10 +87,11 @@ def score_answer_models(params: Params, test: pd.DataFrame, uris: dict[str, str]
     (or McNemar on exact matches)."""
     from tasks.promotion_rule import check_significance
     from tasks.qa_metrics import row_scores
+    from tasks.pyfunc import INPUT_SEPARATOR
     from tasks.registered import load_registered
 
     def answers_of(uri: str) -> list[str]:
-        texts = [f"{q} || {c}" for q, c in zip(test["question"].astype(str), test["context"].astype(str))]
+        texts = [f"{q}{INPUT_SEPARATOR}{c}" for q, c in zip(test["question"].astype(str), test["context"].astype(str))]
         return [str(row["answer"]) for row in load_registered(params, uri).predict(texts)]
 
     refs = test["answer"].astype(str).tolist()

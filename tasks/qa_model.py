@@ -14,9 +14,9 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 
-from tasks.pyfunc import BACKEND_PARAM, log_pyfunc, read_model_folder, read_texts
+from tasks.pyfunc import BACKEND_PARAM, INPUT_SEPARATOR, log_pyfunc, read_model_folder, read_texts
 
-SEPARATOR = " || "
+SEPARATOR = INPUT_SEPARATOR  # tasks/pyfunc.py: predict --file joins question and context with it too
 
 
 def split_text(text: str) -> tuple[str, str]:
@@ -66,4 +66,5 @@ class Answerer(mlflow.pyfunc.PythonModel):
 
 
 def log_answerer(model_dir: str | Path, pip_requirements: list[str]):
-    return log_pyfunc(model_dir, pip_requirements, "answerer.py", [f"a question{SEPARATOR}its context"], [{"answer": "a span", "score": 0.5}])
+    return log_pyfunc(model_dir, pip_requirements, "answerer.py", [f"a question{SEPARATOR}its context"],
+                      [{"answer": "a span", "score": 0.5}])

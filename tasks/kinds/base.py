@@ -25,6 +25,8 @@ class TaskKind(Protocol):
     INPUT_KEYS: tuple[str, ...]
     # The metric `lmforge models` shows beside the primary one.
     KEY_METRIC: str
+    # The kind's own implementation modules ("tasks.tokenize_pairs", ...): no step may import them.
+    OWN_MODULES: tuple[str, ...]
 
     def make_builtin(self, source: str, rows: int, seed: int) -> pd.DataFrame:
         """The generated dataset `builtin:NAME` of this kind (config.BUILTIN_TASKS lists which are whose)."""

@@ -10,14 +10,15 @@ import pytest
 
 from tasks.config import CHECKS, TASK_METRICS, Params
 from tasks.kinds import KINDS, get_kind
+from tasks.kinds.base import TaskKind
 from tests.conftest import REPO
 
 # The DAG's steps (dvc.yaml's stages) and the other drivers of kinds (predict, serve, sweep) and flows/.
 STEPS = {f"tasks.{name}" for name in ("ingest", "validate", "tokenize", "train", "evaluate", "register", "promote",
                                       "export", "predict", "serving", "sweep")}
-PROTOCOL = ("INPUT_KEYS", "KEY_METRIC", "OWN_MODULES", "source_columns", "make_builtin", "validation_checks",
-            "tokenize_splits", "build_trainer", "save_model", "selection_metric", "evaluate_model", "log_model",
-            "score_models", "export_model", "format_outputs", "serve_rows")
+# What tasks/kinds/base.py's TaskKind declares: its attributes and its methods.
+PROTOCOL = (*TaskKind.__annotations__, *(name for name, value in vars(TaskKind).items()
+                                         if callable(value) and not name.startswith("_")))
 
 
 def module_files() -> dict[str, Path]:
