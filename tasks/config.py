@@ -22,8 +22,8 @@ BUILTIN_TASKS = {BUILTIN_SOURCE: "classification", BUILTIN_PAIRS: "seq2seq", "bu
 TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"),
                 "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL"),
                 "qa": ("exact_match", "f1"),
-                "causal_lm": ("perplexity", "loss")}
-LOWER_IS_BETTER = frozenset({"perplexity", "loss"})
+                "causal_lm": ("word_perplexity", "perplexity", "loss")}
+LOWER_IS_BETTER = frozenset({"word_perplexity", "perplexity", "loss"})
 # What run summaries show of evaluate's metrics, whichever kind: the promotable ones and a few to read them by.
 SHOWN_METRICS = tuple(dict.fromkeys(f"eval_{name}" for names in TASK_METRICS.values() for name in names
                                     if name != "loss")) + ("eval_meteor", "eval_unigram_perplexity")

@@ -62,26 +62,28 @@ def evaluate_causal_lm(params: Params, model_dir: str | Path, show_progress: boo
     import pandas as pd
 
     from tasks.lm_data import prompt_of, read_blocks
-    from tasks.lm_metrics import perplexity_of, score_blocks, unigram_perplexity
+    from tasks.lm_metrics import perplexity_of, score_blocks, unigram_perplexity, word_counts
     from tasks.predictions import write_predictions
 
     model, tokenizer = load_causal_lm(model_dir)
     tokenized, size = params.paths.tokenized, params.evaluate.batch_size
     test_blocks = read_blocks(tokenized, "test")
-    test_loss, test_ppl = perplexity_of(*score_blocks(model, test_blocks, size))
+    test_nll, test_tokens = score_blocks(model, test_blocks, size)
+    test_loss, test_ppl = perplexity_of(test_nll, test_tokens)
     val_loss, val_ppl = perplexity_of(*score_blocks(model, read_blocks(tokenized, "validation"), size))
     train_ids = [row["input_ids"] for row in read_blocks(tokenized, "train")]
     unigram = unigram_perplexity(train_ids, [row["input_ids"] for row in test_blocks], len(tokenizer))
     test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
     texts = test["text"].astype(str).tolist()
+    word_ppl = perplexity_of(test_nll, int(word_counts(texts).sum()))[1]  # promote compares models by it
     prompts = [prompt_of(text) for text in texts]
     greedy = generate_continuations(model, tokenizer, prompts, params, show_progress=show_progress)
     shown = params.evaluate.samples
     sampled = generate_continuations(model, tokenizer, prompts[:shown], params, sample=True)
     metrics = {"eval_loss": round(test_loss, 6), "eval_perplexity": round(test_ppl, 4),
                "eval_val_loss": round(val_loss, 6), "eval_val_perplexity": round(val_ppl, 4),
-               "eval_unigram_perplexity": round(unigram, 4), "eval_rows": float(len(texts)),
-               "eval_tokens": float(sum(len(row["input_ids"]) - 1 for row in test_blocks))}
+               "eval_word_perplexity": round(word_ppl, 4), "eval_unigram_perplexity": round(unigram, 4),
+               "eval_rows": float(len(texts)), "eval_tokens": float(sum(len(row["input_ids"]) - 1 for row in test_blocks))}
     out = Path(params.paths.metrics)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))

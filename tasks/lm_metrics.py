@@ -98,25 +98,33 @@ def score_texts(model, tokenizer, texts: list[str], block_size: int, batch_size:
     return nll, tokens
 
 
-def text_perplexity(nll: np.ndarray, tokens: np.ndarray) -> dict[str, float]:
-    """loss and perplexity of per-text scores pooled over tokens (not an average of per-text perplexities)."""
+def word_counts(texts: list[str]) -> np.ndarray:
+    """Words per text, plus one for its end of text: what word perplexity divides by, the same whatever the tokenizer."""
+    return np.array([len(str(text).split()) + 1 for text in texts], dtype=float)
+
+
+def text_perplexity(nll: np.ndarray, tokens: np.ndarray, words: np.ndarray) -> dict[str, float]:
+    """loss and perplexity of per-text scores pooled over tokens (not an average of per-text perplexities), and word
+    perplexity, pooled over words: two models with different tokenizers compare on it (on tokens they do not)."""
     loss, perplexity = perplexity_of(float(np.sum(nll)), int(np.sum(tokens)))
-    return {"perplexity": round(perplexity, 6), "loss": round(loss, 6)}
+    word_perplexity = perplexity_of(float(np.sum(nll)), int(np.sum(words)))[1]
+    return {"perplexity": round(perplexity, 6), "loss": round(loss, 6), "word_perplexity": round(word_perplexity, 6)}
 
 
-def resampled_metric(name: str, nll: np.ndarray, tokens: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """loss or perplexity of each resample of the texts: rows is (resamples, n) text indices."""
-    loss = nll[rows].sum(-1) / np.maximum(tokens[rows].sum(-1), 1)
-    return np.exp(np.minimum(loss, MAX_LOSS)) if name == "perplexity" else loss
+def resampled_metric(name: str, nll: np.ndarray, tokens: np.ndarray, words: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """loss, perplexity or word_perplexity of each resample of the texts: rows is (resamples, n) text indices."""
+    counts = words if name == "word_perplexity" else tokens
+    loss = nll[rows].sum(-1) / np.maximum(counts[rows].sum(-1), 1)
+    return loss if name == "loss" else np.exp(np.minimum(loss, MAX_LOSS))
 
 
-def lm_significance(rule, scores: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> dict:
-    """The paired bootstrap over test texts of the primary metric. Both metrics are lower-is-better, so the
+def lm_significance(rule, scores: dict[str, tuple[np.ndarray, np.ndarray]], words: np.ndarray, seed: int) -> dict:
+    """The paired bootstrap over test texts of the primary metric. Every metric here is lower-is-better, so the
     difference is champion minus challenger: positive when the challenger is better, as check_significance expects
     (it passes when the whole interval lies above 0)."""
     from tasks.promotion_rule import check_significance
 
     name = rule.primary_metric
     challenger, champion = scores["challenger"], scores["champion"]
-    difference = lambda rows: resampled_metric(name, *champion, rows) - resampled_metric(name, *challenger, rows)
+    difference = lambda rows: resampled_metric(name, *champion, words, rows) - resampled_metric(name, *challenger, words, rows)
     return check_significance(rule, len(challenger[0]), difference, seed)

@@ -80,10 +80,11 @@ def log_model(model_dir: str | Path, requirements: list[str]) -> Any:
 
 def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
                  reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict]]:
-    """Perplexity and loss of each registered model on the test texts, packed into blocks as evaluate scores them
-    (the same number for the challenger), pooled over tokens. `reused` is not used: the saved predictions are continuations, and perplexity needs the model's
-    probabilities. Significance: a paired bootstrap over texts of champion minus challenger (lower is better)."""
-    from tasks.lm_metrics import lm_significance, text_perplexity
+    """Perplexity, loss and word perplexity of each registered model on the test texts, packed into blocks as evaluate
+    scores them (the same numbers for the challenger). `reused` is not used: the saved predictions are continuations,
+    and perplexity needs the model's probabilities. Significance: a paired bootstrap over texts of champion minus
+    challenger (lower is better)."""
+    from tasks.lm_metrics import lm_significance, text_perplexity, word_counts
     from tasks.registered import load_registered
 
     texts = test["text"].astype(str).tolist()
@@ -91,8 +92,9 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
     for who, uri in uris.items():
         pairs = load_registered(params, uri).unwrap_python_model().score_texts(texts)
         scores[who] = tuple(map(_as_array, zip(*pairs))) if pairs else (_as_array([]), _as_array([]))
-    metrics = {who: text_perplexity(*found) for who, found in scores.items()}
-    return metrics, lambda seed: lm_significance(params.promote, scores, seed)
+    words = word_counts(texts)
+    metrics = {who: text_perplexity(*found, words) for who, found in scores.items()}
+    return metrics, lambda seed: lm_significance(params.promote, scores, words, seed)
 
 
 def _as_array(values):

@@ -1,5 +1,5 @@
 """params.causal_lm.yaml end to end: a tiny GPT-2 learns the built-in stories far better than a unigram model, is
-promoted by perplexity (lower is better), and continues a prompt through `lmforge predict`; bad texts stop the flow."""
+promoted by word perplexity (lower is better), and continues a prompt through `lmforge predict`; bad texts stop the flow."""
 
 from __future__ import annotations
 
@@ -30,9 +30,11 @@ def test_tiny_gpt_beats_unigram_and_is_promoted_by_perplexity(modelled):
     assert metrics["eval_perplexity"] < metrics["eval_unigram_perplexity"] / 5, metrics
     assert metrics["eval_perplexity"] < 5 and metrics["eval_val_perplexity"] < 5, metrics
     promotion = json.loads((root / "data/causal_lm/promotion.json").read_text())
-    assert promotion["verdict"] == "promoted" and promotion["rule"]["primary_metric"] == "perplexity", promotion
-    # promote scores the registered model on the test texts as evaluate does: the same perplexity.
-    assert promotion["metrics"]["challenger"]["perplexity"] == pytest.approx(metrics["eval_perplexity"], rel=1e-3)
+    assert promotion["verdict"] == "promoted" and promotion["rule"]["primary_metric"] == "word_perplexity", promotion
+    # promote scores the registered model on the test texts as evaluate does: the same perplexities.
+    for name in ("perplexity", "word_perplexity"):
+        assert promotion["metrics"]["challenger"][name] == pytest.approx(metrics[f"eval_{name}"], rel=1e-3), name
+    assert metrics["eval_word_perplexity"] > metrics["eval_perplexity"], "a word is one token or more"
     samples = json.loads((root / "metrics/causal_lm/samples.json").read_text())
     assert samples and {"prompt", "greedy", "sampled"} <= set(samples[0]), samples[:1]
     version = registry(root).get_model_version_by_alias("test-stories", "champion")
@@ -45,8 +47,8 @@ def test_a_worse_challenger_is_rejected_by_perplexity(modelled, monkeypatch):
     result = invoke("run", "--force", "--set", "train.max_steps=3")
     assert result.exit_code == 0, result.output
     promotion = json.loads((root / "data/causal_lm/promotion.json").read_text())
-    assert promotion["verdict"] == "rejected" and "perplexity" in promotion["reasons"][0], promotion
-    assert promotion["metrics"]["challenger"]["perplexity"] > promotion["metrics"]["champion"]["perplexity"]
+    assert promotion["verdict"] == "rejected" and "word_perplexity" in promotion["reasons"][0], promotion
+    assert promotion["metrics"]["challenger"]["word_perplexity"] > promotion["metrics"]["champion"]["word_perplexity"]
 
 
 def test_predict_continues_a_prompt(modelled, monkeypatch):

@@ -94,11 +94,13 @@ def test_significance_is_positive_when_the_challenger_is_better():
     rng = np.random.default_rng(0)
     tokens = rng.integers(10, 30, 200).astype(float)
     good, bad = tokens * rng.uniform(1.0, 1.2, 200), tokens * rng.uniform(2.0, 2.4, 200)  # nll per text
-    rule = PromoteParams(primary_metric="perplexity", floors={}, guarded={})
-    better = lm_significance(rule, {"challenger": (good, tokens), "champion": (bad, tokens)}, seed=1)
-    assert better["passed"] and better["ci_low"] > 0
-    worse = lm_significance(rule, {"challenger": (bad, tokens), "champion": (good, tokens)}, seed=1)
-    assert not worse["passed"] and worse["ci_high"] < 0
+    words = tokens * 0.8
+    for name in ("perplexity", "word_perplexity"):
+        rule = PromoteParams(primary_metric=name, floors={}, guarded={})
+        better = lm_significance(rule, {"challenger": (good, tokens), "champion": (bad, tokens)}, words, seed=1)
+        assert better["passed"] and better["ci_low"] > 0, name
+        worse = lm_significance(rule, {"challenger": (bad, tokens), "champion": (good, tokens)}, words, seed=1)
+        assert not worse["passed"] and worse["ci_high"] < 0, name
 
 
 def test_tokenize_packs_every_split_with_an_end_of_text_per_text(root):
