@@ -44,14 +44,14 @@ class LanguageModel(mlflow.pyfunc.PythonModel):
         model, tokenizer = self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")
         return generate_continuations(model, tokenizer, read_texts(model_input), self.params)
 
-    def score_texts(self, texts: list[str]) -> list[tuple[float, int]]:
-        """(summed negative log-likelihood, predicted tokens) of each text in the packed blocks (tasks.lm_metrics)."""
+    def score_texts(self, texts: list[str]):
+        """(summed negative log-likelihoods, predicted token counts), arrays with one value per text, scored in the
+        packed blocks (tasks.lm_metrics.score_texts)."""
         from tasks.lm_metrics import score_texts
 
         model, tokenizer = self.load_backend("eager")
-        nll, tokens = score_texts(model, tokenizer, [str(text) for text in texts], self.params.tokenize.block_size,
-                                  self.params.evaluate.batch_size)
-        return [(float(a), int(b)) for a, b in zip(nll, tokens)]
+        return score_texts(model, tokenizer, [str(text) for text in texts], self.params.tokenize.block_size,
+                           self.params.evaluate.batch_size)
 
 
 def log_language_model(model_dir: str | Path, pip_requirements: list[str]):

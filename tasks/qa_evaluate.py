@@ -56,7 +56,6 @@ def answer_questions(model, tokenizer, questions: list[str], contexts: list[str]
 def evaluate_answers(params: Params, model_dir: str | Path, show_progress: bool = True) -> tuple[dict, list[str]]:
     """The pure core: answers on the test split's tokenized windows; metrics/eval.json and samples.json; returns
     the metrics and the files written."""
-    import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from tasks.predictions import write_predictions
@@ -67,8 +66,7 @@ def evaluate_answers(params: Params, model_dir: str | Path, show_progress: bool 
     model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     contexts, refs = test["context"].astype(str).tolist(), test["answer"].astype(str).tolist()
-    with torch.inference_mode():
-        answers = answer_windows(model, tokenizer, windows, contexts, params, show_progress)
+    answers = answer_windows(model, tokenizer, windows, contexts, params, show_progress)
     predicted = [answer for answer, _ in answers]
     scores = score_answers(predicted, refs)
     metrics = {"eval_exact_match": scores["exact_match"], "eval_f1": scores["f1"], "eval_rows": float(len(refs))}

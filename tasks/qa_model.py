@@ -16,17 +16,16 @@ import pandas as pd
 
 from tasks.pyfunc import BACKEND_PARAM, INPUT_SEPARATOR, log_pyfunc, read_model_folder, read_texts
 
-SEPARATOR = INPUT_SEPARATOR  # tasks/pyfunc.py: predict --file joins question and context with it too
 
 
 def split_text(text: str) -> tuple[str, str]:
-    """(question, context) of one input text, split on the first SEPARATOR."""
+    """(question, context) of one input text, split on the first INPUT_SEPARATOR."""
     from tasks.errors import LmforgeError
 
-    question, found, context = text.partition(SEPARATOR)
+    question, found, context = text.partition(INPUT_SEPARATOR)
     if not found:
-        raise LmforgeError(f"a qa input is 'QUESTION{SEPARATOR}CONTEXT', but {text[:60]!r} has no '{SEPARATOR.strip()}'"
-                           "; join each question and its context with it.")
+        raise LmforgeError(f"a qa input is 'QUESTION{INPUT_SEPARATOR}CONTEXT', but {text[:60]!r} has no "
+                           f"'{INPUT_SEPARATOR.strip()}'; join each question and its context with it.")
     return question, context
 
 
@@ -66,5 +65,5 @@ class Answerer(mlflow.pyfunc.PythonModel):
 
 
 def log_answerer(model_dir: str | Path, pip_requirements: list[str]):
-    return log_pyfunc(model_dir, pip_requirements, "answerer.py", [f"a question{SEPARATOR}its context"],
+    return log_pyfunc(model_dir, pip_requirements, "answerer.py", [f"a question{INPUT_SEPARATOR}its context"],
                       [{"answer": "a span", "score": 0.5}])

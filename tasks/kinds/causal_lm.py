@@ -20,8 +20,8 @@ from tasks.records import TokenizedData
 INPUT_KEYS = ("text_column",)  # `lmforge predict --file` reads prompts from the text column
 KEY_METRIC = "loss"
 # This kind's own modules: no step imports them (tests/unit/test_kinds.py checks it).
-OWN_MODULES = ("tasks.lm_data", "tasks.lm_train", "tasks.lm_metrics", "tasks.lm_eval", "tasks.lm_model", "tasks.lm_checks",
-               "tasks.sample_stories")
+OWN_MODULES = ("tasks.lm_data", "tasks.lm_train", "tasks.lm_metrics", "tasks.lm_eval", "tasks.lm_model",
+               "tasks.lm_checks", "tasks.sample_stories")
 
 
 def source_columns(data: DataParams) -> dict[str, str]:
@@ -88,19 +88,11 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
     from tasks.registered import load_registered
 
     texts = test["text"].astype(str).tolist()
-    scores = {}
-    for who, uri in uris.items():
-        pairs = load_registered(params, uri).unwrap_python_model().score_texts(texts)
-        scores[who] = tuple(map(_as_array, zip(*pairs))) if pairs else (_as_array([]), _as_array([]))
+    # (nll, predicted tokens) per text, as numpy arrays
+    scores = {who: load_registered(params, uri).unwrap_python_model().score_texts(texts) for who, uri in uris.items()}
     words = word_counts(texts)
     metrics = {who: text_perplexity(*found, words) for who, found in scores.items()}
     return metrics, lambda seed: lm_significance(params.promote, scores, words, seed)
-
-
-def _as_array(values):
-    import numpy as np
-
-    return np.asarray(values, dtype=float)
 
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame,
