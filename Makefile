@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-faults test-scale test-slow repro bench bench-full clean
+.PHONY: setup run test test-faults test-scale test-slow repro bench bench-full bench-kinds clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ test-slow: $(VENV)/.installed-pretrained
 repro: setup
 	$(BIN)/dvc repro export@reviews export@numbers
 
+# The newer kinds on real data against their targets (about 30 min each): SQuAD subset, Tiny Shakespeare, AESLC.
+bench-kinds: $(VENV)/.installed-pretrained
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/configs.py squad shakespeare aeslc
+
 # Quick benches (about 15 min on 2 cores, needs ../shared/datasets); results in bench/results/, table in bench/README.md.
 bench: $(VENV)/.installed-pretrained
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/train_speed.py --steps 60 --repeats 2
@@ -50,6 +54,7 @@ bench-full: $(VENV)/.installed-pretrained
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/configs.py sst2 trec banking77 multi30k
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run_wall.py --steps 600 --repeats 1
 
+# Every pipeline's outputs (data/<name>/ and the default's data/*): only the raw-source folder stays.
 clean:
-	rm -rf data/dataset data/validation data/tokenized data/model data/checkpoints data/registered.json data/promotion.json \
-		data/seq2seq data/sst2 data/trec data/banking77 data/multi30k data/ingest.json .prefect
+	find data -mindepth 1 -maxdepth 1 ! -name raw ! -name .gitignore ! -name remote -exec rm -rf {} +
+	rm -rf .prefect

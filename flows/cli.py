@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows import cli_registry, cli_servers, cli_sweep
+from flows import cli_params, cli_registry, cli_servers, cli_sweep
 from flows.cli_shared import DebugOption, ParamsOption, SetOption, command, quiet_prefect_console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -26,6 +26,7 @@ def print_summary(summary) -> None:
              ("tokens", summary.tokens), ("test metrics", metrics), ("model", model), ("promotion", summary.verdict),
              ("champion", summary.champion if summary.champion in ("", "none") else f"{summary.model_name} version {summary.champion}"),
              ("exports", summary.exports),
+             *(("warning", warning) for warning in summary.warnings),
              ("step times", steps), ("MLflow run", summary.run_id),
              ("MLflow UI", "lmforge ui  (or: mlflow ui --backend-store-uri "
                            f"{summary.tracking_uri} --host 127.0.0.1 --port 5000)")]
@@ -117,7 +118,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
-for module in (cli_registry, cli_servers, cli_sweep):
+for module in (cli_params, cli_registry, cli_servers, cli_sweep):
     for function in module.COMMANDS:
         app.command()(function)
 

@@ -47,6 +47,7 @@ class RunSummary:
     champion: str = ""
     exports: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @flow(name="retrain")
@@ -93,7 +94,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
             verdict=verdict, champion=decision.champion_after or "none", seconds=seconds,
-            exports=summarize_export(exported) if exported else
+            warnings=evaluation.warnings, exports=summarize_export(exported) if exported else
             f"none ({'not champion' if not decision.promoted else 'export.enabled is false'}; lmforge export VERSION)")
         report(params, asdict(summary), json.loads(Path(decision.path).read_text()))
         return summary

@@ -79,6 +79,30 @@ def repeat_checks(params: Params, column: str, key: Callable[[pd.DataFrame], pd.
     return checks
 
 
+GROUP_BATCH = "train_test_groups"
+
+
+def group_column(columns, kind_group: str | None) -> str | None:
+    """The column whose values stay together: data.group_column's ("group"), else the task kind's (qa: context)."""
+    return "group" if "group" in columns else kind_group if kind_group in columns else None
+
+
+def group_leakage(column: str) -> Check:
+    """leakage across groups: a train row whose group (a document, a user; qa: its context) a test row shares, under
+    the name and policy of the kind's own leakage check."""
+    import great_expectations.expectations as gxe
+
+    return Check("leakage", GROUP_BATCH, lambda p, m: [gxe.ExpectColumnValuesToBeUnique(column=column, mostly=m)],
+                 lambda rows, p: shared_with_test(rows, rows[column]),
+                 f"are in both train and test, or share their {column} with a test row")
+
+
+def group_batch(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Each group once per split, of train and test: a repeated group here straddles the two."""
+    both = rows[rows["split"].isin(["train", "test"])].dropna(subset=[column])
+    return both.drop_duplicates(["split", column])[["split", column]]
+
+
 def text_checks(params: Params) -> list[Check]:
     import great_expectations.expectations as gxe
 
@@ -121,7 +145,8 @@ def apply_drops(rows: pd.DataFrame, checks: list[Check], params: Params) -> tupl
         share, limit = mask.mean() if len(rows) else 0.0, mostly_of(params, check.name)
         if share > 1 - limit:
             failures.append(f"{check.name}: would drop {int(mask.sum())} of {len(rows)} rows ({share:.1%}), more than "
-                            f"validate.mostly.{check.name} = {limit} allows [drop]")
+                            f"validate.mostly.{check.name} = {limit} allows; set validate.mostly.{check.name}: "
+                            f"{max(round(1 - share - 0.005, 2), 0.0)} to drop them [drop]")
             continue
         dropped.append(rows[mask].assign(check=check.name))
         rows = rows[~mask]

@@ -22,11 +22,11 @@ BUILTIN_TASKS = {BUILTIN_SOURCE: "classification", BUILTIN_PAIRS: "seq2seq", "bu
 TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"),
                 "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL"),
                 "qa": ("exact_match", "f1"),
-                "causal_lm": ("word_perplexity", "perplexity", "loss")}
-LOWER_IS_BETTER = frozenset({"word_perplexity", "perplexity", "loss"})
+                "causal_lm": ("word_perplexity", "bits_per_char", "perplexity", "loss")}
+LOWER_IS_BETTER = frozenset({"word_perplexity", "bits_per_char", "perplexity", "loss"})
 # What run summaries show of evaluate's metrics, whichever kind: the promotable ones and a few to read them by.
 SHOWN_METRICS = tuple(dict.fromkeys(f"eval_{name}" for names in TASK_METRICS.values() for name in names
-                                    if name != "loss")) + ("eval_meteor", "eval_unigram_perplexity")
+                                    if name != "loss")) + ("eval_meteor", "eval_unigram_perplexity", "eval_top_output_share")
 # Per task: the tokenizers it may train, the train.select_by values it knows, the significance tests that fit it.
 TASK_TOKENIZERS = {"classification": ("wordpiece",), "seq2seq": ("bpe", "unigram"), "qa": ("wordpiece",),
                    "causal_lm": ("bpe", "unigram")}
@@ -66,11 +66,14 @@ class SampleParams(Section):
 
 
 class SplitParams(Section):
-    """Each split is a file of the source folder (its name) or a share of all rows carved from train (a number)."""
+    """Each split is a file of the source folder (its name) or a share carved from the training rows (a number)."""
 
     train: str | None = Field(None, description="File of the training rows; default the file named train.*.")
-    validation: float | str = Field(0.1, description="A share to carve from train, or a file name (e.g. val.jsonl).")
-    test: float | str = Field(0.15, description="A share to carve from train, or a file name (e.g. dev.csv).")
+    validation: float | str = Field(0.1, description="A share of the training rows (the train file's, or the whole "
+                                                     "source's when no file is named) to carve off, or a file name "
+                                                     "(e.g. val.jsonl). Carves keep groups together (data.group_column).")
+    test: float | str = Field(0.15, description="A share of the training rows to carve off, as validation, or a file "
+                                                "name (e.g. dev.csv).")
 
     @field_validator("validation", "test")
     @classmethod
@@ -88,7 +91,8 @@ class DataParams(Section):
     source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet file, a folder of them, builtin:reviews "
                                                     "(classification), builtin:numbers or builtin:reports (seq2seq: "
                                                     "translation-like, summarization).")
-    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
+    format: Literal["auto", "csv", "jsonl", "parquet", "text"] = Field(
+        "auto", description="auto: by suffix (.csv/.tsv, .jsonl/.json, .parquet, .txt: text for causal_lm).")
     text_column: str = "text"
     label_column: str = "label"
     source_column: str = Field("source", description="seq2seq: the input side of each pair.")
@@ -99,6 +103,12 @@ class DataParams(Section):
     answer_start_column: str | None = Field(None, description="qa: the answer's character offset in the context; "
                                                               "null finds its first occurrence.")
     split_column: str | None = Field(None, description="Column naming each row's split; else files or a seeded split.")
+    group_column: str | None = Field(None, description="Column of a group (document, user, article) whose rows stay in "
+                                                       "one split when splits are carved, and which leakage checks "
+                                                       "across train and test; qa groups by context when unset.")
+    documents: Literal["file", "blank_line", "line"] = Field(
+        "blank_line", description="causal_lm, .txt sources: how a text file is cut into rows: the whole file, "
+                                  "paragraphs (blank lines between them) or lines.")
     labels: list[str] | None = Field(None, description="The declared label set; rows outside it fail validation.")
     splits: SplitParams = SplitParams()
     sample: SampleParams = SampleParams()
@@ -178,24 +188,36 @@ class FromScratchParams(Section):
         return self
 
 
+def check_checkpoint(value: str | None) -> str | None:
+    """A local Hugging Face checkpoint (pkg:NAME resolved) with safetensors weights, or None."""
+    value = resolve_package(value)
+    if value is not None and not (Path(value) / "config.json").is_file():
+        what = "does not exist" if not Path(value).exists() else "holds no config.json"
+        raise ValueError(f"{value!r} {what}; point it at a folder written by save_pretrained, or set it to null")
+    if value is not None and not any(Path(value).glob("*.safetensors")):
+        # Pickled weights (pytorch_model.bin) can run code when loaded; safetensors cannot.
+        raise ValueError(f"{value!r} holds no .safetensors weights (pickled ones such as pytorch_model.bin are "
+                         "refused: loading them can run code); convert them once, on a machine you trust, with "
+                         "save_pretrained(folder, safe_serialization=True)")
+    return value
+
+
 class ModelParams(Section):
     pretrained: str | None = Field(None, description="Local checkpoint folder (save_pretrained), or pkg:NAME for a "
                                                      "package that ships one; null builds from_scratch.")
+    pretrained_encoder: str | None = Field(
+        None, description="seq2seq: a BERT-style checkpoint (folder or pkg:NAME) that warm-starts an encoder-decoder "
+                          "(transformers' EncoderDecoderModel); its tokenizer reads and writes both sides.")
+    pretrained_decoder: str | None = Field(
+        None, description="seq2seq with pretrained_encoder: the decoder's checkpoint (cross-attention is added); "
+                          "null: the encoder's.")
+    decoder_layers: int | None = Field(
+        None, ge=1, description="seq2seq with pretrained_encoder: keep the decoder checkpoint's first N layers "
+                                "(fewer: faster steps); null keeps them all.")
     from_scratch: FromScratchParams = FromScratchParams()
 
-    @field_validator("pretrained")
-    @classmethod
-    def check_checkpoint(cls, value: str | None) -> str | None:
-        value = resolve_package(value)
-        if value is not None and not (Path(value) / "config.json").is_file():
-            what = "does not exist" if not Path(value).exists() else "holds no config.json"
-            raise ValueError(f"{value!r} {what}; point it at a folder written by save_pretrained, or set it to null")
-        if value is not None and not any(Path(value).glob("*.safetensors")):
-            # Pickled weights (pytorch_model.bin) can run code when loaded; safetensors cannot.
-            raise ValueError(f"{value!r} holds no .safetensors weights (pickled ones such as pytorch_model.bin are "
-                             "refused: loading them can run code); convert them once, on a machine you trust, with "
-                             "save_pretrained(folder, safe_serialization=True)")
-        return value
+    _checkpoints = field_validator("pretrained", "pretrained_encoder", "pretrained_decoder")(
+        classmethod(lambda cls, value: check_checkpoint(value)))
 
 
 class DistributedParams(Section):
@@ -233,6 +255,9 @@ class TrainParams(Section):
     scheduler: Literal["linear", "cosine", "inverse_sqrt", "constant_with_warmup"] = "linear"
     freeze_embeddings: bool = Field(
         False, description="Keep a pretrained model's word embeddings fixed: faster steps; check accuracy on validation.")
+    freeze_encoder: bool = Field(
+        False, description="seq2seq with a pretrained or warm-started encoder: keep it fixed and train the decoder "
+                           "(and its cross-attention) only; a step then skips the encoder's backward pass.")
     select_by: Literal["auto", "loss", "bleu"] = Field(
         "auto", description="Best epoch by: auto (macro F1, or seq2seq validation loss), loss, or bleu (seq2seq).")
     lora: LoraParams | None = Field(None, description="causal_lm: LoRA fine-tuning with PEFT (only the adapter trains).")
@@ -257,7 +282,8 @@ class RegistryParams(Section):
     tracking_uri: str = Field("sqlite:///mlruns/mlflow.db", description="MLFLOW_TRACKING_URI overrides it.")
     artifact_location: str = "mlruns/artifacts"
     experiment: str = "lmforge"
-    model_name: str = "lmforge-reviews"
+    model_name: str = Field("lmforge", description="Registered model; default lmforge-<name> for a params file other "
+                                                    "than params.yaml (params.qa.yaml: lmforge-qa).")
     alias: str = Field("challenger", description="Alias of each newly registered version.")
     champion_alias: str = Field("champion", description="Alias of the version in production; only promote moves it.")
 
@@ -273,7 +299,8 @@ class PromoteParams(Section):
     primary_metric: str = Field("f1_macro", description="The metric a challenger must improve.")
     min_improvement: float = Field(0.0, ge=0, description="The challenger must beat the champion by more than this.")
     guarded: dict[str, float] = Field({"accuracy": 0.01}, description="Metric: the largest drop allowed.")
-    floors: dict[str, float] = Field({"f1_macro": 0.7}, description="Metric: the lowest value any champion may have.")
+    floors: dict[str, float] = Field({}, description="Metric: the lowest value any champion may have (the highest, for "
+                                                     "a lower-is-better metric); none by default.")
     significance: SignificanceParams = SignificanceParams()
 
 
@@ -356,6 +383,11 @@ class PathParams(Section):
         """The rows that passed validation (validate writes them): what tokenize, evaluate and promote read."""
         return f"{self.validation}/dataset"
 
+    @property
+    def export(self) -> str:
+        """Where the champion's exports go: beside the model folder."""
+        return str(Path(self.model).parent / "export")
+
 
 class Params(Section):
     task: Literal["classification", "seq2seq", "qa", "causal_lm"] = "classification"
@@ -381,6 +413,19 @@ class Params(Section):
     def source_file(self) -> str:
         """The params file these params were loaded from (its pipeline in dvc.yaml, what dvc.lock records)."""
         return self._file
+
+    @model_validator(mode="before")
+    @classmethod
+    def fill_defaults(cls, data: object, info: ValidationInfo) -> object:
+        """The task kind's defaults and the file name's (when loaded from a file) under what the user wrote."""
+        from tasks.defaults import default_layers
+
+        if not isinstance(data, dict):
+            return data
+        filled: dict = {}
+        for _, values in default_layers(data.get("task", "classification"), (info.context or {}).get("file")):
+            filled = layer(cls, filled, values)
+        return layer(cls, filled, data)
 
     @model_validator(mode="after")
     def check_metric_names(self) -> "Params":
@@ -424,7 +469,15 @@ class Params(Section):
         if self.train.lora is not None and (self.task != "causal_lm" or not self.model.pretrained):
             raise ValueError("train.lora: LoRA adapts a pretrained causal_lm checkpoint; set task: causal_lm and "
                              "model.pretrained, or remove train.lora")
-        if self.train.freeze_embeddings and not self.model.pretrained:
+        warm = self.model.pretrained_encoder or self.model.pretrained_decoder or self.model.decoder_layers
+        if warm and (self.task != "seq2seq" or self.model.pretrained or not self.model.pretrained_encoder):
+            raise ValueError("model.pretrained_encoder: warm-starting builds a seq2seq model from an encoder checkpoint "
+                             "(and optionally pretrained_decoder); set task: seq2seq and model.pretrained_encoder, "
+                             "with model.pretrained null")
+        if self.train.freeze_encoder and (self.task != "seq2seq" or not (self.model.pretrained or warm)):
+            raise ValueError("train.freeze_encoder: only a pretrained or warm-started seq2seq encoder can stay fixed; "
+                             "set model.pretrained or model.pretrained_encoder, or turn it off")
+        if self.train.freeze_embeddings and not (self.model.pretrained or self.model.pretrained_encoder):
             raise ValueError("train.freeze_embeddings: a model from scratch must learn its embeddings; set "
                              "model.pretrained or turn it off")
         shares = self.train.distributed.nproc * self.train.accumulation_steps
@@ -458,6 +511,29 @@ class Params(Section):
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def section_types(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """Key (as written in params) -> the section class it holds, or None for a plain value."""
+    found = {}
+    for name, info in model.model_fields.items():
+        kind = info.annotation
+        found[info.alias or name] = kind if isinstance(kind, type) and issubclass(kind, Section) else None
+    return found
+
+
+def layer(model: type[BaseModel], base: dict, over: dict) -> dict:
+    """`over` on top of `base`: sections merge key by key; any other value (a dict of metrics, a list) is replaced
+    whole, so a file's `promote.guarded: {f1_macro: 0.02}` is the rule, not an addition to the default one."""
+    sections = section_types(model)
+    out = dict(base)
+    for key, value in over.items():
+        section = sections.get(key)
+        if section is not None and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = layer(section, out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def apply_override(raw: dict, assignment: str) -> None:
     """Set `section.key=value` in the raw mapping; the value is parsed as YAML (numbers, null, lists)."""
     key, sep, value = assignment.partition("=")
@@ -488,8 +564,8 @@ def describe_error(error: ValidationError, origin: str, overridden: set[str]) ->
     return f"{where}: {key} {reason}."
 
 
-def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
-    """Read, override and check params; any problem is one LmforgeError naming the key."""
+def read_raw(path: str | Path) -> dict:
+    """The params file as written: a mapping of sections; a missing file or bad YAML is one LmforgeError."""
     path = Path(path)
     if not path.is_file():
         raise LmforgeError(f"{path}: no such params file; pass --params with an existing YAML file.")
@@ -499,10 +575,18 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
         raise LmforgeError(f"{path}: not valid YAML ({error.__class__.__name__}); fix the syntax near the reported line.") from error
     if not isinstance(raw, dict):
         raise LmforgeError(f"{path}: the top level must be a mapping of sections such as data: and train:.")
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
+    """Read, override and check params; any problem is one LmforgeError naming the key. What the file leaves out
+    comes from the task kind's and the file name's defaults (tasks/defaults.py), then the schema's."""
+    path = Path(path)
+    raw = read_raw(path)
     for assignment in overrides or []:
         apply_override(raw, assignment)
     try:
-        params = Params.model_validate(raw)
+        params = Params.model_validate(raw, context={"file": str(path)})
     except ValidationError as error:
         overridden = {assignment.partition("=")[0] for assignment in overrides or []}
         raise LmforgeError(describe_error(error, str(path), overridden)) from None

@@ -11,10 +11,56 @@ from tasks.kinds import get_kind
 from tasks.records import Evaluation
 from tasks.runtime import run_entry, step
 
+EVAL_FILE = "eval.json"
+COLLAPSED = 0.5  # one output for more than half the test rows ...
+OVER_REFERENCE = 2.0  # ... and for more than twice the share of the most common reference: a collapsed model
+
+
+def describe_outputs(predicted: list[str], references: list[str] | None) -> dict[str, float]:
+    """How varied the model's test outputs are: the share of distinct outputs and of the most common one (for a
+    classifier, the label it predicts most), beside the most common reference's share."""
+    from collections import Counter
+
+    if not predicted:
+        return {}
+    spread = {"eval_distinct_output_share": len(set(predicted)) / len(predicted),
+              "eval_top_output_share": Counter(predicted).most_common(1)[0][1] / len(predicted)}
+    if references:
+        spread["eval_top_reference_share"] = Counter(references).most_common(1)[0][1] / len(references)
+    return {name: round(value, 4) for name, value in spread.items()}
+
+
+def warn_collapsed(metrics: dict[str, float], top_output: str) -> list[str]:
+    """A warning when one output covers most of the test split, more than the references would explain."""
+    top, reference = metrics.get("eval_top_output_share"), metrics.get("eval_top_reference_share")
+    if top is None or top <= COLLAPSED or (reference is not None and top <= OVER_REFERENCE * reference):
+        return []
+    shown = top_output if len(top_output) <= 40 else top_output[:40] + "..."
+    than = f" (the most common reference: {reference:.0%})" if reference is not None else ""
+    return [f"one output, {shown!r}, is {top:.0%} of the test predictions{than}: the model may have collapsed to "
+            "it; train longer, change train.learning_rate, or look at the data"]
+
+
 def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = True) -> Evaluation:
     """The pure core: the task kind scores the test split; metrics in paths.metrics/eval.json, with its plots and
-    tables beside it, and each row's output for promote."""
-    return Evaluation(*get_kind(params.task).evaluate_model(params, model_dir, show_progress))
+    tables beside it, each row's output for promote, and a warning when the outputs collapsed to one."""
+    import pandas as pd
+
+    from tasks.predictions import PREDICTIONS_FILE
+
+    kind = get_kind(params.task)
+    metrics, artifacts = kind.evaluate_model(params, model_dir, show_progress)
+    predicted = pd.read_parquet(Path(params.paths.metrics) / PREDICTIONS_FILE)["predicted"].astype(str).tolist()
+    references = None
+    if kind.REFERENCE_COLUMN:
+        test = pd.read_parquet(Path(params.paths.validated) / "test.parquet", columns=[kind.REFERENCE_COLUMN])
+        references = test[kind.REFERENCE_COLUMN].astype(str).tolist()
+    metrics = metrics | describe_outputs(predicted, references)
+    (Path(params.paths.metrics) / EVAL_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    from collections import Counter
+
+    top = Counter(predicted).most_common(1)[0][0] if predicted else ""
+    return Evaluation(metrics, artifacts, warn_collapsed(metrics, top))
 
 
 def log_evaluation(params: Params, run_id: str, evaluation: Evaluation) -> None:
@@ -35,7 +81,15 @@ def log_evaluation(params: Params, run_id: str, evaluation: Evaluation) -> None:
 def evaluate(params: Params, model_dir: str, run_id: str) -> Evaluation:
     evaluation = evaluate_model(params, model_dir)
     log_evaluation(params, run_id, evaluation)
+    print_warnings(evaluation)
     return evaluation
+
+
+def print_warnings(evaluation: Evaluation) -> None:
+    from tasks.runtime import say
+
+    for warning in evaluation.warnings:
+        say(f"  warning: {warning}")
 
 
 def main(params: Params) -> None:
@@ -43,6 +97,7 @@ def main(params: Params) -> None:
 
     evaluation = evaluate_model(params, params.paths.model)
     log_evaluation(params, read_model_meta(params.paths.model)["run_id"], evaluation)
+    print_warnings(evaluation)
     print(json.dumps(evaluation.metrics, indent=1))
 
 

@@ -30,7 +30,7 @@ def describe_error(error: Exception) -> str:
 
 
 def export_dir(params: Params) -> Path:
-    return Path(params.paths.model).parent / "export"
+    return Path(params.paths.export)
 
 
 def export_model(params: Params, model_dir: str | Path, test) -> dict:

@@ -11,11 +11,9 @@ from tasks.errors import LmforgeError
 from tasks.kinds import get_kind
 from tasks.records import DatasetVersion
 from tasks.runtime import run_entry, step
-from tasks.sources import SPLIT_NAMES, pick_columns, read_source
+from tasks.sources import SPLIT_NAMES, TEXT_FILE_COLUMN, pick_columns, read_source
 
 SPLITS = ("train", "validation", "test")
-
-
 
 
 def load_frames(data: DataParams, task: str = "classification") -> list[tuple[str | None, pd.DataFrame]]:
@@ -29,14 +27,53 @@ def load_frames(data: DataParams, task: str = "classification") -> list[tuple[st
     columns = kind.source_columns(data)
     if data.split_column:
         columns["split_column"] = data.split_column
-    return [(split, pick_columns(frame, columns, data.source)) for split, frame in
-            read_source(data.source, data.format, data.splits.named_files())]
+    if data.group_column:
+        columns["group_column"] = data.group_column
+    read = read_source(data.source, data.format, data.splits.named_files(), data.documents, data.text_column)
+    # The paragraphs of one text file stay in one split, as the rows of a group do, when there are files to choose.
+    text_files = sum(TEXT_FILE_COLUMN in frame.columns for split, frame in read if split in (None, "train"))
+    by_file = not data.group_column and text_files > 1
+    return [(split, pick_columns(frame, columns | ({"group_column": TEXT_FILE_COLUMN} if by_file else {}),
+                                 data.source)) for split, frame in read]
 
 
-def carve(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split off `share` of the rows, stratified by label when every class can spare a row."""
+def group_keys(frame: pd.DataFrame, task: str) -> pd.Series | None:
+    """What keeps rows together when a split is carved: data.group_column's values, else the task kind's own
+    grouping (qa: the context), else nothing. A row without a group is a group of its own."""
+    from tasks.checks import group_column
+
+    column = group_column(frame.columns, get_kind(task).GROUP_COLUMN)
+    if column is None:
+        return None
+    keys = frame[column].astype(object)
+    return keys.where(keys.notna(), pd.Series([f"row {i}" for i in range(len(frame))], index=frame.index))
+
+
+def carve_groups(frame: pd.DataFrame, share: float, seed: int, groups: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Whole groups, in a seeded order, until `share` of the rows is reached: no group straddles the two parts."""
+    import numpy as np
+
+    sizes = groups.groupby(groups, sort=False).size()
+    order = np.random.default_rng(seed).permutation(len(sizes))
+    taken, rows, target = [], 0, share * len(frame)
+    for i in order:
+        if rows >= target:
+            break
+        taken.append(sizes.index[i])
+        rows += int(sizes.iloc[i])
+    part = groups.isin(taken)
+    if part.all() or not part.any():
+        raise ValueError("too few groups")
+    return frame[~part], frame[part]
+
+
+def carve(frame: pd.DataFrame, share: float, seed: int, groups: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off `share` of the rows: whole groups when there are groups, else stratified by label when every
+    class can spare a row."""
     from sklearn.model_selection import train_test_split
 
+    if groups is not None:
+        return carve_groups(frame, share, seed, groups)
     if "label" not in frame.columns:  # pairs: a plain seeded split
         return train_test_split(frame, test_size=share, random_state=seed)
     labels = frame["label"].fillna("<null>")
@@ -46,8 +83,10 @@ def carve(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, p
     return rest, part
 
 
-def assign_splits(frames: list[tuple[str | None, pd.DataFrame]], data: DataParams, seed: int) -> dict[str, pd.DataFrame]:
-    """Given splits (split column or file names) are kept; missing ones are carved from train, seeded."""
+def assign_splits(frames: list[tuple[str | None, pd.DataFrame]], data: DataParams, seed: int,
+                  task: str = "classification") -> dict[str, pd.DataFrame]:
+    """Given splits (split column or file names) are kept; missing ones are carved from train, seeded, each a share
+    of the training rows as given (a test file does not count), whole groups at a time."""
     parts: dict[str, list[pd.DataFrame]] = {}
     for split, frame in frames:
         if "split" in frame.columns:
@@ -62,13 +101,14 @@ def assign_splits(frames: list[tuple[str | None, pd.DataFrame]], data: DataParam
     splits = {name: pd.concat(group, ignore_index=True) for name, group in parts.items()}
     if "train" not in splits:
         raise LmforgeError(f"{data.source}: no training rows (files or split values name only {', '.join(splits)}); add a train split.")
-    total = sum(len(frame) for frame in splits.values())
+    pool = len(splits["train"])
     for name, share in (("test", data.splits.test), ("validation", data.splits.validation)):
         if name not in splits and not isinstance(share, str):
-            # Shares are of the whole dataset, so carve from train by the matching fraction of it.
-            fraction = min(share * total / len(splits["train"]), 0.5)
+            # A share of the training rows as given: after test is carved, validation takes the same count of them.
+            fraction = share * pool / len(splits["train"])
             try:
-                splits["train"], splits[name] = carve(splits["train"], fraction, seed)
+                splits["train"], splits[name] = carve(splits["train"], fraction, seed,
+                                                      group_keys(splits["train"], task))
             except ValueError:
                 raise LmforgeError(f"{data.source}: {len(splits['train'])} training rows are too few to carve a {name} "
                                    f"split from; add rows or give a {name} file.") from None
@@ -89,7 +129,7 @@ def write_dataset(splits: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, i
 def ingest_dataset(params: Params) -> dict[str, int]:
     """The pure core: source to canonical Parquet splits under paths.dataset; returns rows per split."""
     frames = load_frames(params.data, params.task)
-    splits = assign_splits(frames, params.data, params.project.seed)
+    splits = assign_splits(frames, params.data, params.project.seed, params.task)
     return write_dataset(splits, Path(params.paths.dataset))
 
 

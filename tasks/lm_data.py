@@ -65,6 +65,20 @@ def pack_blocks(sequences: list[list[int]], block_size: int) -> list[list[int]]:
     return [stream[start:start + block_size] for start in range(0, len(stream), block_size)]
 
 
+def scoring_starts(length: int, block_size: int) -> list[int]:
+    """Where the windows that score a stream of `length` tokens start: each overlaps the one before by one token, so
+    every token after the stream's first is predicted exactly once (a packed block's first token, which training
+    never predicts, is predicted here from the token before it, as a character-level model predicts every one)."""
+    return list(range(0, max(length - 1, 1), block_size - 1)) if length else []
+
+
+def scoring_blocks(blocks: list[dict]) -> list[dict]:
+    """A split's packed blocks re-cut into scoring windows (scoring_starts) of the same size."""
+    stream = [token for block in blocks for token in block["input_ids"]]
+    size = max((len(block["input_ids"]) for block in blocks), default=2)
+    return [{"input_ids": stream[start:start + size]} for start in scoring_starts(len(stream), size)]
+
+
 def tokenize_texts(splits: dict[str, pd.DataFrame], params: Params, pretrained: str | None, out: Path) -> str:
     """Write out/tokenizer and one Parquet of packed blocks (input_ids) per split; returns the tokenizer's name."""
     from tasks.tokenizer_io import load_tokenizer

@@ -62,7 +62,7 @@ def evaluate_causal_lm(params: Params, model_dir: str | Path, show_progress: boo
     import pandas as pd
 
     from tasks.lm_data import prompt_of, read_blocks
-    from tasks.lm_metrics import perplexity_of, score_blocks, unigram_perplexity, word_counts
+    from tasks.lm_metrics import bits_per_char, char_counts, perplexity_of, score_blocks, unigram_perplexity, word_counts
     from tasks.predictions import write_predictions
 
     model, tokenizer = load_causal_lm(model_dir)
@@ -70,12 +70,17 @@ def evaluate_causal_lm(params: Params, model_dir: str | Path, show_progress: boo
     test_blocks = read_blocks(tokenized, "test")
     test_nll, test_tokens = score_blocks(model, test_blocks, size)
     test_loss, test_ppl = perplexity_of(test_nll, test_tokens)
-    val_loss, val_ppl = perplexity_of(*score_blocks(model, read_blocks(tokenized, "validation"), size))
+    val_nll, val_tokens = score_blocks(model, read_blocks(tokenized, "validation"), size)
+    val_loss, val_ppl = perplexity_of(val_nll, val_tokens)
     train_ids = [row["input_ids"] for row in read_blocks(tokenized, "train")]
-    unigram = unigram_perplexity(train_ids, [row["input_ids"] for row in test_blocks], len(tokenizer))
+    # On the tokens the model predicts: all of the test stream but its first.
+    unigram = unigram_perplexity(train_ids, [[token for row in test_blocks for token in row["input_ids"]]], len(tokenizer))
     test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
     texts = test["text"].astype(str).tolist()
     word_ppl = perplexity_of(test_nll, int(word_counts(texts).sum()))[1]  # promote compares models by it
+    validation = pd.read_parquet(Path(params.paths.validated) / "validation.parquet")["text"].astype(str).tolist()
+    # Per character, tokenizer-independent: compares with character-level models (nats per character = bits x ln 2).
+    bpc, val_bpc = bits_per_char(test_nll, char_counts(texts).sum()), bits_per_char(val_nll, char_counts(validation).sum())
     prompts = [prompt_of(text) for text in texts]
     greedy = generate_continuations(model, tokenizer, prompts, params, show_progress=show_progress)
     shown = params.evaluate.samples
@@ -83,7 +88,8 @@ def evaluate_causal_lm(params: Params, model_dir: str | Path, show_progress: boo
     metrics = {"eval_loss": round(test_loss, 6), "eval_perplexity": round(test_ppl, 4),
                "eval_val_loss": round(val_loss, 6), "eval_val_perplexity": round(val_ppl, 4),
                "eval_word_perplexity": round(word_ppl, 4), "eval_unigram_perplexity": round(unigram, 4),
-               "eval_rows": float(len(texts)), "eval_tokens": float(sum(len(row["input_ids"]) - 1 for row in test_blocks))}
+               "eval_bits_per_char": round(bpc, 4), "eval_val_bits_per_char": round(val_bpc, 4),
+               "eval_rows": float(len(texts)), "eval_tokens": float(test_tokens)}
     out = Path(params.paths.metrics)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))

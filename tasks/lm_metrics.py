@@ -64,37 +64,41 @@ def score_batches(model, batches) -> tuple[np.ndarray, np.ndarray]:
 
 
 def score_blocks(model, blocks: list[dict], batch_size: int) -> tuple[float, int]:
-    """(total nll, predicted tokens) over packed blocks: what perplexity on a split is computed from."""
-    from tasks.lm_data import collate_blocks
+    """(total nll, predicted tokens) over a split's packed blocks, every token after the first predicted once: what
+    perplexity on a split is computed from."""
+    from tasks.lm_data import collate_blocks, scoring_blocks
 
+    blocks = scoring_blocks(blocks)
     nll, tokens = score_batches(model, (collate_blocks(blocks[start:start + batch_size])
                                         for start in range(0, len(blocks), batch_size)))
     return float(nll.sum()), int(tokens.sum())
 
 
 def score_texts(model, tokenizer, texts: list[str], block_size: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per text (nll, predicted tokens) as the packed blocks score them: the texts packed as tokenize packs them, each
-    predicted token credited to the text it belongs to. Summed, they give evaluate's perplexity exactly; and two
-    models with different tokenizers still pair up text by text (promotion's paired bootstrap)."""
+    """Per text (nll, predicted tokens) as evaluate scores a split: the texts packed as tokenize packs them, scored in
+    the same windows, each predicted token credited to the text it belongs to. Summed, they give evaluate's
+    perplexity exactly; and two models with different tokenizers still pair up text by text (promotion's paired
+    bootstrap)."""
     import torch
 
-    from tasks.lm_data import collate_blocks, encode_texts, pack_blocks
+    from tasks.lm_data import collate_blocks, encode_texts, scoring_starts
 
     sequences = encode_texts(tokenizer, texts)
+    stream = [token for sequence in sequences for token in sequence]
     owner = np.array([i for i, sequence in enumerate(sequences) for _ in sequence], dtype=int)
-    blocks = pack_blocks(sequences, block_size)
-    nll, tokens, offset = np.zeros(len(texts)), np.zeros(len(texts), dtype=int), 0
+    starts = scoring_starts(len(stream), block_size)
+    nll, tokens = np.zeros(len(texts)), np.zeros(len(texts), dtype=int)
     with torch.inference_mode():
-        for first in range(0, len(blocks), batch_size):
-            chunk = blocks[first:first + batch_size]
-            batch = collate_blocks([{"input_ids": block} for block in chunk])
+        for first in range(0, len(starts), batch_size):
+            chunk = starts[first:first + batch_size]
+            batch = collate_blocks([{"input_ids": stream[start:start + block_size]} for start in chunk])
             losses, _ = token_losses(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
                                      batch["labels"])
-            for row, block in enumerate(chunk):
-                texts_of = owner[offset + 1:offset + len(block)]  # a block's first token is not predicted
-                np.add.at(nll, texts_of, losses[row, :len(block) - 1].double().numpy())
+            for row, start in enumerate(chunk):
+                length = len(stream[start:start + block_size])
+                texts_of = owner[start + 1:start + length]  # a window's first token is the last one's, scored there
+                np.add.at(nll, texts_of, losses[row, :length - 1].double().numpy())
                 np.add.at(tokens, texts_of, 1)
-                offset += len(block)
     return nll, tokens
 
 
@@ -103,22 +107,42 @@ def word_counts(texts: list[str]) -> np.ndarray:
     return np.array([len(str(text).split()) + 1 for text in texts], dtype=float)
 
 
-def text_perplexity(nll: np.ndarray, tokens: np.ndarray, words: np.ndarray) -> dict[str, float]:
-    """loss and perplexity of per-text scores pooled over tokens (not an average of per-text perplexities), and word
-    perplexity, pooled over words: two models with different tokenizers compare on it (on tokens they do not)."""
+def char_counts(texts: list[str]) -> np.ndarray:
+    """Characters per text, plus one for its end of text: what bits per character divide by, whatever the tokenizer
+    (and comparable with a character-level model, which predicts each separator as one character)."""
+    return np.array([len(str(text)) + 1 for text in texts], dtype=float)
+
+
+def bits_per_char(nll: float, chars: float) -> float:
+    return nll / max(chars, 1) / math.log(2)
+
+
+def text_perplexity(nll: np.ndarray, tokens: np.ndarray, words: np.ndarray,
+                    chars: np.ndarray | None = None) -> dict[str, float]:
+    """loss and perplexity of per-text scores pooled over tokens (not an average of per-text perplexities), word
+    perplexity pooled over words, and bits per character: models with different tokenizers compare on the last two
+    (on tokens they do not)."""
     loss, perplexity = perplexity_of(float(np.sum(nll)), int(np.sum(tokens)))
     word_perplexity = perplexity_of(float(np.sum(nll)), int(np.sum(words)))[1]
-    return {"perplexity": round(perplexity, 6), "loss": round(loss, 6), "word_perplexity": round(word_perplexity, 6)}
+    found = {"perplexity": round(perplexity, 6), "loss": round(loss, 6), "word_perplexity": round(word_perplexity, 6)}
+    if chars is not None:
+        found["bits_per_char"] = round(bits_per_char(float(np.sum(nll)), float(np.sum(chars))), 6)
+    return found
 
 
-def resampled_metric(name: str, nll: np.ndarray, tokens: np.ndarray, words: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """loss, perplexity or word_perplexity of each resample of the texts: rows is (resamples, n) text indices."""
-    counts = words if name == "word_perplexity" else tokens
+def resampled_metric(name: str, nll: np.ndarray, tokens: np.ndarray, words: np.ndarray, rows: np.ndarray,
+                     chars: np.ndarray | None = None) -> np.ndarray:
+    """loss, perplexity, word_perplexity or bits_per_char of each resample of the texts: rows is (resamples, n)
+    text indices."""
+    counts = {"word_perplexity": words, "bits_per_char": chars}.get(name, tokens)
     loss = nll[rows].sum(-1) / np.maximum(counts[rows].sum(-1), 1)
+    if name == "bits_per_char":
+        return loss / math.log(2)
     return loss if name == "loss" else np.exp(np.minimum(loss, MAX_LOSS))
 
 
-def lm_significance(rule, scores: dict[str, tuple[np.ndarray, np.ndarray]], words: np.ndarray, seed: int) -> dict:
+def lm_significance(rule, scores: dict[str, tuple[np.ndarray, np.ndarray]], words: np.ndarray, seed: int,
+                    chars: np.ndarray | None = None) -> dict:
     """The paired bootstrap over test texts of the primary metric. Every metric here is lower-is-better, so the
     difference is champion minus challenger: positive when the challenger is better, as check_significance expects
     (it passes when the whole interval lies above 0)."""
@@ -126,5 +150,6 @@ def lm_significance(rule, scores: dict[str, tuple[np.ndarray, np.ndarray]], word
 
     name = rule.primary_metric
     challenger, champion = scores["challenger"], scores["champion"]
-    difference = lambda rows: resampled_metric(name, *champion, words, rows) - resampled_metric(name, *challenger, words, rows)
+    difference = lambda rows: resampled_metric(name, *champion, words, rows, chars) - \
+        resampled_metric(name, *challenger, words, rows, chars)
     return check_significance(rule, len(challenger[0]), difference, seed)

@@ -13,7 +13,8 @@ def load_texts(path: Path, columns: dict[str, str]) -> list[str]:
     from tasks.pyfunc import INPUT_SEPARATOR
     from tasks.sources import pick_columns, read_table
 
-    frame = pick_columns(read_table(path), columns, str(path))
+    # A .txt file: one input per paragraph, under the first column's name.
+    frame = pick_columns(read_table(path, text_column=next(iter(columns.values()))), columns, str(path))
     return frame.fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist()
 
 

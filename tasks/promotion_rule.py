@@ -92,9 +92,10 @@ def decide(rule: PromoteParams, challenger: dict[str, float], champion: dict[str
     failed = [f"{name} {challenger[name]:.6g} is {'above the ceiling' if name in LOWER_IS_BETTER else 'below the floor'} "
               f"{floor:.6g}" for name, floor in rule.floors.items() if better(name, challenger[name] - floor) < 0]
     if champion is None:
-        reasons = failed or ["first model: it clears every floor (" + ", ".join(
-            f"{name} {challenger[name]:.4f} {'<=' if name in LOWER_IS_BETTER else '>='} {floor:.4f}"
-            for name, floor in rule.floors.items()) + ")"]
+        cleared = ", ".join(f"{name} {challenger[name]:.4f} {'<=' if name in LOWER_IS_BETTER else '>='} {floor:.4f}"
+                            for name, floor in rule.floors.items())
+        reasons = failed or [f"first model: it clears every floor ({cleared})" if cleared else
+                             "first model: no champion to beat and no floor set (promote.floors)"]
         return Verdict(not failed, reasons)
     names = [rule.primary_metric, *(name for name in rule.guarded if name != rule.primary_metric)]
     deltas = {name: round(challenger[name] - champion[name], 6) for name in names}

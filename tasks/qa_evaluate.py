@@ -53,28 +53,37 @@ def answer_questions(model, tokenizer, questions: list[str], contexts: list[str]
     return answer_windows(model, tokenizer, windows, contexts, params)
 
 
+def answer_split(params: Params, model, tokenizer, split: str, show_progress: bool = False) -> tuple[pd.DataFrame, list[str], dict]:
+    """(the split's rows, the model's answers, SQuAD exact match and F1) on a split's tokenized windows."""
+    from tasks.qa_metrics import score_answers
+
+    rows = pd.read_parquet(Path(params.paths.validated) / f"{split}.parquet")
+    windows = pd.read_parquet(Path(params.paths.tokenized) / f"{split}.parquet")
+    answers = answer_windows(model, tokenizer, windows, rows["context"].astype(str).tolist(), params, show_progress)
+    predicted = [answer for answer, _ in answers]
+    return rows, predicted, score_answers(predicted, rows["answer"].astype(str).tolist())
+
+
 def evaluate_answers(params: Params, model_dir: str | Path, show_progress: bool = True) -> tuple[dict, list[str]]:
-    """The pure core: answers on the test split's tokenized windows; metrics/eval.json and samples.json; returns
-    the metrics and the files written."""
+    """The pure core: answers on the test split's tokenized windows (and the validation split's, whose scores are
+    what settings are chosen by); metrics/eval.json and samples.json; returns the metrics and the files written."""
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from tasks.predictions import write_predictions
-    from tasks.qa_metrics import score_answers
 
-    test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
-    windows = pd.read_parquet(Path(params.paths.tokenized) / "test.parquet")
     model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    contexts, refs = test["context"].astype(str).tolist(), test["answer"].astype(str).tolist()
-    answers = answer_windows(model, tokenizer, windows, contexts, params, show_progress)
-    predicted = [answer for answer, _ in answers]
-    scores = score_answers(predicted, refs)
-    metrics = {"eval_exact_match": scores["exact_match"], "eval_f1": scores["f1"], "eval_rows": float(len(refs))}
+    test, predicted, scores = answer_split(params, model, tokenizer, "test", show_progress)
+    _, _, validation = answer_split(params, model, tokenizer, "validation")
+    metrics = {"eval_exact_match": scores["exact_match"], "eval_f1": scores["f1"], "eval_rows": float(len(test)),
+               "eval_val_exact_match": validation["exact_match"], "eval_val_f1": validation["f1"]}
     out = Path(params.paths.metrics)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    refs = test["answer"].astype(str).tolist()
     samples = [{"question": q, "context": c, "reference": r, "prediction": p}
-               for q, c, r, p in list(zip(test["question"].astype(str), contexts, refs, predicted))[:params.evaluate.samples]]
+               for q, c, r, p in list(zip(test["question"].astype(str), test["context"].astype(str), refs,
+                                          predicted))[:params.evaluate.samples]]
     (out / "samples.json").write_text(json.dumps(samples, indent=1, ensure_ascii=False))
     write_predictions(params, model_dir, predicted)
     return metrics, [str(out / name) for name in ("eval.json", "samples.json")]

@@ -63,6 +63,7 @@ class TrainedModel:
 class Evaluation:
     metrics: dict[str, float]
     artifacts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. one output for most of the test split
 
     def summary(self) -> str:
         from tasks.config import SHOWN_METRICS

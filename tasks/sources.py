@@ -8,7 +8,8 @@ import pandas as pd
 
 from tasks.errors import LmforgeError
 
-SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".txt": "text"}
+TEXT_FILE_COLUMN = "text_file"  # which .txt file a row of plain text came from: its group when a folder is carved
 SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
 
@@ -17,12 +18,14 @@ def detect_format(path: Path, fmt: str) -> str:
     if fmt != "auto":
         return fmt
     if path.suffix.lower() not in SUFFIX_FORMATS:
-        raise LmforgeError(f"{path}: cannot tell the format from the suffix; name it .csv, .jsonl or .parquet, or set data.format.")
+        raise LmforgeError(f"{path}: cannot tell the format from the suffix; name it .csv, .jsonl, .parquet or .txt "
+                           "(plain text, for causal_lm), or set data.format.")
     return SUFFIX_FORMATS[path.suffix.lower()]
 
 
-def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
-    """One file as a frame of strings; a missing, empty, header-only or non-UTF-8 file is an LmforgeError."""
+def read_table(path: Path, fmt: str = "auto", documents: str = "blank_line", text_column: str = "text") -> pd.DataFrame:
+    """One file as a frame of strings; a missing, empty, header-only or non-UTF-8 file is an LmforgeError. Plain text
+    is cut into rows of `text_column` by `documents` (the whole file, paragraphs or lines)."""
     if not path.exists():
         raise LmforgeError(f"{path}: no such file; check data.source or create the file.")
     if path.stat().st_size == 0:
@@ -34,6 +37,8 @@ def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
                                 dtype=str, keep_default_na=False, na_values=[""])
         elif kind == "jsonl":
             frame = read_jsonl(path)
+        elif kind == "text":
+            frame = read_text(path, documents, text_column)
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
@@ -81,6 +86,21 @@ def read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def read_text(path: Path, documents: str, column: str) -> pd.DataFrame:
+    """Plain text as rows: the whole file, its paragraphs (split at blank lines) or its non-blank lines."""
+    import re
+
+    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    if documents == "file":
+        parts = [text.strip("\n")]
+    elif documents == "line":
+        parts = text.split("\n")
+    else:
+        parts = re.split(r"\n[ \t]*\n", text)
+    rows = [part.strip("\n") for part in parts if part.strip()]
+    return pd.DataFrame({column: rows, TEXT_FILE_COLUMN: path.name})
+
+
 def split_name(path: Path) -> str | None:
     """The split a file stands for by its name (train.csv, dev.jsonl), or None."""
     return SPLIT_NAMES.get(path.stem.lower())
@@ -88,11 +108,15 @@ def split_name(path: Path) -> str | None:
 
 def pick_files(folder: Path, named: dict[str, str]) -> list[tuple[str, Path]]:
     """(split, file) to read from a folder: the files data.splits names (train.* unless named), else every data file,
-    each of which must then be named like a split: an unknown file is refused, never merged into the splits."""
+    each of which must then be named like a split: an unknown file is refused, never merged into the splits. A
+    folder of plain text is a corpus: files not named like a split are all training text."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIX_FORMATS)
     if not named:
         if not files:
-            raise LmforgeError(f"{folder}: the folder holds no .csv, .jsonl or .parquet file; add one or fix data.source.")
+            raise LmforgeError(f"{folder}: the folder holds no .csv, .jsonl, .parquet or .txt file; add one or fix "
+                               "data.source.")
+        if all(file.suffix.lower() == ".txt" for file in files):
+            return [(split_name(file) or "train", file) for file in files]
         unknown = [file.name for file in files if split_name(file) is None]
         if unknown:
             raise LmforgeError(f"{folder / unknown[0]}: the file name is no split name (train, validation, val, dev, "
@@ -111,16 +135,41 @@ def pick_files(folder: Path, named: dict[str, str]) -> list[tuple[str, Path]]:
     return [(split, folder / name) for split, name in picked.items()]
 
 
-def read_source(source: str, fmt: str = "auto", named: dict[str, str] | None = None) -> list[tuple[str | None, pd.DataFrame]]:
+def read_source(source: str, fmt: str = "auto", named: dict[str, str] | None = None, documents: str = "blank_line",
+                text_column: str = "text") -> list[tuple[str | None, pd.DataFrame]]:
     """Frames of a file or a folder, each with the split its file stands for (None when a single file)."""
     path = Path(source)
     if path.is_dir():
-        return [(split, read_table(file, fmt)) for split, file in pick_files(path, named or {})]
+        return [(split, read_table(file, fmt, documents, text_column)) for split, file in pick_files(path, named or {})]
     if named:
         split = next(iter(named))
         raise LmforgeError(f"data.splits.{split} names a file, but data.source {source} is a file, not a folder; "
                            "point data.source at the folder or give data.splits shares.")
-    return [(None, read_table(path, fmt))]
+    return [(None, read_table(path, fmt, documents, text_column))]
+
+
+def peek_columns(source: str) -> list[str] | None:
+    """The column names of a source's first data file, from its first rows; None when it cannot be read (plain
+    text has none)."""
+    path = Path(source)
+    if path.is_dir():
+        path = next((p for p in sorted(path.iterdir()) if p.suffix.lower() in SUFFIX_FORMATS), path)
+    kind = SUFFIX_FORMATS.get(path.suffix.lower())
+    try:
+        if kind == "csv":
+            return [str(c) for c in pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", nrows=5, dtype=str).columns]
+        if kind == "jsonl":
+            import json
+
+            with path.open(encoding="utf-8-sig") as handle:
+                return list(json.loads(next(line for line in handle if line.strip())))
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+    except (OSError, ValueError, StopIteration, AttributeError, pd.errors.ParserError):
+        return None
+    return None
 
 
 def pick_columns(frame: pd.DataFrame, columns: dict[str, str], origin: str) -> pd.DataFrame:

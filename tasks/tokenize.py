@@ -19,8 +19,8 @@ META_FILE = "meta.json"
 
 
 def tokenizer_source(params: Params) -> str | None:
-    """A pretrained model brings its own tokenizer unless tokenize.pretrained names another."""
-    return params.tokenize.pretrained or params.model.pretrained
+    """A pretrained model (or warm-started encoder) brings its own tokenizer unless tokenize.pretrained names another."""
+    return params.tokenize.pretrained or params.model.pretrained or params.model.pretrained_encoder
 
 
 def file_digest(folder: Path) -> str:
@@ -35,7 +35,8 @@ def cache_key(params: Params, data_version: str) -> str:
     source = tokenizer_source(params)
     tokenizer = f"pretrained:{file_digest(Path(source))}" if source else params.tokenize.algorithm
     # validate decides which rows stay (its drop policies), so its settings are part of the key.
-    parts = [data_version, tokenizer, params.section_hash("tokenize", "validate"), json.dumps(params.data.labels)]
+    parts = [data_version, tokenizer, params.section_hash("tokenize", "validate"), json.dumps(params.data.labels),
+             str(bool(params.model.pretrained_encoder))]  # a warm start's labels leave out the tokenizer's [CLS]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

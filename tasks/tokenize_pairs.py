@@ -61,6 +61,9 @@ def tokenize_pairs(splits: dict[str, pd.DataFrame], params: Params, pretrained: 
         if target_tok is None:
             labels = source_tok(text_target=frame["target"].tolist(), truncation=True,
                                 max_length=settings.max_target_length)["input_ids"]
+            if params.model.pretrained_encoder and source_tok.cls_token_id is not None:
+                # A warm-started decoder starts from [CLS] (its decoder_start_token_id): a label [CLS] would repeat it.
+                labels = [row[1:] if row[:1] == [source_tok.cls_token_id] else row for row in labels]
         else:
             labels = target_tok(frame["target"].tolist(), truncation=True, max_length=settings.max_target_length)["input_ids"]
         pd.DataFrame({"input_ids": inputs, "labels": labels}).to_parquet(out / f"{name}.parquet")

@@ -15,12 +15,32 @@ def read_pairs(tokenized_dir: str | Path, name: str) -> list[dict]:
     return [{"input_ids": ids.tolist(), "labels": labels.tolist()} for ids, labels in zip(frame["input_ids"], frame["labels"])]
 
 
+def warm_start(params: Params, tokenizer):
+    """An encoder-decoder warm-started from BERT-style checkpoints (transformers' EncoderDecoderModel, Rothe et al.
+    2020): the decoder gets causal masks and new cross-attention; the encoder's tokenizer serves both sides, its
+    [CLS] starting and its [SEP] ending a target (tokenize leaves [CLS] out of the labels)."""
+    from transformers import EncoderDecoderModel
+
+    encoder, layers = params.model.pretrained_encoder, params.model.decoder_layers
+    model = EncoderDecoderModel.from_encoder_decoder_pretrained(  # decoder_* reaches the decoder's config
+        encoder, params.model.pretrained_decoder or encoder, **({"decoder_num_hidden_layers": layers} if layers else {}))
+    start = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    end = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    for config in (model.config, model.generation_config):
+        config.decoder_start_token_id, config.eos_token_id, config.pad_token_id = start, end, tokenizer.pad_token_id
+    model.config.vocab_size = model.config.decoder.vocab_size
+    return model
+
+
 def build_seq2seq(params: Params, tokenizer, target_tokenizer):
-    """From model.pretrained, or Marian-style from model.from_scratch (sinusoidal positions, shared or split vocab)."""
+    """From model.pretrained, warm-started from model.pretrained_encoder, or Marian-style from model.from_scratch
+    (sinusoidal positions, shared or split vocab)."""
     from transformers import AutoModelForSeq2SeqLM, MarianConfig
 
     if params.model.pretrained:
         return AutoModelForSeq2SeqLM.from_pretrained(params.model.pretrained, use_safetensors=True)
+    if params.model.pretrained_encoder:
+        return warm_start(params, tokenizer)
     size = params.model.from_scratch
     target = target_tokenizer or tokenizer
     config = MarianConfig(

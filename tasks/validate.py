@@ -101,6 +101,29 @@ MEANINGS = {
 }
 
 
+# The setting that moves each check's bounds; suggest_fix names it beside the policy that lets the rows through.
+SETTINGS = {"text_length": "validate.min_text_chars/max_text_chars", "source_length": "validate.min_text_chars/max_text_chars",
+            "context_length": "validate.min_text_chars/max_text_chars",
+            "target_length": "validate.min_target_chars/max_target_chars",
+            "length_ratio": "validate.min_length_ratio/max_length_ratio", "label_set": "data.labels",
+            "class_rows": "validate.min_rows_per_class", "identical_share": "validate.max_identical_share",
+            "answer_in_context": "data.answer_start_column"}
+
+
+def suggest_fix(check: str, task: str) -> str:
+    """What the user writes to get past a failed check: the setting that moves it, or the policy that drops (or,
+    where dropping cannot help, warns about) the offending rows."""
+    from tasks.config import CHECKS, POLICY_LETTERS
+
+    if check == "columns":
+        return "name the source's columns in data.*_column"
+    allowed = CHECKS[task].get(check, "f")
+    policy = next((word for word in ("drop", "warn") if POLICY_LETTERS[word] in allowed), None)
+    fixes = ([f"change {SETTINGS[check]}"] if check in SETTINGS else []) + \
+        ([f"set validate.policies.{check}: {policy}"] if policy else [])
+    return " or ".join(fixes) or "fix the data"
+
+
 def describe_failure(item: dict, examples: int, unit: str = "rows", settings: dict | None = None,
                      meanings: dict[str, str] | None = None) -> tuple[str, str]:
     """One failed expectation as (how many rows or classes, and what is wrong with them, in words; a few of them)."""
@@ -120,15 +143,24 @@ def describe_failure(item: dict, examples: int, unit: str = "rows", settings: di
 def validate_dataset(params: Params) -> ValidationReport:
     """The pure core: apply drop policies, run the suite on what is left, save the report, the rows that go on to
     tokenize and the dropped rows under paths.validation."""
-    from tasks.checks import apply_drops, policy_of
+    from tasks.checks import GROUP_BATCH, apply_drops, group_batch, group_column, group_leakage, policy_of
 
     out_dir = Path(params.paths.validation)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = load_splits(params.paths.dataset)
     columns = [c for c in rows.columns if c != "split"]
-    checks, make_batches = get_kind(params.task).validation_checks(params)
+    kind = get_kind(params.task)
+    checks, make_batches = kind.validation_checks(params)
+    grouped = group_column(rows.columns, kind.GROUP_COLUMN) if params.validate_.check_leakage else None
+    if grouped:
+        # The kind's own grouping (qa: the context) covers its row leakage (a shared question and context); a
+        # user's group column stands beside the row check, which still catches a text shared across groups.
+        own = grouped == kind.GROUP_COLUMN
+        checks = [*(check for check in checks if not (own and check.name == "leakage")), group_leakage(grouped)]
     kept, dropped, drop_failures = apply_drops(rows, checks, params)
     batches = make_batches(kept, params)
+    if grouped and "split" in kept.columns:
+        batches[GROUP_BATCH] = group_batch(kept, grouped)
     suite = {name: items for name, items in build_suite(checks, params).items() if name in batches}
     results = run_suite(batches, suite, out_dir / "docs")
     checked = [(item, "classes" if name == "class_counts" else "rows")
@@ -144,8 +176,8 @@ def validate_dataset(params: Params) -> ValidationReport:
         if policy_of(params, check) == "warn":
             warnings.append(f"{summary} [{check}: warn]{examples}")
         else:
-            summaries.append(summary)
-            failures.append(f"{summary} [{check}]{examples}")
+            summaries.append(f"{summary}; {suggest_fix(check, params.task)}")
+            failures.append(f"{summary} [{check}]{examples}; {suggest_fix(check, params.task)}")
     counts = dropped["check"].value_counts().to_dict() if len(dropped) else {}
     kept_rows = write_validated(kept, dropped, columns, out_dir)
     report_path = out_dir / REPORT_FILE
@@ -189,8 +221,8 @@ def print_failures(report: ValidationReport) -> None:
 
 def failure_message(report: ValidationReport) -> str:
     """The one sentence a failed suite ends with: which checks, how many rows; examples are on the lines above."""
-    return (f"validation failed: {len(report.checks)} of {report.evaluated} checks ({'; '.join(report.checks)}); fix the data or the "
-            f"validate section of params, full report in {report.report_path}.")
+    return (f"validation failed: {len(report.checks)} of {report.evaluated} checks ({'; '.join(report.checks)}); fix the "
+            f"data or params as said, full report in {report.report_path}.")
 
 
 def main(params: Params) -> None:

@@ -43,9 +43,9 @@ def version_output(params, record: bool, root: str | Path = ".") -> str:
     alone: the output came from params other than the file's, and recording them as the file's would make
     `dvc status` call a wrong output up to date.
     """
-    from tasks.pipelines import find_pipeline
+    from tasks.pipelines import sync_pipeline
 
-    stage_name, out_path = f"ingest@{find_pipeline(params, root)}", params.paths.dataset
+    stage_name, out_path = f"ingest@{sync_pipeline(params, root)}", params.paths.dataset
     with open_repo(root) as repo:
         if record:
             repo.commit(stage_name, force=True)

@@ -51,7 +51,8 @@ def make_project(root: Path, params: dict | None = None, base: str = "params.yam
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     root.mkdir(parents=True, exist_ok=True)
     full = merge(yaml.safe_load((REPO / base).read_text()), params or {})
-    write_pipeline(root, full)
+    # dvc.yaml as shipped; lmforge lists the project's params.yaml in pipelines.yaml when it first runs it.
+    (root / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
     (root / "tasks").symlink_to(REPO / "tasks")
     (root / "data" / "raw").mkdir(parents=True)
     (root / "data" / "raw" / ".gitkeep").touch()
@@ -60,15 +61,6 @@ def make_project(root: Path, params: dict | None = None, base: str = "params.yam
     (root / ".dvc" / "config").write_text((REPO / ".dvc" / "config").read_text())
     (root / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False))
     return root
-
-
-def write_pipeline(root: Path, params: dict) -> None:
-    """The project's dvc.yaml with one pipeline: this project's params.yaml, writing where its paths say."""
-    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    paths = params["paths"]
-    dvc["vars"] = [{"pipelines": {"main": {"params": "params.yaml", "data": str(Path(paths["dataset"]).parent),
-                                           "metrics": paths["metrics"], "inputs": "data/raw"}}}]
-    (root / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
 
 
 def invoke(*args: str):

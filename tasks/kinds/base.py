@@ -25,6 +25,12 @@ class TaskKind(Protocol):
     INPUT_KEYS: tuple[str, ...]
     # The metric `lmforge models` shows beside the primary one.
     KEY_METRIC: str
+    # The canonical column whose equal values stay in one split when splits are carved (and which leakage compares
+    # across train and test), when data.group_column names none; None: rows are carved one by one.
+    GROUP_COLUMN: str | None
+    # The test split's canonical column of expected outputs (label, target, answer) that evaluate compares the
+    # spread of the model's outputs with, to tell a collapsed model from skewed data; None when there is none.
+    REFERENCE_COLUMN: str | None
     # The kind's own implementation modules ("tasks.tokenize_pairs", ...): no step may import them.
     OWN_MODULES: tuple[str, ...]
 

@@ -19,6 +19,10 @@ from tasks.records import TokenizedData
 
 INPUT_KEYS = ("text_column",)  # `lmforge predict --file` reads prompts from the text column
 KEY_METRIC = "loss"
+# Rows are carved into splits one by one unless data.group_column groups them.
+GROUP_COLUMN = None
+# The test split's column that evaluate compares the spread of outputs with (None: no single reference).
+REFERENCE_COLUMN = None
 # This kind's own modules: no step imports them (tests/unit/test_kinds.py checks it).
 OWN_MODULES = ("tasks.lm_data", "tasks.lm_train", "tasks.lm_metrics", "tasks.lm_eval", "tasks.lm_model",
                "tasks.lm_checks", "tasks.sample_stories")
@@ -84,15 +88,15 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
     scores them (the same numbers for the challenger). `reused` is not used: the saved predictions are continuations,
     and perplexity needs the model's probabilities. Significance: a paired bootstrap over texts of champion minus
     challenger (lower is better)."""
-    from tasks.lm_metrics import lm_significance, text_perplexity, word_counts
+    from tasks.lm_metrics import char_counts, lm_significance, text_perplexity, word_counts
     from tasks.registered import load_registered
 
     texts = test["text"].astype(str).tolist()
     # (nll, predicted tokens) per text, as numpy arrays
     scores = {who: load_registered(params, uri).unwrap_python_model().score_texts(texts) for who, uri in uris.items()}
-    words = word_counts(texts)
-    metrics = {who: text_perplexity(*found, words) for who, found in scores.items()}
-    return metrics, lambda seed: lm_significance(params.promote, scores, words, seed)
+    words, chars = word_counts(texts), char_counts(texts)
+    metrics = {who: text_perplexity(*found, words, chars) for who, found in scores.items()}
+    return metrics, lambda seed: lm_significance(params.promote, scores, words, seed, chars)
 
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame,

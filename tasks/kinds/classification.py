@@ -12,6 +12,10 @@ from tasks.records import TokenizedData
 
 INPUT_KEYS = ("text_column",)
 KEY_METRIC = "accuracy"
+# Rows are carved into splits one by one unless data.group_column groups them.
+GROUP_COLUMN = None
+# The test split's column that evaluate compares the spread of outputs with (None: no single reference).
+REFERENCE_COLUMN = "label"
 # This kind's own modules: no step imports them (tests/unit/test_kinds.py checks it).
 OWN_MODULES = ("tasks.tokenize_texts", "tasks.train_classifier", "tasks.evaluate_classifier", "tasks.classifier_export",
                "tasks.classifier_model", "tasks.sample_data")

@@ -14,6 +14,10 @@ from tasks.records import TokenizedData
 # `lmforge predict --file` joins each row's question and context as "QUESTION || CONTEXT", the pyfunc's input.
 INPUT_KEYS = ("question_column", "context_column")
 KEY_METRIC = "f1"
+# Rows on one context stay in one split when splits are carved (questions on a paragraph share it).
+GROUP_COLUMN = "context"
+# The test split's column that evaluate compares the spread of outputs with (None: no single reference).
+REFERENCE_COLUMN = "answer"
 # This kind's own modules: no step imports them (tests/unit/test_kinds.py checks it).
 OWN_MODULES = ("tasks.qa_checks", "tasks.qa_data", "tasks.qa_metrics", "tasks.qa_train", "tasks.qa_evaluate",
                "tasks.qa_model", "tasks.sample_facts")

@@ -13,6 +13,10 @@ from tasks.records import TokenizedData
 
 INPUT_KEYS = ("source_column",)
 KEY_METRIC = "chrf"
+# Rows are carved into splits one by one unless data.group_column groups them.
+GROUP_COLUMN = None
+# The test split's column that evaluate compares the spread of outputs with (None: no single reference).
+REFERENCE_COLUMN = "target"
 # This kind's own modules: no step imports them (tests/unit/test_kinds.py checks it).
 OWN_MODULES = ("tasks.tokenize_pairs", "tasks.train_seq2seq", "tasks.evaluate_seq2seq", "tasks.validate_pairs",
                "tasks.seq2seq_export", "tasks.seq2seq_model", "tasks.seq2seq_onnx", "tasks.beam_search",

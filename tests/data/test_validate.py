@@ -112,3 +112,14 @@ def test_mostly_tolerates_a_few_failing_rows(root):
     report = run_suite(root, MESSY, "validate.check_leakage=false", "validate.policies={text_length: drop}",
                        "validate.mostly={text_length: 0.5, duplicates: 0.7}")
     assert report.success, report.failures
+
+
+def test_each_failure_ends_with_the_setting_that_changes_it(root):
+    report = run_suite(root, MESSY)
+    fixes = [line.rsplit("; ", 1)[1] for line in report.failures]
+    assert fixes == ["change validate.min_text_chars/max_text_chars or set validate.policies.text_length: drop",
+                     "set validate.policies.duplicates: drop", "set validate.policies.leakage: drop"], report.failures
+    few = run_suite(root, GOOD | {"train": (TRAIN_TEXTS, ["pos", "neg", "pos", "pos", "pos", "pos"])})
+    assert few.failures[0].endswith("change validate.min_rows_per_class or set validate.policies.class_rows: warn")
+    over = run_suite(root, MESSY, "validate.policies={text_length: drop, duplicates: drop, leakage: drop}")
+    assert "set validate.mostly.text_length: 0.92 to drop them" in over.failures[0], over.failures

@@ -84,3 +84,16 @@ def test_missing_answer_column_is_named(root):
     report = run_suite(root, GOOD, columns=("context", "question", "reply"))
     assert not report.success
     assert any(line.startswith("expect_column_to_exist(answer): the column is missing") for line in report.failures)
+
+
+def test_a_context_in_train_and_test_is_leakage_with_its_fix(root):
+    """qa groups by context: another question on a test paragraph leaks that paragraph into training."""
+    report = run_suite(root, with_train((GOOD["test"][0][0], "Who is 22 years old?", "Mei")))
+    assert not report.success and len(report.failures) == 1, report.failures
+    line = report.failures[0]
+    # GX counts both copies of a shared context: the train row and the test row.
+    assert "2 of 6 rows are in both train and test, or share their context with a test row" in line, line
+    assert "[leakage]" in line and line.endswith("set validate.policies.leakage: drop"), line
+    dropped = run_suite(root, with_train((GOOD["test"][0][0], "Who is 22 years old?", "Mei")),
+                        "validate.policies={leakage: drop}", "validate.mostly={leakage: 0.5}")
+    assert dropped.success and dropped.dropped == {"leakage": 1}, dropped.failures

@@ -141,6 +141,35 @@ def test_per_text_scores_sum_to_the_packed_blocks_perplexity(root):
     total, count = score_blocks(model, read_blocks(root, "test"), batch_size=4)
     assert len(nll) == 10 and (tokens > 0).all()
     assert int(tokens.sum()) == count and float(nll.sum()) == pytest.approx(total, rel=1e-6)
+    stream = sum((row["input_ids"] for row in read_blocks(root, "test")), [])
+    assert count == len(stream) - 1, "every test token but the first is predicted, a block's first ones included"
+
+
+def test_scoring_windows_predict_each_token_once():
+    from tasks.lm_data import scoring_blocks, scoring_starts
+
+    assert scoring_starts(10, 4) == [0, 3, 6] and scoring_starts(1, 4) == [0] and scoring_starts(0, 4) == []
+    windows = scoring_blocks([{"input_ids": [1, 2, 3, 4]}, {"input_ids": [5, 6, 7, 8]}, {"input_ids": [9, 10]}])
+    assert [w["input_ids"] for w in windows] == [[1, 2, 3, 4], [4, 5, 6, 7], [7, 8, 9, 10]]
+    predicted = [token for window in windows for token in window["input_ids"][1:]]
+    assert predicted == list(range(2, 11))
+
+
+def test_bits_per_char_of_uniform_logits():
+    """A model uniform over V tokens pays log2(V) bits a token: per character, that over the characters per token."""
+    import numpy as np
+
+    from tasks.lm_metrics import char_counts, resampled_metric, text_perplexity, word_counts
+
+    texts = ["abc", "defgh"]  # 3 + 1 and 5 + 1 characters with their ends of text
+    tokens = np.array([4, 6])
+    nll = tokens * math.log(16)
+    chars = char_counts(texts)
+    assert chars.tolist() == [4, 6]
+    found = text_perplexity(nll, tokens, word_counts(texts), chars)
+    assert found["bits_per_char"] == pytest.approx(4.0) and found["perplexity"] == pytest.approx(16.0)
+    rows = np.array([[0, 0], [1, 1]])
+    assert resampled_metric("bits_per_char", nll, tokens, word_counts(texts), rows, chars) == pytest.approx([4.0, 4.0])
 
 
 def make_base(folder, tokenizer):

@@ -60,3 +60,30 @@ def test_split_column_and_missing_validation():
     bad = frame.assign(split=["train"] * 39 + ["holdout"])
     with pytest.raises(LmforgeError, match="'holdout'"):
         assign_splits([(None, bad)], params.data, seed=0)
+
+
+def question_rows(contexts: int, per_context: int) -> pd.DataFrame:
+    return pd.DataFrame([{"context": f"Person {c} went to city {c}. It rained.", "question": f"Where did person {c} go? ({q})",
+                          "answer": f"city {c}"} for c in range(contexts) for q in range(per_context)])
+
+
+def test_a_qa_carve_keeps_every_context_in_one_split():
+    """Questions on one paragraph never straddle splits, and a share is of the training rows it is carved from."""
+    params = load_params(REPO / "params.qa.yaml", ["data.splits={validation: 0.1, test: 0.2}"])
+    frame = question_rows(100, 3).sample(frac=1, random_state=0)  # a paragraph's questions apart in the file
+    splits = assign_splits([(None, frame)], params.data, seed=5, task="qa")
+    contexts = {name: set(split["context"]) for name, split in splits.items()}
+    assert not contexts["train"] & contexts["test"] and not contexts["train"] & contexts["validation"]
+    assert not contexts["validation"] & contexts["test"]
+    assert sum(len(split) for split in splits.values()) == 300
+    assert len(splits["test"]) == 60 and len(splits["validation"]) == 30  # whole paragraphs of 3 questions
+
+
+def test_group_column_keeps_groups_together_for_any_kind():
+    params = load_params(REPO / "params.yaml", ["data.group_column=user", "data.labels=null"])
+    frame = pd.DataFrame({"text": [f"text {i}" for i in range(200)], "label": ["a", "b"] * 100,
+                          "group": [f"user {i // 5}" for i in range(200)]})
+    splits = assign_splits([(None, frame)], params.data, seed=1)
+    users = {name: set(split["group"]) for name, split in splits.items()}
+    assert not users["train"] & users["test"] and not users["train"] & users["validation"]
+    assert len(splits["test"]) == 30 and len(splits["validation"]) == 20

@@ -9,7 +9,7 @@ from tasks.promotion_rule import classification_significance as check_significan
 from tasks.promotion_rule import decide, mcnemar, score_rows
 
 LABELS = ["negative", "neutral", "positive"]
-RULE = PromoteParams()  # f1_macro, min improvement 0, accuracy may drop 0.01, floor f1_macro 0.7, bootstrap
+RULE = PromoteParams(floors={"f1_macro": 0.7})  # f1_macro, min improvement 0, accuracy may drop 0.01, bootstrap
 BASE = {"f1_macro": 0.90, "accuracy": 0.90}
 
 

@@ -75,7 +75,8 @@ def test_dev_file_as_test_with_validation_carved_from_train(tmp_path):
                                                 "data.splits={test: dev.csv, validation: 0.1}"])
     splits = assign_splits(load_frames(params.data), params.data, seed=0)
     assert splits["test"]["text"].tolist() == [text for text, _ in rows[:10]]
-    assert len(splits["validation"]) == 21 and len(splits["train"]) == 179
+    # A share of the training rows it is carved from (200), not of all rows: the test file does not count.
+    assert len(splits["validation"]) == 20 and len(splits["train"]) == 180
 
 
 def test_typed_columns_become_the_strings_a_csv_would_give(tmp_path):
@@ -96,3 +97,40 @@ def test_two_columns_of_one_name_are_refused(tmp_path):
                    tmp_path / "d.parquet")
     with pytest.raises(LmforgeError, match="more than one column is named 'text'; rename all but one of them.$"):
         pick_columns(read_table(tmp_path / "d.parquet"), {"text_column": "text", "label_column": "label"}, "d")
+
+
+@pytest.mark.parametrize("documents, rows", [
+    ("blank_line", ["ANNA:\nWhere now?", "TOM:\nTo Oslo.\nAt once.", "ANNA:\nGo."]),
+    ("line", ["ANNA:", "Where now?", "TOM:", "To Oslo.", "At once.", "ANNA:", "Go."]),
+    ("file", ["ANNA:\nWhere now?\n\nTOM:\nTo Oslo.\nAt once.\n \n\n\nANNA:\nGo."]),
+])
+def test_plain_text_is_cut_into_rows(tmp_path, documents, rows):
+    (tmp_path / "play.txt").write_text("ANNA:\nWhere now?\n\nTOM:\nTo Oslo.\nAt once.\n \n\n\nANNA:\nGo.\n")
+    frame = read_table(tmp_path / "play.txt", documents=documents)
+    assert frame["text"].tolist() == rows and set(frame["text_file"]) == {"play.txt"}
+
+
+def test_a_folder_of_text_is_a_corpus_carved_by_file(tmp_path):
+    """Files not named like a split are all training text; carved shares then take whole files."""
+    from tasks.config import load_params
+    from tasks.ingest import assign_splits, load_frames
+    from tests.conftest import REPO
+
+    corpus = tmp_path / "books"
+    corpus.mkdir()
+    for book in range(10):
+        (corpus / f"book{book}.txt").write_text("\n\n".join(f"Book {book}, part {part}." for part in range(20)))
+    params = load_params(REPO / "params.causal_lm.yaml", [f"data.source={corpus}"])
+    splits = assign_splits(load_frames(params.data, "causal_lm"), params.data, seed=0, task="causal_lm")
+    files = {name: set(frame["group"]) for name, frame in splits.items()}
+    assert len(files["test"]) == 1 and len(files["validation"]) == 1 and len(files["train"]) == 8, files
+    assert not files["train"] & (files["test"] | files["validation"])
+    single = load_params(REPO / "params.causal_lm.yaml", [f"data.source={corpus / 'book0.txt'}"])
+    frames = load_frames(single.data, "causal_lm")
+    assert list(frames[0][1].columns) == ["text"], "one file's paragraphs are carved one by one"
+
+
+def test_an_unknown_suffix_names_the_formats(tmp_path):
+    (tmp_path / "data.xml").write_text("<a/>")
+    with pytest.raises(LmforgeError, match=r"name it .csv, .jsonl, .parquet or .txt"):
+        read_table(tmp_path / "data.xml")

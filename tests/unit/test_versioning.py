@@ -28,15 +28,17 @@ def test_same_bytes_same_version(project):
     ingest_dataset(load_params("params.yaml"))
     assert version_output(load_params("params.yaml"), record=True) == first
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert lock["stages"]["ingest@main"]["outs"][0]["md5"] == first
+    assert lock["stages"]["ingest@params"]["outs"][0]["md5"] == first  # params.yaml's pipeline, listed by lmforge
 
 
-def test_output_outside_dvc_yaml_is_one_sentence(project):
-    with pytest.raises(LmforgeError, match="paths.validation is data/elsewhere, but dvc.yaml's pipeline main writes"):
+def test_output_moved_by_set_or_shared_is_one_sentence(project):
+    with pytest.raises(LmforgeError, match="--set paths.validation: the run would write data/elsewhere, but the "
+                                           "pipeline of params.yaml writes data/validation"):
         version_output(load_params("params.yaml", ["paths.validation=data/elsewhere"]), record=False)
-    other = project / "other.yaml"
+    other = project / "other.yaml"  # a copy that moves only its dataset: the rest would overwrite params.yaml's
     other.write_text((project / "params.yaml").read_text().replace("data/dataset", "data/x/dataset"))
-    with pytest.raises(LmforgeError, match="other.yaml: no pipeline of dvc.yaml reads this params file or writes"):
+    with pytest.raises(LmforgeError, match="other.yaml: writes data/x/dataset .* that the params file params.yaml "
+                                           "writes too"):
         version_output(load_params(other), record=False)
 
 
@@ -77,6 +79,6 @@ def test_a_lost_cache_comes_back_from_the_remote_with_dvc_pull(project):
     shutil.rmtree(project / ".dvc" / "cache")
     shutil.rmtree(project / "data" / "dataset")
     with Repo(str(project)) as repo:
-        repo.pull(targets=["ingest@main"])
+        repo.pull(targets=["ingest@params"])
     assert {path.name: path.read_bytes() for path in (project / "data/dataset").iterdir()} == before
     assert read_out_hash("data/dataset") == version
