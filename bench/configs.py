@@ -38,7 +38,7 @@ TARGETS = {
 # Issue 8's second Multi30k target: the same config with a 60-minute budget (--minutes 60).
 LONGER = {"multi30k": {"metric": "eval_bleu", "min": 41.5, "max_budget_s": 60 * 60}}
 METRICS = ("eval_accuracy", "eval_f1_macro", "eval_bleu", "eval_chrf", "eval_exact_match", "eval_f1", "eval_rougeL",
-           "eval_bits_per_char", "eval_val_bits_per_char", "eval_top_output_share")
+           "eval_val_f1", "eval_val_exact_match", "eval_bits_per_char", "eval_val_bits_per_char", "eval_top_output_share")
 META_KEYS = ("steps", "epochs", "train_seconds", "train_samples_per_second", "train_tokens_per_second", "device", "best_metric", "best_by")
 # File names inside the paths.* folders of a config (tasks/evaluate.py, tasks/train.py, tasks/validate.py).
 EVAL_FILE, META_FILE, REPORT_FILE = "eval.json", "lmforge.json", "report.json"
