@@ -50,6 +50,12 @@ def command(debug: bool) -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:  # `lmforge params FILE | head`: the reader left; nothing failed
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not raise again
+        raise typer.Exit(0)
     except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
         fail(error, debug)
 

@@ -19,11 +19,11 @@ COLUMNS = {  # per task: (data key, default column, what it holds)
     "causal_lm": [("text_column", "text", "the text to model (a .txt source has it already)")],
 }
 MODELS = {
-    "classification": f"  pretrained: null            # null: a small BERT from scratch; or {PRETRAINED} (fine-tunes MiniLM)",
+    "classification": f"  pretrained: null              # null: a small BERT from scratch; or {PRETRAINED} (fine-tunes MiniLM)",
     "qa": f"  pretrained: {PRETRAINED}   # MiniLM with a span head; null: a small BERT from scratch",
-    "seq2seq": "  pretrained: null            # a local encoder-decoder checkpoint; null: a small one from scratch\n"
+    "seq2seq": "  pretrained: null              # a local encoder-decoder checkpoint; null: a small one from scratch\n"
                f"  # pretrained_encoder: {PRETRAINED}   # or warm-start both sides from a BERT-style encoder",
-    "causal_lm": "  pretrained: null            # a local GPT-style checkpoint; null: a small GPT-2 from scratch",
+    "causal_lm": "  pretrained: null              # a local GPT-style checkpoint; null: a small GPT-2 from scratch",
 }
 
 
@@ -56,11 +56,11 @@ def render_params(file: Path, task: str, source: str, found: list[str] | None) -
         "data:",
         *data,
         "  # splits: {validation: 0.1, test: 0.15}   # shares of the training rows, or file names of a source folder",
-        "  # group_column: null       # rows of one group (a document, a user) never straddle splits",
+        "  # group_column: null          # rows of one group (a document, a user) never straddle splits",
         "model:",
         MODELS[task],
         "train:",
-        "  max_steps: -1                # stop after this many optimizer steps; -1: train.epochs",
+        "  max_steps: -1                 # stop after this many optimizer steps; -1: train.epochs",
         "# Outputs go to data/<file name>/ and metrics/<file name>/, the model is registered as lmforge-<file name>.",
         "",
     ])
