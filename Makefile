@@ -1,5 +1,6 @@
 # lmforge: `make run` and `make test` set up .venv themselves (Python 3.11 and git are all they need).
-PYTHON ?= python3
+# The interpreter: python3.11 when there is one, else python3 if it is 3.11 (pyproject's requires-python).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
@@ -10,6 +11,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+	  echo "lmforge's pinned stack is tested on Python 3.11 only (pyproject's requires-python): install python3.11 (e.g. apt-get install python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'

@@ -11,8 +11,26 @@ import typer
 from flows import cli_params, cli_registry, cli_servers, cli_sweep
 from flows.cli_shared import DebugOption, ParamsOption, SetOption, command, quiet_prefect_console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
                   help="lmforge: from a raw text dataset to a validated, versioned, trained, registered model.")
+
+
+def show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"lmforge {version('lmforge')}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def start(context: typer.Context,
+          _version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                                 help="Print lmforge's version and exit.")] = False) -> None:
+    """Bare `lmforge` prints this help and exits 0: asking what it does is not a mistake."""
+    if context.invoked_subcommand is None:
+        typer.echo(context.get_help())
+        raise typer.Exit()
 
 
 def print_summary(summary) -> None:

@@ -1,0 +1,29 @@
+"""The command line's conventions: --version, bare `lmforge` is help (exit 0), and help never imports torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+from tests.conftest import REPO, invoke
+
+
+def test_version_prints_the_installed_version():
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"lmforge {version('lmforge')}"
+
+
+def test_bare_lmforge_prints_help_and_exits_0():
+    result = invoke()
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output and "run" in result.output
+
+
+def test_help_does_not_import_torch():
+    # A fresh interpreter: this test process may have imported torch already.
+    probe = ("import sys\nfrom typer.testing import CliRunner\nfrom flows.cli import app\n"
+             "assert CliRunner().invoke(app, ['--help']).exit_code == 0\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
