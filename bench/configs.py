@@ -35,7 +35,7 @@ TARGETS = {
     # ROUGE-L, and no subject line produced for more than 5 % of the emails.
     "aeslc": {"metric": "eval_rougeL", "min": 20.0, "also": {"eval_top_output_share": 0.05}, "max_wall_s": 30 * 60},
 }
-# Issue 8's second Multi30k target: the same config with a 60-minute budget (--minutes 60).
+# Multi30k's second target: the same config with a 60-minute budget (--minutes 60).
 LONGER = {"multi30k": {"metric": "eval_bleu", "min": 41.5, "max_budget_s": 60 * 60}}
 METRICS = ("eval_accuracy", "eval_f1_macro", "eval_bleu", "eval_chrf", "eval_exact_match", "eval_f1", "eval_rougeL",
            "eval_val_f1", "eval_val_exact_match", "eval_bits_per_char", "eval_val_bits_per_char", "eval_top_output_share")

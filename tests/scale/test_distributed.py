@@ -1,4 +1,4 @@
-"""Data-parallel training (issue 11, the scale tier): 2 torchrun processes with gloo train what 1 process trains, batch for batch."""
+"""Data-parallel training (the scale tier): 2 torchrun processes with gloo train what 1 process trains, batch for batch."""
 
 import pytest
 

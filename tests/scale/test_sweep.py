@@ -1,4 +1,4 @@
-"""`lmforge sweep` (issue 11): 4 Optuna trials as Prefect tasks on 2 local Dask workers, run as a user runs it."""
+"""`lmforge sweep`: 4 Optuna trials as Prefect tasks on 2 local Dask workers, run as a user runs it."""
 
 from __future__ import annotations
 
