@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from flows import cli_params, cli_registry, cli_servers, cli_sweep
-from flows.cli_shared import DebugOption, ParamsOption, SetOption, command, quiet_prefect_console
+from flows.cli_shared import Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
                   help="lmforge: from a raw text dataset to a validated, versioned, trained, registered model.")
@@ -54,7 +54,7 @@ def print_summary(summary) -> None:
             typer.echo(f"  {name:<13} {value}")
 
 
-def print_unchanged(settings) -> bool:
+def print_unchanged(settings, as_json: bool = False) -> bool:
     """When a model was already trained on exactly these inputs, say so per step and skip the flow (seconds, not the
     tens of seconds a temporary Prefect server takes to start); False when the flow has to decide."""
     from tasks.freshness import describe_cached, find_unchanged_inputs
@@ -64,6 +64,10 @@ def print_unchanged(settings) -> bool:
         return False
     for name, reason in describe_cached(found):
         typer.echo(f"[cached] {name:<9} {reason}", err=True)
+    if as_json:
+        echo_json({"outcome": f"skipped: nothing changed since {found.version}", "data_version": found.data_version,
+                   "model_name": settings.registry.model_name, "model_version": str(found.version)})
+        return True
     typer.echo(f"\nlmforge run finished\n  {'outcome':<13} skipped: nothing changed since {found.version}\n"
                f"  {'data version':<13} {found.data_version}\n  {'model':<13} {settings.registry.model_name}\n"
                f"  {'note':<13} no flow run was started; --force trains anyway")
@@ -71,7 +75,8 @@ def print_unchanged(settings) -> bool:
 
 
 @app.command()
-def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False,
+def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+        debug: DebugOption = False,
         force: Annotated[bool, typer.Option("--force", help="Train even if data and params are unchanged.")] = False) -> None:
     """Run the retraining flow on PARAMS (default params.yaml) and print a summary."""
     with command(debug):
@@ -83,7 +88,7 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debu
 
         check_writable(settings)  # and an output folder it cannot write,
         check_server(settings)  # and a tracking server that does not answer
-        if not force and print_unchanged(settings):
+        if not force and print_unchanged(settings, as_json):
             return
         from tasks.prefect_api import start_prefect_api, wait_for_api
         from tasks.runtime import stop_on_sigterm
@@ -97,12 +102,22 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debu
             quiet_prefect_console()
         wait_for_api(server)
         stop_on_sigterm()
+        import contextlib
+
+        # With --json, stdout holds the JSON alone: whatever a library prints during the run goes to stderr.
+        quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         try:
-            summary = retrain(str(params), set_ or [], force)
+            with quiet:
+                summary = retrain(str(params), set_ or [], force)
         except KeyboardInterrupt as stop:
             typer.secho(f"error: the run was {stop or 'interrupted'}; its MLflow run is marked FAILED; the next run "
                         "resumes from its last checkpoint, if it saved one.", fg=typer.colors.RED, err=True)
             raise typer.Exit(130) from None
+    if as_json:
+        from dataclasses import asdict
+
+        echo_json(asdict(summary))
+        return
     print_summary(summary)
 
 
@@ -112,9 +127,10 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             file: Annotated[Path | None, typer.Option(help="A CSV or JSONL file of texts.")] = None,
             text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column "
                                                                  "(data.source_column for seq2seq).")] = None,
-            backend: Annotated[str, typer.Option(help="eager (PyTorch), onnx, onnx-int8 or torch-export: the version's "
-                                                      "exports, when they passed their parity check.")] = "eager",
-            params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+            backend: Annotated[Backend, typer.Option(help="eager (PyTorch), or one of the version's exports that passed "
+                                                          "its parity check.")] = Backend.eager,
+            params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+            debug: DebugOption = False) -> None:
     """Print label and score for each text (or each row of --file); seq2seq models print their output text."""
     with command(debug):
         from tasks.config import load_params
@@ -132,7 +148,12 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         if not rows:
             raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
-        for text, (label, score) in zip(rows, predict_texts(settings, uri, rows, backend)):
+        predictions = list(zip(rows, predict_texts(settings, uri, rows, backend.value)))
+        if as_json:
+            echo_json({"model": uri, "backend": backend.value, "predictions": [
+                {"input": text, "output": output, "score": score} for text, (output, score) in predictions]})
+            return
+        for text, (label, score) in predictions:
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 

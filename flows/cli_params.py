@@ -8,9 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, SetOption, command
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+from flows.cli_shared import DebugOption, JsonOption, SetOption, command, echo_json
 
 
 def init(name: Annotated[str, typer.Argument(help="The params file to write (NAME.yaml).")],
@@ -45,10 +43,7 @@ def params(file: Annotated[Path, typer.Argument(help="The params file.")] = Path
 
         rows = describe_params(file, set_)
         if as_json:
-            import json
-
-            typer.echo(json.dumps([{"key": key, "value": value, "origin": origin} for key, value, origin in rows],
-                                  indent=1))
+            echo_json([{"key": key, "value": value, "origin": origin} for key, value, origin in rows])
             return
         import yaml
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, ParamsOption, SetOption, command
+from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
 
@@ -19,28 +19,34 @@ def key_metrics(params) -> list[str]:
     return list(dict.fromkeys((params.promote.primary_metric, get_kind(params.task).KEY_METRIC)))
 
 
-def version_rows(client, params) -> list[tuple[str, ...]]:
-    """One row per version, newest first: aliases, key metrics (from its run), data version, the recorded verdict."""
+def describe_versions(client, params) -> list[dict]:
+    """One record per version, newest first: aliases, key metrics (from its run), data version, the recorded verdict."""
     from tasks.champion import aliases_by_version, registered_versions
 
     aliases = aliases_by_version(client, params.registry.model_name)
-    rows = []
+    records = []
     for version in registered_versions(client, params.registry.model_name):
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
         tags = version.tags
-        verdict = tags.get("promotion_verdict", "undecided")
-        if tags.get("rolled_back"):
-            verdict += f", rolled back {tags['rolled_back']}"
-        reason = tags.get("promotion_reason", "")
-        rows.append((str(version.version), " ".join(f"@{a}" for a in sorted(aliases.get(str(version.version), []))),
-                     datetime.fromtimestamp(version.creation_timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
-                     *(f"{metrics[f'eval_{name}']:.4f}" if f"eval_{name}" in metrics else "-"
-                       for name in key_metrics(params)),
-                     tags.get("data_version", "-")[:12], f"{verdict}: {reason}" if reason else verdict))
-    return rows
+        records.append({
+            "version": str(version.version), "aliases": sorted(aliases.get(str(version.version), [])),
+            "created": datetime.fromtimestamp(version.creation_timestamp / 1000).isoformat(timespec="seconds"),
+            "metrics": {name: metrics.get(f"eval_{name}") for name in key_metrics(params)},
+            "data_version": tags.get("data_version"), "promotion": tags.get("promotion_verdict", "undecided"),
+            "reason": tags.get("promotion_reason", ""), "rolled_back": tags.get("rolled_back")})
+    return records
 
 
-def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+def format_row(record: dict) -> tuple[str, ...]:
+    verdict = record["promotion"] + (f", rolled back {record['rolled_back']}" if record["rolled_back"] else "")
+    return (record["version"], " ".join(f"@{alias}" for alias in record["aliases"]),
+            record["created"].replace("T", " ")[:16],
+            *("-" if value is None else f"{value:.4f}" for value in record["metrics"].values()),
+            (record["data_version"] or "-")[:12], f"{verdict}: {record['reason']}" if record["reason"] else verdict)
+
+
+def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+           debug: DebugOption = False) -> None:
     """List the registered versions with their aliases, key metrics, data version and promotion verdict."""
     with command(debug):
         from rich.console import Console
@@ -50,8 +56,11 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, d
         from tasks.config import load_params
 
         settings = load_params(params, set_)
-        rows = version_rows(tracking.client(settings), settings)
-        if not rows:
+        records = describe_versions(tracking.client(settings), settings)
+        if as_json:
+            echo_json({"model_name": settings.registry.model_name, "versions": records})
+            return
+        if not records:
             typer.echo(f"{settings.registry.model_name} has no versions yet in {tracking.tracking_uri(settings)}; "
                        "run `lmforge run` first.")
             return
@@ -59,14 +68,14 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, d
         for name in ("version", "aliases", "created", *key_metrics(settings),
                      "data version", "promotion"):
             table.add_column(name, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
+        for record in records:
+            table.add_row(*format_row(record))
         Console(width=max(160, Console().width)).print(table)
 
 
 def promote(version: Annotated[str, typer.Argument(help="The version to make champion.")],
             reason: ReasonOption, params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
-            debug: DebugOption = False) -> None:
+            as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Make VERSION the champion by hand, whatever the rule says; recorded with who and --reason."""
     with command(debug):
         from tasks import tracking
@@ -77,12 +86,15 @@ def promote(version: Annotated[str, typer.Argument(help="The version to make cha
         settings = load_params(params, set_)
         with hold_lock(settings.paths.lock, 60):
             decision = promote_by_hand(tracking.client(settings), settings, version, reason)
+        if as_json:
+            echo_json({"model_name": settings.registry.model_name, **decision})
+            return
         typer.echo(f"{settings.registry.model_name} version {version} is now @{settings.registry.champion_alias} "
                    f"(was {decision['champion_before'] or 'none'}); recorded by {decision['by']}.")
 
 
 def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
-             debug: DebugOption = False) -> None:
+             as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Move the champion back to the version that held it before the current one; recorded."""
     with command(debug):
         from tasks import tracking
@@ -93,12 +105,16 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
         settings = load_params(params, set_)
         with hold_lock(settings.paths.lock, 60):
             decision = roll_back(tracking.client(settings), settings, reason)
+        if as_json:
+            echo_json({"model_name": settings.registry.model_name, **decision})
+            return
         typer.echo(f"{settings.registry.model_name}: @{settings.registry.champion_alias} rolled back from version "
                    f"{decision['champion_before']} to version {decision['champion_after']}; recorded by {decision['by']}.")
 
 
 def export(version: Annotated[str | None, typer.Argument(help="The version; default the champion.")] = None,
-           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+           debug: DebugOption = False) -> None:
     """Export VERSION as ONNX, int8 ONNX and a torch.export program (seq2seq: ONNX and int8 ONNX for beam search),
     parity-checked on the test split; recorded on it."""
     with command(debug):
@@ -115,6 +131,9 @@ def export(version: Annotated[str | None, typer.Argument(help="The version; defa
         if found is None:
             raise LmforgeError(f"{uri} is not in the registry; `lmforge models` lists the versions.")
         record = export_version(settings, str(found.version), found.run_id)
+        if as_json:
+            echo_json({"model_name": settings.registry.model_name, "version": str(found.version), "exports": record})
+            return
         typer.echo(f"{settings.registry.model_name} version {found.version}:")
         for backend, result in record.items():
             if isinstance(result, dict):

@@ -13,13 +13,13 @@ from flows.cli_shared import DebugOption, ParamsOption, SetOption, command
 
 def ui(prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
        mlflow_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
-       params: ParamsOption = Path("params.yaml"), debug: DebugOption = False) -> None:
+       params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
     """Start the Prefect UI and the MLflow UI on 127.0.0.1 over this project's stores; Ctrl-C stops both."""
     with command(debug):
         from tasks.config import load_params
         from tasks.servers import serve_until_stopped, start_servers
 
-        processes, urls = start_servers(load_params(params), prefect_port, mlflow_port)
+        processes, urls = start_servers(load_params(params, set_), prefect_port, mlflow_port)
         typer.echo(f"Prefect UI  {urls['prefect_ui']}\nMLflow UI   {urls['mlflow_ui']}\n"
                    f"lmforge runs in this project now report to {urls['prefect_api_url']}; "
                    f"elsewhere: export PREFECT_API_URL={urls['prefect_api_url']}\nCtrl-C stops both.", color=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -12,6 +13,23 @@ import typer
 ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override one value: section.key=value (repeatable).")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show library logs and full tracebacks.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (docs/cli.md has its shape).")]
+
+
+class Backend(str, Enum):
+    """What `predict` (and `serve.backend`) can run: eager PyTorch or one of a version's parity-checked exports."""
+
+    eager = "eager"
+    onnx = "onnx"
+    onnx_int8 = "onnx-int8"
+    torch_export = "torch-export"
+
+
+def echo_json(value) -> None:
+    """One JSON document on stdout; progress stays on stderr, so `| python -m json.tool` reads it."""
+    import json
+
+    typer.echo(json.dumps(value, indent=1, default=str))
 
 
 def fail(error: BaseException, debug: bool) -> NoReturn:

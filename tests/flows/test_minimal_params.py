@@ -47,7 +47,8 @@ def runs(prefect_harness, tmp_path_factory):
         results = {}
         for name, params in minimal.items():
             (root / f"{name}.yaml").write_text(yaml.safe_dump(params | {"train": {"max_steps": 20}}))
-            results[name] = invoke("run", "--params", f"{name}.yaml")
+            # One of them as a script would run it: the summary as JSON on stdout, progress on stderr.
+            results[name] = invoke("run", "--params", f"{name}.yaml", *(["--json"] if name == "intents" else []))
         yield root, minimal, results
 
 
@@ -56,7 +57,7 @@ def test_a_minimal_params_file_runs_to_a_registered_version(runs, name):
     root, minimal, results = runs
     result = results[name]
     assert result.exit_code == 0, result.output
-    assert f"lmforge-{name} version 1" in result.output, result.output
+    assert f"lmforge-{name}" in result.stdout, result.output  # the summary, as text or JSON
     version = registry(root).get_model_version(f"lmforge-{name}", "1")
     assert version.tags["task"] == minimal[name]["task"]
     metrics = json.loads((root / f"metrics/{name}/eval.json").read_text())
@@ -66,6 +67,12 @@ def test_a_minimal_params_file_runs_to_a_registered_version(runs, name):
     resolved = yaml.safe_load((root / f"data/{name}/params.resolved.yaml").read_text())
     assert resolved["promote"]["primary_metric"] == {"classification": "f1_macro", "seq2seq": "bleu", "qa": "f1",
                                                      "causal_lm": "word_perplexity"}[minimal[name]["task"]]
+
+
+def test_run_prints_its_summary_as_json(runs):
+    summary = json.loads(runs[2]["intents"].stdout)
+    assert summary["model_name"] == "lmforge-intents" and str(summary["model_version"]) == "1", summary
+    assert summary["outcome"] and summary["data_version"] and 0 <= summary["metrics"]["eval_f1_macro"] <= 1, summary
 
 
 def test_dvc_takes_the_minimal_pipelines_without_an_edit(runs, monkeypatch):

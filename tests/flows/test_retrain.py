@@ -113,6 +113,26 @@ def test_models_lists_versions_with_aliases_and_verdicts(trained, monkeypatch):
     assert "@challenger" in row(2) and "rejected" in row(2)
 
 
+def test_models_predict_promote_and_rollback_speak_json(trained, monkeypatch):
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    listed = json.loads(invoke("models", "--json").stdout)
+    assert listed["model_name"] == "test-reviews"
+    assert [record["version"] for record in listed["versions"]] == ["2", "1"], listed
+    one = listed["versions"][1]
+    assert "champion" in one["aliases"] and one["promotion"].startswith("promoted"), one
+    assert isinstance(one["metrics"]["f1_macro"], float) and one["data_version"], one
+    plain = [line.split("\t")[0] for line in invoke("predict", *EXAMPLES).stdout.strip().splitlines()]
+    predicted = json.loads(invoke("predict", "--json", *EXAMPLES).stdout)
+    assert [row["input"] for row in predicted["predictions"]] == list(EXAMPLES)
+    assert [row["output"] for row in predicted["predictions"]] == plain
+    assert all(0 <= row["score"] <= 1 for row in predicted["predictions"]) and predicted["backend"] == "eager"
+    moved = json.loads(invoke("promote", "2", "--reason", "json test", "--json").stdout)
+    assert moved["champion_after"] == "2" and moved["champion_before"] == "1", moved
+    back = json.loads(invoke("rollback", "--reason", "json test", "--json").stdout)
+    assert back["champion_after"] == "1" and back["champion_before"] == "2", back
+
+
 def test_model_folder_describes_itself(trained):
     root, *_ = trained
     meta = json.loads((root / "data/model/lmforge.json").read_text())
