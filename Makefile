@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-faults test-scale test-slow repro bench bench-full bench-kinds clean
+.PHONY: docs setup run test test-faults test-scale test-slow repro bench bench-full bench-kinds clean
 
 setup: $(VENV)/.installed
 
@@ -61,3 +61,7 @@ bench-full: $(VENV)/.installed-pretrained
 clean:
 	find data -mindepth 1 -maxdepth 1 ! -name raw ! -name .gitignore ! -name remote -exec rm -rf {} +
 	rm -rf .prefect
+
+# The params reference page, generated from the schema (tests/unit/test_params_reference.py fails when it is stale).
+docs: setup
+	$(BIN)/python -m tasks.params_reference > docs/params-reference.md

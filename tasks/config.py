@@ -88,13 +88,14 @@ class SplitParams(Section):
 
 
 class DataParams(Section):
-    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet file, a folder of them, builtin:reviews "
-                                                    "(classification), builtin:numbers or builtin:reports (seq2seq: "
-                                                    "translation-like, summarization).")
+    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet/.txt file, a folder of them, or a built-in "
+                                                    "dataset: builtin:reviews (classification), builtin:numbers or "
+                                                    "builtin:reports (seq2seq), builtin:facts (qa), builtin:stories "
+                                                    "(causal_lm). Default: the task kind's built-in dataset.")
     format: Literal["auto", "csv", "jsonl", "parquet", "text"] = Field(
         "auto", description="auto: by suffix (.csv/.tsv, .jsonl/.json, .parquet, .txt: text for causal_lm).")
-    text_column: str = "text"
-    label_column: str = "label"
+    text_column: str = Field("text", description="classification: the text to classify; causal_lm: the text to model.")
+    label_column: str = Field("label", description="classification: each row's class.")
     source_column: str = Field("source", description="seq2seq: the input side of each pair.")
     target_column: str = Field("target", description="seq2seq: the output side of each pair.")
     context_column: str = Field("context", description="qa: the passage the answer is taken from.")
