@@ -87,7 +87,7 @@ def promote(version: Annotated[str, typer.Argument(help="The version to make cha
         with hold_lock(settings.paths.lock, 60):
             decision = promote_by_hand(tracking.client(settings), settings, version, reason)
         if as_json:
-            echo_json({"model_name": settings.registry.model_name, **decision})
+            echo_json(decision)  # it names the model already
             return
         typer.echo(f"{settings.registry.model_name} version {version} is now @{settings.registry.champion_alias} "
                    f"(was {decision['champion_before'] or 'none'}); recorded by {decision['by']}.")
@@ -106,7 +106,7 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
         with hold_lock(settings.paths.lock, 60):
             decision = roll_back(tracking.client(settings), settings, reason)
         if as_json:
-            echo_json({"model_name": settings.registry.model_name, **decision})
+            echo_json(decision)  # it names the model already
             return
         typer.echo(f"{settings.registry.model_name}: @{settings.registry.champion_alias} rolled back from version "
                    f"{decision['champion_before']} to version {decision['champion_after']}; recorded by {decision['by']}.")

@@ -10,19 +10,16 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from tasks.backend_names import BACKENDS
+
 ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override one value: section.key=value (repeatable).")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show library logs and full tracebacks.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (docs/cli.md has its shape).")]
 
 
-class Backend(str, Enum):
-    """What `predict` (and `serve.backend`) can run: eager PyTorch or one of a version's parity-checked exports."""
-
-    eager = "eager"
-    onnx = "onnx"
-    onnx_int8 = "onnx-int8"
-    torch_export = "torch-export"
+# What `predict --backend` can run: a choice list in --help, the same names as serve.backend.
+Backend = Enum("Backend", {name.replace("-", "_"): name for name in BACKENDS}, type=str)
 
 
 def echo_json(value) -> None:

@@ -10,6 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
+from tasks.backend_names import BACKENDS
 from tasks.errors import LmforgeError
 
 BUILTIN_SOURCE = "builtin:reviews"
@@ -346,7 +347,7 @@ class SweepParams(Section):
 class ServeParams(Section):
     host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback is warned about.")
     port: int = Field(5001, ge=1, le=65535)
-    backend: Literal["eager", "onnx", "onnx-int8", "torch-export"] = Field(
+    backend: Literal[BACKENDS] = Field(
         "onnx", description="What runs the champion; a version without a passed export of it runs eager.")
     max_batch: int = Field(256, ge=1, description="Rows per request; more is refused with 413.")
     max_text_chars: int = Field(5000, ge=1, description="Characters per text; longer is refused with 413.")
