@@ -163,7 +163,7 @@ def test_predict_answers_with_labels(trained, monkeypatch):
     rows = [line.split("\t") for line in result.output.strip().splitlines()]
     assert [text for *_, text in rows] == texts
     assert all(0 < float(score) <= 1 for _, score, _ in rows)
-    # The tokenizer differs from run to run (upstream tokenizers#1794), so allow one miss, not more.
+    # A small model on 3,000 generated rows: allow one miss, not more.
     assert sum(label == EXAMPLES[text] for label, _, text in rows) >= 5, rows
     default = invoke("predict", "the cable came in a blue box")  # models:/<name>@champion from params
     assert default.exit_code == 0 and default.output.count("\t") == 2, default.output

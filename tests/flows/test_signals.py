@@ -58,7 +58,7 @@ def start_run(root, *extra: str) -> subprocess.Popen:
 def test_kill_9_of_the_process_group_then_the_next_run_resumes(tmp_path):
     """A real SIGKILL of the whole process group after the first checkpoint; the next run resumes from a complete
     checkpoint and ends close to an uninterrupted run with the same seed. All in one project, so that the runs share
-    one trained tokenizer (tokenizers' WordPiece training varies from run to run, upstream tokenizers#1794)."""
+    one tokenized dataset."""
     import json
 
     root = make_project(tmp_path / "project", merge(FAST_PARAMS, {"data": {"sample": {"rows": 900}},

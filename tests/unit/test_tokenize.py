@@ -24,3 +24,19 @@ def test_wordpiece_tokenizer_is_trained_cached_and_rekeyed(tmp_path, monkeypatch
     assert not tokenize_dataset(params, "v2").reused
     changed = load_params(REPO / "params.yaml", ["data.sample.rows=400", "tokenize.vocab_size=301"])
     assert not tokenize_dataset(changed, "v2").reused
+
+
+def test_a_trained_wordpiece_is_the_same_in_every_process():
+    """Rebuildable from lineage: the same texts give the same tokenizer.json in fresh processes (tokenizers' own
+    WordPiece trainer gave a new one in nearly every process: its `##` pieces were numbered in hash-map order)."""
+    import subprocess
+    import sys
+
+    script = ("import hashlib; from tasks.config import load_params; from tasks.sample_data import generate_reviews; "
+              "from tasks.tokenizer_io import train_wordpiece; "
+              "texts = generate_reviews(600, 0)['text'].tolist(); "
+              "core = train_wordpiece(texts, load_params('params.yaml', [])).backend_tokenizer; "
+              "print(hashlib.sha256(core.to_str().encode()).hexdigest(), core.get_vocab_size())")
+    runs = {subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+                           ).stdout for _ in range(3)}
+    assert len(runs) == 1, runs
