@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="bench/results/bow_baseline.json")
     args = parser.parse_args()
-    from tasks.config import load_params
+    from tasks.core.config import load_params
 
     params = load_params(args.params)
     dataset = Path(params.paths.dataset)

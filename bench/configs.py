@@ -81,7 +81,7 @@ def read_json(path: Path, since: float | None) -> tuple[dict, bool | None]:
 
 
 def read_outputs(params_file: str, overrides: list[str], since: float | None) -> dict:
-    from tasks.config import load_params
+    from tasks.core.config import load_params
 
     params = load_params(REPO / params_file, overrides)
     paths = params.paths

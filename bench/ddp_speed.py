@@ -29,7 +29,7 @@ def prepare(root: Path, steps: int):
     """Ingested, validated and tokenized default data in a scratch project; the settings both approaches share."""
     sys.path.insert(0, str(REPO))
     os.chdir(root)
-    from tasks.config import load_params
+    from tasks.core.config import load_params
     from tasks.ingest import ingest_dataset
     from tasks.tokenize import tokenize_dataset
     from tasks.validate import validate_dataset
@@ -43,8 +43,8 @@ def prepare(root: Path, steps: int):
 
 def measure(settings: list[str], tokens, nproc: int, threads: int):
     def run() -> dict:
-        from tasks.config import load_params
-        from tasks.checkpoints import read_model_meta
+        from tasks.core.config import load_params
+        from tasks.training.checkpoints import read_model_meta
         from tasks.train import train_model
 
         params = load_params(REPO / "params.yaml", [*settings, f"train.distributed.nproc={nproc}",
@@ -65,7 +65,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = (REPO / args.out).resolve()
     with tempfile.TemporaryDirectory(prefix="lmforge-ddp-bench-") as folder:
-        from tasks.runtime import configure_runtime
+        from tasks.core.runtime import configure_runtime
 
         configure_runtime(folder)
         settings, tokens = prepare(Path(folder), args.steps)

@@ -3,7 +3,7 @@
     HF_HUB_OFFLINE=1 .venv/bin/python bench/inference_speed.py [--data ../shared/datasets/sst2/dev.csv] [--batch 128]
         [--threads 2] [--repeats 3] [--limit N] [--out bench/results/inference_speed.json]
 
-`sorted` is what lmforge's evaluate does (tasks/evaluate_classifier.py predict_split). All three share one pre-tokenized copy of
+`sorted` is what lmforge's evaluate does (tasks/kinds/classification/evaluate.py predict_split). All three share one pre-tokenized copy of
 the texts, so each timing is collation plus forward passes. The classifier head is untrained: speed and agreement only.
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.seq2seq_metrics import ROUGE, rouge_stats
+from tasks.kinds.seq2seq.metrics import ROUGE, rouge_stats
 
 WORDS = (4, 6, 8, 12)
 

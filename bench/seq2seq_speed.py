@@ -5,7 +5,7 @@
 
 Run in the project after `lmforge run --params configs/multi30k.yaml` (the model in paths.model, the validated test
 split, test_2016_flickr, in paths.validated). The script exports that model afresh into a temporary folder with the
-export step's own code (tasks/seq2seq_export.py), then times, interleaved, the same sentences through each backend at
+export step's own code (tasks/kinds/seq2seq/export.py), then times, interleaved, the same sentences through each backend at
 the same beam size, batch size and length limits (params.evaluate): sentences/s, test BLEU, and the share of outputs
 identical to eager's.
 """
@@ -30,9 +30,9 @@ def load_translators(params, model_dir: Path, export_dir: Path) -> dict:
     """backend -> texts-to-texts function, each loaded once (loading is not timed)."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from tasks.evaluate_seq2seq import generate
-    from tasks.seq2seq_onnx import OnnxTranslator
-    from tasks.tokenize_pairs import target_tokenizer
+    from tasks.kinds.seq2seq.evaluate import generate
+    from tasks.kinds.seq2seq.onnx import OnnxTranslator
+    from tasks.kinds.seq2seq.tokenize import target_tokenizer
 
     model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)).eval()
     tokenizer, decoder = AutoTokenizer.from_pretrained(str(model_dir)), target_tokenizer(model_dir)
@@ -41,7 +41,7 @@ def load_translators(params, model_dir: Path, export_dir: Path) -> dict:
 
 
 def measure(translate, sources: list[str], references: list[str], outputs: dict, backend: str) -> dict:
-    from tasks.seq2seq_metrics import corpus_scores
+    from tasks.kinds.seq2seq.metrics import corpus_scores
 
     start = time.perf_counter()
     hyps = translate(sources)
@@ -63,9 +63,9 @@ def main() -> None:
     import pandas as pd
     import torch
 
-    from tasks.config import load_params
+    from tasks.core.config import load_params
     from tasks.export import COPIED, describe_error
-    from tasks.seq2seq_export import write_seq2seq_exports
+    from tasks.kinds.seq2seq.export import write_seq2seq_exports
 
     torch.set_num_threads(args.threads)
     params = load_params(args.params, [f"evaluate.num_beams={args.beams}"])

@@ -6,7 +6,7 @@
 Needs `lmforge run --params configs/sst2.yaml` (a champion) and its exports (the flow writes them for a new champion;
 else `lmforge export --params configs/sst2.yaml`). Backends, interleaved: eager PyTorch with every text padded to 128
 (the seed's way), eager in length-sorted batches (evaluate's way), ONNX, int8 ONNX and the torch.export program, all
-through tasks/backends.py; sentences/s and dev accuracy. Then one `lmforge serve` (ONNX backend) on 127.0.0.1: one
+through tasks/registry/backends.py; sentences/s and dev accuracy. Then one `lmforge serve` (ONNX backend) on 127.0.0.1: one
 short request at a time (--requests of them: p50/p95), and 8 concurrent clients for --seconds (bounded), errors counted.
 """
 
@@ -37,10 +37,10 @@ def fetch_champion(overrides: list[str]) -> tuple[str, Path, Path]:
     another version (another bench's run, or a rejected challenger)."""
     import tempfile
 
-    from tasks import tracking
-    from tasks.config import load_params
+    from tasks.registry import tracking
+    from tasks.core.config import load_params
     from tasks.export import fetch_model
-    from tasks.runtime import configure_runtime
+    from tasks.core.runtime import configure_runtime
 
     configure_runtime(REPO)
     params = load_params(REPO / PARAMS, overrides)
@@ -54,7 +54,7 @@ def fetch_champion(overrides: list[str]) -> tuple[str, Path, Path]:
 def measure_backend(backend: str, texts: list[str], labels: list[int], model: Path, exports: Path) -> dict:
     import numpy as np
 
-    from tasks.backends import TextScorer
+    from tasks.registry.backends import TextScorer
 
     folder = model if backend.startswith("eager") else exports
     scorer = TextScorer(folder, "eager" if backend.startswith("eager") else backend)

@@ -34,7 +34,7 @@ def start(context: typer.Context,
 
 
 def print_summary(summary) -> None:
-    from tasks.config import SHOWN_METRICS
+    from tasks.core.config import SHOWN_METRICS
 
     metrics = "  ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in summary.metrics.items() if k in SHOWN_METRICS)
     steps = "  ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.seconds.items())
@@ -57,7 +57,7 @@ def print_summary(summary) -> None:
 def print_unchanged(settings, as_json: bool = False) -> bool:
     """When a model was already trained on exactly these inputs, say so per step and skip the flow (seconds, not the
     tens of seconds a temporary Prefect server takes to start); False when the flow has to decide."""
-    from tasks.freshness import describe_cached, find_unchanged_inputs
+    from tasks.data.freshness import describe_cached, find_unchanged_inputs
 
     found = find_unchanged_inputs(settings)
     if found is None:
@@ -80,18 +80,18 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
         force: Annotated[bool, typer.Option("--force", help="Train even if data and params are unchanged.")] = False) -> None:
     """Run the retraining flow on PARAMS (default params.yaml) and print a summary."""
     with command(debug):
-        from tasks.config import load_params
+        from tasks.core.config import load_params
 
         settings = load_params(params, set_)  # a bad key fails here, before Prefect starts
-        from tasks.preflight import check_writable
-        from tasks.tracking import check_server
+        from tasks.core.preflight import check_writable
+        from tasks.registry.tracking import check_server
 
         check_writable(settings)  # and an output folder it cannot write,
         check_server(settings)  # and a tracking server that does not answer
         if not force and print_unchanged(settings, as_json):
             return
-        from tasks.prefect_api import start_prefect_api, wait_for_api
-        from tasks.runtime import stop_on_sigterm
+        from tasks.servers.prefect_api import start_prefect_api, wait_for_api
+        from tasks.core.runtime import stop_on_sigterm
 
         server = start_prefect_api()  # starts in the background while the imports below run on the other core
         import transformers.trainer  # noqa: F401 - what train imports anyway, imported while the server starts
@@ -133,8 +133,8 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             debug: DebugOption = False) -> None:
     """Print label and score for each text (or each row of --file); seq2seq models print their output text."""
     with command(debug):
-        from tasks.config import load_params
-        from tasks.errors import LmforgeError
+        from tasks.core.config import load_params
+        from tasks.core.errors import LmforgeError
         from tasks.predict import load_texts, predict_texts
 
         settings = load_params(params, set_)

@@ -19,8 +19,8 @@ def init(name: Annotated[str, typer.Argument(help="The params file to write (NAM
          debug: DebugOption = False) -> None:
     """Write a commented, minimal params file for a dataset and list it as a pipeline of the project."""
     with command(debug):
-        from tasks.config import load_params
-        from tasks.pipelines import PIPELINES_FILE, sync_pipeline
+        from tasks.core.config import load_params
+        from tasks.data.pipelines import PIPELINES_FILE, sync_pipeline
         from tasks.scaffold import write_params_file
 
         file = write_params_file(name, task, source, force)
@@ -39,7 +39,7 @@ def params(file: Annotated[Path, typer.Argument(help="The params file.")] = Path
     """Print every value of a params file as lmforge reads it, and where it comes from: the file, --set, the task
     kind's or the file name's default, or the schema's default."""
     with command(debug):
-        from tasks.resolve import describe_params
+        from tasks.core.resolved import describe_params
 
         rows = describe_params(file, set_)
         if as_json:

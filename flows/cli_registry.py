@@ -21,7 +21,7 @@ def key_metrics(params) -> list[str]:
 
 def describe_versions(client, params) -> list[dict]:
     """One record per version, newest first: aliases, key metrics (from its run), data version, the recorded verdict."""
-    from tasks.champion import aliases_by_version, registered_versions
+    from tasks.registry.champion import aliases_by_version, registered_versions
 
     aliases = aliases_by_version(client, params.registry.model_name)
     records = []
@@ -52,8 +52,8 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, a
         from rich.console import Console
         from rich.table import Table
 
-        from tasks import tracking
-        from tasks.config import load_params
+        from tasks.registry import tracking
+        from tasks.core.config import load_params
 
         settings = load_params(params, set_)
         records = describe_versions(tracking.client(settings), settings)
@@ -78,10 +78,10 @@ def promote(version: Annotated[str, typer.Argument(help="The version to make cha
             as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Make VERSION the champion by hand, whatever the rule says; recorded with who and --reason."""
     with command(debug):
-        from tasks import tracking
-        from tasks.champion import promote_by_hand
-        from tasks.config import load_params
-        from tasks.runtime import hold_lock
+        from tasks.registry import tracking
+        from tasks.registry.champion import promote_by_hand
+        from tasks.core.config import load_params
+        from tasks.core.runtime import hold_lock
 
         settings = load_params(params, set_)
         with hold_lock(settings.paths.lock, 60):
@@ -97,10 +97,10 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
              as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Move the champion back to the version that held it before the current one; recorded."""
     with command(debug):
-        from tasks import tracking
-        from tasks.champion import roll_back
-        from tasks.config import load_params
-        from tasks.runtime import hold_lock
+        from tasks.registry import tracking
+        from tasks.registry.champion import roll_back
+        from tasks.core.config import load_params
+        from tasks.core.runtime import hold_lock
 
         settings = load_params(params, set_)
         with hold_lock(settings.paths.lock, 60):
@@ -118,9 +118,9 @@ def export(version: Annotated[str | None, typer.Argument(help="The version; defa
     """Export VERSION as ONNX, int8 ONNX and a torch.export program (seq2seq: ONNX and int8 ONNX for beam search),
     parity-checked on the test split; recorded on it."""
     with command(debug):
-        from tasks import tracking
-        from tasks.config import load_params
-        from tasks.errors import LmforgeError
+        from tasks.registry import tracking
+        from tasks.core.config import load_params
+        from tasks.core.errors import LmforgeError
         from tasks.export import describe_parity, export_version
         from tasks.predict import find_version
 

@@ -16,8 +16,8 @@ def ui(prefect_port: Annotated[int, typer.Option(help="Port of the Prefect serve
        params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
     """Start the Prefect UI and the MLflow UI on 127.0.0.1 over this project's stores; Ctrl-C stops both."""
     with command(debug):
-        from tasks.config import load_params
-        from tasks.servers import serve_until_stopped, start_servers
+        from tasks.core.config import load_params
+        from tasks.servers.ui import serve_until_stopped, start_servers
 
         processes, urls = start_servers(load_params(params, set_), prefect_port, mlflow_port)
         typer.echo(f"Prefect UI  {urls['prefect_ui']}\nMLflow UI   {urls['mlflow_ui']}\n"
@@ -35,8 +35,8 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
     with command(debug):
         import os
 
-        from tasks.config import load_params
-        from tasks.errors import LmforgeError
+        from tasks.core.config import load_params
+        from tasks.core.errors import LmforgeError
 
         settings = load_params(params, set_)
         if (cron is None) == (interval is None):
@@ -122,7 +122,7 @@ def interrupt(main, stopping) -> None:
 def check_prefect_answers(api_url: str) -> None:
     import urllib.request
 
-    from tasks.errors import LmforgeError
+    from tasks.core.errors import LmforgeError
 
     try:
         with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=10):
@@ -138,7 +138,7 @@ def explain_lost_server(error: BaseException, api_url: str):
     starts `lmforge schedule` again once the server is back."""
     import httpx
 
-    from tasks.errors import LmforgeError
+    from tasks.core.errors import LmforgeError
 
     pending, found = [error], False
     while pending and not found:
@@ -158,14 +158,14 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
     """Serve @champion over HTTP (MLflow's /invocations and /ping); a promotion or rollback is picked up live."""
     with command(debug):
-        from tasks.config import load_params
+        from tasks.core.config import load_params
 
         overrides = [*(set_ or []), *(f"serve.{key}={value}" for key, value in
                                       (("port", port), ("host", host), ("backend", backend)) if value is not None)]
         settings = load_params(params, overrides)
         import uvicorn
 
-        from tasks.serving import build_app
+        from tasks.serve import build_app
 
         app, holder = build_app(settings)
         champion = holder.get()  # no champion, or a broken one: say so now, not on the first request

@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from tasks.backend_names import BACKENDS
+from tasks.core.backend_names import BACKENDS
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override one value: section.key=value (repeatable).")]
@@ -31,7 +31,7 @@ def echo_json(value) -> None:
 
 def fail(error: BaseException, debug: bool) -> NoReturn:
     """One sentence on stderr and exit 1; the traceback only with --debug."""
-    from tasks.errors import explain, redact
+    from tasks.core.errors import explain, redact
 
     if debug:
         raise error
@@ -45,7 +45,7 @@ def fail(error: BaseException, debug: bool) -> NoReturn:
 def prepare(debug: bool) -> None:
     import os
 
-    from tasks.runtime import configure_runtime
+    from tasks.core.runtime import configure_runtime
 
     if not debug:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

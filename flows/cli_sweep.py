@@ -18,15 +18,15 @@ def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, de
     """Search params (sweep.space) with Optuna; trials train on Dask workers as Prefect tasks; the best by its
     validation score is evaluated on test, registered as challenger and goes through promotion."""
     with command(debug):
-        from tasks.config import load_params
+        from tasks.core.config import load_params
 
         overrides = [*(set_ or []), *([f"sweep.trials={trials}"] if trials else []),
                      *([f"sweep.workers={workers}"] if workers else [])]
         settings = load_params(params, overrides)
-        from tasks.preflight import check_writable
-        from tasks.prefect_api import start_prefect_api, wait_for_api
-        from tasks.runtime import stop_on_sigterm
-        from tasks.tracking import check_server
+        from tasks.core.preflight import check_writable
+        from tasks.servers.prefect_api import start_prefect_api, wait_for_api
+        from tasks.core.runtime import stop_on_sigterm
+        from tasks.registry.tracking import check_server
 
         check_writable(settings)
         check_server(settings)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from tasks.config import Params
+from tasks.core.config import Params
 
 
 def limit_name(params: Params) -> str:
@@ -25,7 +25,7 @@ def limit_name(params: Params) -> str:
 
 @contextmanager
 def registry_turn(params: Params):
-    from tasks.prefect_api import TEMPORARY_API
+    from tasks.servers.prefect_api import TEMPORARY_API
 
     if not os.environ.get("PREFECT_API_URL") or os.environ.get(TEMPORARY_API) == "1":
         yield

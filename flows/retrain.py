@@ -10,17 +10,17 @@ from prefect import flow
 from prefect.states import Completed
 
 from flows.registry_turn import registry_turn
-from tasks import tracking
-from tasks.config import load_params
-from tasks.errors import LmforgeError, describe_failure, redact
+from tasks.registry import tracking
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError, describe_failure, redact
 from tasks.evaluate import evaluate
 from tasks.export import export, summarize_export
 from tasks.ingest import ingest
-from tasks.preflight import check_writable
+from tasks.core.preflight import check_writable
 from tasks.promote import check_changes, promote
 from tasks.register import register
 from tasks.report import report
-from tasks.runtime import collect_timings, hold_lock
+from tasks.core.runtime import collect_timings, hold_lock
 from tasks.tokenize import tokenize
 from tasks.train import train
 from tasks.validate import failure_message, validate

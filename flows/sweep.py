@@ -10,16 +10,16 @@ from prefect import flow
 
 from flows.registry_turn import registry_turn
 from flows.retrain import ValidationFailed
-from tasks import tracking
-from tasks.config import load_params
-from tasks.errors import LmforgeError, describe_failure
+from tasks.registry import tracking
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError, describe_failure
 from tasks.evaluate import evaluate
 from tasks.export import export
 from tasks.ingest import ingest
-from tasks.preflight import check_writable
+from tasks.core.preflight import check_writable
 from tasks.promote import promote
 from tasks.register import register
-from tasks.runtime import hold_lock
+from tasks.core.runtime import hold_lock
 from tasks.sweep import TrialResult, open_study, remove_unchosen, selection_metric, trial
 from tasks.tokenize import tokenize
 from tasks.validate import failure_message, validate

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tasks.config import Params
+from tasks.core.config import Params
 from tasks.kinds import get_kind
-from tasks.records import Evaluation
-from tasks.runtime import run_entry, step
+from tasks.core.records import Evaluation
+from tasks.core.runtime import run_entry, step
 
 EVAL_FILE = "eval.json"
 COLLAPSED = 0.5  # one output for more than half the test rows ...
@@ -46,7 +46,7 @@ def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = 
     tables beside it, each row's output for promote, and a warning when the outputs collapsed to one."""
     import pandas as pd
 
-    from tasks.predictions import PREDICTIONS_FILE
+    from tasks.registry.predictions import PREDICTIONS_FILE
 
     kind = get_kind(params.task)
     metrics, artifacts = kind.evaluate_model(params, model_dir, show_progress)
@@ -65,9 +65,9 @@ def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = 
 
 def log_evaluation(params: Params, run_id: str, evaluation: Evaluation) -> None:
     """Metrics, plots and tables on the run; sacreBLEU's signatures as tags, so a BLEU is never read without one."""
-    from tasks import tracking
+    from tasks.registry import tracking
 
-    from tasks.predictions import ARTIFACT_PATH, PREDICTIONS_FILE
+    from tasks.registry.predictions import ARTIFACT_PATH, PREDICTIONS_FILE
 
     tracking.log_metrics(params, run_id, evaluation.metrics)
     predictions = Path(params.paths.metrics) / PREDICTIONS_FILE  # a later promote reads them if this one is champion
@@ -86,14 +86,14 @@ def evaluate(params: Params, model_dir: str, run_id: str) -> Evaluation:
 
 
 def print_warnings(evaluation: Evaluation) -> None:
-    from tasks.runtime import say
+    from tasks.core.runtime import say
 
     for warning in evaluation.warnings:
         say(f"  warning: {warning}")
 
 
 def main(params: Params) -> None:
-    from tasks.checkpoints import read_model_meta
+    from tasks.training.checkpoints import read_model_meta
 
     evaluation = evaluate_model(params, params.paths.model)
     log_evaluation(params, read_model_meta(params.paths.model)["run_id"], evaluation)

@@ -1,7 +1,7 @@
 """export: the registered classifier as a torch.export program, ONNX (dynamic batch and sequence axes) and int8 ONNX,
 each parity-checked on the test split against eager PyTorch. The results go on the version's MLflow run and tags.
 A seq2seq model is exported as an encoder and a decoder step, fp32 and int8, that beam search runs on ONNX Runtime
-(tasks/seq2seq_export.py); its parity is test BLEU within 0.5 of eager beam search.
+(tasks/kinds/seq2seq/export.py); its parity is test BLEU within 0.5 of eager beam search.
 
 ONNX comes from torch's own dynamo exporter, fed the torch.export program: one trace gives both files, and it needs
 no Optimum (which pins older transformers). int8 is onnxruntime's dynamic quantization (weights int8, activations
@@ -15,11 +15,11 @@ import json
 import shutil
 from pathlib import Path
 
-from tasks.backends import BACKEND_FILES
-from tasks.config import Params
+from tasks.registry.backends import BACKEND_FILES
+from tasks.core.config import Params
 from tasks.kinds import get_kind
-from tasks.registered import PARITY_FILE
-from tasks.runtime import run_entry, step
+from tasks.registry.registered import PARITY_FILE
+from tasks.core.runtime import run_entry, step
 
 COPIED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
           "vocab.txt", "lmforge.json")
@@ -36,7 +36,7 @@ def export_dir(params: Params) -> Path:
 def export_model(params: Params, model_dir: str | Path, test) -> dict:
     """The pure core: the task kind's exports under export_dir(params), each checked for parity on the test split's
     rows (a DataFrame of them); the record is also parity.json."""
-    from tasks.tokenizer_io import copy_tokenizers
+    from tasks.training.tokenizer_io import copy_tokenizers
 
     out = export_dir(params)
     shutil.rmtree(out, ignore_errors=True)
@@ -74,7 +74,7 @@ def summarize_export(record: dict) -> str:
 
 def record_export(params: Params, version: str, run_id: str, record: dict) -> None:
     """The files on the version's run under export/, and one tag per backend on the version."""
-    from tasks import tracking
+    from tasks.registry import tracking
 
     client = tracking.client(params)
     client.log_artifacts(run_id, str(export_dir(params)), "export")

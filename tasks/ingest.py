@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.config import BUILTIN_TASKS, DataParams, Params
-from tasks.errors import LmforgeError
+from tasks.core.config import BUILTIN_TASKS, DataParams, Params
+from tasks.core.errors import LmforgeError
 from tasks.kinds import get_kind
-from tasks.records import DatasetVersion
-from tasks.runtime import run_entry, step
-from tasks.sources import SPLIT_NAMES, TEXT_FILE_COLUMN, pick_columns, read_source
+from tasks.core.records import DatasetVersion
+from tasks.core.runtime import run_entry, step
+from tasks.data.sources import SPLIT_NAMES, TEXT_FILE_COLUMN, pick_columns, read_source
 
 SPLITS = ("train", "validation", "test")
 
@@ -40,7 +40,7 @@ def load_frames(data: DataParams, task: str = "classification") -> list[tuple[st
 def group_keys(frame: pd.DataFrame, task: str) -> pd.Series | None:
     """What keeps rows together when a split is carved: data.group_column's values, else the task kind's own
     grouping (qa: the context), else nothing. A row without a group is a group of its own."""
-    from tasks.checks import group_column
+    from tasks.data.checks import group_column
 
     column = group_column(frame.columns, get_kind(task).GROUP_COLUMN)
     if column is None:
@@ -135,9 +135,9 @@ def ingest_dataset(params: Params) -> dict[str, int]:
 
 @step
 def ingest(params: Params) -> DatasetVersion:
-    from tasks.config import matches_params_file
-    from tasks.freshness import fingerprint_inputs, write_stamp
-    from tasks.versioning import read_pending, version_output
+    from tasks.core.config import matches_params_file
+    from tasks.data.freshness import fingerprint_inputs, write_stamp
+    from tasks.data.versioning import read_pending, version_output
 
     fingerprint = fingerprint_inputs(params)  # before reading: a file changed meanwhile shows as changed next time
     rows = ingest_dataset(params)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.config import Params
+from tasks.core.config import Params
 
 
 def load_texts(path: Path, columns: dict[str, str]) -> list[str]:
     """The inputs in a file (data.* key: its column): one column, or several joined by " || " (a qa model reads
     "QUESTION || CONTEXT")."""
-    from tasks.pyfunc import INPUT_SEPARATOR
-    from tasks.sources import pick_columns, read_table
+    from tasks.registry.pyfunc import INPUT_SEPARATOR
+    from tasks.data.sources import pick_columns, read_table
 
     # A .txt file: one input per paragraph, under the first column's name.
     frame = pick_columns(read_table(path, text_column=next(iter(columns.values()))), columns, str(path))
@@ -35,7 +35,7 @@ def find_version(client, model_uri: str):
 
 def predict_exported(folder: Path, backend: str, texts: list[str]) -> list[tuple[str, float]]:
     """(label, probability) per text from a folder of exported (or eager) model files."""
-    from tasks.backends import TextScorer, label_texts
+    from tasks.registry.backends import TextScorer, label_texts
 
     return label_texts(folder, TextScorer(folder, backend), texts)
 
@@ -44,7 +44,7 @@ def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str
     """(label or output text, score or None) per text, as the task kind reads its model's outputs. Non-eager backends
     run the version's exports."""
     from tasks.kinds import get_kind
-    from tasks.registered import load_registered
+    from tasks.registry.registered import load_registered
 
     model = load_registered(params, model_uri)
     outputs = model.predict(texts, params={"backend": backend}) if backend != "eager" else model.predict(texts)

@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.config import Params
-from tasks.faults import failpoint
+from tasks.core.config import Params
+from tasks.core.faults import failpoint
 from tasks.kinds import get_kind
-from tasks.records import ModelVersion, Promotion
-from tasks.runtime import run_entry, step
+from tasks.core.records import ModelVersion, Promotion
+from tasks.core.runtime import run_entry, step
 
 
 def promote_model(params: Params, challenger: ModelVersion, data_version: str, actor: str) -> Promotion:
     """Compare, decide, record; the champion alias moves only on a pass."""
-    from tasks import champion as registry_ops
-    from tasks import tracking
-    from tasks.predictions import fetch_run_predictions, read_predictions
-    from tasks.promotion_rule import decide
+    from tasks.registry import champion as registry_ops
+    from tasks.registry import tracking
+    from tasks.registry.predictions import fetch_run_predictions, read_predictions
+    from tasks.registry.promotion_rule import decide
 
     client, rule, name = tracking.client(params), params.promote, params.registry.model_name
     test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
@@ -62,7 +62,7 @@ def actor() -> str:
     """Who decided: the Prefect deployment when a schedule started the run, else the user."""
     from prefect.runtime import deployment, flow_run
 
-    from tasks.champion import user
+    from tasks.registry.champion import user
 
     who = f"deployment {deployment.name}" if deployment.name else f"user {user()}"
     return f"{who} (flow run {flow_run.name})" if flow_run.name else who
@@ -71,8 +71,8 @@ def actor() -> str:
 @step
 def check_changes(params: Params, data_version: str) -> str | None:
     """The version already trained on this data version with these params, if any: then there is nothing to do."""
-    from tasks import tracking
-    from tasks.champion import find_unchanged
+    from tasks.registry import tracking
+    from tasks.registry.champion import find_unchanged
 
     return find_unchanged(tracking.client(params), params, data_version)
 
@@ -83,7 +83,7 @@ def promote(params: Params, challenger: ModelVersion, data_version: str) -> Prom
 
 
 def main(params: Params) -> None:
-    from tasks.champion import user
+    from tasks.registry.champion import user
 
     registered = json.loads(Path(params.paths.registered).read_text())
     challenger = ModelVersion(**registered)

@@ -6,11 +6,11 @@ import json
 from importlib.metadata import version
 from pathlib import Path
 
-from tasks.config import Params
-from tasks.faults import failpoint
+from tasks.core.config import Params
+from tasks.core.faults import failpoint
 from tasks.kinds import get_kind
-from tasks.records import ModelVersion
-from tasks.runtime import run_entry, step
+from tasks.core.records import ModelVersion
+from tasks.core.runtime import run_entry, step
 
 # Pinned in the logged model so that serving it elsewhere installs what trained it (and pip's 14 s inference is skipped).
 SERVING_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "mlflow")
@@ -19,7 +19,7 @@ SERVING_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "mlflo
 def lineage_tags(params: Params, data_version: str, validation_success: bool, run_id: str) -> dict[str, str]:
     """What a registered version carries so that its data (dvc) and config can be found again."""
     from tasks import __version__
-    from tasks.tracking import git_commit
+    from tasks.registry.tracking import git_commit
 
     return {"data_version": data_version, "data_source": params.data.source, "git_commit": git_commit(),
             "params_hash": params.section_hash(), "inputs_hash": params.inputs_hash(), "lmforge_version": __version__,
@@ -30,7 +30,7 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
     """Log the model on the run (a pyfunc over the model folder), register it, set the alias."""
     import mlflow
 
-    from tasks import tracking
+    from tasks.registry import tracking
 
     registry = tracking.client(params)
     requirements = [f"{name}=={version(name)}" for name in SERVING_PACKAGES]
@@ -52,7 +52,7 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
 
 @step
 def register(params: Params, model_dir: str, run_id: str, data_version: str, validation_success: bool) -> ModelVersion:
-    from tasks import tracking
+    from tasks.registry import tracking
 
     tags = lineage_tags(params, data_version, validation_success, run_id)
     tracking.set_tags(params, run_id, tags)
@@ -61,10 +61,10 @@ def register(params: Params, model_dir: str, run_id: str, data_version: str, val
 
 def main(params: Params) -> None:
     """Under DVC: the data version comes from dvc.lock; the dataset goes to the remote before the model is registered."""
-    from tasks import tracking
-    from tasks.checkpoints import read_model_meta
+    from tasks.registry import tracking
+    from tasks.training.checkpoints import read_model_meta
     from tasks.validate import read_report
-    from tasks.versioning import version_output
+    from tasks.data.versioning import version_output
 
     # dvc repro has recorded the dataset in dvc.lock already; this pushes it and reads its hash.
     data_version = version_output(params, record=False)

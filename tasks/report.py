@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tasks.config import Params
-from tasks.runtime import step
+from tasks.core.config import Params
+from tasks.core.runtime import step
 
 
 def table(rows: list[tuple[str, ...]]) -> str:

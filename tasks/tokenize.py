@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.config import Params
+from tasks.core.config import Params
 from tasks.kinds import get_kind
-from tasks.records import TokenizedData
-from tasks.runtime import run_entry, step
+from tasks.core.records import TokenizedData
+from tasks.core.runtime import run_entry, step
 
 META_FILE = "meta.json"
 
@@ -74,7 +74,7 @@ def tokenize(params: Params, data_version: str) -> TokenizedData:
 
 
 def main(params: Params) -> None:
-    from tasks.versioning import read_out_hash
+    from tasks.data.versioning import read_out_hash
 
     print(tokenize_dataset(params, read_out_hash(params.paths.dataset)))
 

@@ -8,13 +8,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.averaging import keep_better, snapshot_callback
-from tasks.budget import budget_callback, describe_device, speed_meter
-from tasks.config import Params
-from tasks.records import TokenizedData, TrainedModel
-from tasks.checkpoints import MODEL_META, checkpoint_dir, find_resumable, reuse_trained, training_key
+from tasks.training.averaging import keep_better, snapshot_callback
+from tasks.training.budget import budget_callback, describe_device, speed_meter
+from tasks.core.config import Params
+from tasks.core.records import TokenizedData, TrainedModel
+from tasks.training.checkpoints import MODEL_META, checkpoint_dir, find_resumable, reuse_trained, training_key
 from tasks.kinds import get_kind
-from tasks.runtime import run_entry, say, step
+from tasks.core.runtime import run_entry, say, step
 
 StepLog = Callable[[dict[str, float], int], None]
 
@@ -49,9 +49,9 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
                 lineage: dict[str, str] | None = None, resume_from: str | None = None) -> TrainedModel:
     """The pure core: train, keep the best epoch on validation, save safetensors with tokenizer(s) and params.
 
-    With train.distributed.nproc > 1 it runs in that many torchrun processes (tasks.distributed), which log to the
+    With train.distributed.nproc > 1 it runs in that many torchrun processes (tasks.training.distributed), which log to the
     MLflow run named in `lineage` themselves; `resume_from` is how the launcher tells them what to resume."""
-    from tasks.distributed import is_worker, launch_workers
+    from tasks.training.distributed import is_worker, launch_workers
 
     if not is_worker():
         resume = find_resumable(checkpoint_dir(params, tokens)) if params.train.resume else None
@@ -71,9 +71,9 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     import torch
     from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
-    from tasks.distributed import mean_over_processes
+    from tasks.training.distributed import mean_over_processes
     from tasks.tokenize import read_meta
-    from tasks.tokenizer_io import copy_tokenizers
+    from tasks.training.tokenizer_io import copy_tokenizers
 
     cfg, kind = params.train, get_kind(params.task)
     if cfg.threads:
@@ -136,7 +136,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
 @step
 def train(params: Params, tokens: TokenizedData, run_id: str, data_version: str, reuse: bool = True) -> TrainedModel:
     """`reuse`: take a finished, unregistered model of the same inputs (the flow passes False under --force)."""
-    from tasks import tracking
+    from tasks.registry import tracking
 
     if reuse and (found := reuse_trained(params, tokens, run_id)):
         return found
@@ -146,7 +146,7 @@ def train(params: Params, tokens: TokenizedData, run_id: str, data_version: str,
 
 def main(params: Params) -> None:
     """Under DVC the train stage opens the MLflow run that evaluate and register then add to."""
-    from tasks import tracking
+    from tasks.registry import tracking
     from tasks.tokenize import read_meta
     from tasks.validate import read_report
 

@@ -1,5 +1,5 @@
 """One torchrun worker of data-parallel training (`python -m tasks.train_worker REQUEST`, started by
-tasks.distributed.launch_workers): the same train core as a single process, told by the launcher what to resume."""
+tasks.training.distributed.launch_workers): the same train core as a single process, told by the launcher what to resume."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from tasks.config import Params
-from tasks.distributed import is_rank_zero
-from tasks.records import TokenizedData
-from tasks.runtime import configure_runtime, say
+from tasks.core.config import Params
+from tasks.training.distributed import is_rank_zero
+from tasks.core.records import TokenizedData
+from tasks.core.runtime import configure_runtime, say
 
 
 def run_worker(request_path: str) -> None:
     configure_runtime()
-    from tasks import tracking
+    from tasks.registry import tracking
     from tasks.train import train_model
 
     request = json.loads(Path(request_path).read_text())
@@ -31,7 +31,7 @@ def run_worker(request_path: str) -> None:
 
 
 if __name__ == "__main__":
-    from tasks.errors import explain
+    from tasks.core.errors import explain
 
     try:
         run_worker(sys.argv[1])

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.config import Params
+from tasks.core.config import Params
 from tasks.kinds import get_kind
-from tasks.records import ValidationReport
-from tasks.runtime import run_entry, say, step
+from tasks.core.records import ValidationReport
+from tasks.core.runtime import run_entry, say, step
 
 REPORT_FILE = "report.json"
 DATASET_DIR = "dataset"  # the rows that passed, under paths.validation: what tokenize reads
@@ -25,7 +25,7 @@ def load_splits(dataset_dir: str | Path) -> pd.DataFrame:
 
 def build_suite(checks: list, params: Params) -> dict[str, list]:
     """Expectations per batch, each tagged with its check's name; a drop check runs on the rows it left, so strictly."""
-    from tasks.checks import mostly_of, policy_of
+    from tasks.data.checks import mostly_of, policy_of
 
     suite: dict[str, list] = {}
     for check in checks:
@@ -113,7 +113,7 @@ SETTINGS = {"text_length": "validate.min_text_chars/max_text_chars", "source_len
 def suggest_fix(check: str, task: str) -> str:
     """What the user writes to get past a failed check: the setting that moves it, or the policy that drops (or,
     where dropping cannot help, warns about) the offending rows."""
-    from tasks.config import CHECKS, POLICY_LETTERS
+    from tasks.core.config import CHECKS, POLICY_LETTERS
 
     if check == "columns":
         return "name the source's columns in data.*_column"
@@ -143,7 +143,7 @@ def describe_failure(item: dict, examples: int, unit: str = "rows", settings: di
 def validate_dataset(params: Params) -> ValidationReport:
     """The pure core: apply drop policies, run the suite on what is left, save the report, the rows that go on to
     tokenize and the dropped rows under paths.validation."""
-    from tasks.checks import GROUP_BATCH, apply_drops, group_batch, group_column, group_leakage, policy_of
+    from tasks.data.checks import GROUP_BATCH, apply_drops, group_batch, group_column, group_leakage, policy_of
 
     out_dir = Path(params.paths.validation)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,7 +200,7 @@ def read_report(params: Params) -> ValidationReport:
 
 @step
 def validate(params: Params, run_id: str, data_version: str) -> ValidationReport:
-    from tasks import tracking
+    from tasks.registry import tracking
 
     report = validate_dataset(params)
     # Tagged here, not only at register, so that a run stopped by validation still names the data it refused.
@@ -229,7 +229,7 @@ def main(params: Params) -> None:
     report = validate_dataset(params)
     print_failures(report)
     if not report.success:
-        from tasks.errors import LmforgeError
+        from tasks.core.errors import LmforgeError
 
         raise LmforgeError(failure_message(report))
 

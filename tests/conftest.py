@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks.prefect_api import free_port
+from tasks.servers.prefect_api import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 # transformers reads this once, at import: a unit test that imports it before any `lmforge` command has set it would
@@ -96,7 +96,7 @@ def start_prefect_server(home: Path, settings: dict[str, str] | None = None,
     URL. Stop it with os.killpg(server.pid, signal.SIGKILL): it runs in a session of its own."""
     import sys
 
-    from tasks.servers import wait_answer
+    from tasks.servers.ui import wait_answer
 
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"

@@ -1,6 +1,6 @@
-"""The registry of task kinds: params.task names a module here that provides what differs between kinds
-(tasks/kinds/base.py lists it). Steps ask `get_kind(params.task)` and never import a kind's own modules; a new kind
-is its module, its line below, and its entries in the params schema (tasks/config.py)."""
+"""The registry of task kinds: params.task names a package here whose __init__ provides what differs between kinds
+(tasks/kinds/base.py lists it). Steps ask `get_kind(params.task)` and never import a kind's package; a new kind is its
+folder, its line below, and its entries in the params schema (tasks/core/config.py)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """What a task kind provides: the steps are generic and ask the kind for everything that differs between kinds.
 
-A kind is a module in tasks/kinds/ (registered in tasks/kinds/__init__.py) that defines the names below. Its heavy
-imports (torch, transformers, its own implementation modules) happen inside its functions, so asking for a kind costs
-nothing. A kind never imports a step module (tasks/ingest.py ... tasks/export.py) and no step imports a kind's
-implementation modules: steps reach them only through `tasks.kinds.get_kind(params.task)`.
+A kind is a package tasks/kinds/<kind>/ (registered in tasks/kinds/__init__.py) whose __init__.py defines the names
+below; its other modules are named by role (builtin, checks, tokenize, train, evaluate, metrics, model, export).
+Heavy imports (torch, transformers, its role modules) happen inside its functions, so asking for a kind costs nothing.
+A kind never imports a step module (tasks/ingest.py ... tasks/export.py) nor another kind, and no step imports a
+kind's package: steps reach it only through `tasks.kinds.get_kind(params.task)`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from tasks.config import DataParams, Params
-from tasks.records import TokenizedData
+from tasks.core.config import DataParams, Params
+from tasks.core.records import TokenizedData
 
 
 class TaskKind(Protocol):
@@ -31,14 +32,16 @@ class TaskKind(Protocol):
     # The test split's canonical column of expected outputs (label, target, answer) that evaluate compares the
     # spread of the model's outputs with, to tell a collapsed model from skewed data; None when there is none.
     REFERENCE_COLUMN: str | None
-    # The kind's own implementation modules ("tasks.tokenize_pairs", ...): no step may import them.
-    OWN_MODULES: tuple[str, ...]
+    # What `lmforge init` writes: (data key, default column, what it holds) per column key, and the model lines.
+    INIT_COLUMNS: list[tuple[str, str | None, str]]
+    INIT_MODEL: str
+    READS_DOCUMENTS: bool  # a .txt source is read as documents (data.documents), not as a table
 
     def make_builtin(self, source: str, rows: int, seed: int) -> pd.DataFrame:
         """The generated dataset `builtin:NAME` of this kind (config.BUILTIN_TASKS lists which are whose)."""
 
     def validation_checks(self, params: Params) -> tuple[list, Callable[[pd.DataFrame, Params], dict[str, pd.DataFrame]]]:
-        """The checks (tasks.checks.Check) and the function that builds the frames (batches) they look at."""
+        """The checks (tasks.data.checks.Check) and the function that builds the frames (batches) they look at."""
 
     def tokenize_splits(self, splits: dict[str, pd.DataFrame], params: Params, pretrained: str | None,
                         out: Path) -> tuple[list[str] | None, str]:
@@ -57,7 +60,7 @@ class TaskKind(Protocol):
 
     def evaluate_model(self, params: Params, model_dir: str | Path, show_progress: bool) -> tuple[dict[str, float], list[str]]:
         """Score the test split: eval_* metrics (eval.json under paths.metrics), the artifact files written, and
-        the model's outputs on it through tasks.predictions.write_predictions."""
+        the model's outputs on it through tasks.registry.predictions.write_predictions."""
 
     def log_model(self, model_dir: str | Path, requirements: list[str]) -> Any:
         """Log the model as an MLflow pyfunc on the active run; returns MLflow's ModelInfo."""

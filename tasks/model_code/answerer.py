@@ -1,7 +1,7 @@
-"""The registered question answering model, as MLflow "models from code" (see tasks/qa_model.py)."""
+"""The registered question answering model, as MLflow "models from code" (see tasks/kinds/qa/model.py)."""
 
 import mlflow.models
 
-from tasks.qa_model import Answerer
+from tasks.kinds.qa.model import Answerer
 
 mlflow.models.set_model(Answerer())

@@ -1,7 +1,7 @@
-"""The registered classifier, as MLflow "models from code" (see tasks/classifier_model.py)."""
+"""The registered classifier, as MLflow "models from code" (see tasks/kinds/classification/model.py)."""
 
 import mlflow.models
 
-from tasks.classifier_model import Classifier
+from tasks.kinds.classification.model import Classifier
 
 mlflow.models.set_model(Classifier())

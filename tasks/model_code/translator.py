@@ -1,7 +1,7 @@
-"""The registered seq2seq model, as MLflow "models from code" (see tasks/seq2seq_model.py)."""
+"""The registered seq2seq model, as MLflow "models from code" (see tasks/kinds/seq2seq/model.py)."""
 
 import mlflow.models
 
-from tasks.seq2seq_model import Translator
+from tasks.kinds.seq2seq.model import Translator
 
 mlflow.models.set_model(Translator())

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tasks.ingest import ingest_dataset
 from tasks.validate import validate_dataset
 from tests.conftest import REPO

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tasks.validate import validate_dataset
 from tests.conftest import REPO
 

@@ -14,7 +14,7 @@ MODEL = "test-reviews"
 
 
 def reviews_csv(path, mutate=None):
-    from tasks.sample_data import generate_reviews
+    from tasks.kinds.classification.builtin import generate_reviews
 
     frame = generate_reviews(400, seed=11)
     if mutate:

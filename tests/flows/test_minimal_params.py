@@ -18,10 +18,10 @@ SMALL = {"layers": 1, "hidden_size": 64, "heads": 2, "intermediate_size": 128}
 
 def write_sources(root) -> dict[str, dict]:
     """A data file per kind, made by the built-in generators, and each kind's minimal params."""
-    from tasks.sample_data import generate_reviews
-    from tasks.sample_facts import generate_facts
-    from tasks.sample_pairs import generate_numbers
-    from tasks.sample_stories import generate_stories
+    from tasks.kinds.classification.builtin import generate_reviews
+    from tasks.kinds.qa.builtin import generate_facts
+    from tasks.kinds.seq2seq.builtin import generate_numbers
+    from tasks.kinds.causal_lm.builtin import generate_stories
 
     generate_reviews(600, 3).to_csv(root / "reviews.csv", index=False)
     generate_numbers(600, 3).to_json(root / "pairs.jsonl", orient="records", lines=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -206,14 +207,16 @@ def test_the_new_champion_is_exported_and_predicts_on_each_backend(trained, monk
     for backend in ("eager", "onnx", "torch-export"):
         rows = model.predict(list(EXAMPLES), params={"backend": backend})
         assert [row["label"] for row in rows] == labels(eager) and all(0 < row["score"] <= 1 for row in rows), backend
-    from tasks.errors import LmforgeError
+    from tasks.core.errors import LmforgeError
 
     with pytest.raises(LmforgeError, match="unknown"):
         model.predict(["fine"], params={"backend": "tflite"})
 
 
-def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, monkeypatch):
-    """`lmforge serve` as a user starts it: good and bad requests, then a promotion and a rollback picked up live."""
+@contextlib.contextmanager
+def serving(*options: str):
+    """`lmforge serve` as a user starts it, in the current folder; yields send(body, path) -> (status, JSON) once it
+    answers /ping, and stops it after."""
     import socket
     import subprocess
     import sys
@@ -222,13 +225,10 @@ def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, mo
     import urllib.request
     from pathlib import Path
 
-    root, *_ = trained
-    monkeypatch.chdir(root)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([str(Path(sys.executable).with_name("lmforge")), "serve", "--port", str(port),
-                               "--set", "serve.refresh_s=0.5", "--set", "serve.max_batch=4"],
+    server = subprocess.Popen([str(Path(sys.executable).with_name("lmforge")), "serve", "--port", str(port), *options],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def send(body: bytes, path: str = "/invocations") -> tuple[int, dict]:
@@ -243,11 +243,25 @@ def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, mo
     try:
         for _ in range(120):
             try:
-                status, ping = send(b"", "/ping")
+                send(b"", "/ping")
                 break
             except (urllib.error.URLError, ConnectionError):
                 assert server.poll() is None, server.stdout.read()
                 time.sleep(0.5)
+        yield send
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, monkeypatch):
+    """`lmforge serve` as a user starts it: good and bad requests, then a promotion and a rollback picked up live."""
+    import time
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    with serving("--set", "serve.refresh_s=0.5", "--set", "serve.max_batch=4") as send:
+        status, ping = send(b"", "/ping")
         assert status == 200 and ping["model_version"] == "1" and ping["backend"] == "onnx", ping
         status, good = send(json.dumps({"dataframe_split": {"columns": ["text"], "data": [["i love the camera"]]}}).encode())
         assert status == 200 and good["model_version"] == "1" and good["predictions"][0]["label"] in EXAMPLES.values()
@@ -271,6 +285,47 @@ def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, mo
         time.sleep(1)
         status, back = send(json.dumps({"inputs": ["fine"]}).encode())
         assert status == 200 and back["model_version"] == "1" and back["backend"] == "onnx", back
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+# A models-from-code file as lmforge wrote it into every classifier version before each kind became a package.
+OLD_LAYOUT_CODE = '''"""The registered classifier, as MLflow "models from code" (see tasks/classifier_model.py)."""
+
+import mlflow.models
+
+from tasks.classifier_model import Classifier
+
+mlflow.models.set_model(Classifier())
+'''
+
+
+def test_a_version_registered_before_the_layout_moved_predicts_and_serves(trained, monkeypatch):
+    """A version whose code file imports tasks.classifier_model (its path before kinds became packages), logged and
+    registered as the old release did, still loads through predict and serve."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    code = root / "old_classifier.py"
+    code.write_text(OLD_LAYOUT_CODE)
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlruns/mlflow.db'}")
+    signature = infer_signature(["a text"], [{"label": "a label", "score": 0.5}], params={"backend": "eager"})
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(code), artifacts={"model": str(root / "data/model")},
+                                       signature=signature, pip_requirements=["mlflow"],
+                                       registered_model_name="old-layout")
+    client = registry(root)
+    client.set_registered_model_alias("old-layout", "champion", info.registered_model_version)
+    assert "from tasks.classifier_model import" in next((root / "mlruns").rglob("old_classifier.py")).read_text()
+    result = invoke("predict", "--json", "--model", "models:/old-layout/1", *EXAMPLES)
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.output)
+    labels = [answer["output"] for answer in answers["predictions"]]
+    # data/model holds the weights version 2 was registered from: the two versions must agree row for row.
+    same = json.loads(invoke("predict", "--json", "--model", "models:/test-reviews/2", *EXAMPLES).output)
+    assert answers["predictions"] == same["predictions"], (answers, same)
+    with serving("--set", "registry.model_name=old-layout") as send:
+        status, ping = send(b"", "/ping")
+        assert status == 200 and ping["model_version"] == "1", ping
+        status, answer = send(json.dumps({"inputs": list(EXAMPLES)}).encode())
+        assert status == 200 and [row["label"] for row in answer["predictions"]] == labels, answer

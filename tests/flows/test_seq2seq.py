@@ -60,7 +60,7 @@ def test_predict_rewrites_a_sentence(translated, monkeypatch):
 
 
 def good_pairs():
-    from tasks.sample_pairs import generate_numbers
+    from tasks.kinds.seq2seq.builtin import generate_numbers
 
     return generate_numbers(80, seed=9)
 

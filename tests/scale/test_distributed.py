@@ -2,11 +2,11 @@
 
 import pytest
 
-from tasks.config import load_params
-from tasks.evaluate_classifier import predict_split
+from tasks.core.config import load_params
+from tasks.kinds.classification.evaluate import predict_split
 from tasks.ingest import ingest_dataset
 from tasks.tokenize import tokenize_dataset
-from tasks.checkpoints import read_model_meta
+from tasks.training.checkpoints import read_model_meta
 from tasks.train import train_model
 from tasks.validate import validate_dataset
 from tests.conftest import REPO, Interrupted, crash_in_second_epoch, working_in

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks.servers import wait_answer
+from tasks.servers.ui import wait_answer
 from tests.conftest import REPO, free_port, make_project, merge, prefect_env, start_prefect_server
 from tests.flows.test_overlap import TINY
 from tests.postgres import running_postgres

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config import PromoteParams, load_params
+from tasks.core.config import PromoteParams, load_params
 from tests.conftest import REPO
 
 
@@ -22,7 +22,7 @@ def one_thread():
 
 
 def test_packing_cuts_blocks_across_texts_and_keeps_the_remainder():
-    from tasks.lm_data import pack_blocks
+    from tasks.kinds.causal_lm.tokenize import pack_blocks
 
     eos = 9
     blocks = pack_blocks([[1, 2, 3, eos], [4, 5, eos], [6, eos]], block_size=3)
@@ -33,7 +33,7 @@ def test_packing_cuts_blocks_across_texts_and_keeps_the_remainder():
 
 
 def test_collate_masks_only_padding_not_end_of_text():
-    from tasks.lm_data import collate_blocks
+    from tasks.kinds.causal_lm.tokenize import collate_blocks
 
     # pad id 0 never reaches the loss; the EOS (id 0 here too, as GPT-2's pad = EOS) in a real position does.
     batch = collate_blocks([{"input_ids": [5, 0, 7]}, {"input_ids": [0]}])
@@ -45,7 +45,7 @@ def test_collate_masks_only_padding_not_end_of_text():
 def test_uniform_logits_have_perplexity_of_the_vocabulary():
     import torch
 
-    from tasks.lm_metrics import perplexity_of, sequence_nll
+    from tasks.kinds.causal_lm.metrics import perplexity_of, sequence_nll
 
     vocab = 7
     labels = torch.tensor([[1, 2, 3, 4, 5], [6, 0, 1, -100, -100]])
@@ -60,7 +60,7 @@ def test_uniform_logits_have_perplexity_of_the_vocabulary():
 def test_a_half_sure_model_has_perplexity_two():
     import torch
 
-    from tasks.lm_metrics import perplexity_of, sequence_nll
+    from tasks.kinds.causal_lm.metrics import perplexity_of, sequence_nll
 
     # logits (ln 2, 0, 0) give the first token 2 / (2 + 1 + 1) = 1/2; every label is that token.
     logits = torch.tensor([[[math.log(2), 0.0, 0.0]] * 4])
@@ -69,7 +69,7 @@ def test_a_half_sure_model_has_perplexity_two():
 
 
 def test_unigram_baseline_by_hand():
-    from tasks.lm_metrics import unigram_perplexity
+    from tasks.kinds.causal_lm.metrics import unigram_perplexity
 
     # Train counts {0: 2, 1: 1}, vocabulary 3, add-one: p(0) = 3/6, p(1) = 2/6, p(2) = 1/6. The test block's first
     # token (5) is not predicted; 0 and 2 are: perplexity = (2 * 6) ** (1/2).
@@ -89,7 +89,7 @@ def test_stories_are_deterministic_and_distinct():
 
 
 def test_significance_is_positive_when_the_challenger_is_better():
-    from tasks.lm_metrics import lm_significance
+    from tasks.kinds.causal_lm.metrics import lm_significance
 
     rng = np.random.default_rng(0)
     tokens = rng.integers(10, 30, 200).astype(float)
@@ -126,8 +126,8 @@ def test_per_text_scores_sum_to_the_packed_blocks_perplexity(root):
     from transformers import AutoTokenizer
 
     from tasks.kinds import causal_lm
-    from tasks.lm_data import read_blocks
-    from tasks.lm_metrics import score_blocks, score_texts
+    from tasks.kinds.causal_lm.tokenize import read_blocks
+    from tasks.kinds.causal_lm.metrics import score_blocks, score_texts
 
     params = load_params(REPO / "params.causal_lm.yaml", ["tokenize.vocab_size=300", "tokenize.block_size=16"])
     frame = causal_lm.make_builtin("builtin:stories", 60, seed=2)
@@ -146,7 +146,7 @@ def test_per_text_scores_sum_to_the_packed_blocks_perplexity(root):
 
 
 def test_scoring_windows_predict_each_token_once():
-    from tasks.lm_data import scoring_blocks, scoring_starts
+    from tasks.kinds.causal_lm.tokenize import scoring_blocks, scoring_starts
 
     assert scoring_starts(10, 4) == [0, 3, 6] and scoring_starts(1, 4) == [0] and scoring_starts(0, 4) == []
     windows = scoring_blocks([{"input_ids": [1, 2, 3, 4]}, {"input_ids": [5, 6, 7, 8]}, {"input_ids": [9, 10]}])
@@ -159,7 +159,7 @@ def test_bits_per_char_of_uniform_logits():
     """A model uniform over V tokens pays log2(V) bits a token: per character, that over the characters per token."""
     import numpy as np
 
-    from tasks.lm_metrics import char_counts, resampled_metric, text_perplexity, word_counts
+    from tasks.kinds.causal_lm.metrics import char_counts, resampled_metric, text_perplexity, word_counts
 
     texts = ["abc", "defgh"]  # 3 + 1 and 5 + 1 characters with their ends of text
     tokens = np.array([4, 6])
@@ -189,11 +189,11 @@ def test_lora_fine_tune_lowers_validation_perplexity_merged_or_kept_apart(root):
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     from tasks.kinds import causal_lm
-    from tasks.lm_data import read_blocks, train_byte_tokenizer
-    from tasks.lm_eval import load_causal_lm
-    from tasks.lm_metrics import perplexity_of, score_blocks
-    from tasks.lm_train import LORA_MERGE_ATTR
-    from tasks.records import TokenizedData
+    from tasks.kinds.causal_lm.tokenize import read_blocks, train_byte_tokenizer
+    from tasks.kinds.causal_lm.evaluate import load_causal_lm
+    from tasks.kinds.causal_lm.metrics import perplexity_of, score_blocks
+    from tasks.kinds.causal_lm.train import LORA_MERGE_ATTR
+    from tasks.core.records import TokenizedData
 
     frame = causal_lm.make_builtin("builtin:stories", 240, seed=2)
     splits = {"train": frame[:200], "validation": frame[200:220], "test": frame[220:]}

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from tasks import tracking
-from tasks.champion import champion_history, find_unchanged, promote_by_hand, roll_back
-from tasks.config import load_params
-from tasks.errors import LmforgeError
+from tasks.registry import tracking
+from tasks.registry.champion import champion_history, find_unchanged, promote_by_hand, roll_back
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError
 from tests.conftest import REPO
 
 

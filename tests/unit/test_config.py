@@ -1,7 +1,7 @@
 import pytest
 
-from tasks.config import load_params
-from tasks.errors import LmforgeError
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError
 from tests.conftest import REPO
 
 

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 import yaml
 
-from tasks.config import load_params
-from tasks.errors import LmforgeError
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError
 from tests.conftest import REPO, invoke
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tasks.evaluate import evaluate_model
 from tasks.ingest import ingest_dataset
 from tasks.validate import validate_dataset
@@ -36,7 +36,7 @@ def test_evaluate_writes_metrics_and_confusion_matrix(tiny_model, tmp_path):
 
 
 def test_register_tags_and_aliases_a_version(tiny_model, tmp_path):
-    from tasks import tracking
+    from tasks.registry import tracking
 
     params, model = tiny_model
     run_id = tracking.start_run(params)
@@ -59,7 +59,7 @@ def test_a_registered_classifier_rescored_gives_evaluates_predictions(tiny_model
     """promote re-scores a champion from an older data version through the registered pyfunc: the same labels."""
     import pandas as pd
 
-    from tasks import tracking
+    from tasks.registry import tracking
     from tasks.kinds.classification import predict_ids
 
     params, model = tiny_model
@@ -76,7 +76,7 @@ def test_a_registered_classifier_rescored_gives_evaluates_predictions(tiny_model
 def test_failed_alias_leaves_no_version_behind(tiny_model, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
-    from tasks import tracking
+    from tasks.registry import tracking
 
     params, model = tiny_model
 

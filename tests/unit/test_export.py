@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tests.conftest import REPO
 
 TEXTS = ["a fine screen", "the cable broke after a day and the box was wet", "ok", "blue", "it works well enough"] * 5
@@ -50,7 +50,7 @@ def test_each_backend_is_exported_and_agrees_with_eager(tiny_model):
 def test_a_backend_that_disagrees_is_recorded_as_failed(tiny_model, monkeypatch):
     import numpy as np
 
-    import tasks.classifier_export as classifier_export
+    import tasks.kinds.classification.export as classifier_export
     import tasks.export as export
 
     params, folder = tiny_model

@@ -4,8 +4,8 @@ import os
 
 from filelock import FileLock
 
-from tasks.config import load_params
-from tasks.freshness import find_unchanged_inputs, fingerprint_inputs, write_stamp
+from tasks.core.config import load_params
+from tasks.data.freshness import find_unchanged_inputs, fingerprint_inputs, write_stamp
 from tests.conftest import REPO
 
 
@@ -31,8 +31,8 @@ def test_fingerprint_follows_the_source_the_dataset_params_and_nothing_else(root
 def test_no_stamp_a_changed_source_or_a_held_lock_mean_the_flow_decides(root, monkeypatch):
     params = make_params(root)
     asked = []
-    monkeypatch.setattr("tasks.champion.find_unchanged", lambda client, p, version: asked.append(version) or "version 1")
-    monkeypatch.setattr("tasks.tracking.client", lambda p: None)
+    monkeypatch.setattr("tasks.registry.champion.find_unchanged", lambda client, p, version: asked.append(version) or "version 1")
+    monkeypatch.setattr("tasks.registry.tracking.client", lambda p: None)
     assert find_unchanged_inputs(params) is None, "no stamp yet"
     write_stamp(params, fingerprint_inputs(params), "abc.dir")
     assert find_unchanged_inputs(params).version == "version 1" and asked == ["abc.dir"]

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
 
-from tasks.config import load_params
-from tasks.errors import LmforgeError
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError
 from tasks.ingest import assign_splits, ingest_dataset
-from tasks.sample_data import LABELS, generate_reviews
+from tasks.kinds.classification.builtin import LABELS, generate_reviews
 from tests.conftest import REPO
 
 

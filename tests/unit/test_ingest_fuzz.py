@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tasks.config import load_params
-from tasks.errors import LmforgeError
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError
 from tasks.ingest import SPLITS, ingest_dataset
 from tasks.validate import validate_dataset
 from tests.conftest import REPO

@@ -1,5 +1,6 @@
-"""The seam between steps and task kinds: steps ask tasks.kinds for what differs, never branch on params.task and
-never import a kind's own modules; kinds never reach a step; the import graph of flows/ and tasks/ has no cycles."""
+"""The layout's rules: steps ask tasks.kinds for what differs, never branch on params.task and never import a kind's
+package; a kind reaches no step and no other kind; infrastructure (tasks/core, data, training, registry, servers)
+reaches no step and no kind; the import graph of flows/ and tasks/ has no cycles."""
 
 import ast
 import graphlib
@@ -8,14 +9,13 @@ from typing import get_args
 
 import pytest
 
-from tasks.config import CHECKS, TASK_METRICS, Params
+from tasks.core.config import CHECKS, TASK_METRICS, Params
 from tasks.kinds import KINDS, get_kind
 from tasks.kinds.base import TaskKind
 from tests.conftest import REPO
 
-# The DAG's steps (dvc.yaml's stages) and the other drivers of kinds (predict, serve, sweep) and flows/.
-STEPS = {f"tasks.{name}" for name in ("ingest", "validate", "tokenize", "train", "evaluate", "register", "promote",
-                                      "export", "predict", "serving", "sweep")}
+# Infrastructure, by concern: each a package under tasks/.
+INFRASTRUCTURE = ("core", "data", "training", "registry", "servers")
 # What tasks/kinds/base.py's TaskKind declares: its attributes and its methods.
 PROTOCOL = (*TaskKind.__annotations__, *(name for name, value in vars(TaskKind).items()
                                          if callable(value) and not name.startswith("_")))
@@ -43,6 +43,17 @@ def import_graph() -> dict[str, set[str]]:
                 found |= {alias.name for alias in node.names}
         graph[name] = {other for other in found if other in files and other != name}
     return graph
+
+
+def steps_of(graph: dict[str, set[str]]) -> set[str]:
+    """The modules directly in tasks/: the DAG's steps (dvc.yaml's stages), the other drivers of kinds (predict,
+    serve, sweep) and their entry points."""
+    return {name for name in graph if name.count(".") == 1 and name.startswith("tasks.")}
+
+
+def kind_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["tasks", "kinds"] and parts[2] in KINDS else None
 
 
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
@@ -75,21 +86,48 @@ def branches_on_task(path: Path) -> list[int]:
 
 def test_no_step_or_flow_branches_on_the_task_kind():
     files = module_files()
-    drivers = sorted(name for name in files if name in STEPS or name.startswith("flows."))
+    drivers = sorted(steps_of(import_graph()) | {name for name in files if name.startswith("flows.")})
     found = {name: lines for name in drivers if (lines := branches_on_task(files[name]))}
     assert not found, f"compare params.task instead of asking tasks.kinds: {found}"
 
 
-def test_steps_never_import_a_kinds_modules_and_kinds_never_reach_a_step():
-    graph = import_graph()
-    owned = {module: task for task in KINDS for module in get_kind(task).OWN_MODULES}
-    assert set(owned) <= set(graph), f"OWN_MODULES names modules that do not exist: {set(owned) - set(graph)}"
-    for step in sorted(STEPS | {name for name in graph if name.startswith("flows.")}):
-        direct = graph[step] & (set(owned) | {f"tasks.kinds.{task}" for task in KINDS})
-        assert not direct, f"{step} imports {sorted(direct)}; ask tasks.kinds.get_kind(params.task) instead"
+def check_layout(graph: dict[str, set[str]]) -> None:
+    steps = steps_of(graph)
+    assert {"tasks.ingest", "tasks.train", "tasks.export", "tasks.serve"} <= steps
+    for driver in sorted(steps | {name for name in graph if name.startswith("flows.")}):
+        direct = {other for other in graph[driver] if kind_of(other)}
+        assert not direct, f"{driver} imports {sorted(direct)}; ask tasks.kinds.get_kind(params.task) instead"
     for task in KINDS:
-        steps = reachable(graph, f"tasks.kinds.{task}") & STEPS
-        assert not steps, f"kind {task} reaches the step modules {sorted(steps)}"
+        reached = reachable(graph, f"tasks.kinds.{task}")
+        assert not reached & steps, f"kind {task} reaches the step modules {sorted(reached & steps)}"
+        others = {other for other in reached if kind_of(other) not in (None, task)}
+        assert not others, f"kind {task} reaches another kind's modules {sorted(others)}"
+    infrastructure = sorted(name for name in graph if name.split(".")[:2] in [["tasks", c] for c in INFRASTRUCTURE])
+    assert len(infrastructure) > 20
+    for module in infrastructure:
+        reached = reachable(graph, module)
+        bad = sorted(other for other in reached if other in steps or other.startswith("tasks.kinds"))
+        assert not bad, f"infrastructure {module} reaches steps or kinds: {bad}"
+
+
+def test_steps_kinds_and_infrastructure_keep_to_their_floors():
+    check_layout(import_graph())
+
+
+def test_the_layout_check_fails_on_a_step_importing_a_kinds_module():
+    graph = import_graph()
+    graph["tasks.export"] = graph["tasks.export"] | {"tasks.kinds.qa.train"}
+    with pytest.raises(AssertionError, match="tasks.export imports .*tasks.kinds.qa.train"):
+        check_layout(graph)
+
+
+def test_every_kind_is_a_package_of_role_named_modules():
+    files = module_files()
+    for task in KINDS:
+        modules = {name.rpartition(".")[2] for name in files if kind_of(name) == task and name != f"tasks.kinds.{task}"}
+        assert {"builtin", "checks", "tokenize", "train", "evaluate", "metrics", "model"} - modules <= {"checks"}, \
+            (task, sorted(modules))
+        assert not any(name.startswith(task.split("_")[0]) for name in modules), (task, sorted(modules))
 
 
 @pytest.mark.parametrize("task", sorted(KINDS))

@@ -1,4 +1,4 @@
-from tasks.metrics import classification_metrics
+from tasks.kinds.classification.metrics import classification_metrics
 
 
 def test_known_values():

@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.config import load_params
-from tasks.errors import LmforgeError
+from tasks.core.config import load_params
+from tasks.core.errors import LmforgeError
 from tests.conftest import REPO
 
 EXAMPLES = int(os.environ.get("LMFORGE_FUZZ_EXAMPLES", "200"))

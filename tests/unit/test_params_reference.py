@@ -7,15 +7,15 @@ from tests.conftest import REPO
 
 
 def test_the_committed_reference_matches_the_schema():
-    from tasks.params_reference import render_reference
+    from tasks.core.reference import render_reference
 
     committed = (REPO / "docs/params-reference.md").read_text()
     assert committed == render_reference(), "docs/params-reference.md is stale: run `make docs` and commit it"
 
 
 def test_every_key_of_the_schema_is_in_the_reference():
-    from tasks.config import Params
-    from tasks.params_reference import list_fields, render_reference
+    from tasks.core.config import Params
+    from tasks.core.reference import list_fields, render_reference
 
     page = render_reference()
     keys = [key for key, *_ in list_fields(Params)]

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 import yaml
 
-from tasks.config import load_params
-from tasks.pipelines import OUTPUTS, find_pipeline, pipeline_entry, read_pipelines, sync_pipeline
-from tasks.resolve import resolved_values
+from tasks.core.config import load_params
+from tasks.data.pipelines import OUTPUTS, find_pipeline, pipeline_entry, read_pipelines, sync_pipeline
+from tasks.core.resolved import resolved_values
 from tests.conftest import REPO
 
 SHIPPED = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("params*.yaml"), *REPO.glob("configs/*.yaml")])

@@ -10,9 +10,9 @@ from pathlib import Path
 from tests.conftest import REPO
 
 START = """
-from tasks.runtime import configure_runtime
+from tasks.core.runtime import configure_runtime
 configure_runtime()
-from tasks.prefect_api import start_prefect_api, wait_for_api
+from tasks.servers.prefect_api import start_prefect_api, wait_for_api
 server = start_prefect_api()
 wait_for_api(server)
 import os, urllib.request
@@ -36,7 +36,7 @@ def test_the_early_server_answers_and_stops_with_the_run(tmp_path):
 
 
 def test_nothing_is_started_when_a_server_is_configured(monkeypatch):
-    from tasks.prefect_api import start_prefect_api, wait_for_api
+    from tasks.servers.prefect_api import start_prefect_api, wait_for_api
 
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert start_prefect_api() is None

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from tasks.config import PromoteParams
-from tasks.promotion_rule import classification_significance as check_significance
-from tasks.promotion_rule import decide, mcnemar, score_rows
+from tasks.core.config import PromoteParams
+from tasks.registry.promotion_rule import classification_significance as check_significance
+from tasks.registry.promotion_rule import decide, mcnemar, score_rows
 
 LABELS = ["negative", "neutral", "positive"]
 RULE = PromoteParams(floors={"f1_macro": 0.7})  # f1_macro, min improvement 0, accuracy may drop 0.01, bootstrap

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tests.conftest import REPO
 
 
@@ -26,14 +26,14 @@ def qa_params(*overrides: str):
     ("a", "the", 1.0, 0.0),  # both normalise to nothing: equal, but v1.1's F1 needs a shared token
 ])
 def test_squad_exact_match_and_f1(prediction, reference, em, f1):
-    from tasks.qa_metrics import exact_match, token_f1
+    from tasks.kinds.qa.metrics import exact_match, token_f1
 
     assert exact_match(prediction, reference) == em
     assert token_f1(prediction, reference) == pytest.approx(f1)
 
 
 def test_corpus_scores_are_means_times_100():
-    from tasks.qa_metrics import score_answers
+    from tasks.kinds.qa.metrics import score_answers
 
     scores = score_answers(["Oslo", "in Oslo", "Bergen", "12"], ["Oslo", "Oslo", "Oslo", "12"])
     assert scores == {"exact_match": 50.0, "f1": pytest.approx(100 * (1 + 2 / 3 + 0 + 1) / 4, abs=1e-4)}
@@ -49,19 +49,19 @@ def test_corpus_scores_are_means_times_100():
     ("Tom is 12.", "12", float("nan"), 7),  # NaN is an absent start
 ])
 def test_locate_answer(context, answer, start, expected):
-    from tasks.qa_checks import locate_answer
+    from tasks.kinds.qa.checks import locate_answer
 
     assert locate_answer(context, answer, start) == expected
 
 
 def small_tokenizer(texts: list[str]):
-    from tasks.tokenizer_io import train_wordpiece
+    from tasks.training.tokenizer_io import train_wordpiece
 
     return train_wordpiece(texts, qa_params("tokenize.vocab_size=200", "tokenize.min_frequency=1"), segment_ids=True)
 
 
 def test_long_context_windows_point_at_the_answer():
-    from tasks.qa_data import NO_OFFSET, encode_windows
+    from tasks.kinds.qa.tokenize import NO_OFFSET, encode_windows
 
     filler = " ".join(f"Person{i} went to Lyon on Monday." for i in range(12))
     context = f"{filler} Maria bought 37 lamps. {filler}"
@@ -83,7 +83,7 @@ def test_long_context_windows_point_at_the_answer():
 
 
 def test_best_span_across_windows():
-    from tasks.qa_metrics import pick_answers
+    from tasks.kinds.qa.metrics import pick_answers
 
     context = "Ann went to Oslo on Monday."
     # Two windows of example 0 (tokens: [CLS] q [SEP] ctx...), one of example 1; offsets of the context tokens.
@@ -105,7 +105,7 @@ def test_best_span_across_windows():
 
 
 def test_builtin_facts_are_deterministic_and_answerable():
-    from tasks.sample_facts import generate_facts
+    from tasks.kinds.qa.builtin import generate_facts
 
     first, again, other = generate_facts(300, 5), generate_facts(300, 5), generate_facts(300, 6)
     pd.testing.assert_frame_equal(first, again)
@@ -134,7 +134,7 @@ def test_training_smoke(root):
     import torch
 
     from tasks.kinds import get_kind
-    from tasks.records import TokenizedData
+    from tasks.core.records import TokenizedData
 
     torch.set_num_threads(1)
     params = qa_params("train.epochs=2", "train.batch_size=16", "train.warmup_steps=5", "tokenize.vocab_size=200",

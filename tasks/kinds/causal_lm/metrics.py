@@ -1,0 +1,155 @@
+"""Scores of a causal language model: token negative log-likelihood, perplexity, and the unigram baseline.
+
+Perplexity is exp(mean token cross-entropy) over every predicted token (each token given the ones before it), so
+two models compare on the same tokens only when they share a tokenizer; the unigram baseline (add-one smoothed train
+token frequencies, no context at all) is scored on exactly the tokens the model predicts, so "better than unigram"
+is measured, not assumed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+MAX_LOSS = 50.0  # exp(50) is already meaningless; a larger loss would overflow float perplexity
+
+
+def token_losses(logits, labels) -> tuple:
+    """(negative log-likelihood of each predicted token, whether it is scored), both (rows, length - 1): position t
+    predicts label t + 1, and label -100 is not scored (padding)."""
+    import torch
+
+    shifted, targets = logits[:, :-1].float(), labels[:, 1:]
+    losses = torch.nn.functional.cross_entropy(shifted.reshape(-1, shifted.shape[-1]), targets.reshape(-1),
+                                               ignore_index=-100, reduction="none").view(targets.shape)
+    scored = targets != -100
+    return losses * scored, scored
+
+
+def sequence_nll(logits, labels) -> tuple:
+    """Per-row (summed negative log-likelihood, predicted tokens) of labels under logits (rows, length, vocab)."""
+    losses, scored = token_losses(logits, labels)
+    return losses.sum(-1), scored.sum(-1)
+
+
+def perplexity_of(nll: float, tokens: int) -> tuple[float, float]:
+    """(mean token loss, perplexity) of a total negative log-likelihood over `tokens` tokens."""
+    loss = nll / max(tokens, 1)
+    return loss, math.exp(min(loss, MAX_LOSS))
+
+
+def unigram_perplexity(train_ids: list[list[int]], test_ids: list[list[int]], vocab_size: int) -> float:
+    """Perplexity of add-one smoothed train token frequencies on the test tokens each block's model predicts (all
+    but its first token, as sequence_nll scores)."""
+    counts = Counter(token for row in train_ids for token in row)
+    total = sum(counts.values()) + vocab_size
+    nll = [-math.log((counts[token] + 1) / total) for row in test_ids for token in row[1:]]
+    return perplexity_of(sum(nll), len(nll))[1]
+
+
+def score_batches(model, batches) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row (nll, predicted tokens) of collated batches (input_ids, attention_mask, labels), in their order."""
+    import torch
+
+    nll, tokens = [], []
+    with torch.inference_mode():
+        for batch in batches:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            row_nll, row_tokens = sequence_nll(logits, batch["labels"])
+            nll.append(row_nll.double().numpy())
+            tokens.append(row_tokens.numpy())
+    return (np.concatenate(nll), np.concatenate(tokens)) if nll else (np.zeros(0), np.zeros(0, dtype=int))
+
+
+def score_blocks(model, blocks: list[dict], batch_size: int) -> tuple[float, int]:
+    """(total nll, predicted tokens) over a split's packed blocks, every token after the first predicted once: what
+    perplexity on a split is computed from."""
+    from tasks.kinds.causal_lm.tokenize import collate_blocks, scoring_blocks
+
+    blocks = scoring_blocks(blocks)
+    nll, tokens = score_batches(model, (collate_blocks(blocks[start:start + batch_size])
+                                        for start in range(0, len(blocks), batch_size)))
+    return float(nll.sum()), int(tokens.sum())
+
+
+def score_texts(model, tokenizer, texts: list[str], block_size: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per text (nll, predicted tokens) as evaluate scores a split: the texts packed as tokenize packs them, scored in
+    the same windows, each predicted token credited to the text it belongs to. Summed, they give evaluate's
+    perplexity exactly; and two models with different tokenizers still pair up text by text (promotion's paired
+    bootstrap)."""
+    import torch
+
+    from tasks.kinds.causal_lm.tokenize import collate_blocks, encode_texts, scoring_starts
+
+    sequences = encode_texts(tokenizer, texts)
+    stream = [token for sequence in sequences for token in sequence]
+    owner = np.array([i for i, sequence in enumerate(sequences) for _ in sequence], dtype=int)
+    starts = scoring_starts(len(stream), block_size)
+    nll, tokens = np.zeros(len(texts)), np.zeros(len(texts), dtype=int)
+    with torch.inference_mode():
+        for first in range(0, len(starts), batch_size):
+            chunk = starts[first:first + batch_size]
+            batch = collate_blocks([{"input_ids": stream[start:start + block_size]} for start in chunk])
+            losses, _ = token_losses(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                                     batch["labels"])
+            for row, start in enumerate(chunk):
+                length = len(stream[start:start + block_size])
+                texts_of = owner[start + 1:start + length]  # a window's first token is the last one's, scored there
+                np.add.at(nll, texts_of, losses[row, :length - 1].double().numpy())
+                np.add.at(tokens, texts_of, 1)
+    return nll, tokens
+
+
+def word_counts(texts: list[str]) -> np.ndarray:
+    """Words per text, plus one for its end of text: what word perplexity divides by, the same whatever the tokenizer."""
+    return np.array([len(str(text).split()) + 1 for text in texts], dtype=float)
+
+
+def char_counts(texts: list[str]) -> np.ndarray:
+    """Characters per text, plus one for its end of text: what bits per character divide by, whatever the tokenizer
+    (and comparable with a character-level model, which predicts each separator as one character)."""
+    return np.array([len(str(text)) + 1 for text in texts], dtype=float)
+
+
+def bits_per_char(nll: float, chars: float) -> float:
+    return nll / max(chars, 1) / math.log(2)
+
+
+def text_perplexity(nll: np.ndarray, tokens: np.ndarray, words: np.ndarray,
+                    chars: np.ndarray | None = None) -> dict[str, float]:
+    """loss and perplexity of per-text scores pooled over tokens (not an average of per-text perplexities), word
+    perplexity pooled over words, and bits per character: models with different tokenizers compare on the last two
+    (on tokens they do not)."""
+    loss, perplexity = perplexity_of(float(np.sum(nll)), int(np.sum(tokens)))
+    word_perplexity = perplexity_of(float(np.sum(nll)), int(np.sum(words)))[1]
+    found = {"perplexity": round(perplexity, 6), "loss": round(loss, 6), "word_perplexity": round(word_perplexity, 6)}
+    if chars is not None:
+        found["bits_per_char"] = round(bits_per_char(float(np.sum(nll)), float(np.sum(chars))), 6)
+    return found
+
+
+def resampled_metric(name: str, nll: np.ndarray, tokens: np.ndarray, words: np.ndarray, rows: np.ndarray,
+                     chars: np.ndarray | None = None) -> np.ndarray:
+    """loss, perplexity, word_perplexity or bits_per_char of each resample of the texts: rows is (resamples, n)
+    text indices."""
+    counts = {"word_perplexity": words, "bits_per_char": chars}.get(name, tokens)
+    loss = nll[rows].sum(-1) / np.maximum(counts[rows].sum(-1), 1)
+    if name == "bits_per_char":
+        return loss / math.log(2)
+    return loss if name == "loss" else np.exp(np.minimum(loss, MAX_LOSS))
+
+
+def lm_significance(rule, scores: dict[str, tuple[np.ndarray, np.ndarray]], words: np.ndarray, seed: int,
+                    chars: np.ndarray | None = None) -> dict:
+    """The paired bootstrap over test texts of the primary metric. Every metric here is lower-is-better, so the
+    difference is champion minus challenger: positive when the challenger is better, as check_significance expects
+    (it passes when the whole interval lies above 0)."""
+    from tasks.registry.promotion_rule import check_significance
+
+    name = rule.primary_metric
+    challenger, champion = scores["challenger"], scores["champion"]
+    difference = lambda rows: resampled_metric(name, *champion, words, rows, chars) - \
+        resampled_metric(name, *challenger, words, rows, chars)
+    return check_significance(rule, len(challenger[0]), difference, seed)

@@ -1,0 +1,97 @@
+"""train for causal_lm: a decoder-only model (a local checkpoint, or a small GPT-2 from scratch), optionally adapted
+with LoRA (PEFT), trained on packed blocks; the best epoch by validation loss."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tasks.core.config import LoraParams, Params
+from tasks.core.records import TokenizedData
+
+MIN_POSITIONS = 256  # a from-scratch model's positions: a block, and room for a prompt plus its continuation
+LORA_MERGE_ATTR = "lmforge_lora_merge"  # set on the Trainer: save_model is given only the trainer and a folder
+
+
+def build_causal_lm(params: Params, tokenizer):
+    """From model.pretrained (safetensors only), or a small GPT-2 from model.from_scratch sized to the tokenizer."""
+    from transformers import AutoModelForCausalLM, GPT2Config
+
+    if params.model.pretrained:
+        return AutoModelForCausalLM.from_pretrained(params.model.pretrained, use_safetensors=True)
+    size = params.model.from_scratch
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=max(params.tokenize.block_size, MIN_POSITIONS),
+                        n_embd=size.hidden_size, n_layer=size.layers, n_head=size.heads, n_inner=size.intermediate_size,
+                        resid_pdrop=size.dropout, embd_pdrop=size.dropout, attn_pdrop=size.dropout,
+                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    return AutoModelForCausalLM.from_config(config)
+
+
+def attach_lora(model, lora: LoraParams):
+    """The model wrapped by PEFT: its weights frozen, low-rank updates of the target modules the only trained part."""
+    import warnings
+
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+                        task_type=TaskType.CAUSAL_LM)
+    with warnings.catch_warnings():
+        # GPT-2's Conv1D stores weights transposed; PEFT notices, sets fan_in_fan_out itself and warns about it.
+        warnings.filterwarnings("ignore", message=".*fan_in_fan_out.*")
+        return get_peft_model(model, config)
+
+
+def lm_trainer(params: Params, tokens: TokenizedData, tokenizer, checkpoints: Path, callbacks: list,
+               show_progress: bool):
+    """A Trainer over the packed train and validation blocks; the best epoch by validation loss."""
+    from transformers import Trainer, TrainingArguments
+
+    from tasks.training.budget import training_arguments
+    from tasks.kinds.causal_lm.tokenize import collate_blocks, prepare_tokenizer, read_blocks
+
+    tokenizer = prepare_tokenizer(tokenizer)
+    model = build_causal_lm(params, tokenizer)
+    if params.train.lora is not None:
+        model = attach_lora(model, params.train.lora)
+    settings = training_arguments(params, checkpoints, show_progress, "eval_loss")
+    # Blocks are all block_size long (bar one per split): grouping by length has nothing to group. label_names: a
+    # PEFT model's forward hides `labels` behind **kwargs, and without them Trainer reports no eval_loss.
+    args = TrainingArguments(**(settings | {"train_sampling_strategy": "random", "label_names": ["labels"]}))
+    trainer = Trainer(model=model, args=args, train_dataset=read_blocks(tokens.path, "train"),
+                      eval_dataset=read_blocks(tokens.path, "validation"), processing_class=tokenizer,
+                      data_collator=collate_blocks, callbacks=callbacks)
+    setattr(trainer, LORA_MERGE_ATTR, None if params.train.lora is None else params.train.lora.merge)
+    return trainer
+
+
+def save_causal_lm(trainer, out: Path) -> None:
+    """The trained model in `out`, loadable by AutoModelForCausalLM.from_pretrained(out) in every case:
+
+    - no LoRA: the whole model (safetensors);
+    - LoRA, merge: the adapter merged into the weights, saved as a plain model;
+    - LoRA, no merge: the base checkpoint's files copied in, with adapter_model.safetensors and adapter_config.json
+      beside them; transformers (with peft installed) loads a folder holding both as the base plus the adapter,
+      and the folder stands alone, as a registered model must (the base folder may be gone where it is served)."""
+    merge = getattr(trainer, LORA_MERGE_ATTR, None)
+    out.mkdir(parents=True, exist_ok=True)
+    if merge is None:
+        trainer.save_model(str(out))
+        return
+    model = trainer.model
+    if merge:
+        model.merge_and_unload().save_pretrained(str(out), safe_serialization=True)
+        return
+    base = Path(model.peft_config["default"].base_model_name_or_path)
+    for path in base.iterdir():
+        if path.is_file() and (path.suffix == ".safetensors" or path.name in (
+                "config.json", "generation_config.json", "model.safetensors.index.json")):
+            shutil.copy2(path, out / path.name)
+    model.save_pretrained(str(out), safe_serialization=True)
+    # transformers loads the base from the copy here; peft's AutoPeftModelForCausalLM follows this path instead, so
+    # it is made absolute (a relative model.pretrained would depend on the folder a later process starts in).
+    config_path = out / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = str(base.resolve())
+    config_path.write_text(json.dumps(config, indent=2))

@@ -1,0 +1,87 @@
+"""export for classification: the classifier as a torch.export program, ONNX (dynamic batch and sequence axes) and int8
+ONNX, each checked on the test texts for label agreement with eager PyTorch (tasks/export.py says why these tools)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tasks.registry.backends import BACKEND_FILES, INT8_FILE, ONNX_FILE, PROGRAM_FILE, TextScorer, position_limit
+from tasks.core.config import Params
+
+MIN_AGREEMENT = 0.995  # share of test rows whose label must match eager PyTorch's
+
+
+def trace_classifier(model_dir: str | Path):
+    """The classifier as a torch.export program from (input_ids, attention_mask) to logits, batch and length dynamic."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+
+    class Logits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    batch, length = torch.export.Dim("batch", max=4096), torch.export.Dim("sequence", min=2, max=position_limit(model_dir))
+    example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
+    shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
+    with torch.inference_mode():
+        return torch.export.export(Logits().eval(), example, dynamic_shapes=shapes)
+
+
+def write_exports(model_dir: str | Path, out: Path, describe_error) -> dict[str, str]:
+    """Write the three files into `out` beside the tokenizer; per backend, the error that stopped it ("" when none)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    import logging
+
+    errors = dict.fromkeys(BACKEND_FILES, "")
+    try:
+        program = trace_classifier(model_dir)
+        torch.export.save(program, str(out / PROGRAM_FILE))
+    except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
+        return dict.fromkeys(BACKEND_FILES, describe_error(error))
+    logging.disable(logging.WARNING)  # torch.onnx lists absent torchvision ops; the quantizer suggests pre-processing
+    try:
+        torch.onnx.export(program, input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamo=True, verbose=False).save(str(out / ONNX_FILE))
+        # Per-channel scales: on BANKING77 (77 classes) label agreement with fp32 rose from 98.57 % to 98.83 %.
+        # 7-bit weights (reduce_range, onnxruntime's advice for CPUs without VNNI, as here): on the built-in reviews
+        # model agreement rose from 99.17 % (below the 99.5 % parity bar) to 99.67 %.
+        quantize_dynamic(str(out / ONNX_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=True)
+    except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
+        errors["onnx"] = errors["onnx-int8"] = describe_error(error)
+    finally:
+        logging.disable(logging.NOTSET)
+    return errors
+
+
+def check_parity(folder: Path, texts: list[str], reference, backend: str) -> dict:
+    """Label agreement and max |logit difference| of one backend against eager PyTorch on the same texts."""
+    import numpy as np
+
+    start = time.perf_counter()
+    logits = TextScorer(folder, backend)(texts)
+    agreement = float(np.mean(logits.argmax(-1) == reference.argmax(-1))) if len(texts) else 1.0
+    return {"agreement": round(agreement, 6), "max_abs_logit_diff": float(np.abs(logits - reference).max(initial=0.0)),
+            "rows": len(texts), "seconds": round(time.perf_counter() - start, 2),
+            "status": "passed" if agreement >= MIN_AGREEMENT else "failed",
+            "files": [BACKEND_FILES[backend]], "bytes": (folder / BACKEND_FILES[backend]).stat().st_size}
+
+
+def export_classifier(params: Params, model_dir: str | Path, out: Path, test, describe_error) -> dict:
+    """The three exports written into `out`, each with its parity record on the test texts."""
+    texts = test["text"].astype(str).tolist()
+    errors = write_exports(model_dir, out, describe_error)
+    reference = TextScorer(model_dir, "eager")(texts)
+    record = {backend: {"status": "failed", "error": error} if error else check_parity(out, texts, reference, backend)
+              for backend, error in errors.items()}
+    record["min_agreement"] = MIN_AGREEMENT
+    return record

@@ -1,0 +1,105 @@
+"""Ways to run an exported classifier: eager PyTorch, ONNX Runtime (fp32 or int8) and the torch.export program.
+
+Every backend takes texts and gives logits, in length-sorted batches (as evaluate does), so that parity checks,
+`lmforge predict --backend` and serving all run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tasks.core.errors import LmforgeError
+
+ONNX_FILE, INT8_FILE, PROGRAM_FILE = "model.onnx", "model.int8.onnx", "model.pt2"
+BACKEND_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE, "torch-export": PROGRAM_FILE}
+# A seq2seq model's exports: an encoder and one decoder step per backend (tasks/kinds/seq2seq/export.py).
+SEQ2SEQ_FILES = {"onnx": ("encoder.onnx", "decoder.onnx"), "onnx-int8": ("encoder.int8.onnx", "decoder.int8.onnx")}
+BACKENDS = ("eager", *BACKEND_FILES)
+
+
+def export_files(backend: str) -> set[str]:
+    """Every file name a backend's export may have, whatever the task kind."""
+    return {BACKEND_FILES.get(backend, ""), *SEQ2SEQ_FILES.get(backend, ())} - {""}
+Logits = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+def position_limit(folder: str | Path) -> int:
+    """The longest input the model takes: a from-scratch model has only as many positions as it was trained with."""
+    import json
+
+    config = json.loads((Path(folder) / "config.json").read_text())
+    return int(config.get("max_position_embeddings", 512))
+
+
+def load_logits(folder: str | Path, backend: str) -> Logits:
+    """A function from a tokenized batch (input_ids, attention_mask as int64 arrays) to logits."""
+    folder = Path(folder)
+    if backend == "eager":
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+
+        def run_eager(batch):
+            with torch.inference_mode():
+                return model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
+        return run_eager
+    if backend not in BACKEND_FILES:
+        raise LmforgeError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
+    path = folder / BACKEND_FILES[backend]
+    if not path.is_file():
+        raise LmforgeError(f"{path}: no {backend} export here; run `lmforge export` first.")
+    if backend == "torch-export":
+        import torch
+
+        program = torch.export.load(str(path)).module()
+
+        def run_program(batch):
+            with torch.inference_mode():
+                return program(*(torch.from_numpy(batch[k]) for k in ("input_ids", "attention_mask"))).numpy()
+        return run_program
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # warnings about unused initializers are noise to a user
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda batch: session.run(["logits"], batch)[0]
+
+
+class TextScorer:
+    """Texts to logits with one loaded model and tokenizer, reused across calls (a server answers many requests)."""
+
+    def __init__(self, folder: str | Path, backend: str):
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self.limit = min(self.tokenizer.model_max_length, position_limit(folder))
+        self.logits = load_logits(folder, backend)
+
+    def __call__(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
+        """Logits of each text, in the texts' order; batches of similar length so that padding costs little."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            # At least 2 positions: the exported graphs were traced with a sequence dimension that starts at 2.
+            batch = self.tokenizer([texts[i] for i in chunk], truncation=True, max_length=self.limit,
+                                   padding="longest", pad_to_multiple_of=2, return_tensors="np")
+            rows = self.logits({"input_ids": batch["input_ids"].astype(np.int64),
+                                "attention_mask": batch["attention_mask"].astype(np.int64)})
+            found |= dict(zip(chunk, rows))
+        return np.stack([found[i] for i in range(len(texts))]) if texts else np.zeros((0, 0))
+
+
+def label_texts(folder: str | Path, scorer: TextScorer, texts: list[str]) -> list[tuple[str, float]]:
+    """(label, probability) per text."""
+    import json
+
+    labels = json.loads((Path(folder) / "config.json").read_text())["id2label"]
+    logits = scorer(texts)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    return [(labels[str(int(row.argmax()))], float(row.max())) for row in probabilities]

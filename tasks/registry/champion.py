@@ -1,0 +1,150 @@
+"""The champion alias in the MLflow registry: who holds it, its history, recorded moves, rollback, the version list.
+
+Shared by the promote step and the `lmforge models / promote / rollback` commands, so every move is recorded alike.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tasks.core.config import Params
+from tasks.core.errors import LmforgeError
+
+HISTORY_TAG = "champion_history"  # on the registered model: the versions that held the alias, oldest first
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def registered_versions(client, name: str) -> list:
+    """Every version of the model, newest first; none when the model was never registered."""
+    versions = client.search_model_versions(f"name='{name}'")
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def current_champion(client, params: Params):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(params.registry.model_name, params.registry.champion_alias)
+    except MlflowException:
+        return None
+
+
+def champion_history(client, name: str) -> list[str]:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        tags = client.get_registered_model(name).tags
+    except MlflowException:
+        return []
+    return [v for v in tags.get(HISTORY_TAG, "").split(",") if v]
+
+
+def record_decision(client, params: Params, version: str, decision: dict, artifact: str) -> None:
+    """The decision as tags on the version (what `lmforge models` shows) and as JSON on the version's run."""
+    name = params.registry.model_name
+    tags = {"promotion_verdict": decision["verdict"], "promotion_reason": "; ".join(decision["reasons"])[:4000],
+            "promotion_time": decision["time"], "promotion_by": decision["by"]}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.log_dict(client.get_model_version(name, version).run_id, decision, f"promotion/{artifact}")
+    Path(params.paths.promotion).parent.mkdir(parents=True, exist_ok=True)
+    Path(params.paths.promotion).write_text(json.dumps(decision, indent=1))
+
+
+def move_champion(client, params: Params, version: str, history: list[str]) -> None:
+    """History first, then the alias (the switch users see); a failed alias move puts the history back."""
+    name, before = params.registry.model_name, champion_history(client, params.registry.model_name)
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history[-100:]))
+    try:
+        client.set_registered_model_alias(name, params.registry.champion_alias, version)
+    except Exception:
+        client.set_registered_model_tag(name, HISTORY_TAG, ",".join(before))
+        raise
+
+
+def manual_decision(params: Params, kind: str, version: str, before: str | None, reason: str) -> dict:
+    return {"time": now(), "by": user(), "kind": kind, "model_name": params.registry.model_name,
+            "challenger_version": version, "champion_before": before, "champion_after": version,
+            "verdict": kind, "reasons": [reason], "rule": None, "metrics": {}, "deltas": {}}
+
+
+def promote_by_hand(client, params: Params, version: str, reason: str) -> dict:
+    """`lmforge promote VERSION`: the champion alias moves to VERSION, recorded with who and why."""
+    from mlflow.exceptions import MlflowException
+
+    name = params.registry.model_name
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise LmforgeError(f"{name} has no version {version}; `lmforge models` lists the versions.") from None
+    champion = current_champion(client, params)
+    if champion and str(champion.version) == str(version):
+        raise LmforgeError(f"version {version} of {name} is already @{params.registry.champion_alias}; nothing to do.")
+    decision = manual_decision(params, "promoted by hand", version, champion and str(champion.version), reason)
+    record_decision(client, params, version, decision, f"manual-{decision['time'].replace(':', '')}.json")
+    move_champion(client, params, version, [*champion_history(client, name), str(version)])
+    return decision
+
+
+def roll_back(client, params: Params, reason: str) -> dict:
+    """`lmforge rollback`: the champion alias goes back to the version that held it before the current one."""
+    name, alias = params.registry.model_name, params.registry.champion_alias
+    champion, history = current_champion(client, params), champion_history(client, name)
+    if champion is None:
+        raise LmforgeError(f"{name} has no @{alias} to roll back; `lmforge models` shows the versions.")
+    earlier = [v for v in history if v != str(champion.version)]
+    if not earlier:
+        raise LmforgeError(f"version {champion.version} is the first @{alias} of {name}: there is no earlier one to "
+                           "roll back to; use `lmforge promote VERSION` to choose one.")
+    while history and history[-1] == str(champion.version):
+        history.pop()
+    target = history[-1]
+    decision = manual_decision(params, "restored by rollback", target, str(champion.version), reason)
+    record_decision(client, params, target, decision, f"rollback-{decision['time'].replace(':', '')}.json")
+    client.set_model_version_tag(name, str(champion.version), "rolled_back", f"{decision['time']} by {decision['by']}")
+    move_champion(client, params, target, history)
+    return decision
+
+
+def find_unchanged(client, params: Params, data_version: str) -> str | None:
+    """A version already trained on this data version with these params (the champion first), if any.
+
+    Retraining the same inputs would give the same model again, whether that one was promoted or rejected. A version
+    with no verdict yet does not count: its run stopped between registering and deciding (killed, or the registry
+    went away), so the next run registers and decides again (reusing the trained model, still in paths.model) rather
+    than skipping forever on an undecided version.
+    """
+    same = lambda v: v.tags.get("data_version") == data_version and v.tags.get("inputs_hash") == params.inputs_hash()
+    champion = current_champion(client, params)
+    if champion is not None and same(champion):
+        return f"version {champion.version} (@{params.registry.champion_alias})"
+    for version in registered_versions(client, params.registry.model_name):
+        if same(version) and version.tags.get("promotion_verdict"):
+            return f"version {version.version} ({version.tags.get('promotion_verdict', 'undecided')})"
+    return None
+
+
+def aliases_by_version(client, name: str) -> dict[str, list[str]]:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = client.get_registered_model(name).aliases
+    except MlflowException:
+        return {}
+    found: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        found.setdefault(str(version), []).append(alias)
+    return found

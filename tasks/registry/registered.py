@@ -1,0 +1,68 @@
+"""A registered version as lmforge uses it: its pyfunc, loaded by URI, and its exports as they sit on its MLflow run
+(under export/), fetched for one backend only when its parity check passed: what `lmforge predict --backend`, the
+registered pyfuncs, promote and `lmforge serve` run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.core.config import Params
+from tasks.core.errors import LmforgeError
+
+PARITY_FILE = "parity.json"  # the export step's record: one verdict per backend
+
+
+def load_registered(params: Params, model_uri: str):
+    """The pyfunc model at `model_uri` (models:/name@alias, runs:/..., a path): tasks.kinds.classification.model's Classifier,
+    or tasks.kinds.seq2seq.model's Translator."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from tasks.registry import tracking
+
+    tracking.client(params)
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as error:
+        hint = " (no champion yet? try --model models:/NAME@challenger)" if "@" in model_uri else ""
+        raise LmforgeError(f"cannot load {model_uri} from {tracking.tracking_uri(params)}{hint} "
+                           f"({str(error).splitlines()[0][:160]}); run `lmforge run` first or check --model.") from None
+
+
+def download_export(client, run_id: str, backend: str) -> Path:
+    """The run's export/ files that `backend` needs (parity.json first; no other backend's model file), in a new
+    temporary folder; a run never exported gives a folder without parity.json."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    from tasks.registry.backends import BACKENDS, export_files
+    target = Path(tempfile.mkdtemp(prefix="lmforge-export-"))
+    others = set().union(*(export_files(name) for name in BACKENDS if name != backend))
+    try:
+        client.download_artifacts(run_id, f"export/{PARITY_FILE}", str(target))
+        for item in client.list_artifacts(run_id, "export"):
+            if Path(item.path).name not in others | {PARITY_FILE}:
+                client.download_artifacts(run_id, item.path, str(target))
+    except (MlflowException, OSError):
+        pass  # never exported, or not completely: the parity check below refuses it
+    return target  # a file downloaded by its path lands in the folder itself, not under export/
+
+
+def fetch_run_export(client, run_id: str, backend: str) -> Path:
+    """The files `backend` needs from a model's MLflow run, downloaded, when its export passed the parity check;
+    else one sentence naming the registered version."""
+    import json
+
+    from tasks.registry.backends import BACKEND_FILES
+    local = download_export(client, run_id, backend)
+    parity = json.loads((local / PARITY_FILE).read_text()) if (local / PARITY_FILE).is_file() else {}
+    status = parity.get(backend, {}).get("status")
+    files = parity.get(backend, {}).get("files") or [BACKEND_FILES.get(backend, backend)]  # older records name none
+    if status != "passed" or not all((local / name).is_file() for name in files):
+        found = client.search_model_versions(f"run_id='{run_id}'")
+        what, number = (f"{found[0].name} version {found[0].version}", found[0].version) if found else \
+            (f"the model of run {run_id}", "VERSION")
+        raise LmforgeError(f"{what} has no {backend} export that passed its parity check ({status or 'none'}); "
+                           f"run `lmforge export {number}`, or use the eager backend.")
+    return local

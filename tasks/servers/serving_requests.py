@@ -1,0 +1,58 @@
+"""What `lmforge serve` accepts: MLflow's scoring formats, within size limits; anything else is one sentence and a 4xx."""
+
+import json
+
+from tasks.core.config import Params
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def read_texts(body: bytes, params: Params) -> list[str]:
+    """Texts from a scoring request: dataframe_split, dataframe_records, inputs or instances (MLflow's formats)."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest(400, "the request body is not UTF-8 text; send JSON encoded as UTF-8.") from None
+    except ValueError as error:
+        raise BadRequest(400, f"the request body is not valid JSON ({error}); send e.g. "
+                              '{"inputs": ["a text"]}.') from None
+    columns = {"text", "source", params.data.text_column, params.data.source_column}
+    if not isinstance(payload, dict):
+        raise BadRequest(400, 'the JSON must be an object such as {"inputs": ["a text"]}.')
+    if "dataframe_split" in payload:
+        split = payload["dataframe_split"] or {}
+        names = [name for name in split.get("columns", []) if name in columns]
+        if not names:
+            raise BadRequest(400, f"dataframe_split has no text column (columns {split.get('columns')}); name it text.")
+        at = split["columns"].index(names[0])
+        texts = [row[at] for row in split.get("data", [])]
+    elif "dataframe_records" in payload:
+        records = payload["dataframe_records"] or []
+        names = [name for name in columns if records and isinstance(records[0], dict) and name in records[0]]
+        if records and not names:
+            raise BadRequest(400, "dataframe_records rows have no text field; name it text.")
+        texts = [record.get(names[0]) if isinstance(record, dict) else None for record in records]
+    elif "inputs" in payload or "instances" in payload:
+        found = payload.get("inputs", payload.get("instances"))
+        texts = found.get("text", []) if isinstance(found, dict) else found
+    else:
+        raise BadRequest(400, "the JSON needs one of dataframe_split, dataframe_records, inputs or instances.")
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise BadRequest(400, "every text must be a JSON string; found another type or a missing value.")
+    return texts
+
+
+def check_batch(texts: list[str], params: Params) -> None:
+    limits = params.serve
+    if not texts:
+        raise BadRequest(400, "the batch is empty; send at least one text.")
+    if len(texts) > limits.max_batch:
+        raise BadRequest(413, f"{len(texts)} texts are more than serve.max_batch ({limits.max_batch}); split the batch.")
+    longest = max(range(len(texts)), key=lambda i: len(texts[i]))
+    if len(texts[longest]) > limits.max_text_chars:
+        raise BadRequest(413, f"text {longest} has {len(texts[longest])} characters, more than serve.max_text_chars "
+                              f"({limits.max_text_chars}); shorten it.")
