@@ -1,6 +1,10 @@
-# lmforge: `make run` and `make test` set up .venv themselves (Python 3.11 and git are all they need).
-# The interpreter: python3.11 when there is one, else python3 if it is 3.11 (pyproject's requires-python).
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# lmforge: `make run` and `make test` set up .venv themselves (Python 3.11-3.14 and git are all they need).
+# The interpreter: python3.11 (what CI tests) when there is one, else the first of python3, python3.12-3.14 that
+# pyproject's requires-python (>=3.11,<3.15) accepts.
+FITS := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 15))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach candidate,python3.11 python3 python3.12 python3.13 python3.14,$(shell command -v $(candidate) >/dev/null 2>&1 && $(candidate) -c '$(FITS)' 2>/dev/null && command -v $(candidate))) python3)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
@@ -11,8 +15,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
-	  echo "lmforge's pinned stack is tested on Python 3.11 only (pyproject's requires-python): install python3.11 (e.g. apt-get install python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c '$(FITS)' 2>/dev/null || { \
+	  echo "lmforge needs Python 3.11 to 3.14 (great-expectations 1.24.1 stops at 3.14) and found none: install python3.11 (e.g. apt-get install python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -32,7 +36,8 @@ test: setup
 test-faults: setup
 	LMFORGE_FAULTS=1 $(BIN)/python -m pytest -m faults
 
-# Several processes and machines at once (DDP under torchrun, Dask sweeps, work-pool workers on PostgreSQL stores); CI runs them.
+# Several processes, servers and machines at once (DDP under torchrun, Dask sweeps, work-pool workers on PostgreSQL
+# stores, overlapping runs, `lmforge ui` in a browser); CI runs them.
 test-scale: setup
 	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale
 

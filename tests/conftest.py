@@ -121,7 +121,7 @@ def registry(project: Path):
 
 def pytest_collection_modifyitems(config, items):
     """Opt-in tiers run only when asked: slow (real data, pretrained weights: LMFORGE_SLOW=1, make test-slow),
-    faults (injected faults, minutes each: LMFORGE_FAULTS=1, make test-faults) and scale (several processes:
+    faults (injected faults, minutes each: LMFORGE_FAULTS=1, make test-faults) and scale (several processes or servers:
     LMFORGE_SCALE=1, make test-scale); .ci/run runs faults and scale after make test."""
     tiers = {"slow": ("LMFORGE_SLOW", "make test-slow"), "faults": ("LMFORGE_FAULTS", "make test-faults"),
              "scale": ("LMFORGE_SCALE", "make test-scale")}

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import FAST_PARAMS, make_project, merge, registry
 
-pytestmark = pytest.mark.flow
+# Two lmforge processes at once: the scale tier (make test-scale), which .ci/run runs.
+pytestmark = [pytest.mark.flow, pytest.mark.scale]
 
 # Runs, not exports, are what the tests using TINY look at: no export (10-15 s) per promoted run.
 TINY = merge(FAST_PARAMS, {"data": {"sample": {"rows": 600}}, "train": {"max_steps": 30},

@@ -22,7 +22,8 @@ import pytest
 from tests.conftest import REPO, free_port, make_project
 from tests.flows.test_overlap import TINY
 
-pytestmark = [pytest.mark.flow, pytest.mark.browser]
+# Servers, a browser and a schedule side by side: the scale tier (make test-scale), which .ci/run runs.
+pytestmark = [pytest.mark.flow, pytest.mark.browser, pytest.mark.scale]
 ARTIFACTS = Path(os.environ.get("LMFORGE_TEST_ARTIFACTS", REPO / "test-artifacts"))
 
 
@@ -85,11 +86,19 @@ def test_ui_shows_the_registered_model_and_the_flow_runs(tmp_path):
     env.pop("PREFECT_API_URL", None)
     lmforge = lambda *args: [sys.executable, "-m", "flows.cli", *args]
     prefect_port, mlflow_port = free_port(), free_port()
+    # Its output (the servers' too: they inherit it) goes to a file, never an undrained pipe: a pipe fills up at
+    # 64 KiB of access logs and blocks whoever writes next, the servers included.
+    ui_log_path = tmp_path / "ui.log"
+    ui_log = ui_log_path.open("w")
     ui = subprocess.Popen(lmforge("ui", "--prefect-port", str(prefect_port), "--mlflow-port", str(mlflow_port)),
-                          cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          cwd=root, env=env, stdout=ui_log, stderr=subprocess.STDOUT, text=True)
     schedule = None
     try:
-        banner = "".join(iter(ui.stdout.readline, "Ctrl-C stops both.\n")) if ui.poll() is None else ""
+        def read_banner() -> str:
+            text = ui_log_path.read_text()
+            return text if "Ctrl-C stops both." in text or ui.poll() is not None else ""
+
+        banner = wait_for(read_banner, 180, "lmforge ui's banner")
         prefect, mlflow_ui = f"http://127.0.0.1:{prefect_port}", f"http://127.0.0.1:{mlflow_port}"
         assert prefect in banner and mlflow_ui in banner, banner
 
