@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from flows import cli_params, cli_registry, cli_servers, cli_sweep
+from flows import cli_monitor, cli_params, cli_registry, cli_servers, cli_sweep
 from flows.cli_shared import Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
@@ -135,7 +136,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
     with command(debug):
         from tasks.core.config import load_params
         from tasks.core.errors import LmforgeError
-        from tasks.predict import load_texts, predict_texts
+        from tasks.predict import load_texts, log_predictions, predict_texts
 
         settings = load_params(params, set_)
         from tasks.kinds import get_kind
@@ -148,7 +149,10 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         if not rows:
             raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
-        predictions = list(zip(rows, predict_texts(settings, uri, rows, backend.value)))
+        started = time.perf_counter()
+        outputs = predict_texts(settings, uri, rows, backend.value)
+        log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)
+        predictions = list(zip(rows, outputs))
         if as_json:
             echo_json({"model": uri, "backend": backend.value, "predictions": [
                 {"input": text, "output": output, "score": score} for text, (output, score) in predictions]})
@@ -157,7 +161,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
-for module in (cli_params, cli_registry, cli_servers, cli_sweep):
+for module in (cli_monitor, cli_params, cli_registry, cli_servers, cli_sweep):
     for function in module.COMMANDS:
         app.command()(function)
 

@@ -176,6 +176,8 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
         typer.echo(f"serving {settings.registry.model_name} @{settings.registry.champion_alias} (version "
                    f"{champion.version}, {champion.backend}) on http://{where.host}:{where.port}/invocations; "
                    "Ctrl-C stops it.")
+        if app.state.log is not None:
+            typer.echo(f"logging each answer to {settings.paths.inference_log}/ (monitor.log: false turns it off)")
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
 
 

@@ -1,5 +1,5 @@
 """lmforge steps: each module holds a pure core, a thin Prefect task and a `python -m` entry. Infrastructure lies in
-core/, data/, training/, registry/ and servers/; each task kind in kinds/<kind>/."""
+core/, data/, training/, registry/, servers/ and monitoring/; each task kind in kinds/<kind>/."""
 
 from tasks.registry.moved import install_moved
 

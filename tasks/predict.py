@@ -49,3 +49,26 @@ def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str
     model = load_registered(params, model_uri)
     outputs = model.predict(texts, params={"backend": backend}) if backend != "eager" else model.predict(texts)
     return get_kind(params.task).format_outputs(outputs)
+
+
+def log_predictions(params: Params, model_uri: str, backend: str, texts: list[str],
+                    outputs: list[tuple[str, float | None]], seconds: float) -> None:
+    """Append the answers to the inference log (monitor.log), on disk before the command returns."""
+    if not params.monitor.log:
+        return
+    from tasks.data.inference_log import make_rows, new_request_ids, open_log
+    from tasks.registry import tracking
+
+    version = find_version(tracking.client(params), model_uri)
+    context = {"source": "predict", "model_name": version.name if version else "",
+               "model_version": str(version.version) if version else "",
+               "alias": model_uri.partition("@")[2], "backend": backend}
+    answers = [{"output": output, "score": score} for output, score in outputs]
+    log = open_log(params.paths.inference_log, params.monitor)
+    log.record(make_rows(texts, answers, new_request_ids(len(texts)), context, 1000 * seconds / max(len(texts), 1),
+                         params.monitor.log_inputs))
+    status = log.close()
+    if status["error"]:
+        from tasks.core.runtime import say
+
+        say(f"warning: {status['error']}")

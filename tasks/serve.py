@@ -2,11 +2,13 @@
 
 A thin FastAPI app rather than `mlflow models serve`: MLflow's server resolves `models:/NAME@champion` once when it
 starts and runs the eager flavour, so it could neither follow a promotion or rollback without a restart nor run the
-ONNX exports. Every answer names the version and backend that gave it (body and X-Model-Version header).
+ONNX exports. Every answer names the version and backend that gave it (body and X-Model-Version header) and a request id per
+input, the key of its row in the inference log (monitor.log), which a background thread writes off the response path.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's `request: Request` annotation at run time, and
 # Request is imported inside build_app (fastapi loads only when serving).
+import contextlib
 import sys
 import threading
 import time
@@ -91,7 +93,21 @@ def build_app(params: Params):
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
-    holder, app = ChampionHolder(params), FastAPI(title="lmforge", docs_url=None, redoc_url=None)
+    from tasks.data.inference_log import make_rows, new_request_ids, open_log
+
+    log = open_log(params.paths.inference_log, params.monitor)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        if log is not None:  # in uvicorn's graceful shutdown: a SIGTERM'd server still writes what is queued
+            status = log.close()
+            print(f"inference log: {status['written']} rows written to {status['folder']}, {status['not_logged']} not "
+                  "logged" + (f" ({status['error']})" if status["error"] else ""), file=sys.stderr, flush=True)
+
+    holder = ChampionHolder(params)
+    app = FastAPI(title="lmforge", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.log = log
 
     def answer(status: int, body: dict, champion: Champion | None = None) -> JSONResponse:
         headers = {"X-Model-Version": champion.version} if champion else None
@@ -103,10 +119,12 @@ def build_app(params: Params):
             champion = holder.get()
         except LmforgeError as error:
             return answer(503, {"error": str(error)})
-        return answer(200, {"status": "ok", "model_version": champion.version, "backend": champion.backend}, champion)
+        return answer(200, {"status": "ok", "model_version": champion.version, "backend": champion.backend,
+                            "log": log.status() if log else None}, champion)
 
     @app.post("/invocations")
     async def invocations(request: Request):
+        started = time.perf_counter()
         try:
             texts = read_texts(await request.body(), params)
             check_batch(texts, params)
@@ -120,8 +138,14 @@ def build_app(params: Params):
             champion, predictions = await run_in_thread(predict)
         except LmforgeError as error:
             return answer(503, {"error": str(error)})
+        request_ids = new_request_ids(len(texts))
+        if log is not None:
+            context = {"source": "serve", "model_name": params.registry.model_name, "model_version": champion.version,
+                       "alias": params.registry.champion_alias, "backend": champion.backend}
+            log.record(make_rows(texts, predictions, request_ids, context, 1000 * (time.perf_counter() - started),
+                                 params.monitor.log_inputs))
         return answer(200, {"predictions": predictions, "model_version": champion.version,
-                            "backend": champion.backend}, champion)
+                            "backend": champion.backend, "request_ids": request_ids}, champion)
 
     return app, holder
 

@@ -354,6 +354,29 @@ class ServeParams(Section):
     refresh_s: float = Field(2.0, gt=0, description="How often the server checks where the champion alias points.")
 
 
+class MonitorParams(Section):
+    log: bool = Field(True, description="Record what `lmforge serve` and `lmforge predict` answer in the inference log "
+                      "(paths.inference_log): time, request id, model version, backend, latency, output, input.")
+    log_inputs: Literal["text", "hash", "none"] = Field(
+        "text", description="What a logged row keeps of its input: the text, its SHA-256, or nothing.")
+    retention_days: float = Field(30.0, gt=0, description="Log segments older than this are deleted when a writer starts.")
+    queue_rows: int = Field(10000, ge=1, description="Rows waiting for the log writer; beyond that rows are counted as "
+                            "not logged (on /ping) and answers go on.")
+    flush_s: float = Field(1.0, gt=0, description="How often the writer closes a segment: a killed server loses at "
+                           "most this many seconds of rows.")
+    window_hours: float = Field(24.0, gt=0, description="`lmforge monitor` compares the champion's answers of this "
+                                "many past hours with its test split.")
+    sample_rows: int = Field(500, ge=20, description="Rows of each side the drift tests read at most (a random "
+                             "sample): more rows detect smaller shifts and cost quadratic time in the embedding test.")
+    alpha: float = Field(0.01, gt=0, lt=1, description="A test whose p-value is below this reports drift.")
+    permutations: int = Field(200, ge=20, description="Permutations behind the embedding test's p-value (its "
+                              "smallest possible p-value is 1/(permutations+1)).")
+    experiment: str = Field("lmforge-monitoring", description="MLflow experiment of the monitor's runs.")
+    on_drift: Literal["alert", "retrain"] = Field(
+        "alert", description="alert: the lmforge.monitor.drift event only; retrain: also lmforge.retrain.requested, "
+        "on which prefect.yaml's trigger runs the retrain deployment.")
+
+
 class PathParams(Section):
     dataset: str = "data/dataset"
     validation: str = "data/validation"
@@ -363,6 +386,7 @@ class PathParams(Section):
     registered: str = "data/registered.json"
     promotion: str = "data/promotion.json"
     lock: str = Field("data/.retrain.lock", description="File lock that keeps overlapping runs from sharing outputs.")
+    inference_log: str = Field("data/inference", description="Folder of the inference log's Parquet segments.")
 
     @field_validator("*")
     @classmethod
@@ -405,6 +429,7 @@ class Params(Section):
     export: ExportParams = ExportParams()
     schedule: ScheduleParams = ScheduleParams()
     serve: ServeParams = ServeParams()
+    monitor: MonitorParams = MonitorParams()
     sweep: SweepParams = SweepParams()
     paths: PathParams = PathParams()
 

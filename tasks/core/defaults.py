@@ -64,7 +64,8 @@ def file_defaults(file: str | Path | None) -> dict:
     return {
         "paths": {"dataset": f"{folder}/dataset", "validation": f"{folder}/validation",
                   "tokenized": f"{folder}/tokenized", "model": f"{folder}/model", "metrics": f"metrics/{name}",
-                  "registered": f"{folder}/registered.json", "promotion": f"{folder}/promotion.json"},
+                  "registered": f"{folder}/registered.json", "promotion": f"{folder}/promotion.json",
+                  "inference_log": f"{folder}/inference"},
         "registry": {"model_name": f"lmforge-{name}"},
         "schedule": {"name": f"lmforge-retrain-{name}"},
     }

@@ -89,3 +89,17 @@ def push_objects(repo, objects: set, data_version: str, pending: Path) -> None:
                                    "time": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
     say(f"[warn] DVC remote {where} did not take data version {data_version} ({reason}); the run goes on with "
         "the copy in .dvc/cache, and the next run (or `dvc push`) pushes it")
+
+
+def find_version_file(data_version: str, relpath: str, root: str | Path = ".") -> Path:
+    """A file of a data version (a dataset folder's hash, ending in .dir) in this project's DVC cache: what a model
+    was trained and tested on, whatever data/ holds now."""
+    with open_repo(root) as repo:
+        manifest = Path(repo.cache.local.oid_to_path(data_version))
+        if not manifest.is_file():
+            raise LmforgeError(f"data version {data_version} is not in this project's DVC cache; `dvc pull` it "
+                               "(or `dvc fetch`), then monitor again.")
+        entry = next((item for item in json.loads(manifest.read_text()) if item["relpath"] == relpath), None)
+        if entry is None:
+            raise LmforgeError(f"data version {data_version} holds no {relpath}; it was not made by lmforge's ingest.")
+        return Path(repo.cache.local.oid_to_path(entry["md5"]))

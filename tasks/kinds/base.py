@@ -36,6 +36,7 @@ class TaskKind(Protocol):
     INIT_COLUMNS: list[tuple[str, str | None, str]]
     INIT_MODEL: str
     READS_DOCUMENTS: bool  # a .txt source is read as documents (data.documents), not as a table
+    OUTPUT_IS_LABEL: bool  # its outputs are labels (the monitor compares their shares), else texts (their lengths)
 
     def make_builtin(self, source: str, rows: int, seed: int) -> pd.DataFrame:
         """The generated dataset `builtin:NAME` of this kind (config.BUILTIN_TASKS lists which are whose)."""

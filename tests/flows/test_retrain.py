@@ -329,3 +329,66 @@ def test_a_version_registered_before_the_layout_moved_predicts_and_serves(traine
         assert status == 200 and ping["model_version"] == "1", ping
         status, answer = send(json.dumps({"inputs": list(EXAMPLES)}).encode())
         assert status == 200 and [row["label"] for row in answer["predictions"]] == labels, answer
+
+
+def test_serve_and_predict_log_what_they_answered(trained, monkeypatch):
+    """Each answer of predict and serve is a row of the inference log (data/inference): its request id, the version
+    and backend that gave it, the input and the output; serve's rows reach the disk by the time it has stopped."""
+    from tasks.data.inference_log import read_log
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    champion = str(registry(root).get_model_version_by_alias("test-reviews", "champion").version)
+    predicted = invoke("predict", "--json", "fine", "the speaker is terrible")
+    assert predicted.exit_code == 0, predicted.output
+    with serving() as send:
+        status, ping = send(b"", "/ping")
+        assert status == 200 and ping["log"]["error"] is None and ping["log"]["not_logged"] == 0, ping
+        status, answer = send(json.dumps({"inputs": ["i love the camera", "the cable came in a blue box"]}).encode())
+        assert status == 200 and len(set(answer["request_ids"])) == 2, answer
+    frame = read_log(root / "data/inference").set_index("request_id")
+    served = frame.loc[answer["request_ids"]]
+    assert served["source"].tolist() == ["serve", "serve"] and set(served["model_version"]) == {answer["model_version"]}
+    assert served["output"].tolist() == [row["label"] for row in answer["predictions"]]
+    assert served["input"].tolist() == ["i love the camera", "the cable came in a blue box"]
+    assert set(served["backend"]) == {answer["backend"]} and (served["latency_ms"] > 0).all()
+    logged = frame[(frame["source"] == "predict") & frame["input"].isin(["fine", "the speaker is terrible"])].tail(2)
+    outputs = [row["output"] for row in json.loads(predicted.output)["predictions"]]
+    assert logged["output"].tolist() == outputs and set(logged["model_version"]) == {champion}, logged
+
+
+def test_monitor_flags_shifted_traffic_not_in_distribution_traffic(trained, monkeypatch):
+    """The champion answers new reviews from the same generator (no drift), then questions it never saw (drift in
+    its own embeddings, with those questions as the most drifted inputs); each verdict is a run of the monitoring
+    experiment; a window with no requests says so."""
+    import pandas as pd
+
+    from tasks.kinds.classification.builtin import generate_reviews
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    champion = str(registry(root).get_model_version_by_alias("test-reviews", "champion").version)
+    questions = [f"what is the {word} of {place}?" for word in ("capital", "population", "area", "currency", "anthem")
+                 for place in ("france", "peru", "japan", "kenya", "norway", "chile", "egypt", "india")] * 2
+    verdicts = {}
+    for name, texts in (("calm", generate_reviews(150, 99)["text"].tolist()), ("shifted", questions)):
+        pd.DataFrame({"text": texts}).to_csv(root / f"{name}.csv", index=False)
+        where = f"paths.inference_log=data/inference-{name}"
+        assert invoke("predict", "--file", f"{name}.csv", "--set", where).exit_code == 0
+        result = invoke("monitor", "--json", "--set", where)
+        assert result.exit_code == 0, result.output
+        verdicts[name] = json.loads(result.stdout)
+        assert verdicts[name]["rows"] == len(texts) and verdicts[name]["model_version"] == champion, verdicts[name]
+    calm, shifted = verdicts["calm"], verdicts["shifted"]
+    assert not calm["drift"] and all(test["p_value"] >= 0.01 for test in calm["tests"].values()), calm
+    assert shifted["drift"] and shifted["tests"]["input_embedding_mmd"]["p_value"] < 0.01, shifted
+    assert set(shifted["examples"]) <= set(questions) and shifted["signals"]["window_unseen_token_share"] > 0.2
+    client = registry(root)
+    runs = {run.info.run_id: run for run in client.search_runs(
+        [client.get_experiment_by_name("lmforge-monitoring").experiment_id])}
+    assert runs[shifted["run_id"]].data.tags["verdict"] == "drift" and runs[calm["run_id"]].data.tags["verdict"] == "ok"
+    assert runs[shifted["run_id"]].data.metrics["input_embedding_mmd_p_value"] < 0.01
+    empty = invoke("monitor", "--json", "--set", "paths.inference_log=data/inference-none")
+    report = json.loads(empty.stdout)
+    assert empty.exit_code == 0 and report["rows"] == 0 and not report["drift"] and not report["run_id"], report
+    assert report["message"].startswith(f"no requests answered by version {champion}"), report

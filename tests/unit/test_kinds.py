@@ -1,5 +1,5 @@
 """The layout's rules: steps ask tasks.kinds for what differs, never branch on params.task and never import a kind's
-package; a kind reaches no step and no other kind; infrastructure (tasks/core, data, training, registry, servers)
+package; a kind reaches no step and no other kind; infrastructure (tasks/core, data, training, registry, servers, monitoring)
 reaches no step and no kind; the import graph of flows/ and tasks/ has no cycles."""
 
 import ast
@@ -15,7 +15,7 @@ from tasks.kinds.base import TaskKind
 from tests.conftest import REPO
 
 # Infrastructure, by concern: each a package under tasks/.
-INFRASTRUCTURE = ("core", "data", "training", "registry", "servers")
+INFRASTRUCTURE = ("core", "data", "training", "registry", "servers", "monitoring")
 # What tasks/kinds/base.py's TaskKind declares: its attributes and its methods.
 PROTOCOL = (*TaskKind.__annotations__, *(name for name, value in vars(TaskKind).items()
                                          if callable(value) and not name.startswith("_")))
@@ -48,7 +48,9 @@ def import_graph() -> dict[str, set[str]]:
 def steps_of(graph: dict[str, set[str]]) -> set[str]:
     """The modules directly in tasks/: the DAG's steps (dvc.yaml's stages), the other drivers of kinds (predict,
     serve, sweep) and their entry points."""
-    return {name for name in graph if name.count(".") == 1 and name.startswith("tasks.")}
+    files = module_files()
+    return {name for name in graph if name.count(".") == 1 and name.startswith("tasks.")
+            and files[name].name != "__init__.py"}
 
 
 def kind_of(module: str) -> str | None:

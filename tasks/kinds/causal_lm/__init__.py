@@ -27,6 +27,7 @@ REFERENCE_COLUMN = None
 INIT_COLUMNS = [("text_column", "text", "the text to model (a .txt source has it already)")]
 INIT_MODEL = "  pretrained: null              # a local GPT-style checkpoint; null: a small GPT-2 from scratch"
 READS_DOCUMENTS = True  # whether a .txt source is read as documents (data.documents)
+OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length
 
 
 def source_columns(data: DataParams) -> dict[str, str]:

@@ -21,6 +21,7 @@ REFERENCE_COLUMN = "label"
 INIT_COLUMNS = [("text_column", "text", "the text to classify"), ("label_column", "label", "its class")]
 INIT_MODEL = f"  pretrained: null              # null: a small BERT from scratch; or {PRETRAINED_PACKAGE} (fine-tunes MiniLM)"
 READS_DOCUMENTS = False  # whether a .txt source is read as documents (data.documents)
+OUTPUT_IS_LABEL = True  # the monitor tests a label's share (chi-square), else the output's length
 
 
 def source_columns(data: DataParams) -> dict[str, str]:

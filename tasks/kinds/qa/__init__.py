@@ -25,6 +25,7 @@ INIT_COLUMNS = [("context_column", "context", "the passage"), ("question_column"
                 ("answer_start_column", None, "the answer's character offset; null: its first occurrence")]
 INIT_MODEL = f"  pretrained: {PRETRAINED_PACKAGE}   # MiniLM with a span head; null: a small BERT from scratch"
 READS_DOCUMENTS = False  # whether a .txt source is read as documents (data.documents)
+OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length
 NO_EXPORT = ("not built for qa: lmforge exports no question answering model yet (no ONNX or torch.export graph of "
              "the span head and window post-processing); the version is served by eager PyTorch")
 

@@ -23,6 +23,7 @@ INIT_COLUMNS = [("source_column", "source", "the input text"), ("target_column",
 INIT_MODEL = ("  pretrained: null              # a local encoder-decoder checkpoint; null: a small one from scratch\n"
               f"  # pretrained_encoder: {PRETRAINED_PACKAGE}   # or warm-start both sides from a BERT-style encoder")
 READS_DOCUMENTS = False  # whether a .txt source is read as documents (data.documents)
+OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length
 
 
 def source_columns(data: DataParams) -> dict[str, str]:

@@ -1,0 +1,51 @@
+"""`lmforge monitor`: the monitor flow, its verdict as a table or as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
+
+
+def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+            debug: DebugOption = False,
+            hours: Annotated[float | None, typer.Option(help="Window: the last HOURS of logged requests "
+                                                            "(monitor.window_hours).")] = None) -> None:
+    """Compare what @champion answered lately (the inference log) with its test split: input and prediction drift,
+    logged to MLflow's monitoring experiment and sent as a Prefect event (lmforge.monitor.drift or .ok)."""
+    with command(debug):
+        from tasks.core.config import load_params
+
+        overrides = [*(set_ or []), *([f"monitor.window_hours={hours}"] if hours else [])]
+        settings = load_params(params, overrides)
+        from tasks.registry.tracking import check_server
+        from tasks.servers.prefect_api import start_prefect_api, wait_for_api
+
+        check_server(settings)
+        server = start_prefect_api()
+        from flows.monitor import monitor_flow
+
+        if not debug:
+            quiet_prefect_console()
+        wait_for_api(server)
+        import contextlib
+        import sys
+
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            report = monitor_flow(str(params), overrides)
+    if as_json:
+        echo_json(report)
+        return
+    typer.echo(f"{report['model_name']} version {report['model_version']}: {report['rows']} requests, "
+               f"{'DRIFT' if report['drift'] else 'no drift'}: {report['message']}")
+    for name, result in report["tests"].items():
+        typer.echo(f"  {name:<22} statistic {result['statistic']:.4g}  p {result['p_value']:.4g}"
+                   + ("  drift" if result["drift"] else ""))
+    if report["run_id"]:
+        typer.echo(f"  MLflow run    {report['run_id']} (experiment {settings.monitor.experiment})")
+
+
+COMMANDS = (monitor,)

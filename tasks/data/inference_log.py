@@ -1,0 +1,143 @@
+"""The inference log: what `lmforge serve` and `lmforge predict` answered, for the monitor to compare with training.
+
+Append-only Parquet segments in paths.inference_log. A background thread takes rows from a bounded queue and closes a
+segment every monitor.flush_s seconds (written to a hidden temporary name, then renamed): a reader never sees half a
+segment, a kill -9 loses at most the rows of the last flush_s, and logging never sits on the response path. A full
+queue or a failing disk costs rows, never answers: they are counted, and the first error is kept as one sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import queue
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from tasks.core.config import MonitorParams
+
+OUTPUT_KEYS = ("label", "answer", "output")  # what a kind's serve rows call their output
+
+
+def new_request_ids(count: int) -> list[str]:
+    return [uuid.uuid4().hex for _ in range(count)]
+
+
+def keep_input(text: str, how: str) -> str | None:
+    """monitor.log_inputs: the text itself, its SHA-256 (joins and duplicates without the text), or nothing."""
+    if how == "text":
+        return text
+    return hashlib.sha256(text.encode()).hexdigest() if how == "hash" else None
+
+
+def make_rows(texts: list[str], answers: list[dict], request_ids: list[str], context: dict, latency_ms: float,
+              how: str) -> list[dict]:
+    """One log row per input: when, which request, which model, how fast, what it answered and (as asked) what it
+    was asked. `context`: source, model_name, model_version, alias, backend."""
+    now = time.time()
+    rows = []
+    for text, answer, request_id in zip(texts, answers, request_ids):
+        output = next((answer[key] for key in OUTPUT_KEYS if key in answer), None)
+        score = answer.get("score")
+        rows.append({"time": now, "request_id": request_id, **context, "latency_ms": float(latency_ms),
+                     "output": None if output is None else str(output),
+                     "score": None if score is None else float(score), "input": keep_input(text, how)})
+    return rows
+
+
+class InferenceLog:
+    """A writer of log rows in its own thread; record() never blocks and never raises."""
+
+    def __init__(self, folder: str | Path, settings: MonitorParams):
+        self.folder, self.settings = Path(folder), settings
+        self.rows: queue.Queue = queue.Queue(maxsize=settings.queue_rows)
+        self.written = self.dropped = 0
+        self.error = ""
+        self.names = (f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{n:06d}" for n in itertools.count())
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="inference-log", daemon=True)
+        self.thread.start()
+
+    def record(self, rows: list[dict]) -> None:
+        for row in rows:
+            try:
+                self.rows.put_nowait(row)
+            except queue.Full:
+                self.dropped += 1
+
+    def status(self) -> dict:
+        return {"written": self.written, "not_logged": self.dropped, "queued": self.rows.qsize(),
+                "error": self.error or None, "folder": str(self.folder)}
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.stopping.wait(self.settings.flush_s)
+            self.flush()
+
+    def flush(self) -> None:
+        batch = []
+        while True:
+            try:
+                batch.append(self.rows.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            self.write_segment(batch)
+
+    def write_segment(self, batch: list[dict]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        name = next(self.names)
+        temporary = self.folder / f".{name}.tmp"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(batch), temporary)
+            temporary.replace(self.folder / f"{name}.parquet")
+            self.written += len(batch)
+        except OSError as error:
+            self.dropped += len(batch)
+            if not self.error:
+                self.error = (f"{self.folder}: the inference log cannot be written ({error.strerror or error}); "
+                              "answers go on, rows are counted as not logged; free the disk or set monitor.log: false.")
+            temporary.unlink(missing_ok=True)
+
+    def close(self) -> dict:
+        """Write what is queued and stop; returns the final status."""
+        self.stopping.set()
+        self.thread.join(timeout=30)
+        self.flush()
+        return self.status()
+
+
+def prune_segments(folder: str | Path, retention_days: float) -> int:
+    """Delete segments older than the retention (and temporaries a killed writer left); returns how many."""
+    cutoff = time.time() - retention_days * 86400
+    removed = 0
+    for path in Path(folder).glob("*"):
+        stale_temporary = path.name.startswith(".") and path.stat().st_mtime < time.time() - 3600
+        if (path.suffix == ".parquet" and path.stat().st_mtime < cutoff) or stale_temporary:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def read_log(folder: str | Path, since: float | None = None):
+    """Every logged row (or those at or after `since`, a Unix time) as a DataFrame; empty when nothing was logged."""
+    import pandas as pd
+
+    paths = sorted(Path(folder).glob("[!.]*.parquet"))
+    frame = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
+    return frame if since is None or frame.empty else frame[frame["time"] >= since].reset_index(drop=True)
+
+
+def open_log(folder: str | Path, settings: MonitorParams) -> InferenceLog | None:
+    """The writer a serving process uses (None when monitor.log is off), after pruning what the retention drops."""
+    if not settings.log:
+        return None
+    if Path(folder).is_dir():
+        prune_segments(folder, settings.retention_days)
+    return InferenceLog(folder, settings)

@@ -1,0 +1,67 @@
+"""What the monitor reads from texts with the champion's own files: sentence embeddings (its encoder's last hidden
+state, mean-pooled) and signals a person can read (length, unknown and unseen tokens, non-ASCII characters)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def embed_texts(folder: str | Path, texts: list[str], batch_size: int = 64, max_length: int = 128) -> np.ndarray:
+    """One vector per text from the model in `folder` (any kind: an encoder-decoder's encoder, else the model's
+    base), in length-sorted batches; rows come back in the texts' order."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from transformers.utils import logging as hf_logging
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # loading the base model of a task checkpoint reports its unused head
+    try:
+        model = AutoModel.from_pretrained(str(folder)).eval()
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    found = []
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = tokenizer([texts[i] for i in chunk], padding=True, truncation=True, max_length=max_length,
+                              return_tensors="pt")
+            hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            found.append((chunk, ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().numpy()))
+    width = found[0][1].shape[1] if found else 0
+    vectors = np.zeros((len(texts), width), dtype=np.float32)
+    for chunk, values in found:
+        vectors[chunk] = values
+    return vectors
+
+
+def read_signals(folder: str | Path, reference: list[str], window: list[str]) -> dict[str, float]:
+    """Readable figures of both samples under the champion's tokenizer: mean characters, share of unknown tokens,
+    share of the window's tokens never seen in the reference sample, share of non-ASCII characters."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    unknown = tokenizer.unk_token_id
+
+    def token_ids(texts: list[str]) -> list[int]:
+        return [token for ids in tokenizer(texts, add_special_tokens=False)["input_ids"] for token in ids]
+
+    def share(count: int, total: int) -> float:
+        return round(count / total, 6) if total else 0.0
+
+    reference_ids, window_ids = token_ids(reference), token_ids(window)
+    seen = set(reference_ids)
+    figures = {}
+    for name, texts, ids in (("reference", reference, reference_ids), ("window", window, window_ids)):
+        characters = "".join(texts)
+        figures |= {f"{name}_mean_chars": round(float(np.mean([len(text) for text in texts])), 3) if texts else 0.0,
+                    f"{name}_unknown_token_share": share(sum(token == unknown for token in ids), len(ids)),
+                    f"{name}_non_ascii_share": share(sum(not char.isascii() for char in characters), len(characters))}
+    figures["window_unseen_token_share"] = share(sum(token not in seen for token in window_ids), len(window_ids))
+    return figures

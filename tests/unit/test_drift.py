@@ -1,0 +1,27 @@
+"""The monitor's tests on numbers the test controls: no alarm between samples of one distribution, an alarm on a
+shift, and the witness naming the shifted rows."""
+
+import numpy as np
+
+from tasks.monitoring.drift import distribution_test, label_test, mmd_test
+
+
+def test_embedding_mmd_tells_a_shift_from_a_resample():
+    rng = np.random.default_rng(0)
+    reference, same = rng.normal(size=(200, 32)), rng.normal(size=(200, 32))
+    shifted = np.vstack([rng.normal(size=(150, 32)), rng.normal(size=(50, 32)) + 1.5])
+    calm, _ = mmd_test(reference, same, permutations=200, seed=1)
+    alarm, witness = mmd_test(reference, shifted, permutations=200, seed=1)
+    assert calm.p_value > 0.05 and alarm.p_value < 0.01 and alarm.statistic > calm.statistic
+    assert set(witness.argsort()[::-1][:40]) <= set(range(150, 200))  # the most drifted rows are the shifted ones
+
+
+def test_a_label_prior_shift_and_a_score_shift_are_caught():
+    reference = ["positive"] * 50 + ["negative"] * 50
+    assert label_test(reference, ["positive"] * 50 + ["negative"] * 50).p_value > 0.5
+    assert label_test(reference, ["positive"] * 70 + ["negative"] * 30).p_value < 0.01  # a 20-point prior shift
+    assert label_test(reference, ["positive"] * 100).p_value < 0.01
+    rng = np.random.default_rng(2)
+    scores = rng.beta(8, 2, 300)
+    assert distribution_test(scores, rng.beta(8, 2, 300)).p_value > 0.05
+    assert distribution_test(scores, rng.beta(3, 2, 300)).p_value < 0.01
