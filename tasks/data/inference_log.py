@@ -130,6 +130,8 @@ def read_log(folder: str | Path, since: float | None = None):
     import pandas as pd
 
     paths = sorted(Path(folder).glob("[!.]*.parquet"))
+    if since is not None:  # a segment is renamed into place after its last row: one older than `since` has none newer
+        paths = [path for path in paths if path.stat().st_mtime >= since]
     frame = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
     return frame if since is None or frame.empty else frame[frame["time"] >= since].reset_index(drop=True)
 
