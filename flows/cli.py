@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from flows import cli_monitor, cli_params, cli_registry, cli_servers, cli_sweep
+from flows import cli_loop, cli_monitor, cli_params, cli_registry, cli_servers, cli_sweep
 from flows.cli_shared import Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
@@ -151,17 +151,18 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
         started = time.perf_counter()
         outputs = predict_texts(settings, uri, rows, backend.value)
-        log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)
+        request_ids = log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)
         predictions = list(zip(rows, outputs))
         if as_json:
             echo_json({"model": uri, "backend": backend.value, "predictions": [
-                {"input": text, "output": output, "score": score} for text, (output, score) in predictions]})
+                {"input": text, "output": output, "score": score} | ({"request_id": request_ids[i]} if request_ids else {})
+                for i, (text, (output, score)) in enumerate(predictions)]})
             return
         for text, (label, score) in predictions:
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
-for module in (cli_monitor, cli_params, cli_registry, cli_servers, cli_sweep):
+for module in (cli_monitor, cli_loop, cli_params, cli_registry, cli_servers, cli_sweep):
     for function in module.COMMANDS:
         app.command()(function)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
+from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, run_prefect_flow
 
 
 def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
@@ -22,20 +22,15 @@ def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, 
         overrides = [*(set_ or []), *([f"monitor.window_hours={hours}"] if hours else [])]
         settings = load_params(params, overrides)
         from tasks.registry.tracking import check_server
-        from tasks.servers.prefect_api import start_prefect_api, wait_for_api
 
         check_server(settings)
-        server = start_prefect_api()
-        from flows.monitor import monitor_flow
 
-        if not debug:
-            quiet_prefect_console()
-        wait_for_api(server)
-        import contextlib
-        import sys
+        def load_flow():
+            from flows.monitor import monitor_flow
 
-        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-            report = monitor_flow(str(params), overrides)
+            return monitor_flow
+
+        report = run_prefect_flow(load_flow, as_json, debug, str(params), overrides)
     if as_json:
         echo_json(report)
         return

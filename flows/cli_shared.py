@@ -89,3 +89,20 @@ def quiet_prefect_console() -> None:
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, PrefectConsoleHandler):
                 handler.setLevel(logging.CRITICAL)
+
+
+def run_prefect_flow(load_flow, as_json: bool, debug: bool, *args, **kwargs):
+    """Run a flow on Prefect's temporary API (or the configured one), started before the flow's imports; with --json
+    the flow's own output goes to stderr, so stdout holds only the JSON. `load_flow` imports and returns the flow."""
+    import contextlib
+    import sys
+
+    from tasks.servers.prefect_api import start_prefect_api, wait_for_api
+
+    server = start_prefect_api()
+    flow = load_flow()
+    if not debug:
+        quiet_prefect_console()
+    wait_for_api(server)
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        return flow(*args, **kwargs)

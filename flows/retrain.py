@@ -36,6 +36,7 @@ class RunSummary:
     data_version: str
     run_id: str
     tracking_uri: str
+    trigger: str = "manual"
     data_push: str = ""
     validation: str = ""
     tokens: str = ""
@@ -51,20 +52,23 @@ class RunSummary:
 
 
 @flow(name="retrain")
-def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None, force: bool = False) -> RunSummary:
-    """One retrain: a run whose data version and params equal an already trained version's ends as Skipped."""
+def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None, force: bool = False,
+            trigger: str = "manual") -> RunSummary:
+    """One retrain: a run whose data version and params equal an already trained version's ends as Skipped.
+    `trigger` says what started it (manual, schedule, data change, drift); it goes on the MLflow run and the report."""
     params = load_params(params_path, overrides)
     check_writable(params)  # scheduled runs come here without the CLI's checks
     tracking.check_server(params)
     with hold_lock(params.paths.lock, params.schedule.lock_timeout_s):
         run_id = tracking.start_run(params)
+        tracking.set_tags(params, run_id, {"trigger": trigger})
         with collect_timings() as seconds:
             try:
                 dataset = ingest(params)
                 unchanged = None if force else check_changes(params, dataset.data_version)
                 if unchanged:
                     summary = RunSummary(f"skipped: nothing changed since {unchanged}", dataset.data_version, run_id,
-                                         redact(tracking.tracking_uri(params)), data_push=dataset.push_pending,
+                                         redact(tracking.tracking_uri(params)), trigger, data_push=dataset.push_pending,
                                          model_name=params.registry.model_name)
                     tracking.set_tags(params, run_id, {"outcome": "skipped", "data_version": dataset.data_version})
                     tracking.end_run(params, run_id)
@@ -90,7 +94,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
         tracking.end_run(params, run_id)
         summary = RunSummary(
             "trained and " + ("promoted" if decision.promoted else "rejected"), dataset.data_version, run_id,
-            redact(tracking.tracking_uri(params)), data_push=dataset.push_pending, validation=checks.summary(),
+            redact(tracking.tracking_uri(params)), trigger, data_push=dataset.push_pending, validation=checks.summary(),
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
             verdict=verdict, champion=decision.champion_after or "none", seconds=seconds,

@@ -126,10 +126,22 @@ def write_dataset(splits: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, i
     return {name: len(frame) for name, frame in splits.items()}
 
 
+def add_feedback(splits: dict[str, pd.DataFrame], params: Params) -> dict[str, pd.DataFrame]:
+    """Labels fed back (`lmforge feedback`) join the training rows; test and validation stay as the source gives
+    them, so the gate keeps comparing models on the same test rows."""
+    from tasks.data.feedback import read_feedback
+
+    rows = read_feedback(params.paths.feedback, list(splits["train"].columns))
+    if rows.empty:
+        return splits
+    return splits | {"train": pd.concat([splits["train"], rows], ignore_index=True)}
+
+
 def ingest_dataset(params: Params) -> dict[str, int]:
-    """The pure core: source to canonical Parquet splits under paths.dataset; returns rows per split."""
+    """The pure core: source (and labels fed back) to canonical Parquet splits under paths.dataset; returns rows
+    per split."""
     frames = load_frames(params.data, params.task)
-    splits = assign_splits(frames, params.data, params.project.seed, params.task)
+    splits = add_feedback(assign_splits(frames, params.data, params.project.seed, params.task), params)
     return write_dataset(splits, Path(params.paths.dataset))
 
 

@@ -68,10 +68,12 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
     """The drift tests on a window of logged rows (a DataFrame of the inference log) against the reference inputs."""
     from tasks.kinds import get_kind
     from tasks.monitoring.drift import distribution_test, label_test, mmd_test
+    from tasks.monitoring.quality import check_inputs, live_accuracy
     from tasks.monitoring.signals import embed_texts, read_signals
 
     settings, seed = params.monitor, params.project.seed
     reference = sample(reference, settings.sample_rows, seed)
+    quality, live_test = live_accuracy(params, version, window, settings.alpha)  # every labelled row, not a sample
     window = window.sample(n=min(len(window), settings.sample_rows), random_state=seed) if len(window) else window
     outputs, scores, folder = answer_reference(params, version, reference)
     tests: dict = {}
@@ -79,6 +81,7 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
     inputs_kept = params.monitor.log_inputs == "text" and all(isinstance(text, str) for text in texts)
     examples: list[str] = []
     signals: dict = {}
+    checks: dict = {}
     if inputs_kept:
         vectors = embed_texts(folder, reference + texts)
         tests["input_embedding_mmd"], witness = mmd_test(vectors[:len(reference)], vectors[len(reference):],
@@ -86,6 +89,7 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
         examples = [texts[i] for i in witness.argsort()[::-1][:5]]
         tests["input_length_ks"] = distribution_test([len(t) for t in reference], [len(t) for t in texts])
         signals = read_signals(folder, reference, texts)
+        checks = check_inputs(params, texts)
     logged = window["output"].fillna("").astype(str).tolist()
     if get_kind(params.task).OUTPUT_IS_LABEL:
         tests["output_label_chi2"] = label_test(outputs, logged)
@@ -93,14 +97,20 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
         tests["output_length_ks"] = distribution_test([len(o) for o in outputs], [len(o) for o in logged])
     if scores is not None and window["score"].notna().all():
         tests["output_score_ks"] = distribution_test(scores, window["score"].tolist())
+    if live_test is not None:
+        tests["live_accuracy_binomial"] = live_test
     results = {name: result.to_dict() | {"drift": result.p_value < settings.alpha} for name, result in tests.items()}
     drifted = sorted(name for name, result in results.items() if result["drift"])
     message = (f"drift: {', '.join(drifted)} below p {settings.alpha}" if drifted else
                f"no drift: every test's p-value is at least {settings.alpha}")
+    failed = {name: check for name, check in checks.items() if not check["success"]}
+    if failed:
+        message += "; data quality: " + ", ".join(f"{check['unexpected']} of {check['rows']} inputs fail {name}"
+                                                  for name, check in failed.items())
     if not inputs_kept:
         message += " (inputs not logged as text, monitor.log_inputs: only the outputs were compared)"
     return MonitorReport(bool(drifted), len(window), version.name, str(version.version), settings.window_hours,
-                         message, results, signals, examples)
+                         message, results, signals, examples, quality=quality or {}, checks=checks)
 
 
 def monitor_champion(params: Params, now: float | None = None) -> MonitorReport:

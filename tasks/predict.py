@@ -52,23 +52,26 @@ def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str
 
 
 def log_predictions(params: Params, model_uri: str, backend: str, texts: list[str],
-                    outputs: list[tuple[str, float | None]], seconds: float) -> None:
-    """Append the answers to the inference log (monitor.log), on disk before the command returns."""
+                    outputs: list[tuple[str, float | None]], seconds: float, source: str = "predict") -> list[str]:
+    """Append the answers to the inference log (monitor.log), on disk before the command returns; returns each
+    answer's request id (what `lmforge feedback` joins labels on), none when logging is off."""
     if not params.monitor.log:
-        return
+        return []
     from tasks.data.inference_log import make_rows, new_request_ids, open_log
     from tasks.registry import tracking
 
     version = find_version(tracking.client(params), model_uri)
-    context = {"source": "predict", "model_name": version.name if version else "",
+    request_ids = new_request_ids(len(texts))
+    context = {"source": source, "model_name": version.name if version else "",
                "model_version": str(version.version) if version else "",
                "alias": model_uri.partition("@")[2], "backend": backend}
     answers = [{"output": output, "score": score} for output, score in outputs]
     log = open_log(params.paths.inference_log, params.monitor)
-    log.record(make_rows(texts, answers, new_request_ids(len(texts)), context, 1000 * seconds / max(len(texts), 1),
+    log.record(make_rows(texts, answers, request_ids, context, 1000 * seconds / max(len(texts), 1),
                          params.monitor.log_inputs))
     status = log.close()
     if status["error"]:
         from tasks.core.runtime import say
 
         say(f"warning: {status['error']}")
+    return request_ids

@@ -16,7 +16,8 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 def summary_markdown(summary: dict, decision: dict | None) -> str:
     """Outcome, lineage and metrics in markdown tables; the champion's numbers beside the challenger's when compared."""
-    facts = [("", ""), ("outcome", summary.get("outcome", "")), ("data version", f"`{summary['data_version']}`"),
+    facts = [("", ""), ("outcome", summary.get("outcome", "")), ("started by", summary.get("trigger", "")),
+             ("data version", f"`{summary['data_version']}`"),
              ("validation", summary.get("validation", "")),
              ("model", f"{summary['model_name']} version {summary['model_version']}" if summary.get("model_version") else "none"),
              ("MLflow run", f"`{summary.get('run_id', '')}`")]

@@ -387,6 +387,8 @@ class PathParams(Section):
     promotion: str = "data/promotion.json"
     lock: str = Field("data/.retrain.lock", description="File lock that keeps overlapping runs from sharing outputs.")
     inference_log: str = Field("data/inference", description="Folder of the inference log's Parquet segments.")
+    feedback: str = Field("data/feedback", description="Folder of labelled requests (`lmforge feedback`), read by "
+                          "ingest as training rows beside data.source.")
 
     @field_validator("*")
     @classmethod

@@ -65,7 +65,7 @@ def file_defaults(file: str | Path | None) -> dict:
         "paths": {"dataset": f"{folder}/dataset", "validation": f"{folder}/validation",
                   "tokenized": f"{folder}/tokenized", "model": f"{folder}/model", "metrics": f"metrics/{name}",
                   "registered": f"{folder}/registered.json", "promotion": f"{folder}/promotion.json",
-                  "inference_log": f"{folder}/inference"},
+                  "inference_log": f"{folder}/inference", "feedback": f"{folder}/feedback"},
         "registry": {"model_name": f"lmforge-{name}"},
         "schedule": {"name": f"lmforge-retrain-{name}"},
     }

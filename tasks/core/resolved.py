@@ -38,6 +38,8 @@ def write_resolved(path: str | Path) -> Path:
         temporary = target.with_suffix(".tmp")
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(target)  # DVC never reads half a file
+    # ingest's DVC stage depends on the feedback folder (labels fed back are training rows): it must exist.
+    Path(params.paths.feedback).mkdir(parents=True, exist_ok=True)
     return target
 
 

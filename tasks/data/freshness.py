@@ -50,7 +50,8 @@ def describe_source(source: str) -> list[str]:
 def fingerprint_inputs(params: Params) -> str:
     """What the data version depends on: source files, dataset params and lmforge's code (a change reruns ingest)."""
     digest = hashlib.sha256(params.section_hash("task", "project", "data", "paths").encode())
-    for line in describe_source(params.data.source):
+    feedback = describe_source(params.paths.feedback) if Path(params.paths.feedback).is_dir() else []
+    for line in describe_source(params.data.source) + feedback:
         digest.update(line.encode())
     for module in sorted(CODE.rglob("*.py")):
         digest.update(module.read_bytes())

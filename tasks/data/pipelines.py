@@ -60,7 +60,8 @@ def pipeline_entry(params: Params, root: Path) -> dict:
 
     source = params.data.source
     entry = {"params": relative(params.source_file, root), "resolved": relative(resolved_path(params), root),
-             "inputs": BUILTIN_INPUTS if source in BUILTIN_TASKS else relative(source, root)}
+             "inputs": BUILTIN_INPUTS if source in BUILTIN_TASKS else relative(source, root),
+             "feedback": relative(params.paths.feedback, root)}
     return entry | {key: relative(getattr(params.paths, key), root) for key in OUTPUTS}
 
 

@@ -20,6 +20,8 @@ class MonitorReport:
     tests: dict[str, dict] = field(default_factory=dict)
     signals: dict[str, float] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
+    quality: dict = field(default_factory=dict)  # live accuracy on labelled requests (lmforge feedback)
+    checks: dict[str, dict] = field(default_factory=dict)  # the kind's validation checks on the logged inputs
     run_id: str = ""
 
     def to_dict(self) -> dict:
@@ -36,6 +38,14 @@ def report_markdown(report: MonitorReport) -> str:
              "| test | statistic | p-value | drift |", "| --- | --- | --- | --- |"]
     lines += [f"| {name} | {result['statistic']:.4g} | {result['p_value']:.4g} | {'yes' if result['drift'] else 'no'} |"
               for name, result in report.tests.items()]
+    if report.quality:
+        q = report.quality
+        versus = f" (test split: {q['test_value']:.4f})" if q.get("test_value") is not None else ""
+        lines += ["", f"Live {q['metric']} on {q['labelled']} labelled requests: {q['value']:.4f} "
+                      f"[{q['low']:.4f}, {q['high']:.4f}]{versus}"]
+    if report.checks:
+        lines += ["", "| data check (logged inputs) | failing | rows |", "| --- | --- | --- |",
+                  *(f"| {name} | {c['unexpected']} | {c['rows']} |" for name, c in report.checks.items())]
     if report.signals:
         lines += ["", "| signal | value |", "| --- | --- |", *(f"| {k} | {v:g} |" for k, v in report.signals.items())]
     if report.examples:
@@ -57,6 +67,9 @@ def record_report(params: Params, report: MonitorReport) -> str:
     metrics = {"rows": report.rows, "drift": float(report.drift), **report.signals}
     for name, result in report.tests.items():
         metrics |= {f"{name}_statistic": result["statistic"], f"{name}_p_value": result["p_value"]}
+    metrics |= {f"check_{name}_failing": check["unexpected"] for name, check in report.checks.items()}
+    if report.quality:
+        metrics |= {f"live_{report.quality['metric']}": report.quality["value"], "labelled": report.quality["labelled"]}
     tracking.log_metrics(settings, run_id, metrics)
     tracking.set_tags(settings, run_id, {"model_name": report.model_name, "model_version": report.model_version,
                                          "verdict": "drift" if report.drift else "ok", "message": report.message})

@@ -392,3 +392,46 @@ def test_monitor_flags_shifted_traffic_not_in_distribution_traffic(trained, monk
     report = json.loads(empty.stdout)
     assert empty.exit_code == 0 and report["rows"] == 0 and not report["drift"] and not report["run_id"], report
     assert report["message"].startswith(f"no requests answered by version {champion}"), report
+
+
+def test_score_feedback_and_live_quality_close_the_loop(trained, monkeypatch):
+    """`lmforge score` answers a file (order kept, each row with its version and request id, every answer logged);
+    labels fed back for those requests give the monitor a live accuracy beside the test split's, its checks run on
+    the logged inputs, and the next retrain trains on the labelled rows as a new data version."""
+    import pandas as pd
+
+    from tasks.kinds.classification.builtin import generate_reviews
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    champion = str(registry(root).get_model_version_by_alias("test-reviews", "champion").version)
+    reviews = generate_reviews(120, 1234)
+    reviews[["text"]].to_csv(root / "batch.csv", index=False)
+    where = "paths.inference_log=data/inference-score"
+    scored = invoke("score", "--file", "batch.csv", "--out", "scored/out.jsonl", "--json", "--batch-rows", "16",
+                    "--set", where)
+    assert scored.exit_code == 0, scored.output
+    result = json.loads(scored.stdout)
+    assert result["rows"] == 120 and result["model_version"] == champion and result["logged"] == 120, result
+    out = pd.read_json(root / "scored/out.jsonl", lines=True, dtype=False)
+    assert out["input"].tolist() == reviews["text"].tolist() and set(out["model_version"]) == {champion}
+    assert (out["prediction"] == reviews["label"]).mean() >= 0.8 and out["request_id"].nunique() == 120
+    labels = out[["request_id"]].assign(label=reviews["label"]).head(80)
+    labels.to_csv(root / "labels.csv", index=False)
+    fed = invoke("feedback", "labels.csv", "--json", "--set", where)
+    assert fed.exit_code == 0 and json.loads(fed.stdout)["rows"] == 80, fed.output
+    again = invoke("feedback", "labels.csv", "--set", where)
+    assert again.exit_code == 1 and "fed back before" in again.stderr, again.output
+    monitored = invoke("monitor", "--json", "--set", where)
+    assert monitored.exit_code == 0, monitored.output
+    report = json.loads(monitored.stdout)
+    quality = report["quality"]
+    assert quality["labelled"] == 80 and quality["low"] <= quality["value"] <= quality["high"], quality
+    assert quality["value"] >= 0.8 and quality["test_value"] >= 0.8, quality
+    assert report["tests"]["live_accuracy_binomial"]["p_value"] >= 0.01 and not report["drift"], report
+    assert report["checks"]["text_length"] == {"success": True, "unexpected": 0, "rows": 120}, report["checks"]
+    before = pd.read_parquet(root / "data/dataset/train.parquet")
+    retrained = invoke("run", "--set", where, "--set", "train.max_steps=10")
+    assert retrained.exit_code == 0, retrained.output
+    after = pd.read_parquet(root / "data/dataset/train.parquet")
+    assert len(after) == len(before) + 80 and "trained and" in retrained.output, retrained.output

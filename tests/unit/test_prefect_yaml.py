@@ -18,6 +18,11 @@ def test_deployments_and_the_retrain_trigger_are_valid():
         path, _, function = deployment["entrypoint"].partition(":")
         flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), function)
         assert set(deployment["parameters"]) <= set(flow.parameters.properties), deployment["name"]
-    (trigger,) = [DeploymentEventTrigger.model_validate(item) for item in deployments["lmforge-retrain"]["triggers"]]
-    assert trigger.expect == {"lmforge.retrain.requested"} and trigger.enabled
-    assert "event.payload.params_path" in trigger.parameters["params_path"]
+    drift, data = [DeploymentEventTrigger.model_validate(item) for item in deployments["lmforge-retrain"]["triggers"]]
+    assert drift.expect == {"lmforge.retrain.requested"} and data.expect == {"lmforge.data.changed"}
+    for trigger in (drift, data):
+        assert trigger.enabled and trigger.within.total_seconds() == 300 and trigger.threshold == 1
+        assert "event.payload.params_path" in trigger.parameters["params_path"]
+        assert set(trigger.parameters) <= set(deployments["lmforge-retrain"]["parameters"]) | {"trigger"}
+    (schedule,) = deployments["lmforge-retrain"]["schedules"]
+    assert schedule["parameters"] == {"trigger": "schedule"}

@@ -1,0 +1,106 @@
+"""`lmforge score`, `lmforge feedback` and `lmforge watch`: the loop after promotion, from batch answers to labels
+that come back and data that changes (which a Prefect trigger turns into a retrain)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli_shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
+                              run_prefect_flow)
+
+
+def score(file: Annotated[Path, typer.Option("--file", help="Inputs: a CSV, JSONL, Parquet or .txt file (the data.* "
+                                                            "input columns, as in the training data).")],
+          out: Annotated[Path, typer.Option("--out", help="Where the predictions go: .parquet, .csv or .jsonl.")],
+          model: Annotated[str | None, typer.Option(help="Model URI; default the champion.")] = None,
+          backend: Annotated[Backend, typer.Option(help="eager (PyTorch) or one of the version's exports that passed "
+                                                        "its parity check.")] = Backend.eager,
+          batch_rows: Annotated[int, typer.Option(min=1, help="Inputs per model call (length-sorted).")] = 64,
+          params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+          debug: DebugOption = False) -> None:
+    """Score a file of any size with the champion (a Prefect flow): predictions with the version that made them and
+    a request id each, every answer logged for the monitor."""
+    with command(debug):
+        from tasks.core.config import load_params
+        from tasks.registry.tracking import check_server
+
+        check_server(load_params(params, set_))
+
+        def load_flow():
+            from flows.score import score_flow
+
+            return score_flow
+
+        result = run_prefect_flow(load_flow, as_json, debug, str(file), str(out), str(params), set_ or [], model,
+                                  backend.value, batch_rows)
+    if as_json:
+        echo_json(result)
+        return
+    typer.echo(f"{result['rows']} rows scored by {result['model_name']} version {result['model_version']} "
+               f"({result['backend']}) in {result['seconds']:.1f} s -> {result['out']}; {result['logged']} logged")
+
+
+def feedback(labels: Annotated[Path, typer.Argument(help="A CSV, JSONL or Parquet file with request_id and label "
+                                                         "columns (label: the right class, target text or answer).")],
+             params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+             debug: DebugOption = False) -> None:
+    """Join labels to logged requests by request id and append them to the feedback source (paths.feedback), which
+    the next retrain reads as training rows. The whole file or nothing."""
+    with command(debug):
+        from tasks.core.config import load_params
+        from tasks.data.feedback import append_feedback
+
+        settings = load_params(params, set_)
+        rows, segment = append_feedback(settings, labels)
+    if as_json:
+        echo_json({"rows": rows, "segment": str(segment), "feedback": settings.paths.feedback})
+        return
+    typer.echo(f"{rows} labelled rows appended to {settings.paths.feedback}/ ({segment.name}); the next retrain "
+               f"trains on them (lmforge run --params {params}, or the lmforge.data.changed trigger when "
+               "`lmforge watch` runs)")
+
+
+def watch(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False,
+          interval: Annotated[float, typer.Option(min=0.1, help="Seconds between looks at the inputs.")] = 30.0,
+          settle: Annotated[float, typer.Option(min=0, help="Seconds a new fingerprint must hold before it is "
+                                                            "reported (a copy in progress is not new data).")] = 60.0,
+          once: Annotated[bool, typer.Option(help="Look once, report a change at once, and exit.")] = False) -> None:
+    """Emit lmforge.data.changed to the Prefect server (PREFECT_API_URL) when the source's files or the labels fed
+    back change; prefect.yaml's trigger runs the retrain deployment on it."""
+    with command(debug):
+        import os
+
+        from tasks.core.config import load_params
+        from tasks.core.errors import LmforgeError
+
+        settings = load_params(params, set_)
+        if not os.environ.get("PREFECT_API_URL"):
+            raise LmforgeError("lmforge watch sends its events to the Prefect server whose automations run the "
+                               "retrain deployment; set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api from "
+                               "`lmforge ui`).")
+        from prefect.events import emit_event
+        from prefect.events.worker import EventsWorker
+
+        from tasks.data.watch import changed_event, watch_inputs
+
+        def emit(change) -> None:
+            emit_event(**changed_event(settings, change))
+            EventsWorker.drain_all()  # on the server before the next look (and before --once exits)
+            typer.echo(f"lmforge.data.changed: {settings.data.source} fingerprint {change.fingerprint} "
+                       f"(was {change.previous or 'never ingested'})")
+
+        if not once:
+            typer.echo(f"watching {settings.data.source} and {settings.paths.feedback}/ every {interval:g} s "
+                       f"(Ctrl-C stops)", err=True)
+        try:
+            emitted = watch_inputs(settings, emit, interval, settle, once)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
+        if once and not emitted:
+            typer.echo("unchanged since the last ingest: no event")
+
+
+COMMANDS = (score, feedback, watch)

@@ -1,0 +1,137 @@
+"""Labels that come back for logged requests (`lmforge feedback LABELS_FILE`): joined to the inference log by request
+id, appended as new training rows to the feedback source (paths.feedback), which ingest reads beside data.source.
+
+The feedback source is append-only Parquet, one segment per accepted labels file, each renamed into place whole. A
+labels file is taken whole or not at all: an unknown request id, a malformed row or a label outside the label set
+refuses the file in one sentence and appends nothing, so no data version is made from half a file. The rows become
+part of the training split of the next data version (DVC versions it with the rest); test and validation rows stay
+as they were, so the gate still compares the challenger with the champion on the same test rows.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.core.config import Params
+from tasks.core.errors import LmforgeError
+
+LABEL = "label"  # the labels file's column of the right output: a class, a target text or an answer
+REQUEST_ID = "request_id"
+
+
+def input_columns(task: str) -> list[str]:
+    """The kind's canonical input columns, in the order a logged input joins them (qa: question, context)."""
+    from tasks.kinds import get_kind
+
+    return [key.removesuffix("_column") for key in get_kind(task).INPUT_KEYS]
+
+
+def read_labels(path: Path) -> pd.DataFrame:
+    """The labels file (CSV, JSONL or Parquet) with its request_id and label columns, as strings."""
+    from tasks.data.sources import read_table
+
+    frame = read_table(path)
+    missing = [column for column in (REQUEST_ID, LABEL) if column not in frame.columns]
+    if missing:
+        raise LmforgeError(f"{path}: no {' or '.join(missing)} column (it has {', '.join(map(str, frame.columns))}); "
+                           f"give each row the {REQUEST_ID} an answer carried and the right {LABEL}.")
+    frame = frame[[REQUEST_ID, LABEL]].astype(object)
+    blank = frame.isna().any(axis=1) | (frame.astype(str).apply(lambda column: column.str.strip()) == "").any(axis=1)
+    if blank.any():
+        row = int(blank.idxmax())
+        raise LmforgeError(f"{path}: row {row + 1} has an empty {REQUEST_ID} or {LABEL} ({int(blank.sum())} such "
+                           "rows); fill them in or delete them. Nothing was appended.")
+    frame = frame.astype(str)
+    repeated = frame[REQUEST_ID].duplicated()
+    if repeated.any():
+        raise LmforgeError(f"{path}: request id {frame[REQUEST_ID][repeated].iloc[0]} is labelled twice; keep one "
+                           "label per request. Nothing was appended.")
+    return frame
+
+
+def known_labels(params: Params) -> set[str] | None:
+    """The label set a classification label must belong to: data.labels, else the current training split's."""
+    if params.data.labels:
+        return set(params.data.labels)
+    train = Path(params.paths.dataset) / "train.parquet"
+    return set(pd.read_parquet(train, columns=["label"])["label"].astype(str)) if train.is_file() else None
+
+
+def check_labels(params: Params, rows: pd.DataFrame, path: Path) -> None:
+    """Labels outside what the kind can learn from: a class not in the label set, a qa answer not in its context."""
+    if params.task == "classification":
+        labels = known_labels(params)
+        outside = rows[~rows[LABEL].isin(labels)] if labels else rows.iloc[:0]
+        if len(outside):
+            raise LmforgeError(f"{path}: label {outside[LABEL].iloc[0]!r} (request {outside[REQUEST_ID].iloc[0]}) is "
+                               f"not one of the {len(labels)} labels ({', '.join(sorted(labels)[:8])}...); fix it or "
+                               "declare it in data.labels. Nothing was appended.")
+    elif params.task == "qa":
+        absent = rows[[answer not in context for answer, context in zip(rows[LABEL], rows["context"])]]
+        if len(absent):
+            raise LmforgeError(f"{path}: the answer {absent[LABEL].iloc[0]!r} (request {absent[REQUEST_ID].iloc[0]}) "
+                               "does not occur in its context; give the answer as it stands there. Nothing was "
+                               "appended.")
+
+
+def join_labels(params: Params, labels: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Each label with its logged request's input, in the kind's canonical columns (plus request_id)."""
+    from tasks.data.inference_log import read_log
+    from tasks.kinds import get_kind
+    from tasks.registry.pyfunc import INPUT_SEPARATOR
+
+    target = get_kind(params.task).REFERENCE_COLUMN
+    if target is None:
+        raise LmforgeError(f"{params.task} models have no labels to feed back; add the texts to data.source instead.")
+    log = read_log(params.paths.inference_log)
+    logged = log.drop_duplicates(REQUEST_ID).set_index(REQUEST_ID)["input"] if len(log) else pd.Series(dtype=object)
+    unknown = labels[~labels[REQUEST_ID].isin(logged.index)]
+    if len(unknown):
+        raise LmforgeError(f"{path}: {len(unknown)} of {len(labels)} request ids are not in the inference log "
+                           f"{params.paths.inference_log} (first: {unknown[REQUEST_ID].iloc[0]}); label only requests "
+                           "lmforge answered (ids come back with each answer). Nothing was appended.")
+    inputs = logged.loc[labels[REQUEST_ID]]
+    if inputs.isna().any() or inputs.str.fullmatch("[0-9a-f]{64}").all():  # logged as nothing, or as SHA-256
+        raise LmforgeError(f"{params.paths.inference_log}: the requests were logged without their text "
+                           "(monitor.log_inputs: hash or none), so labels cannot become training rows; set "
+                           "monitor.log_inputs: text for the requests you want to label. Nothing was appended.")
+    columns = input_columns(params.task)
+    parts = inputs.str.split(INPUT_SEPARATOR, n=len(columns) - 1, regex=False).tolist()
+    if any(len(part) != len(columns) for part in parts):
+        raise LmforgeError(f"{path}: a logged input does not hold {' and '.join(columns)} joined by "
+                           f"'{INPUT_SEPARATOR}'; label requests of this pipeline's model only.")
+    rows = pd.DataFrame(parts, columns=columns).assign(**{target: labels[LABEL].tolist(),
+                                                          REQUEST_ID: labels[REQUEST_ID].tolist()})
+    return rows.rename(columns={target: LABEL}) if target != LABEL else rows
+
+
+def read_feedback(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every fed-back row so far (canonical columns and request_id); empty when none came back."""
+    paths = sorted(Path(folder).glob("[!.]*.parquet"))
+    frame = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
+    return frame[columns] if columns and len(frame) else frame
+
+
+def append_feedback(params: Params, path: Path) -> tuple[int, Path]:
+    """Check the labels file whole, then write its rows as one new segment of the feedback source."""
+    from tasks.kinds import get_kind
+
+    labels = read_labels(path)
+    seen = read_feedback(params.paths.feedback)
+    again = labels[labels[REQUEST_ID].isin(seen[REQUEST_ID])] if len(seen) else labels.iloc[:0]
+    if len(again):
+        raise LmforgeError(f"{path}: request {again[REQUEST_ID].iloc[0]} was fed back before ({len(again)} such); "
+                           "drop those rows. Nothing was appended.")
+    rows = join_labels(params, labels, path)
+    check_labels(params, rows, path)
+    rows = rows.rename(columns={LABEL: get_kind(params.task).REFERENCE_COLUMN})
+    folder = Path(params.paths.feedback)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{len(list(folder.glob('*.parquet'))):05d}"
+    temporary = folder / f".{name}.tmp"
+    rows.astype(str).to_parquet(temporary, index=False)
+    temporary.replace(folder / f"{name}.parquet")  # ingest never reads half a labels file
+    return len(rows), folder / f"{name}.parquet"
