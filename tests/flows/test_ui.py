@@ -140,6 +140,44 @@ def test_ui_shows_the_registered_model_and_the_flow_runs(tmp_path):
         assert state["name"] == "Skipped" and state["message"].startswith("skipped: nothing changed since version 1")
         page = browse(chromium, f"{prefect}/runs/flow-run/{started['id']}", "prefect-scheduled-run", tmp_path / "chrome")
         assert "Skipped" in page
+
+        # The monitor's verdict: its markdown artifact rendered in the Prefect UI, its figures charted per version in
+        # MLflow's monitoring experiment (through the API that page reads; the chart itself is screenshotted).
+        (root / "traffic.csv").write_text("text\n" + "\n".join(f"what is the capital of country {n}?" for n in range(60)))
+        for command in (lmforge("predict", "--file", "traffic.csv"), lmforge("monitor", "--json")):
+            done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads(done.stdout)
+        (artifact,) = api(f"{prefect}/api/artifacts/filter", {"artifacts": {"key": {"any_": ["test-reviews-monitor"]}}})
+        page = browse(chromium, f"{prefect}/artifacts/artifact/{artifact['id']}", "prefect-monitor", tmp_path / "chrome")
+        verdict = "DRIFT" if report["drift"] else "no drift"
+        assert "lmforge monitor" in page and verdict in page and "input_embedding_mmd" in page, "monitor artifact"
+        experiment = api(f"{mlflow_ui}/api/2.0/mlflow/experiments/get-by-name?experiment_name=lmforge-monitoring")
+        browse(chromium, f"{mlflow_ui}/#/experiments/{experiment['experiment']['experiment_id']}/runs/"
+                         f"{report['run_id']}/model-metrics", "mlflow-monitor-run", tmp_path / "chrome")
+        metrics = api(f"{mlflow_ui}/api/2.0/mlflow/runs/get?run_id={report['run_id']}")["run"]["data"]["metrics"]
+        assert {m["key"]: m["value"] for m in metrics}["input_embedding_mmd_p_value"] == pytest.approx(
+            report["tests"]["input_embedding_mmd"]["p_value"])
+
+        # prefect.yaml deployed on a work pool: its triggers are automations, shown on the deployment's page.
+        (root / "flows").symlink_to(REPO / "flows")
+        (root / "prefect.yaml").write_text((REPO / "prefect.yaml").read_text())
+        prefect_cli = str(Path(sys.executable).with_name("prefect"))
+        deploy_env = env | {"PREFECT_API_URL": f"{prefect}/api"}
+        for args in (("work-pool", "create", "lmforge", "--type", "process"),
+                     ("--no-prompt", "deploy", "--name", "lmforge-retrain")):
+            done = subprocess.run([prefect_cli, *args], cwd=root, env=deploy_env, capture_output=True, text=True,
+                                  timeout=300)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        automations = api(f"{prefect}/api/automations/filter", {})
+        expected = {tuple(a["trigger"]["expect"]) for a in automations}
+        assert {("lmforge.retrain.requested",), ("lmforge.data.changed",)} <= expected, automations
+        (retrain,) = [d for d in api(f"{prefect}/api/deployments/filter", {}) if d["name"] == "lmforge-retrain"]
+        page = browse(chromium, f"{prefect}/deployments/deployment/{retrain['id']}?tab=Triggers",
+                      "prefect-deployment-triggers", tmp_path / "chrome")
+        assert "retrain on drift" in page and "retrain on new data" in page, "the deployment's triggers"
+        page = browse(chromium, f"{prefect}/automations", "prefect-automations", tmp_path / "chrome")
+        assert "retrain on drift" in page and "retrain on new data" in page, "the automations page"
     finally:
         # The schedule first, as a user stops it: on Ctrl-C Prefect's runner pauses its deployment through the server,
         # and with the server stopped at the same moment it retried for more than the 60 s allowed here.
