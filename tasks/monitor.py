@@ -74,6 +74,7 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
     settings, seed = params.monitor, params.project.seed
     reference = sample(reference, settings.sample_rows, seed)
     quality, live_test = live_accuracy(params, version, window, settings.alpha)  # every labelled row, not a sample
+    total = len(window)  # the report counts every request of the window; the tests read a sample of them
     window = window.sample(n=min(len(window), settings.sample_rows), random_state=seed) if len(window) else window
     outputs, scores, folder = answer_reference(params, version, reference)
     tests: dict = {}
@@ -109,7 +110,7 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
                                                   for name, check in failed.items())
     if not inputs_kept:
         message += " (inputs not logged as text, monitor.log_inputs: only the outputs were compared)"
-    return MonitorReport(bool(drifted), len(window), version.name, str(version.version), settings.window_hours,
+    return MonitorReport(bool(drifted), total, version.name, str(version.version), settings.window_hours,
                          message, results, signals, examples, quality=quality or {}, checks=checks)
 
 

@@ -51,8 +51,13 @@ def write_validated(kept: pd.DataFrame, dropped: pd.DataFrame, columns: list[str
 
 def run_suite(batches: dict[str, pd.DataFrame], expectations: dict[str, list], docs_dir: Path) -> list[dict]:
     """Validate each batch with Great Expectations; returns the JSON results, one per batch."""
+    import logging
+
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX reports each ephemeral context's temporary docs folder at INFO: nothing a user can act on.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
