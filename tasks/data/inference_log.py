@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -56,7 +57,9 @@ class InferenceLog:
         self.rows: queue.Queue = queue.Queue(maxsize=settings.queue_rows)
         self.written = self.dropped = 0
         self.error = ""
-        self.names = (f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{n:06d}" for n in itertools.count())
+        # Time, host and process in each name: several servers (one per machine, on a shared folder) write one store.
+        start, host = time.strftime('%Y%m%dT%H%M%S', time.gmtime()), socket.gethostname().replace("-", "")[:32]
+        self.names = (f"{start}-{host}-{os.getpid()}-{n:06d}" for n in itertools.count())
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="inference-log", daemon=True)
         self.thread.start()

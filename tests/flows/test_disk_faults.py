@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -69,3 +70,38 @@ def test_disk_full_while_training_then_freed_the_next_run_finishes(tmp_path, mou
     assert "[reuse]" not in again.stderr and "version 1" in again.stdout, again.stdout
     assert "[resume] removing" in again.stderr or "[resume] from" not in again.stderr, again.stderr[-3000:]
     assert (root / "data/model/lmforge.json").is_file()
+
+
+def test_serve_keeps_answering_when_its_log_disk_is_full_or_read_only(tmp_path, mount, monkeypatch):
+    """The inference log on a full disk, then on a read-only one: every request is answered, the rows not logged are
+    counted on /ping with the reason in one sentence, and nothing half-written is left for the monitor to read."""
+    import json
+
+    from tests.flows.test_retrain import serving
+
+    root = make_project(tmp_path / "project", TINY)
+    assert run_lmforge(root).returncode == 0
+    monkeypatch.chdir(root)
+    full = mount(root / "data" / "log-full", "size=1m")
+    handle = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(handle, b"\0" * 4096):  # to the last block
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+    mount(root / "data" / "log-ro", "ro,size=1m")
+    for folder, reason in (("log-full", "No space left on device"), ("log-ro", "Read-only file system")):
+        with serving("--set", f"paths.inference_log=data/{folder}", "--set", "monitor.flush_s=0.2") as send:
+            for _ in range(5):
+                status, answer = send(json.dumps({"inputs": ["fine " * 300, "the screen broke"]}).encode())
+                assert status == 200 and len(answer["predictions"]) == 2, answer
+            for _ in range(50):  # until the writer has tried every row
+                status, ping = send(b"", "/ping")
+                if ping["log"]["queued"] == 0 and ping["log"]["not_logged"] + ping["log"]["written"] == 10:
+                    break
+                time.sleep(0.2)
+        assert status == 200 and ping["log"]["not_logged"] == 10 and ping["log"]["written"] == 0, ping
+        assert reason in ping["log"]["error"] and "answers go on" in ping["log"]["error"], ping
+        assert not [path for path in (root / "data" / folder).iterdir() if path.name != "filler"], folder

@@ -25,3 +25,18 @@ def test_a_label_prior_shift_and_a_score_shift_are_caught():
     scores = rng.beta(8, 2, 300)
     assert distribution_test(scores, rng.beta(8, 2, 300)).p_value > 0.05
     assert distribution_test(scores, rng.beta(3, 2, 300)).p_value < 0.01
+
+
+def test_a_champion_without_a_data_version_is_named(root):
+    from types import SimpleNamespace
+
+    import pytest
+
+    from tasks.core.config import load_params
+    from tasks.core.errors import LmforgeError
+    from tasks.monitor import read_reference
+
+    (root / "params.yaml").write_text("task: classification\n")
+    version = SimpleNamespace(name="lmforge-reviews", version="3", tags={})
+    with pytest.raises(LmforgeError, match="version 3 of lmforge-reviews has no data_version tag"):
+        read_reference(load_params("params.yaml"), version)
