@@ -51,10 +51,10 @@ def feedback(labels: Annotated[Path, typer.Argument(help="A CSV, JSONL or Parque
     the next retrain reads as training rows. The whole file or nothing."""
     with command(debug):
         from tasks.core.config import load_params
-        from tasks.data.feedback import append_feedback
+        from tasks.feedback import feed_back
 
         settings = load_params(params, set_)
-        rows, segment = append_feedback(settings, labels)
+        rows, segment = feed_back(settings, labels)
     if as_json:
         echo_json({"rows": rows, "segment": str(segment), "feedback": settings.paths.feedback})
         return

@@ -68,12 +68,16 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
     """The drift tests on a window of logged rows (a DataFrame of the inference log) against the reference inputs."""
     from tasks.kinds import get_kind
     from tasks.monitoring.drift import distribution_test, label_test, mmd_test
+    from tasks.feedback import input_columns
     from tasks.monitoring.quality import check_inputs, live_accuracy
     from tasks.monitoring.signals import embed_texts, read_signals
 
     settings, seed = params.monitor, params.project.seed
     reference = sample(reference, settings.sample_rows, seed)
-    quality, live_test = live_accuracy(params, version, window, settings.alpha)  # every labelled row, not a sample
+    kind = get_kind(params.task)
+    # Every labelled row, not a sample; accuracy only where an output is a label (a generated text rarely equals one).
+    quality, live_test = live_accuracy(params, version, window, settings.alpha,
+                                       kind.REFERENCE_COLUMN if kind.OUTPUT_IS_LABEL else None)
     total = len(window)  # the report counts every request of the window; the tests read a sample of them
     window = window.sample(n=min(len(window), settings.sample_rows), random_state=seed) if len(window) else window
     outputs, scores, folder = answer_reference(params, version, reference)
@@ -90,9 +94,9 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
         examples = [texts[i] for i in witness.argsort()[::-1][:5]]
         tests["input_length_ks"] = distribution_test([len(t) for t in reference], [len(t) for t in texts])
         signals = read_signals(folder, reference, texts)
-        checks = check_inputs(params, texts)
+        checks = check_inputs(params, texts, input_columns(params.task), kind.validation_checks(params)[0])
     logged = window["output"].fillna("").astype(str).tolist()
-    if get_kind(params.task).OUTPUT_IS_LABEL:
+    if kind.OUTPUT_IS_LABEL:
         tests["output_label_chi2"] = label_test(outputs, logged)
     else:
         tests["output_length_ks"] = distribution_test([len(o) for o in outputs], [len(o) for o in logged])

@@ -22,13 +22,6 @@ LABEL = "label"  # the labels file's column of the right output: a class, a targ
 REQUEST_ID = "request_id"
 
 
-def input_columns(task: str) -> list[str]:
-    """The kind's canonical input columns, in the order a logged input joins them (qa: question, context)."""
-    from tasks.kinds import get_kind
-
-    return [key.removesuffix("_column") for key in get_kind(task).INPUT_KEYS]
-
-
 def read_labels(path: Path) -> pd.DataFrame:
     """The labels file (CSV, JSONL or Parquet) with its request_id and label columns, as strings."""
     from tasks.data.sources import read_table
@@ -60,32 +53,34 @@ def known_labels(params: Params) -> set[str] | None:
     return set(pd.read_parquet(train, columns=["label"])["label"].astype(str)) if train.is_file() else None
 
 
-def check_labels(params: Params, rows: pd.DataFrame, path: Path) -> None:
-    """Labels outside what the kind can learn from: a class not in the label set, a qa answer not in its context."""
-    if params.task == "classification":
-        labels = known_labels(params)
-        outside = rows[~rows[LABEL].isin(labels)] if labels else rows.iloc[:0]
+def check_labels(rows: pd.DataFrame, path: Path, label_set: set[str] | None, within: str | None) -> None:
+    """Labels outside what the kind can learn from: a class not in `label_set`, an answer not in its `within` column
+    (qa: the context)."""
+    if label_set:
+        outside = rows[~rows[LABEL].isin(label_set)]
         if len(outside):
             raise LmforgeError(f"{path}: label {outside[LABEL].iloc[0]!r} (request {outside[REQUEST_ID].iloc[0]}) is "
-                               f"not one of the {len(labels)} labels ({', '.join(sorted(labels)[:8])}...); fix it or "
-                               "declare it in data.labels. Nothing was appended.")
-    elif params.task == "qa":
-        absent = rows[[answer not in context for answer, context in zip(rows[LABEL], rows["context"])]]
+                               f"not one of the {len(label_set)} labels ({', '.join(sorted(label_set)[:8])}...); fix "
+                               "it or declare it in data.labels. Nothing was appended.")
+    if within:
+        absent = rows[[answer not in context for answer, context in zip(rows[LABEL], rows[within])]]
         if len(absent):
             raise LmforgeError(f"{path}: the answer {absent[LABEL].iloc[0]!r} (request {absent[REQUEST_ID].iloc[0]}) "
                                "does not occur in its context; give the answer as it stands there. Nothing was "
                                "appended.")
 
 
-def join_labels(params: Params, labels: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Each label with its logged request's input, in the kind's canonical columns (plus request_id)."""
-    from tasks.data.inference_log import read_log
-    from tasks.kinds import get_kind
+def split_inputs(texts: list[str], columns: list[str]) -> list[list[str | None]]:
+    """Logged inputs back in their columns: a kind that reads several joins them (qa: "QUESTION || CONTEXT")."""
     from tasks.registry.pyfunc import INPUT_SEPARATOR
 
-    target = get_kind(params.task).REFERENCE_COLUMN
-    if target is None:
-        raise LmforgeError(f"{params.task} models have no labels to feed back; add the texts to data.source instead.")
+    return [(text.split(INPUT_SEPARATOR, len(columns) - 1) + [None] * len(columns))[:len(columns)] for text in texts]
+
+
+def join_labels(params: Params, labels: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
+    """Each label (column `label`) with its logged request's input in the kind's input `columns` (plus request_id)."""
+    from tasks.data.inference_log import read_log
+
     log = read_log(params.paths.inference_log)
     logged = log.drop_duplicates(REQUEST_ID).set_index(REQUEST_ID)["input"] if len(log) else pd.Series(dtype=object)
     unknown = labels[~labels[REQUEST_ID].isin(logged.index)]
@@ -98,14 +93,12 @@ def join_labels(params: Params, labels: pd.DataFrame, path: Path) -> pd.DataFram
         raise LmforgeError(f"{params.paths.inference_log}: the requests were logged without their text "
                            "(monitor.log_inputs: hash or none), so labels cannot become training rows; set "
                            "monitor.log_inputs: text for the requests you want to label. Nothing was appended.")
-    columns = input_columns(params.task)
-    parts = inputs.str.split(INPUT_SEPARATOR, n=len(columns) - 1, regex=False).tolist()
-    if any(len(part) != len(columns) for part in parts):
-        raise LmforgeError(f"{path}: a logged input does not hold {' and '.join(columns)} joined by "
-                           f"'{INPUT_SEPARATOR}'; label requests of this pipeline's model only.")
-    rows = pd.DataFrame(parts, columns=columns).assign(**{target: labels[LABEL].tolist(),
+    parts = split_inputs(inputs.tolist(), columns)
+    if any(part[-1] is None for part in parts):
+        raise LmforgeError(f"{path}: a logged input does not hold {' and '.join(columns)} joined as this kind's model "
+                           "reads them; label requests of this pipeline's model only. Nothing was appended.")
+    return pd.DataFrame(parts, columns=columns).assign(**{LABEL: labels[LABEL].tolist(),
                                                           REQUEST_ID: labels[REQUEST_ID].tolist()})
-    return rows.rename(columns={target: LABEL}) if target != LABEL else rows
 
 
 def read_feedback(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -115,19 +108,19 @@ def read_feedback(folder: str | Path, columns: list[str] | None = None) -> pd.Da
     return frame[columns] if columns and len(frame) else frame
 
 
-def append_feedback(params: Params, path: Path) -> tuple[int, Path]:
-    """Check the labels file whole, then write its rows as one new segment of the feedback source."""
-    from tasks.kinds import get_kind
-
+def append_feedback(params: Params, path: Path, columns: list[str], target: str, label_set: set[str] | None = None,
+                    within: str | None = None) -> tuple[int, Path]:
+    """Check the labels file whole, then write its rows (input `columns` and the `target` column) as one new segment
+    of the feedback source. `label_set` and `within`: see check_labels."""
     labels = read_labels(path)
     seen = read_feedback(params.paths.feedback)
     again = labels[labels[REQUEST_ID].isin(seen[REQUEST_ID])] if len(seen) else labels.iloc[:0]
     if len(again):
         raise LmforgeError(f"{path}: request {again[REQUEST_ID].iloc[0]} was fed back before ({len(again)} such); "
                            "drop those rows. Nothing was appended.")
-    rows = join_labels(params, labels, path)
-    check_labels(params, rows, path)
-    rows = rows.rename(columns={LABEL: get_kind(params.task).REFERENCE_COLUMN})
+    rows = join_labels(params, labels, path, columns)
+    check_labels(rows, path, label_set, within)
+    rows = rows.rename(columns={LABEL: target})
     folder = Path(params.paths.feedback)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{len(list(folder.glob('*.parquet'))):05d}"

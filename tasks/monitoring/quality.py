@@ -12,27 +12,16 @@ from tasks.core.config import Params
 NOT_PER_INPUT = {"columns", "duplicates", "leakage", "class_rows", "label_set"}
 
 
-def split_inputs(params: Params, texts: list[str]) -> pd.DataFrame:
-    """Logged inputs back in the kind's canonical input columns (qa's "QUESTION || CONTEXT" in two)."""
-    from tasks.data.feedback import input_columns
-    from tasks.registry.pyfunc import INPUT_SEPARATOR
-
-    columns = input_columns(params.task)
-    parts = [(text.split(INPUT_SEPARATOR, len(columns) - 1) + [None] * len(columns))[:len(columns)] for text in texts]
-    return pd.DataFrame(parts, columns=columns).assign(split="serve")
-
-
-def check_inputs(params: Params, texts: list[str]) -> dict[str, dict]:
-    """Each per-input check of the kind's suite that applies to the input columns: {check: {success, unexpected,
-    rows}}, run by Great Expectations on the logged inputs."""
+def check_inputs(params: Params, texts: list[str], columns: list[str], checks: list) -> dict[str, dict]:
+    """Each check of `checks` (the kind's suite) that asks about one input, on the logged inputs split back into the
+    kind's input `columns`: {check: {success, unexpected, rows}}, run by Great Expectations."""
     import tempfile
     from pathlib import Path
 
-    from tasks.kinds import get_kind
-    from tasks.validate import run_suite
+    from tasks.data.feedback import split_inputs
+    from tasks.data.suite import run_suite
 
-    frame = split_inputs(params, texts)
-    checks, _ = get_kind(params.task).validation_checks(params)
+    frame = pd.DataFrame(split_inputs(texts, columns), columns=columns).assign(split="serve")
     expectations = []
     for check in checks:
         if check.name in NOT_PER_INPUT:
@@ -65,20 +54,18 @@ def test_score(params: Params, version) -> float | None:
         return None
 
 
-def live_accuracy(params: Params, version, window: pd.DataFrame, alpha: float):
-    """Accuracy of the window's answers that got a label back, with a Wilson interval, and a one-sided binomial test
-    against the champion's test accuracy (p small: it answers worse in service than on its test split).
+def live_accuracy(params: Params, version, window: pd.DataFrame, alpha: float, target: str | None):
+    """Accuracy of the window's answers that got a label back (in the feedback source's `target` column; None: the
+    kind has no accuracy), with a Wilson interval, and a one-sided binomial test against the champion's test
+    accuracy (p small: it answers worse in service than on its test split).
     Returns (quality record, TestResult) or (None, None) when no label came back."""
     from scipy.stats import binomtest
 
     from tasks.data.feedback import REQUEST_ID, read_feedback
-    from tasks.kinds import get_kind
     from tasks.monitoring.drift import TestResult
 
-    kind = get_kind(params.task)
-    target = kind.REFERENCE_COLUMN
     labels = read_feedback(params.paths.feedback)
-    if not kind.OUTPUT_IS_LABEL or labels.empty:  # a generated text is rarely exactly its label: no accuracy
+    if target is None or labels.empty:
         return None, None
     joined = window.merge(labels[[REQUEST_ID, target]], on=REQUEST_ID)
     if joined.empty:

@@ -6,7 +6,8 @@ import pytest
 
 from tasks.core.config import MonitorParams, load_params
 from tasks.core.errors import LmforgeError
-from tasks.data.feedback import append_feedback, read_feedback
+from tasks.data.feedback import read_feedback
+from tasks.feedback import feed_back as append_feedback
 from tasks.data.inference_log import InferenceLog, make_rows
 
 CONTEXT = {"source": "serve", "model_name": "m", "model_version": "1", "alias": "champion", "backend": "eager"}
