@@ -13,7 +13,9 @@ from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, c
 def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
             debug: DebugOption = False,
             hours: Annotated[float | None, typer.Option(help="Window: the last HOURS of logged requests "
-                                                            "(monitor.window_hours).")] = None) -> None:
+                                                            "(monitor.window_hours).")] = None,
+            file: Annotated[Path | None, typer.Option("--file", help="Compare a new data file (the data.* input "
+                                                                     "columns) instead of logged requests.")] = None) -> None:
     """Compare what @champion answered lately (the inference log) with its test split: input and prediction drift,
     logged to MLflow's monitoring experiment and sent as a Prefect event (lmforge.monitor.drift or .ok)."""
     with command(debug):
@@ -30,7 +32,7 @@ def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, 
 
             return monitor_flow
 
-        report = run_prefect_flow(load_flow, as_json, debug, str(params), overrides)
+        report = run_prefect_flow(load_flow, as_json, debug, str(params), overrides, str(file) if file else None)
     if as_json:
         echo_json(report)
         return

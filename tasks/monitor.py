@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
@@ -70,7 +71,7 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
     from tasks.monitoring.drift import distribution_test, label_test, mmd_test
     from tasks.feedback import input_columns
     from tasks.monitoring.quality import check_inputs, live_accuracy
-    from tasks.monitoring.signals import embed_texts, read_signals
+    from tasks.monitoring.signals import embed_texts, output_losses, read_signals
 
     settings, seed = params.monitor, params.project.seed
     reference = sample(reference, settings.sample_rows, seed)
@@ -100,6 +101,9 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
         tests["output_label_chi2"] = label_test(outputs, logged)
     else:
         tests["output_length_ks"] = distribution_test([len(o) for o in outputs], [len(o) for o in logged])
+        own = output_losses(folder, reference, outputs) if inputs_kept else None
+        if own is not None:  # a model that generates: how sure it is of what it said
+            tests["output_loss_ks"] = distribution_test(own, output_losses(folder, texts, logged))
     if scores is not None and window["score"].notna().all():
         tests["output_score_ks"] = distribution_test(scores, window["score"].tolist())
     if live_test is not None:
@@ -118,12 +122,29 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
                          message, results, signals, examples, quality=quality or {}, checks=checks)
 
 
-def monitor_champion(params: Params, now: float | None = None) -> MonitorReport:
-    """Compare the champion's answers of the last monitor.window_hours with its test split."""
+def read_file_window(params: Params, version, path: str):
+    """A new data file as a window: its inputs (the data.* input columns) and the champion's answers to them."""
+    import pandas as pd
+
+    from tasks.kinds import get_kind
+    from tasks.predict import load_texts
+
+    texts = load_texts(Path(path), {key: getattr(params.data, key) for key in get_kind(params.task).INPUT_KEYS})
+    outputs, scores, _ = answer_reference(params, version, texts)
+    return pd.DataFrame({"input": texts, "output": outputs, "score": scores or [None] * len(texts),
+                         "request_id": [f"{path}:{row}" for row in range(len(texts))]})
+
+
+def monitor_champion(params: Params, now: float | None = None, source: str | None = None) -> MonitorReport:
+    """Compare the champion's answers of the last monitor.window_hours (or to the inputs of a `source` file) with
+    its test split."""
     from tasks.data.inference_log import read_log
 
     version = find_champion(params)
     hours = params.monitor.window_hours
+    if source:
+        return compare_window(params, version, read_file_window(params, version, source),
+                              read_reference(params, version))
     window = read_log(params.paths.inference_log, since=(now or time.time()) - hours * 3600)
     if not window.empty:
         window = window[(window["model_name"] == version.name) & (window["model_version"] == str(version.version))]
@@ -135,8 +156,8 @@ def monitor_champion(params: Params, now: float | None = None) -> MonitorReport:
 
 
 @step
-def monitor(params: Params) -> MonitorReport:
-    report = monitor_champion(params)
+def monitor(params: Params, source: str | None = None) -> MonitorReport:
+    report = monitor_champion(params, source=source)
     if report.rows:  # an empty window says so and emits nothing
         report.run_id = record_report(params, report)
         publish_report(params, report)

@@ -65,3 +65,50 @@ def read_signals(folder: str | Path, reference: list[str], window: list[str]) ->
                     f"{name}_non_ascii_share": share(sum(not char.isascii() for char in characters), len(characters))}
     figures["window_unseen_token_share"] = share(sum(token not in seen for token in window_ids), len(window_ids))
     return figures
+
+
+def load_generator(folder: str | Path):
+    """The model in `folder` with its language-model head, and whether it is an encoder-decoder; (None, False) for a
+    model that does not generate text (a classifier, a span extractor)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    config = AutoConfig.from_pretrained(str(folder))
+    if config.is_encoder_decoder:
+        return AutoModelForSeq2SeqLM.from_pretrained(str(folder)).eval(), True
+    if any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in config.architectures or []):
+        return AutoModelForCausalLM.from_pretrained(str(folder)).eval(), False
+    return None, False
+
+
+def output_losses(folder: str | Path, inputs: list[str], outputs: list[str], batch_size: int = 16,
+                  max_length: int = 128) -> np.ndarray | None:
+    """The model's own mean per-token loss on each of its outputs (an encoder-decoder: given its input; a causal LM:
+    the output text itself), or None for a model that does not generate. A model grows unsure of what it says when
+    its inputs move away from its training data."""
+    import torch
+    from transformers import AutoTokenizer
+
+    model, encoder_decoder = load_generator(folder)
+    if model is None:
+        return None
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    found = []
+    with torch.inference_mode():
+        for start in range(0, len(outputs), batch_size):
+            sources, targets = inputs[start:start + batch_size], outputs[start:start + batch_size]
+            if encoder_decoder:
+                batch = tokenizer(sources, text_target=targets, padding=True, truncation=True, max_length=max_length,
+                                  return_tensors="pt")
+                labels = batch["labels"].masked_fill(batch["labels"] == tokenizer.pad_token_id, -100)
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                               labels=labels).logits
+            else:
+                batch = tokenizer(targets, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+                labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)[:, 1:]
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100,
+                                                     reduction="none")
+            found.append((loss.sum(1) / (labels != -100).sum(1).clamp(min=1)).numpy())
+    return np.concatenate(found) if found else np.zeros(0)

@@ -74,3 +74,15 @@ def test_bad_texts_stop_with_one_sentence(modelled, monkeypatch, rows, expected)
     result = invoke("run", "--set", "data.source=data/raw/stories.csv")
     assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output, result.output
     assert len(registry(root).search_model_versions("name='test-stories'")) == before
+
+
+def test_monitor_tests_the_models_own_loss_on_what_it_wrote(modelled, monkeypatch):
+    root, _ = modelled
+    monkeypatch.chdir(root)
+    prompts = [f"on {day} {name} went" for day in ("monday", "tuesday", "friday") for name in ("mia", "tom", "ana")]
+    assert invoke("predict", *prompts).exit_code == 0
+    result = invoke("monitor", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["rows"] == len(prompts) and "output_loss_ks" in report["tests"], report
+    assert report["tests"]["output_loss_ks"]["window_rows"] == len(prompts), report

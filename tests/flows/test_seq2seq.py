@@ -134,3 +134,27 @@ def test_fine_tunes_from_a_local_checkpoint(translated, monkeypatch):
     assert result.exit_code == 0, result.output
     assert json.loads((root / "metrics/seq2seq/eval.json").read_text())["eval_bleu"] >= 40
     assert json.loads((root / "data/seq2seq/tokenized/meta.json").read_text())["tokenizer_source"] == str(root / "checkpoint")
+
+
+def test_monitor_compares_a_new_file_with_the_models_own_loss(translated, monkeypatch):
+    """`lmforge monitor --file`: a new data file against the champion's test split. Sentences like its training
+    data pass; text of another kind moves the inputs and the model's own per-token loss on what it writes."""
+    import pandas as pd
+
+    from tasks.kinds.seq2seq import make_builtin
+
+    root, _ = translated
+    monkeypatch.chdir(root)
+    calm = make_builtin("builtin:numbers", 150, 321)[["source"]]
+    shifted = pd.DataFrame({"source": [f"Der Vertrag über {n} Kilometer Schiene wurde gestern unterzeichnet"
+                                       for n in range(150)]})
+    verdicts = {}
+    for name, frame in (("calm", calm), ("shifted", shifted)):
+        frame.to_csv(root / f"{name}.csv", index=False)
+        result = invoke("monitor", "--json", "--file", f"{name}.csv")
+        assert result.exit_code == 0, result.output
+        verdicts[name] = json.loads(result.stdout)
+        assert verdicts[name]["rows"] == 150 and "output_loss_ks" in verdicts[name]["tests"], verdicts[name]
+    assert verdicts["calm"]["tests"]["output_loss_ks"]["p_value"] >= 0.01, verdicts["calm"]
+    assert verdicts["shifted"]["drift"] and verdicts["shifted"]["tests"]["output_loss_ks"]["p_value"] < 0.01, \
+        verdicts["shifted"]
