@@ -80,8 +80,9 @@ def test_monitor_tests_the_models_own_loss_on_what_it_wrote(modelled, monkeypatc
     root, _ = modelled
     monkeypatch.chdir(root)
     prompts = [f"on {day} {name} went" for day in ("monday", "tuesday", "friday") for name in ("mia", "tom", "ana")]
-    assert invoke("predict", *prompts).exit_code == 0
-    result = invoke("monitor", "--json")
+    where = "paths.inference_log=data/inference-monitor"  # only these prompts: other tests predict too
+    assert invoke("predict", *prompts, "--set", where).exit_code == 0
+    result = invoke("monitor", "--json", "--set", where)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["rows"] == len(prompts) and "output_loss_ks" in report["tests"], report
