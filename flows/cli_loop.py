@@ -63,20 +63,23 @@ def feedback(labels: Annotated[Path, typer.Argument(help="A CSV, JSONL or Parque
                "`lmforge watch` runs)")
 
 
-def watch(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False,
+def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False,
           interval: Annotated[float, typer.Option(min=0.1, help="Seconds between looks at the inputs.")] = 30.0,
           settle: Annotated[float, typer.Option(min=0, help="Seconds a new fingerprint must hold before it is "
                                                             "reported (a copy in progress is not new data).")] = 60.0,
+          repeat: Annotated[float, typer.Option(min=1, help="Seconds after which a change ingest has still not read "
+                                                            "is reported again.")] = 600.0,
           once: Annotated[bool, typer.Option(help="Look once, report a change at once, and exit.")] = False) -> None:
     """Emit lmforge.data.changed to the Prefect server (PREFECT_API_URL) when the source's files or the labels fed
-    back change; prefect.yaml's trigger runs the retrain deployment on it."""
+    back change; prefect.yaml's trigger runs the retrain deployment on it (with the params file as it is, so the
+    watch takes no --set)."""
     with command(debug):
         import os
 
         from tasks.core.config import load_params
         from tasks.core.errors import LmforgeError
 
-        settings = load_params(params, set_)
+        settings = load_params(params)
         if not os.environ.get("PREFECT_API_URL"):
             raise LmforgeError("lmforge watch sends its events to the Prefect server whose automations run the "
                                "retrain deployment; set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api from "
@@ -96,7 +99,7 @@ def watch(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, de
             typer.echo(f"watching {settings.data.source} and {settings.paths.feedback}/ every {interval:g} s "
                        f"(Ctrl-C stops)", err=True)
         try:
-            emitted = watch_inputs(settings, emit, interval, settle, once)
+            emitted = watch_inputs(settings, emit, interval, settle, once, repeat)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
         if once and not emitted:

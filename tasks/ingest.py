@@ -131,10 +131,16 @@ def add_feedback(splits: dict[str, pd.DataFrame], params: Params) -> dict[str, p
     them, so the gate keeps comparing models on the same test rows."""
     from tasks.data.feedback import read_feedback
 
-    rows = read_feedback(params.paths.feedback, list(splits["train"].columns))
+    rows = read_feedback(params.paths.feedback)
     if rows.empty:
         return splits
-    return splits | {"train": pd.concat([splits["train"], rows], ignore_index=True)}
+    train = splits["train"]
+    if "answer_start" in train.columns:  # qa: where the fed-back answer stands in its context (a check made sure)
+        rows["answer_start"] = [context.find(answer) for context, answer in zip(rows["context"], rows["answer"])]
+    if "group" in train.columns:  # each labelled request is a group of its own
+        rows["group"] = "feedback " + rows["request_id"]
+    rows = rows.reindex(columns=train.columns)
+    return splits | {"train": pd.concat([train, rows], ignore_index=True)}
 
 
 def ingest_dataset(params: Params) -> dict[str, int]:

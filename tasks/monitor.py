@@ -65,8 +65,9 @@ def sample(values: list, size: int, seed: int) -> list:
     return values if len(values) <= size else random.Random(seed).sample(values, size)
 
 
-def compare_window(params: Params, version, window, reference: list[str]) -> MonitorReport:
-    """The drift tests on a window of logged rows (a DataFrame of the inference log) against the reference inputs."""
+def compare_window(params: Params, version, window, reference: list[str], from_file: bool = False) -> MonitorReport:
+    """The drift tests on a window of logged rows (a DataFrame of the inference log; `from_file`: a data file's
+    rows) against the reference inputs."""
     from tasks.kinds import get_kind
     from tasks.monitoring.drift import distribution_test, label_test, mmd_test
     from tasks.feedback import input_columns
@@ -84,7 +85,7 @@ def compare_window(params: Params, version, window, reference: list[str]) -> Mon
     outputs, scores, folder = answer_reference(params, version, reference)
     tests: dict = {}
     texts = window["input"].tolist()
-    inputs_kept = params.monitor.log_inputs == "text" and all(isinstance(text, str) for text in texts)
+    inputs_kept = (from_file or params.monitor.log_inputs == "text") and all(isinstance(text, str) for text in texts)
     examples: list[str] = []
     signals: dict = {}
     checks: dict = {}
@@ -144,7 +145,7 @@ def monitor_champion(params: Params, now: float | None = None, source: str | Non
     hours = params.monitor.window_hours
     if source:
         return compare_window(params, version, read_file_window(params, version, source),
-                              read_reference(params, version))
+                              read_reference(params, version), from_file=True)
     window = read_log(params.paths.inference_log, since=(now or time.time()) - hours * 3600)
     if not window.empty:
         window = window[(window["model_name"] == version.name) & (window["model_version"] == str(version.version))]

@@ -82,7 +82,8 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
             outputs[i] = answer
         if log:
             log.record(make_rows(batch, [{"output": o, "score": s} for o, s in answers], [request_ids[i] for i in chunk],
-                                 context, 1000 * (time.perf_counter() - began) / len(chunk), params.monitor.log_inputs))
+                                 context, 1000 * (time.perf_counter() - began) / len(chunk), params.monitor.log_inputs),
+                       wait=True)
     seconds = time.perf_counter() - started
     frame = pd.DataFrame({"input": texts, "prediction": [o for o, _ in outputs], "score": [s for _, s in outputs],
                           "model_name": version.name, "model_version": str(version.version), "request_id": request_ids})

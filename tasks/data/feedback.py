@@ -89,10 +89,12 @@ def join_labels(params: Params, labels: pd.DataFrame, path: Path, columns: list[
                            f"{params.paths.inference_log} (first: {unknown[REQUEST_ID].iloc[0]}); label only requests "
                            "lmforge answered (ids come back with each answer). Nothing was appended.")
     inputs = logged.loc[labels[REQUEST_ID]]
-    if inputs.isna().any() or inputs.str.fullmatch("[0-9a-f]{64}").all():  # logged as nothing, or as SHA-256
-        raise LmforgeError(f"{params.paths.inference_log}: the requests were logged without their text "
-                           "(monitor.log_inputs: hash or none), so labels cannot become training rows; set "
-                           "monitor.log_inputs: text for the requests you want to label. Nothing was appended.")
+    hidden = inputs.isna() | inputs.str.fullmatch("[0-9a-f]{64}").fillna(False).astype(bool)  # nothing, or SHA-256
+    if hidden.any():
+        raise LmforgeError(f"{params.paths.inference_log}: {int(hidden.sum())} of the requests (first: "
+                           f"{inputs.index[hidden.to_numpy()][0]}) were logged without their text (monitor.log_inputs: "
+                           "hash or none), so their labels cannot become training rows; label requests logged with "
+                           "monitor.log_inputs: text. Nothing was appended.")
     parts = split_inputs(inputs.tolist(), columns)
     if any(part[-1] is None for part in parts):
         raise LmforgeError(f"{path}: a logged input does not hold {' and '.join(columns)} joined as this kind's model "
@@ -101,17 +103,29 @@ def join_labels(params: Params, labels: pd.DataFrame, path: Path, columns: list[
                                                           REQUEST_ID: labels[REQUEST_ID].tolist()})
 
 
-def read_feedback(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_feedback(folder: str | Path) -> pd.DataFrame:
     """Every fed-back row so far (canonical columns and request_id); empty when none came back."""
     paths = sorted(Path(folder).glob("[!.]*.parquet"))
-    frame = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
-    return frame[columns] if columns and len(frame) else frame
+    return pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
 
 
 def append_feedback(params: Params, path: Path, columns: list[str], target: str, label_set: set[str] | None = None,
                     within: str | None = None) -> tuple[int, Path]:
     """Check the labels file whole, then write its rows (input `columns` and the `target` column) as one new segment
     of the feedback source. `label_set` and `within`: see check_labels."""
+    from filelock import FileLock
+
+    folder = Path(params.paths.feedback)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{folder}.lock"):  # two feedback commands at once: one after the other, each seeing the other's
+        return write_feedback(params, path, columns, target, label_set, within)
+
+
+def write_feedback(params: Params, path: Path, columns: list[str], target: str, label_set: set[str] | None,
+                   within: str | None) -> tuple[int, Path]:
+    """append_feedback's work, under its lock."""
+    import uuid
+
     labels = read_labels(path)
     seen = read_feedback(params.paths.feedback)
     again = labels[labels[REQUEST_ID].isin(seen[REQUEST_ID])] if len(seen) else labels.iloc[:0]
@@ -123,7 +137,7 @@ def append_feedback(params: Params, path: Path, columns: list[str], target: str,
     rows = rows.rename(columns={LABEL: target})
     folder = Path(params.paths.feedback)
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{len(list(folder.glob('*.parquet'))):05d}"
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}"
     temporary = folder / f".{name}.tmp"
     rows.astype(str).to_parquet(temporary, index=False)
     temporary.replace(folder / f"{name}.parquet")  # ingest never reads half a labels file

@@ -64,10 +64,11 @@ class InferenceLog:
         self.thread = threading.Thread(target=self.run, name="inference-log", daemon=True)
         self.thread.start()
 
-    def record(self, rows: list[dict]) -> None:
+    def record(self, rows: list[dict], wait: bool = False) -> None:
+        """Queue rows; a full queue costs them (counted), unless `wait` (batch scoring: no answer waits on it)."""
         for row in rows:
             try:
-                self.rows.put_nowait(row)
+                self.rows.put(row, timeout=60) if wait else self.rows.put_nowait(row)
             except queue.Full:
                 self.dropped += 1
 

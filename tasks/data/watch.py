@@ -30,20 +30,25 @@ def changed_event(params: Params, change: Change) -> dict:
 
 
 def watch_inputs(params: Params, emit: Callable[[Change], None], interval_s: float, settle_s: float,
-                 once: bool = False, sleep: Callable[[float], None] = time.sleep, clock=time.monotonic) -> int:
-    """Emit one Change per settled new fingerprint; returns how many. `once`: look now, emit without settling."""
+                 once: bool = False, repeat_s: float = 600.0, sleep: Callable[[float], None] = time.sleep,
+                 clock=time.monotonic) -> int:
+    """Emit a Change when the inputs' fingerprint differs from ingest's last stamp and has held for `settle_s`; while
+    ingest has not read it, emit again every `repeat_s` (a trigger's debounce may have swallowed the event, or a run
+    read the data before the latest change). Returns how many were emitted. `once`: look now, emit without settling."""
     from tasks.data.freshness import fingerprint_inputs, read_stamp
 
-    last = (read_stamp(params) or {}).get("fingerprint")
-    pending, since, emitted = None, 0.0, 0
+    pending, since, emitted, sent, sent_at = None, 0.0, 0, None, 0.0
     while True:
-        current = fingerprint_inputs(params)
-        if current != last:
+        current, stamped = fingerprint_inputs(params), (read_stamp(params) or {}).get("fingerprint")
+        if current == stamped:
+            pending = None  # ingest has read what is there
+        else:
             if current != pending:
                 pending, since = current, clock()
-            if once or clock() - since >= settle_s:
-                emit(Change(current, last))
-                last, pending, emitted = current, None, emitted + 1
+            due = current != sent or clock() - sent_at >= repeat_s
+            if due and (once or clock() - since >= settle_s):
+                emit(Change(current, stamped))
+                sent, sent_at, emitted = current, clock(), emitted + 1
         if once:
             return emitted
         sleep(interval_s)

@@ -77,7 +77,7 @@ def test_ingest_adds_fed_back_rows_to_train_only(logged, root):
     assert train.tail(2)["text"].tolist() == ["the battery is great", "fine"] and list(train.columns) == ["text", "label"]
 
 
-def test_the_watcher_reports_a_settled_change_once(logged, root):
+def test_the_watcher_reports_a_settled_change_until_ingest_reads_it(logged, root):
     from tasks.data.freshness import fingerprint_inputs, write_stamp
     from tasks.data.watch import changed_event, watch_inputs
 
@@ -89,14 +89,32 @@ def test_the_watcher_reports_a_settled_change_once(logged, root):
         now[0] += seconds
         if now[0] == 1:  # labels arrive while it watches
             append_feedback(logged, write_labels(root, {"request_id": ["r0"], "label": ["positive"]}))
-        if now[0] >= 6:
+        if now[0] == 7:  # a retrain ingests them
+            write_stamp(logged, fingerprint_inputs(logged), "v2")
+        if now[0] >= 12:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        watch_inputs(logged, seen.append, 1.0, 2.0, sleep=sleep, clock=lambda: now[0])
-    (change,) = seen  # seen at t=1, settled by t=3, then quiet
-    assert change.previous == stamped and change.fingerprint == fingerprint_inputs(logged) != stamped
-    event = changed_event(logged, change)
+        watch_inputs(logged, seen.append, 1.0, 2.0, repeat_s=3.0, sleep=sleep, clock=lambda: now[0])
+    # Seen at t=1, settled and sent at t=3, sent again at t=6 (ingest had not read it), quiet once ingest has.
+    assert len(seen) == 2 and seen[0] == seen[1], seen
+    assert seen[0].previous == stamped and seen[0].fingerprint == fingerprint_inputs(logged) != stamped
+    event = changed_event(logged, seen[0])
     assert event["event"] == "lmforge.data.changed" and event["payload"]["params_path"] == "params.yaml"
     assert event["resource"]["prefect.resource.id"] == f"lmforge.data.{logged.registry.model_name}"
-    assert watch_inputs(logged, seen.append, 1.0, 0.0, once=True) == 1  # ingest has not read it yet: still new
+    assert watch_inputs(logged, seen.append, 1.0, 0.0, once=True) == 0  # ingest has read it: nothing new
+
+
+def test_fed_back_rows_get_the_training_splits_other_columns(root):
+    from tasks.ingest import add_feedback
+
+    (root / "params.yaml").write_text("task: qa\ndata:\n  source: builtin:facts\n")
+    params = load_params("params.yaml")
+    (root / params.paths.feedback).mkdir(parents=True)
+    pd.DataFrame({"question": ["Who?"], "context": ["It was Ana, then Tom."], "answer": ["Tom"],
+                  "request_id": ["q1"]}).to_parquet(root / params.paths.feedback / "a.parquet")
+    train = pd.DataFrame({"context": ["Mia ran."], "question": ["Who ran?"], "answer": ["Mia"], "answer_start": [0],
+                          "group": ["g1"]})
+    splits = add_feedback({"train": train, "test": train.iloc[:0]}, params)
+    assert splits["train"].to_dict("records")[1] == {"context": "It was Ana, then Tom.", "question": "Who?",
+                                                     "answer": "Tom", "answer_start": 17, "group": "feedback q1"}

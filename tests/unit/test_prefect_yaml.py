@@ -22,6 +22,7 @@ def test_deployments_and_the_retrain_trigger_are_valid():
     assert drift.expect == {"lmforge.retrain.requested"} and data.expect == {"lmforge.data.changed"}
     for trigger in (drift, data):
         assert trigger.enabled and trigger.within.total_seconds() == 300 and trigger.threshold == 1
+        assert trigger.for_each == {"prefect.resource.id"}
         assert "event.payload.params_path" in trigger.parameters["params_path"]
         assert set(trigger.parameters) <= set(deployments["lmforge-retrain"]["parameters"]) | {"trigger"}
     (schedule,) = deployments["lmforge-retrain"]["schedules"]
