@@ -50,11 +50,20 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
     return result
 
 
+def read_environment(model_dir: str | Path) -> dict[str, str]:
+    """The training environment's fingerprint as env_* tags, from the model folder's record (none in older ones)."""
+    from tasks.training.checkpoints import MODEL_META
+    from tasks.training.environment import environment_tags
+
+    meta = Path(model_dir) / MODEL_META
+    return environment_tags(json.loads(meta.read_text()).get("environment", {})) if meta.is_file() else {}
+
+
 @step
 def register(params: Params, model_dir: str, run_id: str, data_version: str, validation_success: bool) -> ModelVersion:
     from tasks.registry import tracking
 
-    tags = lineage_tags(params, data_version, validation_success, run_id)
+    tags = lineage_tags(params, data_version, validation_success, run_id) | read_environment(model_dir)
     tracking.set_tags(params, run_id, tags)
     return register_model(params, model_dir, run_id, tags)
 
@@ -69,7 +78,7 @@ def main(params: Params) -> None:
     # dvc repro has recorded the dataset in dvc.lock already; this pushes it and reads its hash.
     data_version = version_output(params, record=False)
     run_id = read_model_meta(params.paths.model)["run_id"]
-    tags = lineage_tags(params, data_version, read_report(params).success, run_id)
+    tags = lineage_tags(params, data_version, read_report(params).success, run_id) | read_environment(params.paths.model)
     tracking.set_tags(params, run_id, tags)
     print(register_model(params, params.paths.model, run_id, tags))
     tracking.end_run(params, run_id)

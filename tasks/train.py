@@ -72,6 +72,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
     from tasks.training.distributed import mean_over_processes
+    from tasks.training.environment import describe_environment
     from tasks.tokenize import read_meta
     from tasks.training.tokenizer_io import copy_tokenizers
 
@@ -124,7 +125,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     meta = {"labels": labels, "params": params.model_dump(mode="json", by_alias=True), "tokenized_cache_key": tokens.cache_key,
             "training_key": training_key(params, tokens), "best_metric": trainer.state.best_metric, "averaging": averaging, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
-            "train_loss": train_loss, **speed, "device": describe_device(),
+            "train_loss": train_loss, **speed, "device": describe_device(), "environment": describe_environment(),
             "processes": trainer.args.world_size,
             **(lineage or {})}
     (out / MODEL_META).write_text(json.dumps(meta, indent=1))

@@ -58,6 +58,9 @@ def test_registry_holds_version_with_alias_and_lineage(trained):
                 "validation_success", "promotion_verdict", "promotion_reason", "promotion_time", "promotion_by"):
         assert version.tags[tag], tag
     assert version.tags["validation_success"] == "true"
+    # The training environment's fingerprint: what a rebuild has to match.
+    assert version.tags["env_torch"].startswith("2.") and version.tags["env_python"].startswith("3.11")
+    assert version.tags["env_cpu_capability"] and len(version.tags["env_packages_hash"]) == 16
     first = client.get_model_version("test-reviews", "1")
     assert first.tags["data_version"] == version.tags["data_version"]
     run = client.get_run(first.run_id)
