@@ -57,21 +57,15 @@ def log_predictions(params: Params, model_uri: str, backend: str, texts: list[st
     answer's request id (what `lmforge feedback` joins labels on), none when logging is off."""
     if not params.monitor.log:
         return []
-    from tasks.data.inference_log import make_rows, new_request_ids, open_log
+    from tasks.data.inference_log import make_rows, new_request_ids, open_log, version_context
     from tasks.registry import tracking
 
     version = find_version(tracking.client(params), model_uri)
     request_ids = new_request_ids(len(texts))
-    context = {"source": source, "model_name": version.name if version else "",
-               "model_version": str(version.version) if version else "",
-               "alias": model_uri.partition("@")[2], "backend": backend}
+    context = version_context(source, version, model_uri, backend)
     answers = [{"output": output, "score": score} for output, score in outputs]
     log = open_log(params.paths.inference_log, params.monitor)
     log.record(make_rows(texts, answers, request_ids, context, 1000 * seconds / max(len(texts), 1),
                          params.monitor.log_inputs))
-    status = log.close()
-    if status["error"]:
-        from tasks.core.runtime import say
-
-        say(f"warning: {status['error']}")
+    log.close_and_warn()
     return request_ids

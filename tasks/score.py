@@ -51,7 +51,7 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
     """The pure core: predictions for every input of `source` (data.* columns, joined as predict joins them)."""
     import pandas as pd
 
-    from tasks.data.inference_log import make_rows, new_request_ids, open_log
+    from tasks.data.inference_log import make_rows, new_request_ids, open_log, version_context
     from tasks.kinds import get_kind
     from tasks.predict import find_version, load_texts
     from tasks.registry import tracking
@@ -65,8 +65,7 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
     if version is None:
         raise LmforgeError(f"{model_uri}: no such registered version; see `lmforge models`.")
     model = load_registered(params, model_uri)
-    context = {"source": "score", "model_name": version.name, "model_version": str(version.version),
-               "alias": model_uri.partition("@")[2], "backend": backend}
+    context = version_context("score", version, model_uri, backend)
     log = open_log(params.paths.inference_log, params.monitor)
     request_ids = new_request_ids(len(texts))
     outputs: list = [None] * len(texts)
@@ -89,11 +88,7 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
                           "model_name": version.name, "model_version": str(version.version), "request_id": request_ids})
     out.parent.mkdir(parents=True, exist_ok=True)
     write_table(frame, out)
-    status = log.close() if log else {"written": 0, "error": None}
-    if status["error"]:
-        from tasks.core.runtime import say
-
-        say(f"warning: {status['error']}")
+    status = log.close_and_warn() if log else {"written": 0}
     return ScoreResult(str(out), len(texts), version.name, str(version.version), backend, round(seconds, 3),
                        status["written"])
 

@@ -49,6 +49,13 @@ def make_rows(texts: list[str], answers: list[dict], request_ids: list[str], con
     return rows
 
 
+def version_context(source: str, version, model_uri: str, backend: str) -> dict:
+    """The context of rows answered by a registered version (None: a model URI the registry does not know)."""
+    return {"source": source, "model_name": version.name if version else "",
+            "model_version": str(version.version) if version else "", "alias": model_uri.partition("@")[2],
+            "backend": backend}
+
+
 class InferenceLog:
     """A writer of log rows in its own thread; record() never blocks and never raises."""
 
@@ -115,6 +122,15 @@ class InferenceLog:
         self.thread.join(timeout=30)
         self.flush()
         return self.status()
+
+    def close_and_warn(self) -> dict:
+        """close(), and a command's warning when rows could not be written."""
+        status = self.close()
+        if status["error"]:
+            from tasks.core.runtime import say
+
+            say(f"warning: {status['error']}")
+        return status
 
 
 def prune_segments(folder: str | Path, retention_days: float) -> int:
