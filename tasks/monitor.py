@@ -102,9 +102,9 @@ def compare_window(params: Params, version, window, reference: list[str], from_f
         tests["output_label_chi2"] = label_test(outputs, logged)
     else:
         tests["output_length_ks"] = distribution_test([len(o) for o in outputs], [len(o) for o in logged])
-        own = output_losses(folder, reference, outputs) if inputs_kept else None
-        if own is not None:  # a model that generates: how sure it is of what it said
-            tests["output_loss_ks"] = distribution_test(own, output_losses(folder, texts, logged))
+        losses = output_losses(folder, (reference, outputs), (texts, logged)) if inputs_kept else None
+        if losses is not None:  # a model that generates: how sure it is of what it said
+            tests["output_loss_ks"] = distribution_test(*losses)
     if scores is not None and window["score"].notna().all():
         tests["output_score_ks"] = distribution_test(scores, window["score"].tolist())
     if live_test is not None:

@@ -105,8 +105,9 @@ def join_labels(params: Params, labels: pd.DataFrame, path: Path, columns: list[
 
 def read_feedback(folder: str | Path) -> pd.DataFrame:
     """Every fed-back row so far (canonical columns and request_id); empty when none came back."""
-    paths = sorted(Path(folder).glob("[!.]*.parquet"))
-    return pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
+    from tasks.data.inference_log import list_segments, read_segments
+
+    return read_segments(list_segments(folder))  # the same append-only segments as the inference log
 
 
 def append_feedback(params: Params, path: Path, columns: list[str], target: str, label_set: set[str] | None = None,

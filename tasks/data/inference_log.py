@@ -145,14 +145,24 @@ def prune_segments(folder: str | Path, retention_days: float) -> int:
     return removed
 
 
-def read_log(folder: str | Path, since: float | None = None):
-    """Every logged row (or those at or after `since`, a Unix time) as a DataFrame; empty when nothing was logged."""
+def list_segments(folder: str | Path) -> list[Path]:
+    """The whole segments of a folder of append-only Parquet (hidden names are segments still being written)."""
+    return sorted(Path(folder).glob("[!.]*.parquet"))
+
+
+def read_segments(paths: list[Path]):
+    """The rows of these segments as one DataFrame; empty when there are none."""
     import pandas as pd
 
-    paths = sorted(Path(folder).glob("[!.]*.parquet"))
+    return pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
+
+
+def read_log(folder: str | Path, since: float | None = None):
+    """Every logged row (or those at or after `since`, a Unix time) as a DataFrame; empty when nothing was logged."""
+    paths = list_segments(folder)
     if since is not None:  # a segment is renamed into place after its last row: one older than `since` has none newer
         paths = [path for path in paths if path.stat().st_mtime >= since]
-    frame = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
+    frame = read_segments(paths)
     return frame if since is None or frame.empty else frame[frame["time"] >= since].reset_index(drop=True)
 
 

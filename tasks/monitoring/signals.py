@@ -80,11 +80,11 @@ def load_generator(folder: str | Path):
     return None, False
 
 
-def output_losses(folder: str | Path, inputs: list[str], outputs: list[str], batch_size: int = 16,
-                  max_length: int = 128) -> np.ndarray | None:
-    """The model's own mean per-token loss on each of its outputs (an encoder-decoder: given its input; a causal LM:
-    the output text itself), or None for a model that does not generate. A model grows unsure of what it says when
-    its inputs move away from its training data."""
+def output_losses(folder: str | Path, *samples: tuple[list[str], list[str]], batch_size: int = 16,
+                  max_length: int = 128) -> list[np.ndarray] | None:
+    """For each sample of (inputs, outputs), the model's own mean per-token loss on each output (an encoder-decoder:
+    given its input; a causal LM: the output text itself), the model loaded once; None for a model that does not
+    generate. A model grows unsure of what it says when its inputs move away from its training data."""
     import torch
     from transformers import AutoTokenizer
 
@@ -94,8 +94,9 @@ def output_losses(folder: str | Path, inputs: list[str], outputs: list[str], bat
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    found = []
-    with torch.inference_mode():
+
+    def score(inputs: list[str], outputs: list[str]) -> np.ndarray:
+        found = []
         for start in range(0, len(outputs), batch_size):
             sources, targets = inputs[start:start + batch_size], outputs[start:start + batch_size]
             if encoder_decoder:
@@ -111,4 +112,7 @@ def output_losses(folder: str | Path, inputs: list[str], outputs: list[str], bat
             loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100,
                                                      reduction="none")
             found.append((loss.sum(1) / (labels != -100).sum(1).clamp(min=1)).numpy())
-    return np.concatenate(found) if found else np.zeros(0)
+        return np.concatenate(found) if found else np.zeros(0)
+
+    with torch.inference_mode():
+        return [score(inputs, outputs) for inputs, outputs in samples]
