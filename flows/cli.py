@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from flows import cli_loop, cli_monitor, cli_params, cli_registry, cli_servers, cli_sweep
+from flows import cli_loop, cli_monitor, cli_params, cli_registry, cli_reproduce, cli_servers, cli_sweep
 from flows.cli_shared import Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
@@ -162,7 +162,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
-for module in (cli_monitor, cli_loop, cli_params, cli_registry, cli_servers, cli_sweep):
+for module in (cli_monitor, cli_loop, cli_params, cli_registry, cli_reproduce, cli_servers, cli_sweep):
     for function in module.COMMANDS:
         app.command()(function)
 

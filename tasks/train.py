@@ -46,11 +46,13 @@ def swap_progress(trainer) -> None:
 
 
 def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = None, show_progress: bool = True,
-                lineage: dict[str, str] | None = None, resume_from: str | None = None) -> TrainedModel:
+                lineage: dict[str, str] | None = None, resume_from: str | None = None,
+                replay: dict | None = None) -> TrainedModel:
     """The pure core: train, keep the best epoch on validation, save safetensors with tokenizer(s) and params.
 
     With train.distributed.nproc > 1 it runs in that many torchrun processes (tasks.training.distributed), which log to the
-    MLflow run named in `lineage` themselves; `resume_from` is how the launcher tells them what to resume."""
+    MLflow run named in `lineage` themselves; `resume_from` is how the launcher tells them what to resume. `replay`:
+    a recorded time budget (lmforge.json's "budget") to replay by steps, for a rebuild."""
     from tasks.training.distributed import is_worker, launch_workers
 
     if not is_worker():
@@ -62,23 +64,27 @@ def train_model(params: Params, tokens: TokenizedData, on_log: StepLog | None = 
         resume_from = str(resume[0]) if resume else None
         if params.train.distributed.nproc > 1:
             return launch_workers(params, tokens, (lineage or {}).get("run_id"), lineage, resume_from, show_progress)
-    return fit_model(params, tokens, on_log, show_progress, lineage, resume_from)
+    return fit_model(params, tokens, on_log, show_progress, lineage, resume_from, replay)
 
 
 def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, show_progress: bool,
-              lineage: dict[str, str] | None, resume_from: str | None) -> TrainedModel:
+              lineage: dict[str, str] | None, resume_from: str | None, replay: dict | None = None) -> TrainedModel:
     """Train in this process (one of several under DDP: then only process 0 writes the model)."""
     import torch
     from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
     from tasks.training.distributed import mean_over_processes
     from tasks.training.environment import describe_environment
+    from tasks.training.replay import replay_callback
     from tasks.tokenize import read_meta
     from tasks.training.tokenizer_io import copy_tokenizers
 
     cfg, kind = params.train, get_kind(params.task)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    # Deterministic kernels where torch has them (a warning names an op that has none); data order, dropout and
+    # initialisation come from the seed alone.
+    torch.use_deterministic_algorithms(True, warn_only=True)
     set_seed(params.project.seed)
     labels = read_meta(tokens.path)["labels"]
     tokenizer = AutoTokenizer.from_pretrained(tokens.tokenizer_path)
@@ -86,8 +92,9 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     callbacks = [EarlyStoppingCallback(cfg.early_stopping_patience)] if cfg.early_stopping_patience else []
     if on_log:
         callbacks.append(make_callback(on_log))
-    if cfg.time_budget_s:
-        callbacks.append(budget_callback(cfg.time_budget_s, on_log))
+    budget = replay_callback(replay) if replay else budget_callback(cfg.time_budget_s, on_log) if cfg.time_budget_s else None
+    if budget:
+        callbacks.append(budget)
     meter = speed_meter()
     callbacks.append(meter)
     snapshots = snapshot_callback(cfg.average_last) if cfg.average_last > 1 else None
@@ -126,7 +133,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
             "training_key": training_key(params, tokens), "best_metric": trainer.state.best_metric, "averaging": averaging, "best_by": trainer.args.metric_for_best_model,
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
             "train_loss": train_loss, **speed, "device": describe_device(), "environment": describe_environment(),
-            "processes": trainer.args.world_size,
+            "processes": trainer.args.world_size, "budget": budget.describe() if budget else None,
             **(lineage or {})}
     (out / MODEL_META).write_text(json.dumps(meta, indent=1))
     # A finished run leaves nothing to resume; keeping its checkpoints would make the next run a no-op.

@@ -66,6 +66,8 @@ def configure_runtime(root: str | Path = ".") -> None:
         # Every torch.load (Trainer's resume of optimizer, scheduler and RNG state included) unpickles tensors only.
         "TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # cuBLAS's deterministic mode needs a fixed workspace (torch.use_deterministic_algorithms says so on a GPU).
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
         "GIT_PYTHON_REFRESH": "quiet",
         "MPLBACKEND": "Agg",
     }

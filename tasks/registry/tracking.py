@@ -75,6 +75,16 @@ def git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def git_dirty() -> str:
+    """"true" when tracked files differ from the commit (then the commit alone does not hold the code that ran)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return "unknown" if out.returncode else str(bool(out.stdout.strip())).lower()
+
+
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in tree.items():

@@ -50,7 +50,8 @@ def budget_callback(seconds: float, on_estimate=None):
             self.start = time.monotonic()
             self.start_step = state.global_step  # a resumed run measures its own speed
             self.deadline = self.start + seconds
-            self.estimates: list[int] = []
+            self.schedule: list[list[int]] = []  # [step, new total] per rescale: what a rebuild replays
+            self.stopped_at: int | None = None
 
         def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
             now = time.monotonic()
@@ -65,10 +66,16 @@ def budget_callback(seconds: float, on_estimate=None):
             total = int(total)
             if stop:
                 control.should_training_stop = control.should_evaluate = control.should_save = True
+                self.stopped_at = state.global_step
             elif total and lr_scheduler is not None and rescale_schedule(lr_scheduler, max(total, state.global_step + 1)):
-                self.estimates.append(total)
+                self.schedule.append([state.global_step, max(total, state.global_step + 1)])
                 if on_estimate:
                     on_estimate({"budget_estimated_steps": total, "budget_steps_per_s": rate}, state.global_step)
+
+        def describe(self) -> dict:
+            """The budget as steps: where the schedule was rescaled and where training stopped (None: it ran out of
+            epochs first). A rebuild replays it (tasks.training.replay) instead of reading a clock."""
+            return {"seconds": seconds, "stopped_at": self.stopped_at, "schedule": self.schedule}
 
     return TimeBudget()
 

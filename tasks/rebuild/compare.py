@@ -1,0 +1,101 @@
+"""The rebuild against the record, stage by stage in pipeline order: the first difference is the answer.
+
+`identical`: every compared file, prediction and metric equal. `within_tolerance`: bits differ where bitwise
+equality is not to be had (another CPU instruction set, a GPU, several DDP processes, other packages), and every
+metric is within the tolerance. `differs`: anything else, at the first stage that differs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+STAGES = ("params", "ingest", "tokenize", "train", "evaluate")
+
+
+@dataclass
+class Difference:
+    stage: str
+    detail: str
+
+
+@dataclass
+class Verdict:
+    verdict: str  # identical | within_tolerance | differs
+    stage: str = ""
+    detail: str = ""
+    compared: dict[str, int] = field(default_factory=dict)  # what was compared, by kind: files, predictions, metrics
+
+    def as_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value or key == "verdict"}
+
+
+def is_tokenizer_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return "token" in name or name.startswith(("vocab", "merges", "spiece"))
+
+
+def compare_files(recorded: dict[str, str], rebuilt: dict[str, str], tokenizer: bool) -> str:
+    """The first file (tokenizer files, or the rest) whose sha256 differs or that only one side has."""
+    names = sorted(name for name in recorded.keys() | rebuilt.keys() if is_tokenizer_file(name) == tokenizer)
+    for name in names:
+        if recorded.get(name) != rebuilt.get(name):
+            if name not in rebuilt or name not in recorded:
+                return f"{name} is {'missing from the rebuild' if name not in rebuilt else 'new in the rebuild'}"
+            return f"{name} differs (sha256 {recorded[name][:12]} recorded, {rebuilt[name][:12]} rebuilt)"
+    return ""
+
+
+def compare_predictions(recorded: list[str] | None, rebuilt: list[str]) -> str:
+    if recorded is None:
+        return ""  # a run that logged none: metrics decide
+    if len(recorded) != len(rebuilt):
+        return f"{len(rebuilt)} test predictions rebuilt, {len(recorded)} recorded"
+    unequal = [i for i, (a, b) in enumerate(zip(recorded, rebuilt)) if a != b]
+    if not unequal:
+        return ""
+    first = unequal[0]
+    return (f"{len(unequal)} of {len(recorded)} test predictions differ; the first, row {first}: "
+            f"{recorded[first][:60]!r} recorded, {rebuilt[first][:60]!r} rebuilt")
+
+
+def metric_gaps(recorded: dict[str, float], rebuilt: dict[str, float]) -> dict[str, float]:
+    """|rebuilt - recorded| of each metric both have (runtime figures left out)."""
+    return {name: abs(rebuilt[name] - value) for name, value in sorted(recorded.items())
+            if name in rebuilt and "runtime" not in name and "per_second" not in name}
+
+
+def first_difference(recorded, rebuilt: dict) -> Difference | None:
+    """`recorded`: a VersionRecord; `rebuilt`: params_hash, data_version (+ data_detail), files, predictions, metrics,
+    and what_if (params changed on purpose: then their effect on the artifacts is the answer)."""
+    if not rebuilt.get("what_if") and rebuilt["params_hash"] != recorded.tags.get("params_hash"):
+        return Difference("params", f"the model's recorded params hash to {rebuilt['params_hash']}, the version's "
+                                    f"tag says {recorded.tags.get('params_hash')}: the record was altered")
+    if rebuilt["data_version"] != recorded.tags.get("data_version"):
+        return Difference("ingest", f"the source now gives data version {rebuilt['data_version']}, the version "
+                                    f"records {recorded.tags.get('data_version')}{rebuilt.get('data_detail', '')}")
+    for stage, tokenizer in (("tokenize", True), ("train", False)):
+        if detail := compare_files(recorded.files, rebuilt["files"], tokenizer):
+            return Difference(stage, detail)
+    if detail := compare_predictions(recorded.predictions, rebuilt["predictions"]):
+        return Difference("evaluate", detail)
+    gaps = {name: gap for name, gap in metric_gaps(recorded.metrics, rebuilt["metrics"]).items() if gap > 0}
+    if gaps:
+        name = next(iter(gaps))
+        return Difference("evaluate", f"{name} {recorded.metrics[name]:.6g} recorded, {rebuilt['metrics'][name]:.6g} rebuilt")
+    return None
+
+
+def judge(recorded, rebuilt: dict, inexact: str, tolerance: float) -> Verdict:
+    """`inexact`: empty when the rebuild should give the same bits, else why it cannot."""
+    compared = {"files": len(recorded.files), "predictions": len(recorded.predictions or []),
+                "metrics": len(metric_gaps(recorded.metrics, rebuilt["metrics"]))}
+    found = first_difference(recorded, rebuilt)
+    if found is None:
+        return Verdict("identical", compared=compared)
+    if inexact and found.stage in ("train", "evaluate"):
+        gaps = metric_gaps(recorded.metrics, rebuilt["metrics"])
+        worst = max(gaps, key=gaps.get) if gaps else ""
+        if worst and gaps[worst] <= tolerance:
+            return Verdict("within_tolerance", found.stage,
+                           f"{found.detail}; expected, since {inexact}; every metric within {tolerance:g} "
+                           f"(largest gap: {worst} {gaps[worst]:.4g})", compared)
+    return Verdict("differs", found.stage, found.detail, compared)

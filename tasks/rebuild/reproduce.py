@@ -1,0 +1,146 @@
+"""`lmforge reproduce`: rebuild a registered version from its lineage (its commit's code in a git worktree, its
+recorded params, its data version) in a scratch folder, compare stage by stage, and record the answer on the version."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tasks.core.runtime import say
+from tasks.rebuild.compare import Verdict, judge
+from tasks.rebuild.data import compute_data_version, describe_change, read_manifest, restore_version
+from tasks.rebuild.record import VersionRecord, hash_model_files, read_version
+from tasks.rebuild.worktree import add_worktree, check_commit, link_project_inputs, remove_worktree, run_stage
+
+TAG = "reproduce"  # on the version: the verdict, when and where
+
+
+def explain_inexact(meta: dict, here: dict) -> str:
+    """Why this rebuild cannot give the same bits, or "" when it should."""
+    recorded, reasons = meta.get("environment") or {}, []
+    if (meta.get("processes") or 1) > 1:
+        reasons.append(f"it was trained by {meta['processes']} DDP processes")
+    if recorded.get("gpu") or here.get("gpu"):
+        reasons.append(f"a GPU took part ({recorded.get('gpu') or here.get('gpu')})")
+    if recorded.get("cpu_capability") != here["cpu_capability"]:
+        reasons.append(f"it was trained with {recorded.get('cpu_capability')} kernels, rebuilt with {here['cpu_capability']}")
+    if recorded.get("packages_hash") != here["packages_hash"]:
+        reasons.append("the installed packages differ from its training environment's")
+    return "; ".join(reasons)
+
+
+def rebuild_data(record: VersionRecord, source: Path, params: dict, root: Path, log: Path) -> dict:
+    """Ingest from the source; when that no longer gives the recorded version, say which files differ and go on
+    from the recorded files in the DVC cache (so the later stages are still compared)."""
+    found = run_stage(source, "ingest", params, log=log)
+    dataset = source / params["paths"]["dataset"]
+    recorded = record.tags.get("data_version", "")
+    found["data_version"] = compute_data_version(dataset)
+    if found["data_version"] != recorded:
+        found["data_detail"] = describe_change(dataset, read_manifest(recorded, root))
+        if read_manifest(recorded, root) is not None:
+            restore_version(recorded, dataset, root)
+            found["data_detail"] += "; the later stages ran on the recorded version from the DVC cache"
+    return found
+
+
+def rebuild_model(source: Path, params: dict, data_version: str, threads: int, replay: dict | None,
+                  hash_seed: str, log: Path) -> dict:
+    import pandas as pd
+
+    from tasks.registry.predictions import PREDICTIONS_FILE
+
+    shutil.rmtree(source / params["paths"]["tokenized"], ignore_errors=True)  # the tokenizer is rebuilt too
+    found = run_stage(source, "model", params, data_version=data_version, threads=threads, replay=replay,
+                      hash_seed=hash_seed, log=log)
+    found["files"] = hash_model_files(source / params["paths"]["model"])
+    found["predictions"] = pd.read_parquet(source / params["paths"]["metrics"] / PREDICTIONS_FILE)["predicted"].astype(str).tolist()
+    return found
+
+
+def describe_overrides(recorded: dict, rebuild: dict, overrides: list[str]) -> str:
+    """Each --set key with its recorded and rebuilt value."""
+    def read(tree: dict, key: str):
+        for part in key.split("."):
+            tree = tree.get(part) if isinstance(tree, dict) else None
+        return tree
+
+    keys = [assignment.partition("=")[0] for assignment in overrides]
+    return "; ".join(f"{key} {read(recorded, key)!r} recorded, {read(rebuild, key)!r} rebuilt" for key in keys)
+
+
+def compare_runs(first: dict, second: dict) -> str:
+    """The first artifact that differs between two rebuilds (tokenizer, weights, predictions), or ""."""
+    from tasks.rebuild.compare import compare_files, compare_predictions
+
+    for stage, detail in (("tokenize", compare_files(first["files"], second["files"], True)),
+                          ("train", compare_files(first["files"], second["files"], False)),
+                          ("evaluate", compare_predictions(first["predictions"], second["predictions"]))):
+        if detail:
+            return f"{stage}: {detail}"
+    return ""
+
+
+def reproduce_version(params, uri: str, tolerance: float, check_determinism: bool = False,
+                      overrides: list[str] | None = None, keep: bool = False) -> dict:
+    """The verdict (Verdict.as_dict) with what was rebuilt, how long it took, and where."""
+    from tasks.core.config import apply_override
+    from tasks.training.environment import describe_environment
+
+    start, root = time.perf_counter(), Path.cwd()
+    scratch = Path(tempfile.mkdtemp(prefix="lmforge-reproduce-"))
+    record = read_version(params, uri, scratch)
+    label = f"{record.name} version {record.version}"
+    commit = record.tags.get("git_commit", "")
+    check_commit(root, commit, label)
+    source, log = add_worktree(root, commit, scratch / "src", label), scratch / "rebuild.log"
+    finished = False
+    try:
+        rebuild = json.loads(json.dumps(record.meta["params"]))
+        for assignment in overrides or []:
+            apply_override(rebuild, assignment)
+        link_project_inputs(root, source, rebuild)
+        environment = record.meta.get("environment") or {}
+        threads, replay = int(environment.get("torch_threads") or 0), record.meta.get("budget")
+        say(f"[reproduce] {label}: commit {commit[:12]}, data version {record.tags.get('data_version')}, "
+            f"{threads or 'default'} threads; rebuilding in {scratch}")
+        data = rebuild_data(record, source, rebuild, root, log)
+        model = rebuild_model(source, rebuild, record.tags.get("data_version", ""), threads, replay, "0", log)
+        here = describe_environment()
+        data["what_if"] = bool(overrides)
+        verdict = judge(record, data | model, explain_inexact(record.meta, here), tolerance)
+        if verdict.verdict == "differs" and record.tags.get("git_dirty") == "true":
+            verdict.detail += ("; note: it was trained from a working tree with uncommitted changes, which its commit "
+                               "does not hold")
+        result = verdict.as_dict() | {
+            "model": record.name, "version": record.version, "commit": commit,
+            "data_version": record.tags.get("data_version"), "threads": threads, "steps": model.get("steps"),
+            "seconds": round(time.perf_counter() - start, 1), "original_seconds": record.run_seconds,
+            "what_if": describe_overrides(record.meta["params"], rebuild, overrides or []), "log": str(log) if keep else ""}
+        if check_determinism:
+            second = rebuild_model(source, rebuild, record.tags.get("data_version", ""), 1 if threads != 1 else 2,
+                                   replay, "1", log)
+            result["determinism"] = {"threads": [threads, 1 if threads != 1 else 2], "hash_seeds": ["0", "1"],
+                                     "first_difference": compare_runs(model, second) or "none"}
+        if not overrides:
+            record_verdict(params, record, verdict)
+        finished = True
+        return result
+    finally:
+        remove_worktree(root, source)
+        if finished and not keep:  # a failed rebuild keeps its log, which the error names
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def record_verdict(params, record: VersionRecord, verdict: Verdict) -> None:
+    """The answer as a tag on the version: what `lmforge models` and the MLflow UI show."""
+    from datetime import datetime, timezone
+
+    from tasks.registry import tracking
+
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    text = verdict.verdict + (f" at {verdict.stage}: {verdict.detail}" if verdict.stage else "") + f" ({when})"
+    tracking.client(params).set_model_version_tag(record.name, record.version, TAG, text[:5000])
