@@ -1,4 +1,5 @@
-"""The rebuild against the record, stage by stage in pipeline order: the first difference is the answer.
+"""The rebuild against the record, stage by stage in pipeline order (params, ingest, validate, tokenize, train,
+evaluate): the first difference is the answer.
 
 `identical`: every compared file, prediction and metric equal. `within_tolerance`: bits differ where bitwise
 equality is not to be had (another CPU instruction set, a GPU, several DDP processes, other packages), and every
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-STAGES = ("params", "ingest", "tokenize", "train", "evaluate")
 
 
 @dataclass
@@ -72,6 +72,8 @@ def first_difference(recorded, rebuilt: dict) -> Difference | None:
     if rebuilt["data_version"] != recorded.tags.get("data_version"):
         return Difference("ingest", f"the source now gives data version {rebuilt['data_version']}, the version "
                                     f"records {recorded.tags.get('data_version')}{rebuilt.get('data_detail', '')}")
+    if rebuilt.get("failed"):
+        return Difference(rebuilt["failed"], f"the rebuilt data fails its checks: {rebuilt.get('detail', '')}")
     for stage, tokenizer in (("tokenize", True), ("train", False)):
         if detail := compare_files(recorded.files, rebuilt["files"], tokenizer):
             return Difference(stage, detail)
@@ -87,12 +89,12 @@ def first_difference(recorded, rebuilt: dict) -> Difference | None:
 def judge(recorded, rebuilt: dict, inexact: str, tolerance: float) -> Verdict:
     """`inexact`: empty when the rebuild should give the same bits, else why it cannot."""
     compared = {"files": len(recorded.files), "predictions": len(recorded.predictions or []),
-                "metrics": len(metric_gaps(recorded.metrics, rebuilt["metrics"]))}
+                "metrics": len(metric_gaps(recorded.metrics, rebuilt.get("metrics", {})))}
     found = first_difference(recorded, rebuilt)
     if found is None:
         return Verdict("identical", compared=compared)
     if inexact and found.stage in ("train", "evaluate"):
-        gaps = metric_gaps(recorded.metrics, rebuilt["metrics"])
+        gaps = metric_gaps(recorded.metrics, rebuilt.get("metrics", {}))
         worst = max(gaps, key=gaps.get) if gaps else ""
         if worst and gaps[worst] <= tolerance:
             return Verdict("within_tolerance", found.stage,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tasks.core.runtime import say
 from tasks.rebuild.compare import Verdict, judge
-from tasks.rebuild.data import compute_data_version, describe_change, read_manifest, restore_version
+from tasks.rebuild.data import describe_change, read_manifest, restore_version
 from tasks.rebuild.record import VersionRecord, hash_model_files, read_version
 from tasks.rebuild.worktree import add_worktree, check_commit, link_project_inputs, remove_worktree, run_stage
 
@@ -32,33 +32,40 @@ def explain_inexact(meta: dict, here: dict) -> str:
     return "; ".join(reasons)
 
 
-def rebuild_data(record: VersionRecord, source: Path, params: dict, root: Path, log: Path) -> dict:
-    """Ingest from the source; when that no longer gives the recorded version, say which files differ and go on
-    from the recorded files in the DVC cache (so the later stages are still compared)."""
-    found = run_stage(source, "ingest", params, log=log)
-    dataset = source / params["paths"]["dataset"]
-    recorded = record.tags.get("data_version", "")
-    found["data_version"] = compute_data_version(dataset)
-    if found["data_version"] != recorded:
-        found["data_detail"] = describe_change(dataset, read_manifest(recorded, root))
-        if read_manifest(recorded, root) is not None:
-            restore_version(recorded, dataset, root)
-            found["data_detail"] += "; the later stages ran on the recorded version from the DVC cache"
-    return found
-
-
-def rebuild_model(source: Path, params: dict, data_version: str, threads: int, replay: dict | None,
-                  hash_seed: str, log: Path) -> dict:
+def read_outputs(source: Path, params: dict, found: dict) -> dict:
+    """The stage result with the model folder's file hashes and the test predictions added."""
     import pandas as pd
 
     from tasks.registry.predictions import PREDICTIONS_FILE
 
-    shutil.rmtree(source / params["paths"]["tokenized"], ignore_errors=True)  # the tokenizer is rebuilt too
-    found = run_stage(source, "model", params, data_version=data_version, threads=threads, replay=replay,
-                      hash_seed=hash_seed, log=log)
-    found["files"] = hash_model_files(source / params["paths"]["model"])
-    found["predictions"] = pd.read_parquet(source / params["paths"]["metrics"] / PREDICTIONS_FILE)["predicted"].astype(str).tolist()
-    return found
+    if found.get("failed") or "metrics" not in found:
+        return found
+    predictions = pd.read_parquet(source / params["paths"]["metrics"] / PREDICTIONS_FILE)["predicted"]
+    return found | {"files": hash_model_files(source / params["paths"]["model"]),
+                    "predictions": predictions.astype(str).tolist()}
+
+
+def rebuild(record: VersionRecord, source: Path, params: dict, root: Path, threads: int, log: Path) -> dict:
+    """Ingest from the source and build on; when the source no longer gives the recorded data version, say which
+    files differ and build from the recorded files in the DVC cache, so the later stages are still compared."""
+    recorded, replay = record.tags.get("data_version", ""), record.meta.get("budget")
+    found = run_stage(source, "build", params, data_version=recorded, threads=threads, replay=replay, log=log)
+    if found["data_version"] != recorded:
+        dataset, manifest = source / params["paths"]["dataset"], read_manifest(recorded, root)
+        found["data_detail"] = describe_change(dataset, manifest)
+        if manifest is not None:
+            restore_version(recorded, dataset, root)
+            found["data_detail"] += "; the later stages ran on the recorded version from the DVC cache"
+            found |= run_stage(source, "model", params, data_version=recorded, threads=threads, replay=replay, log=log)
+    return read_outputs(source, params, found)
+
+
+def retrain(record: VersionRecord, source: Path, params: dict, threads: int, log: Path) -> dict:
+    """The model stages again, tokenizer included, with another thread count and hash seed."""
+    shutil.rmtree(source / params["paths"]["tokenized"], ignore_errors=True)
+    found = run_stage(source, "model", params, data_version=record.tags.get("data_version", ""), threads=threads,
+                      replay=record.meta.get("budget"), hash_seed="1", log=log)
+    return read_outputs(source, params, found)
 
 
 def describe_overrides(recorded: dict, rebuild: dict, overrides: list[str]) -> str:
@@ -88,7 +95,6 @@ def reproduce_version(params, uri: str, tolerance: float, check_determinism: boo
                       overrides: list[str] | None = None, keep: bool = False) -> dict:
     """The verdict (Verdict.as_dict) with what was rebuilt, how long it took, and where."""
     from tasks.core.config import apply_override
-    from tasks.training.environment import describe_environment
 
     start, root = time.perf_counter(), Path.cwd()
     scratch = Path(tempfile.mkdtemp(prefix="lmforge-reproduce-"))
@@ -104,27 +110,24 @@ def reproduce_version(params, uri: str, tolerance: float, check_determinism: boo
             apply_override(rebuild, assignment)
         link_project_inputs(root, source, rebuild)
         environment = record.meta.get("environment") or {}
-        threads, replay = int(environment.get("torch_threads") or 0), record.meta.get("budget")
+        threads = int(environment.get("torch_threads") or 0)
         say(f"[reproduce] {label}: commit {commit[:12]}, data version {record.tags.get('data_version')}, "
             f"{threads or 'default'} threads; rebuilding in {scratch}")
-        data = rebuild_data(record, source, rebuild, root, log)
-        model = rebuild_model(source, rebuild, record.tags.get("data_version", ""), threads, replay, "0", log)
-        here = describe_environment()
-        data["what_if"] = bool(overrides)
-        verdict = judge(record, data | model, explain_inexact(record.meta, here), tolerance)
+        built = rebuild(record, source, rebuild, root, threads, log) | {"what_if": bool(overrides)}
+        verdict = judge(record, built, explain_inexact(record.meta, built["environment"]), tolerance)
         if verdict.verdict == "differs" and record.tags.get("git_dirty") == "true":
             verdict.detail += ("; note: it was trained from a working tree with uncommitted changes, which its commit "
                                "does not hold")
         result = verdict.as_dict() | {
             "model": record.name, "version": record.version, "commit": commit,
-            "data_version": record.tags.get("data_version"), "threads": threads, "steps": model.get("steps"),
+            "data_version": record.tags.get("data_version"), "threads": threads, "steps": built.get("steps"),
             "seconds": round(time.perf_counter() - start, 1), "original_seconds": record.run_seconds,
             "what_if": describe_overrides(record.meta["params"], rebuild, overrides or []), "log": str(log) if keep else ""}
         if check_determinism:
-            second = rebuild_model(source, rebuild, record.tags.get("data_version", ""), 1 if threads != 1 else 2,
-                                   replay, "1", log)
-            result["determinism"] = {"threads": [threads, 1 if threads != 1 else 2], "hash_seeds": ["0", "1"],
-                                     "first_difference": compare_runs(model, second) or "none"}
+            other = 1 if threads != 1 else 2
+            second = retrain(record, source, rebuild, other, log)
+            result["determinism"] = {"threads": [threads, other], "hash_seeds": ["0", "1"],
+                                     "first_difference": compare_runs(built, second) or "none"}
         if not overrides:
             record_verdict(params, record, verdict)
         finished = True
