@@ -105,15 +105,15 @@ def reproduce_version(params, uri: str, tolerance: float, check_determinism: boo
     source, log = add_worktree(root, commit, scratch / "src", label), scratch / "rebuild.log"
     finished = False
     try:
-        rebuild = json.loads(json.dumps(record.meta["params"]))
+        settings = json.loads(json.dumps(record.meta["params"]))
         for assignment in overrides or []:
-            apply_override(rebuild, assignment)
-        link_project_inputs(root, source, rebuild)
+            apply_override(settings, assignment)
+        link_project_inputs(root, source, settings)
         environment = record.meta.get("environment") or {}
         threads = int(environment.get("torch_threads") or 0)
         say(f"[reproduce] {label}: commit {commit[:12]}, data version {record.tags.get('data_version')}, "
             f"{threads or 'default'} threads; rebuilding in {scratch}")
-        built = rebuild(record, source, rebuild, root, threads, log) | {"what_if": bool(overrides)}
+        built = rebuild(record, source, settings, root, threads, log) | {"what_if": bool(overrides)}
         verdict = judge(record, built, explain_inexact(record.meta, built["environment"]), tolerance)
         if verdict.verdict == "differs" and record.tags.get("git_dirty") == "true":
             verdict.detail += ("; note: it was trained from a working tree with uncommitted changes, which its commit "
@@ -122,10 +122,10 @@ def reproduce_version(params, uri: str, tolerance: float, check_determinism: boo
             "model": record.name, "version": record.version, "commit": commit,
             "data_version": record.tags.get("data_version"), "threads": threads, "steps": built.get("steps"),
             "seconds": round(time.perf_counter() - start, 1), "original_seconds": record.run_seconds,
-            "what_if": describe_overrides(record.meta["params"], rebuild, overrides or []), "log": str(log) if keep else ""}
+            "what_if": describe_overrides(record.meta["params"], settings, overrides or []), "log": str(log) if keep else ""}
         if check_determinism:
             other = 1 if threads != 1 else 2
-            second = retrain(record, source, rebuild, other, log)
+            second = retrain(record, source, settings, other, log)
             result["determinism"] = {"threads": [threads, other], "hash_seeds": ["0", "1"],
                                      "first_difference": compare_runs(built, second) or "none"}
         if not overrides:
