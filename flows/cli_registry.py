@@ -33,7 +33,9 @@ def describe_versions(client, params) -> list[dict]:
             "created": datetime.fromtimestamp(version.creation_timestamp / 1000).isoformat(timespec="seconds"),
             "metrics": {name: metrics.get(f"eval_{name}") for name in key_metrics(params)},
             "data_version": tags.get("data_version"), "promotion": tags.get("promotion_verdict", "undecided"),
-            "reason": tags.get("promotion_reason", ""), "rolled_back": tags.get("rolled_back")})
+            "reason": tags.get("promotion_reason", ""), "rolled_back": tags.get("rolled_back"),
+            # `lmforge reproduce`'s last answer: its first word (identical, within_tolerance, differs), or none yet.
+            "rebuilt": (tags.get("reproduce") or "-").split(" ")[0]})
     return records
 
 
@@ -42,7 +44,8 @@ def format_row(record: dict) -> tuple[str, ...]:
     return (record["version"], " ".join(f"@{alias}" for alias in record["aliases"]),
             record["created"].replace("T", " ")[:16],
             *("-" if value is None else f"{value:.4f}" for value in record["metrics"].values()),
-            (record["data_version"] or "-")[:12], f"{verdict}: {record['reason']}" if record["reason"] else verdict)
+            (record["data_version"] or "-")[:12], record["rebuilt"],
+            f"{verdict}: {record['reason']}" if record["reason"] else verdict)
 
 
 def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
@@ -66,7 +69,7 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, a
             return
         table = Table(title=f"{settings.registry.model_name}  ({tracking.tracking_uri(settings)})", title_justify="left")
         for name in ("version", "aliases", "created", *key_metrics(settings),
-                     "data version", "promotion"):
+                     "data version", "rebuilt", "promotion"):
             table.add_column(name, overflow="fold")
         for record in records:
             table.add_row(*format_row(record))

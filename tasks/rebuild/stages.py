@@ -33,13 +33,16 @@ def run_model(params, data_version: str, replay: dict | None) -> dict:
 
 
 def run_build(params, expected: str, replay: dict | None) -> dict:
-    """ingest, then the model stages when the data is the expected version (else the caller restores it first)."""
+    """ingest, then the model stages when the data is the expected version (else the caller restores it first);
+    with no expected version, on whatever ingest gave."""
     from tasks.ingest import ingest_dataset
     from tasks.rebuild.data import compute_data_version
 
     ingest_dataset(params)
     found = {"params_hash": params.section_hash(), "data_version": compute_data_version(params.paths.dataset)}
-    return found | (run_model(params, expected, replay) if found["data_version"] == expected else {})
+    if expected and found["data_version"] != expected:
+        return found
+    return found | run_model(params, found["data_version"], replay)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -135,3 +135,24 @@ def test_a_time_budget_is_replayed_by_steps():
         total = scheduler.lr_lambdas[0].keywords["num_training_steps"] if isinstance(scheduler.lr_lambdas[0], functools.partial) else None
         assert total == (1000 if step < 10 else 200 if step < 20 else 100)
         assert control.should_training_stop == (step == 30)
+
+
+def test_a_time_budget_records_where_it_rescaled_and_stopped():
+    import time
+
+    import torch
+    from transformers import TrainerControl, TrainerState, get_linear_schedule_with_warmup
+
+    from tasks.training.budget import REESTIMATE_EVERY, budget_callback
+
+    scheduler = get_linear_schedule_with_warmup(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), 0, 10_000)
+    callback, state, control = budget_callback(0.5), TrainerState(), TrainerControl()
+    callback.on_train_begin(None, state, control)
+    while not control.should_training_stop:
+        state.global_step += 1
+        time.sleep(0.01)
+        callback.on_step_end(None, state, control, lr_scheduler=scheduler)
+    record = callback.describe()
+    assert record["stopped_at"] == state.global_step and record["seconds"] == 0.5
+    assert record["schedule"] and all(step % REESTIMATE_EVERY == 0 for step, _ in record["schedule"])
+    assert record["schedule"][-1][1] == scheduler.lr_lambdas[0].keywords["num_training_steps"]

@@ -1,0 +1,102 @@
+"""Whether each built-in default trains to the same bits: every params file is rebuilt twice from this commit, in two
+fresh git worktrees, with different PYTHONHASHSEEDs and the same thread count, and the tokenizer files, weights
+(sha256 of each model file) and test predictions are compared; then the classification default with 1 to 5 threads,
+the spread of its macro F1 being what another machine's arithmetic alone can move it by.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/determinism.py [--threads 2] [--only defaults,threads]
+        [--out bench/results/determinism.json]
+
+About 12 min on 2 cores (the five defaults twice, then four more classification trainings).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, make_parser, print_table, read_git, write_result  # noqa: E402
+
+DEFAULTS = ("params.yaml", "params.seq2seq.yaml", "params.summarize.yaml", "params.qa.yaml", "params.causal_lm.yaml")
+SPREAD_THREADS = (1, 2, 3, 4, 5)
+
+
+def build_once(params_file: str, threads: int, hash_seed: str) -> dict:
+    """One rebuild of a params file in a fresh worktree of HEAD: hashes, predictions, metrics, seconds."""
+    import pandas as pd
+
+    from tasks.core.config import load_params
+    from tasks.rebuild.record import hash_model_files
+    from tasks.rebuild.worktree import add_worktree, remove_worktree, run_stage
+
+    settings = load_params(REPO / params_file).model_dump(mode="json", by_alias=True)
+    scratch = Path(tempfile.mkdtemp(prefix="lmforge-determinism-"))
+    source = add_worktree(REPO, read_git("rev-parse", "HEAD"), scratch / "src", params_file)
+    try:
+        found = run_stage(source, "build", settings, threads=threads, hash_seed=hash_seed, log=scratch / "log")
+        predictions = pd.read_parquet(source / settings["paths"]["metrics"] / "predictions.parquet")["predicted"]
+        files = hash_model_files(source / settings["paths"]["model"])
+        return {"data_version": found["data_version"], "files": files, "predictions": predictions.astype(str).tolist(),
+                "metrics": found["metrics"], "train_seconds": round(found["seconds"]["train"], 1)}
+    finally:
+        remove_worktree(REPO, source)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def compare_defaults(threads: int) -> list[dict]:
+    from tasks.rebuild.reproduce import compare_runs
+
+    rows = []
+    for params_file in DEFAULTS:
+        first, second = build_once(params_file, threads, "1"), build_once(params_file, threads, "2")
+        difference = ("ingest: data version" if first["data_version"] != second["data_version"]
+                      else compare_runs(first, second) or "none")
+        weights = next(digest for name, digest in first["files"].items() if name.endswith(".safetensors"))
+        rows.append({"params": params_file, "first_difference": difference, "files": len(first["files"]),
+                     "weights_sha256": weights[:16], "predictions": len(first["predictions"]),
+                     "train_s": first["train_seconds"], "train_s_2": second["train_seconds"]})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def spread_over_threads() -> list[dict]:
+    rows = []
+    for threads in SPREAD_THREADS:
+        found = build_once("params.yaml", threads, "1")
+        weights = next(digest for name, digest in found["files"].items() if name.endswith(".safetensors"))
+        rows.append({"threads": threads, "f1_macro": found["metrics"]["eval_f1_macro"],
+                     "accuracy": found["metrics"]["eval_accuracy"], "weights_sha256": weights[:16],
+                     "train_s": found["train_seconds"]})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = make_parser(__doc__, "bench/results/determinism.json")
+    parser.add_argument("--only", default="defaults,threads")
+    args = parser.parse_args()
+    from tasks.core.runtime import configure_runtime
+
+    configure_runtime()
+    parts = args.only.split(",")
+    defaults = compare_defaults(args.threads) if "defaults" in parts else []
+    spread = spread_over_threads() if "threads" in parts else []
+    scores = [row["f1_macro"] for row in spread]
+    summary = {"identical_defaults": sum(row["first_difference"] == "none" for row in defaults),
+               "defaults": len(defaults), "f1_spread_over_threads": round(max(scores) - min(scores), 4) if scores else None}
+    write_result(REPO / args.out, {"threads": args.threads, "defaults": defaults, "spread": spread, "summary": summary})
+    if defaults:
+        print_table(f"Two rebuilds per default, hash seeds 1 and 2, {args.threads} threads", defaults,
+                    [("params", "params"), ("first_difference", "first difference"), ("weights_sha256", "weights sha256"),
+                     ("predictions", "predictions"), ("train_s", "train s"), ("train_s_2", "train s (2nd)")])
+    if spread:
+        print_table("The classification default by thread count", spread,
+                    [("threads", "threads"), ("f1_macro", "macro F1"), ("accuracy", "accuracy"),
+                     ("weights_sha256", "weights sha256"), ("train_s", "train s")])
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()
