@@ -3,10 +3,12 @@ fresh git worktrees, with different PYTHONHASHSEEDs and the same thread count, a
 (sha256 of each model file) and test predictions are compared; then the classification default with 1 to 5 threads,
 the spread of its macro F1 being what another machine's arithmetic alone can move it by.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/determinism.py [--threads 2] [--only defaults,threads]
-        [--out bench/results/determinism.json]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/determinism.py [--threads 2] [--only defaults,threads,wall]
+        [--repeats 2] [--out bench/results/determinism.json]
 
-About 12 min on 2 cores (the five defaults twice, then four more classification trainings).
+wall: `lmforge run --force` of the built-in default (its own registered model, BENCH_MODEL) against `lmforge
+reproduce` of the version it registered, each a fresh process, --repeats rounds: the rebuild's wall over the run's.
+About 16 min on 2 cores (the five defaults twice, five classification trainings, then 2 rounds of run and rebuild).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from common import REPO, make_parser, print_table, read_git, write_result  # noq
 
 DEFAULTS = ("params.yaml", "params.seq2seq.yaml", "params.summarize.yaml", "params.qa.yaml", "params.causal_lm.yaml")
 SPREAD_THREADS = (1, 2, 3, 4, 5)
+BENCH_MODEL = "lmforge-reproduce-bench"
 
 
 def build_once(params_file: str, threads: int, hash_seed: str) -> dict:
@@ -73,9 +76,34 @@ def spread_over_threads() -> list[dict]:
     return rows
 
 
+def time_rebuilds(repeats: int) -> list[dict]:
+    """Each round: the run, then the rebuild of the version it registered; walls as a user sees them."""
+    import json
+    import subprocess
+    import time
+
+    lmforge, rows = str(Path(sys.executable).with_name("lmforge")), []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run = subprocess.run([lmforge, "run", "--force", "--json", "--set", f"registry.model_name={BENCH_MODEL}"],
+                             cwd=REPO, capture_output=True, text=True, check=True)
+        run_s = time.perf_counter() - start
+        version = json.loads(run.stdout)["model_version"]
+        start = time.perf_counter()
+        rebuilt = subprocess.run([lmforge, "reproduce", f"models:/{BENCH_MODEL}/{version}", "--json"], cwd=REPO,
+                                 capture_output=True, text=True)
+        rebuild_s = time.perf_counter() - start
+        verdict = json.loads(rebuilt.stdout)["verdict"] if rebuilt.stdout.strip() else f"failed: {rebuilt.stderr[-200:]}"
+        rows.append({"version": version, "run_s": round(run_s, 1), "reproduce_s": round(rebuild_s, 1),
+                     "ratio": round(rebuild_s / run_s, 2), "verdict": verdict})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     parser = make_parser(__doc__, "bench/results/determinism.json")
-    parser.add_argument("--only", default="defaults,threads")
+    parser.add_argument("--only", default="defaults,threads,wall")
+    parser.set_defaults(repeats=2)
     args = parser.parse_args()
     from tasks.core.runtime import configure_runtime
 
@@ -83,10 +111,13 @@ def main() -> None:
     parts = args.only.split(",")
     defaults = compare_defaults(args.threads) if "defaults" in parts else []
     spread = spread_over_threads() if "threads" in parts else []
+    walls = time_rebuilds(args.repeats) if "wall" in parts else []
     scores = [row["f1_macro"] for row in spread]
     summary = {"identical_defaults": sum(row["first_difference"] == "none" for row in defaults),
-               "defaults": len(defaults), "f1_spread_over_threads": round(max(scores) - min(scores), 4) if scores else None}
-    write_result(REPO / args.out, {"threads": args.threads, "defaults": defaults, "spread": spread, "summary": summary})
+               "defaults": len(defaults), "f1_spread_over_threads": round(max(scores) - min(scores), 4) if scores else None,
+               "reproduce_over_run": max((row["ratio"] for row in walls), default=None)}
+    write_result(REPO / args.out, {"threads": args.threads, "defaults": defaults, "spread": spread, "wall": walls,
+                                   "summary": summary})
     if defaults:
         print_table(f"Two rebuilds per default, hash seeds 1 and 2, {args.threads} threads", defaults,
                     [("params", "params"), ("first_difference", "first difference"), ("weights_sha256", "weights sha256"),
@@ -95,6 +126,10 @@ def main() -> None:
         print_table("The classification default by thread count", spread,
                     [("threads", "threads"), ("f1_macro", "macro F1"), ("accuracy", "accuracy"),
                      ("weights_sha256", "weights sha256"), ("train_s", "train s")])
+    if walls:
+        print_table("lmforge run --force, then lmforge reproduce of its version", walls,
+                    [("version", "version"), ("run_s", "run s"), ("reproduce_s", "reproduce s"), ("ratio", "ratio"),
+                     ("verdict", "verdict")])
     print(summary)
 
 

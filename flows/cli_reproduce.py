@@ -10,9 +10,9 @@ import typer
 from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 
 DIFFERS_EXIT = 3  # a rebuild that differs is an answer, not a failure of the command; scripts can tell them apart
-# The classification default's macro F1 over rebuilds with 1 to 4 threads spread by 0.0079 (docs/reproducibility.md):
-# what another machine's arithmetic alone can move a metric by.
-DEFAULT_TOLERANCE = 0.01
+# The classification default's macro F1 over rebuilds with 1 to 5 threads spread by 0.045 (0.951 to 0.996;
+# bench/README.md): what another machine's arithmetic alone moved a metric by.
+DEFAULT_TOLERANCE = 0.05
 
 
 def print_result(result: dict) -> None:

@@ -69,7 +69,7 @@ def retrain(record: VersionRecord, source: Path, params: dict, threads: int, log
 
 
 def describe_overrides(recorded: dict, rebuild: dict, overrides: list[str]) -> str:
-    """Each --set key with its recorded and rebuilt value."""
+    """Each --change key with its recorded and rebuilt value."""
     def read(tree: dict, key: str):
         for part in key.split("."):
             tree = tree.get(part) if isinstance(tree, dict) else None
