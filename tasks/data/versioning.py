@@ -103,3 +103,25 @@ def find_version_file(data_version: str, relpath: str, root: str | Path = ".") -
         if entry is None:
             raise LmforgeError(f"data version {data_version} holds no {relpath}; it was not made by lmforge's ingest.")
         return Path(repo.cache.local.oid_to_path(entry["md5"]))
+
+
+def pull_version(data_version: str, root: str | Path = ".") -> bool:
+    """Bring a data version (its manifest, then its files) from the default remote into the local cache when the
+    cache lacks it; whether the cache holds it afterwards. A remote that is unset or down is a False, not an error."""
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    with open_repo(root) as repo:
+        manifest = Path(repo.cache.local.oid_to_path(data_version))
+        try:
+            if not manifest.is_file():
+                repo.cloud.pull([HashInfo("md5", data_version)])
+            if not manifest.is_file():
+                return False
+            entries = json.loads(manifest.read_text())
+            missing = [HashInfo("md5", entry["md5"]) for entry in entries
+                       if not Path(repo.cache.local.oid_to_path(entry["md5"])).is_file()]
+            if missing:
+                repo.cloud.pull(missing)
+            return all(Path(repo.cache.local.oid_to_path(entry["md5"])).is_file() for entry in entries)
+        except Exception:  # noqa: BLE001 - no remote, or one that cannot be reached: the cache is all there is
+            return False

@@ -23,9 +23,11 @@ def compute_data_version(folder: str | Path) -> str:
 
 
 def read_manifest(data_version: str, root: Path) -> list[dict[str, str]] | None:
-    """The recorded version's file list from the project's DVC cache; None when the cache does not hold it."""
-    from tasks.data.versioning import open_repo
+    """The recorded version's file list from the project's DVC cache (pulled from its remote when the cache lacks
+    it); None when neither holds it."""
+    from tasks.data.versioning import open_repo, pull_version
 
+    pull_version(data_version, root)
     with open_repo(root) as repo:
         manifest = Path(repo.cache.local.oid_to_path(data_version))
     return json.loads(manifest.read_text()) if manifest.is_file() else None
@@ -34,7 +36,7 @@ def read_manifest(data_version: str, root: Path) -> list[dict[str, str]] | None:
 def describe_change(folder: Path, manifest: list[dict[str, str]] | None) -> str:
     """Which files of the rebuilt dataset differ from the recorded ones."""
     if manifest is None:
-        return " (the recorded version is not in this project's DVC cache to compare files with)"
+        return " (the recorded version is in neither the DVC cache nor its remote to compare files with)"
     recorded = {entry["relpath"]: entry["md5"] for entry in manifest}
     rebuilt = {entry["relpath"]: entry["md5"] for entry in list_entries(folder)}
     changed = sorted(name for name in recorded.keys() | rebuilt.keys() if recorded.get(name) != rebuilt.get(name))
@@ -47,8 +49,8 @@ def restore_version(data_version: str, target: Path, root: Path) -> None:
 
     manifest = read_manifest(data_version, root)
     if manifest is None:
-        raise LmforgeError(f"data version {data_version} is not in this project's DVC cache; `dvc pull` it, then "
-                           "reproduce again.")
+        raise LmforgeError(f"data version {data_version} is neither in this project's DVC cache nor on its DVC "
+                           "remote; point the remote (.dvc/config) at the store that holds it, then reproduce again.")
     shutil.rmtree(target, ignore_errors=True)
     for entry in manifest:
         destination = target / entry["relpath"]

@@ -156,3 +156,28 @@ def test_a_time_budget_records_where_it_rescaled_and_stopped():
     assert record["stopped_at"] == state.global_step and record["seconds"] == 0.5
     assert record["schedule"] and all(step % REESTIMATE_EVERY == 0 for step, _ in record["schedule"])
     assert record["schedule"][-1][1] == scheduler.lr_lambdas[0].keywords["num_training_steps"]
+
+
+def test_a_data_version_missing_from_the_cache_is_pulled_from_the_remote_and_restored(tmp_path):
+    """The remote in DVC's layout (files/md5/xx/rest), as `dvc push` leaves it; nothing in the local cache."""
+    import json
+
+    from tasks.rebuild.data import compute_data_version, list_entries, restore_version
+    from tests.conftest import make_project
+
+    root = make_project(tmp_path / "project")
+    dataset = tmp_path / "made"
+    dataset.mkdir()
+    (dataset / "train.parquet").write_bytes(b"rows")
+    (dataset / "test.parquet").write_bytes(b"more rows")
+    version, entries = compute_data_version(dataset), list_entries(dataset)
+    remote = root / "data" / "remote" / "files" / "md5"
+    for oid, content in [(version, json.dumps(entries, sort_keys=True).encode())] + \
+            [(entry["md5"], (dataset / entry["relpath"]).read_bytes()) for entry in entries]:
+        (remote / oid[:2]).mkdir(parents=True, exist_ok=True)
+        (remote / oid[:2] / oid[2:]).write_bytes(content)
+    target = tmp_path / "rebuilt"
+    restore_version(version, target, root)
+    assert compute_data_version(target) == version and (target / "test.parquet").read_bytes() == b"more rows"
+    with pytest.raises(LmforgeError, match="neither in this project's DVC cache nor on its DVC remote"):
+        restore_version("0" * 32 + ".dir", tmp_path / "other", root)
