@@ -140,8 +140,7 @@ def pytest_collection_modifyitems(config, items):
 
 # The files whose module fixtures train a model to a threshold, longest first (make test's durations).
 LONGEST_FILES = tuple(f"flows/{name}.py" for name in ("test_seq2seq", "test_retrain", "test_minimal_params",
-                                                       "test_reproduce", "test_summarize", "test_causal_lm",
-                                                       "test_bad_input", "test_qa"))
+                                                       "test_summarize", "test_causal_lm", "test_bad_input", "test_qa"))
 
 
 @contextmanager
