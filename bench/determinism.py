@@ -28,10 +28,8 @@ BENCH_MODEL = "lmforge-reproduce-bench"
 
 def build_once(params_file: str, threads: int, hash_seed: str) -> dict:
     """One rebuild of a params file in a fresh worktree of HEAD: hashes, predictions, metrics, seconds."""
-    import pandas as pd
-
     from tasks.core.config import load_params
-    from tasks.rebuild.record import hash_model_files
+    from tasks.rebuild.reproduce import read_outputs
     from tasks.rebuild.worktree import add_worktree, remove_worktree, run_stage
 
     settings = load_params(REPO / params_file).model_dump(mode="json", by_alias=True)
@@ -39,10 +37,7 @@ def build_once(params_file: str, threads: int, hash_seed: str) -> dict:
     source = add_worktree(REPO, read_git("rev-parse", "HEAD"), scratch / "src", params_file)
     try:
         found = run_stage(source, "build", settings, threads=threads, hash_seed=hash_seed, log=scratch / "log")
-        predictions = pd.read_parquet(source / settings["paths"]["metrics"] / "predictions.parquet")["predicted"]
-        files = hash_model_files(source / settings["paths"]["model"])
-        return {"data_version": found["data_version"], "files": files, "predictions": predictions.astype(str).tolist(),
-                "metrics": found["metrics"], "train_seconds": round(found["seconds"]["train"], 1)}
+        return read_outputs(source, settings, found) | {"train_seconds": round(found["seconds"]["train"], 1)}
     finally:
         remove_worktree(REPO, source)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -43,16 +43,18 @@ def describe_change(folder: Path, manifest: list[dict[str, str]] | None) -> str:
     return f" ({', '.join(changed)} differ{'s' if len(changed) == 1 else ''})"
 
 
-def restore_version(data_version: str, target: Path, root: Path) -> None:
+def restore_version(data_version: str, target: Path, root: Path,
+                    manifest: list[dict[str, str]] | None = None) -> None:
     """Put the recorded version's files (from the DVC cache) in `target`, in place of what is there."""
-    from tasks.data.versioning import find_version_file
+    from tasks.data.versioning import open_repo
 
-    manifest = read_manifest(data_version, root)
+    manifest = manifest if manifest is not None else read_manifest(data_version, root)
     if manifest is None:
         raise LmforgeError(f"data version {data_version} is neither in this project's DVC cache nor on its DVC "
                            "remote; point the remote (.dvc/config) at the store that holds it, then reproduce again.")
     shutil.rmtree(target, ignore_errors=True)
-    for entry in manifest:
-        destination = target / entry["relpath"]
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(find_version_file(data_version, entry["relpath"], root), destination)
+    with open_repo(root) as repo:
+        for entry in manifest:
+            destination = target / entry["relpath"]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(repo.cache.local.oid_to_path(entry["md5"]), destination)

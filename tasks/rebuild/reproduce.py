@@ -54,7 +54,7 @@ def rebuild(record: VersionRecord, source: Path, params: dict, root: Path, threa
         dataset, manifest = source / params["paths"]["dataset"], read_manifest(recorded, root)
         found["data_detail"] = describe_change(dataset, manifest)
         if manifest is not None:
-            restore_version(recorded, dataset, root)
+            restore_version(recorded, dataset, root, manifest)
             found["data_detail"] += "; the later stages ran on the recorded version from the DVC cache"
             found |= run_stage(source, "model", params, data_version=recorded, threads=threads, replay=replay, log=log)
     return read_outputs(source, params, found)

@@ -70,10 +70,9 @@ def run_stage(source: Path, stage: str, params: dict, *, data_version: str = "",
                "--data-version", data_version, "--threads", str(threads)]
     if replay:
         command += ["--replay", json.dumps(replay)]
-    # PYTHONPATH first: the commit's code, not the installed lmforge, runs the stages.
-    env = os.environ | {"PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(source), "MLFLOW_TRACKING_URI": "",
-                        "PREFECT_HOME": str(source / ".prefect")}
-    env.pop("MLFLOW_TRACKING_URI")
+    # PYTHONPATH first: the commit's code, not the installed lmforge, runs the stages; no tracking store is used.
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"} | {
+        "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(source), "PREFECT_HOME": str(source / ".prefect")}
     with log.open("a") as sink:
         done = subprocess.run(command, cwd=source, env=env, stdout=sink, stderr=subprocess.STDOUT)
     if done.returncode or not out.is_file():

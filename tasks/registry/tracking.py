@@ -76,10 +76,11 @@ def git_commit() -> str:
 
 
 def git_dirty() -> str:
-    """"true" when tracked files differ from the commit (then the commit alone does not hold the code that ran)."""
+    """"true" when the code (tasks/, flows/, pyproject.toml) differs from the commit: then the commit alone does not
+    hold the code that ran. The files lmforge itself rewrites (dvc.lock, pipelines.yaml) do not count."""
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "tasks", "flows",
+                              "pyproject.toml"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return "unknown" if out.returncode else str(bool(out.stdout.strip())).lower()
