@@ -63,6 +63,17 @@ def metric_gaps(recorded: dict[str, float], rebuilt: dict[str, float]) -> dict[s
             if name in rebuilt and "runtime" not in name and "per_second" not in name}
 
 
+def compare_artifacts(files: dict[str, str], predictions: list[str] | None, other: dict) -> Difference | None:
+    """The first of tokenizer files, other model files and test predictions that differs between a build (`files`,
+    `predictions`) and `other` (a rebuild's files and predictions)."""
+    for stage, tokenizer in (("tokenize", True), ("train", False)):
+        if detail := compare_files(files, other["files"], tokenizer):
+            return Difference(stage, detail)
+    if detail := compare_predictions(predictions, other["predictions"]):
+        return Difference("evaluate", detail)
+    return None
+
+
 def first_difference(recorded, rebuilt: dict) -> Difference | None:
     """`recorded`: a VersionRecord; `rebuilt`: params_hash, data_version (+ data_detail), files, predictions, metrics,
     and what_if (params changed on purpose: then their effect on the artifacts is the answer)."""
@@ -74,11 +85,8 @@ def first_difference(recorded, rebuilt: dict) -> Difference | None:
                                     f"records {recorded.tags.get('data_version')}{rebuilt.get('data_detail', '')}")
     if rebuilt.get("failed"):
         return Difference(rebuilt["failed"], f"the rebuilt data fails its checks: {rebuilt.get('detail', '')}")
-    for stage, tokenizer in (("tokenize", True), ("train", False)):
-        if detail := compare_files(recorded.files, rebuilt["files"], tokenizer):
-            return Difference(stage, detail)
-    if detail := compare_predictions(recorded.predictions, rebuilt["predictions"]):
-        return Difference("evaluate", detail)
+    if found := compare_artifacts(recorded.files, recorded.predictions, rebuilt):
+        return found
     gaps = {name: gap for name, gap in metric_gaps(recorded.metrics, rebuilt["metrics"]).items() if gap > 0}
     if gaps:
         name = next(iter(gaps))
@@ -88,13 +96,12 @@ def first_difference(recorded, rebuilt: dict) -> Difference | None:
 
 def judge(recorded, rebuilt: dict, inexact: str, tolerance: float) -> Verdict:
     """`inexact`: empty when the rebuild should give the same bits, else why it cannot."""
-    compared = {"files": len(recorded.files), "predictions": len(recorded.predictions or []),
-                "metrics": len(metric_gaps(recorded.metrics, rebuilt.get("metrics", {})))}
+    gaps = metric_gaps(recorded.metrics, rebuilt.get("metrics", {}))
+    compared = {"files": len(recorded.files), "predictions": len(recorded.predictions or []), "metrics": len(gaps)}
     found = first_difference(recorded, rebuilt)
     if found is None:
         return Verdict("identical", compared=compared)
     if inexact and found.stage in ("train", "evaluate"):
-        gaps = metric_gaps(recorded.metrics, rebuilt.get("metrics", {}))
         worst = max(gaps, key=gaps.get) if gaps else ""
         if worst and gaps[worst] <= tolerance:
             return Verdict("within_tolerance", found.stage,

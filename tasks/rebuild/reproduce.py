@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tasks.core.runtime import say
-from tasks.rebuild.compare import Verdict, judge
+from tasks.rebuild.compare import Verdict, compare_artifacts, judge
 from tasks.rebuild.data import describe_change, read_manifest, restore_version
 from tasks.rebuild.record import VersionRecord, hash_model_files, read_version
 from tasks.rebuild.worktree import add_worktree, check_commit, link_project_inputs, remove_worktree, run_stage
@@ -81,14 +81,8 @@ def describe_overrides(recorded: dict, rebuild: dict, overrides: list[str]) -> s
 
 def compare_runs(first: dict, second: dict) -> str:
     """The first artifact that differs between two rebuilds (tokenizer, weights, predictions), or ""."""
-    from tasks.rebuild.compare import compare_files, compare_predictions
-
-    for stage, detail in (("tokenize", compare_files(first["files"], second["files"], True)),
-                          ("train", compare_files(first["files"], second["files"], False)),
-                          ("evaluate", compare_predictions(first["predictions"], second["predictions"]))):
-        if detail:
-            return f"{stage}: {detail}"
-    return ""
+    found = compare_artifacts(first["files"], first["predictions"], second)
+    return f"{found.stage}: {found.detail}" if found else ""
 
 
 def reproduce_version(params, uri: str, tolerance: float, check_determinism: bool = False,
