@@ -32,17 +32,18 @@ run: setup
 # Two processes, a test file each at a time (its module fixtures stay in one process): about 1.5 times faster on 2
 # cores, since flow tests wait on servers and disks as much as they compute. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
+WORKERS = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 test: setup
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest $(WORKERS)
 
 # Injected faults (kill -9, MLflow and Prefect servers stopped, full and read-only disks): minutes each; CI runs them.
 test-faults: setup
-	LMFORGE_FAULTS=1 $(BIN)/python -m pytest -m faults
+	LMFORGE_FAULTS=1 $(BIN)/python -m pytest -m faults $(WORKERS)
 
 # Several processes, servers and machines at once (DDP under torchrun, Dask sweeps, work-pool workers on PostgreSQL
 # stores, overlapping runs, `lmforge ui` in a browser); CI runs them.
 test-scale: setup
-	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale
+	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale $(WORKERS)
 
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow

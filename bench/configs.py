@@ -41,7 +41,7 @@ METRICS = ("eval_accuracy", "eval_f1_macro", "eval_bleu", "eval_chrf", "eval_exa
            "eval_val_f1", "eval_val_exact_match", "eval_bits_per_char", "eval_val_bits_per_char", "eval_top_output_share")
 META_KEYS = ("steps", "epochs", "train_seconds", "train_samples_per_second", "train_tokens_per_second", "device", "best_metric", "best_by")
 # File names inside the paths.* folders of a config (tasks/evaluate.py, tasks/train.py, tasks/validate.py).
-EVAL_FILE, META_FILE, REPORT_FILE = "eval.json", "lmforge.json", "report.json"
+EVAL_FILE, META_FILE, RUN_FILE, REPORT_FILE = "eval.json", "lmforge.json", "run.json", "report.json"
 TAIL_LINES = 40
 COLUMNS = [("config", "config"), ("returncode", "exit"), ("wall_seconds", "wall s"), ("eval_accuracy", "accuracy"),
            ("eval_f1_macro", "F1 macro"), ("eval_bleu", "BLEU"), ("eval_chrf", "chrF"), ("eval_f1", "QA F1"),
@@ -87,6 +87,7 @@ def read_outputs(params_file: str, overrides: list[str], since: float | None) ->
     paths = params.paths
     metrics, fresh_metrics = read_json(REPO / paths.metrics / EVAL_FILE, since)
     meta, fresh_meta = read_json(REPO / paths.model / META_FILE, since)
+    meta |= read_json(REPO / paths.model / RUN_FILE, None)[0]  # the training run's figures (seconds, speed)
     report, fresh_report = read_json(REPO / paths.validation / REPORT_FILE, since)
     return {**{key: metrics.get(key) for key in METRICS}, **{key: meta.get(key) for key in META_KEYS},
             "dropped": report.get("dropped"), "dropped_rows": sum((report.get("dropped") or {}).values()) if report else None,

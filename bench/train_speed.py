@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -117,7 +116,9 @@ def measure_lmforge(args) -> dict:
         found["error"] = f"{meta_file} was not written by this run"
     if "error" in found:
         return found
-    meta = json.loads(meta_file.read_text())
+    from tasks.training.checkpoints import read_model_meta
+
+    meta = read_model_meta(meta_file.parent)  # lmforge.json and the run's figures
     steps, seconds = meta[META_STEPS], meta[META_SECONDS]
     return {**found, "steps": steps, "train_seconds": seconds, "tokens_per_s": meta.get(META_TOKENS_PER_S),
             "samples_per_s": meta.get(META_SAMPLES_PER_S) or steps * args.batch / seconds}

@@ -100,5 +100,5 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             verdict=verdict, champion=decision.champion_after or "none", seconds=seconds,
             warnings=evaluation.warnings, exports=summarize_export(exported) if exported else
             f"none ({'not champion' if not decision.promoted else 'export.enabled is false'}; lmforge export VERSION)")
-        report(params, asdict(summary), json.loads(Path(decision.path).read_text()))
+        report(params, asdict(summary), json.loads(Path(decision.path).read_text()) | {"by": decision.by})
         return summary

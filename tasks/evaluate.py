@@ -93,10 +93,10 @@ def print_warnings(evaluation: Evaluation) -> None:
 
 
 def main(params: Params) -> None:
-    from tasks.training.checkpoints import read_model_meta
+    from tasks.registry.tracking import model_run
 
     evaluation = evaluate_model(params, params.paths.model)
-    log_evaluation(params, read_model_meta(params.paths.model)["run_id"], evaluation)
+    log_evaluation(params, model_run(params), evaluation)
     print_warnings(evaluation)
     print(json.dumps(evaluation.metrics, indent=1))
 

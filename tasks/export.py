@@ -19,10 +19,12 @@ from tasks.registry.backends import BACKEND_FILES
 from tasks.core.config import Params
 from tasks.kinds import get_kind
 from tasks.registry.registered import PARITY_FILE
+from tasks.core.run_record import split_facts, write_run_record
 from tasks.core.runtime import run_entry, step
 
 COPIED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
           "vocab.txt", "lmforge.json")
+TIMINGS = ("seconds", "eager_seconds", "speedup")  # of a backend's parity check: how fast here and now
 
 
 def describe_error(error: Exception) -> str:
@@ -46,7 +48,11 @@ def export_model(params: Params, model_dir: str | Path, test) -> dict:
             shutil.copy2(Path(model_dir) / name, out / name)
     copy_tokenizers(model_dir, out)
     record = get_kind(params.task).export_model(params, model_dir, out, test, describe_error)
-    (out / PARITY_FILE).write_text(json.dumps(record, indent=1))
+    # parity.json: each backend's verdict; how fast it ran here and now goes to the run record (and the tags).
+    split = {backend: split_facts(result, TIMINGS) if isinstance(result, dict) else (result, {})
+             for backend, result in record.items()}
+    (out / PARITY_FILE).write_text(json.dumps({backend: made for backend, (made, _) in split.items()}, indent=1))
+    write_run_record(out, {backend: facts for backend, (_, facts) in split.items() if facts})
     return record
 
 
@@ -84,9 +90,10 @@ def record_export(params: Params, version: str, run_id: str, record: dict) -> No
 
 
 def holds_run(folder: str | Path, run_id: str) -> bool:
-    """Whether a local model or export folder holds the model of this MLflow run (its lmforge.json says so)."""
-    meta = Path(folder) / "lmforge.json"
-    return meta.is_file() and json.loads(meta.read_text()).get("run_id") == run_id
+    """Whether a local model folder holds the model of this MLflow run (its run record says so)."""
+    from tasks.core.run_record import read_run_record
+
+    return read_run_record(folder).get("run_id") == run_id
 
 
 def fetch_model(params: Params, version: str, run_id: str) -> Path:
@@ -129,8 +136,10 @@ def export(params: Params, version: str, run_id: str) -> dict:
 
 def main(params: Params) -> None:
     """Under DVC: export the version register has just added (data/registered.json)."""
-    registered = json.loads(Path(params.paths.registered).read_text())
-    print(json.dumps(export_version(params, registered["version"], registered["run_id"]), indent=1))
+    from tasks.register import read_registered
+
+    registered = read_registered(params)
+    print(json.dumps(export_version(params, registered.version, registered.run_id), indent=1))
 
 
 if __name__ == "__main__":

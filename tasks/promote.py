@@ -34,7 +34,7 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
         uris["champion"] = f"models:/{name}/{current.version}"
     # evaluate already scored the challenger on these rows, and the champion too when it was trained on this data
     # version; a champion from an older data version is scored here, on the new test split.
-    reused = {"challenger": read_predictions(params, challenger.run_id, len(test)),
+    reused = {"challenger": read_predictions(params, challenger, len(test)),
               "champion": current and fetch_run_predictions(client, current, data_version, len(test))}
     metrics, significance_of = get_kind(params.task).score_models(params, test, uris, reused)
     significance = None if current is None or rule.significance.test == "none" else significance_of(params.project.seed)
@@ -55,7 +55,8 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     # done (find_unchanged), rather than a "promoted" version that never got the alias.
     registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")
     return Promotion(promoted=verdict.promoted, reason="; ".join(verdict.reasons), champion_before=before,
-                     champion_after=decision["champion_after"], deltas=verdict.deltas, path=params.paths.promotion)
+                     champion_after=decision["champion_after"], deltas=verdict.deltas, path=params.paths.promotion,
+                     by=actor)
 
 
 def actor() -> str:
@@ -85,8 +86,9 @@ def promote(params: Params, challenger: ModelVersion, data_version: str) -> Prom
 def main(params: Params) -> None:
     from tasks.registry.champion import user
 
-    registered = json.loads(Path(params.paths.registered).read_text())
-    challenger = ModelVersion(**registered)
+    from tasks.register import read_registered
+
+    challenger = read_registered(params)
     result = promote_model(params, challenger, challenger.tags["data_version"], f"user {user()} (dvc repro)")
     print(json.dumps(result.__dict__, indent=1))
 

@@ -47,24 +47,44 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
         raise
     result = ModelVersion(name=params.registry.model_name, version=str(registered.version), alias=params.registry.alias,
                           tags=tags, run_id=run_id)
-    Path(params.paths.registered).write_text(json.dumps(result.__dict__, indent=1))
+    write_registered(params, result)
     return result
 
 
-def read_environment(model_dir: str | Path) -> dict[str, str]:
-    """The training environment's fingerprint as env_* tags, from the model folder's record (none in older ones)."""
-    from tasks.training.checkpoints import MODEL_META
+def write_registered(params: Params, result: ModelVersion) -> None:
+    """registered.json: the version register added. Its MLflow run is a fact of the run, not of what was registered
+    (and differs each time): the registry keeps it, read_registered looks it up."""
+    made = {"name": result.name, "version": result.version, "alias": result.alias,
+            "tags": {key: value for key, value in result.tags.items() if key != "run_id"}}
+    Path(params.paths.registered).write_text(json.dumps(made, indent=1))
+
+
+def read_registered(params: Params) -> ModelVersion:
+    """Under DVC: the version the register stage added, with its run from the registry."""
+    from tasks.registry import tracking
+
+    made = json.loads(Path(params.paths.registered).read_text())
+    run_id = tracking.client(params).get_model_version(made["name"], made["version"]).run_id
+    return ModelVersion(**made | {"tags": made["tags"] | {"run_id": run_id}}, run_id=run_id)
+
+
+def read_model_tags(model_dir: str | Path) -> dict[str, str]:
+    """The weights' digest and the training environment's fingerprint (env_* tags), from the model folder's record
+    (none in older ones)."""
+    from tasks.training.checkpoints import MODEL_META, WEIGHTS_KEY
     from tasks.training.environment import environment_tags
 
-    meta = Path(model_dir) / MODEL_META
-    return environment_tags(json.loads(meta.read_text()).get("environment", {})) if meta.is_file() else {}
+    path = Path(model_dir) / MODEL_META
+    meta = json.loads(path.read_text()) if path.is_file() else {}
+    weights = {WEIGHTS_KEY: meta[WEIGHTS_KEY]} if meta.get(WEIGHTS_KEY) else {}
+    return weights | environment_tags(meta.get("environment", {}))
 
 
 @step
 def register(params: Params, model_dir: str, run_id: str, data_version: str, validation_success: bool) -> ModelVersion:
     from tasks.registry import tracking
 
-    tags = lineage_tags(params, data_version, validation_success, run_id) | read_environment(model_dir)
+    tags = lineage_tags(params, data_version, validation_success, run_id) | read_model_tags(model_dir)
     tracking.set_tags(params, run_id, tags)
     return register_model(params, model_dir, run_id, tags)
 
@@ -72,14 +92,13 @@ def register(params: Params, model_dir: str, run_id: str, data_version: str, val
 def main(params: Params) -> None:
     """Under DVC: the data version comes from dvc.lock; the dataset goes to the remote before the model is registered."""
     from tasks.registry import tracking
-    from tasks.training.checkpoints import read_model_meta
     from tasks.validate import read_report
     from tasks.data.versioning import version_output
 
     # dvc repro has recorded the dataset in dvc.lock already; this pushes it and reads its hash.
     data_version = version_output(params, record=False)
-    run_id = read_model_meta(params.paths.model)["run_id"]
-    tags = lineage_tags(params, data_version, read_report(params).success, run_id) | read_environment(params.paths.model)
+    run_id = tracking.model_run(params)
+    tags = lineage_tags(params, data_version, read_report(params).success, run_id) | read_model_tags(params.paths.model)
     tracking.set_tags(params, run_id, tags)
     print(register_model(params, params.paths.model, run_id, tags))
     tracking.end_run(params, run_id)

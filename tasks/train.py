@@ -12,7 +12,9 @@ from tasks.training.averaging import keep_better, snapshot_callback
 from tasks.training.budget import budget_callback, describe_device, speed_meter
 from tasks.core.config import Params
 from tasks.core.records import TokenizedData, TrainedModel
-from tasks.training.checkpoints import MODEL_META, checkpoint_dir, find_resumable, reuse_trained, training_key
+from tasks.core.run_record import split_facts, write_run_record
+from tasks.training.checkpoints import (MODEL_META, RUN_FACTS, WEIGHTS_KEY, checkpoint_dir, find_resumable, hash_weights,
+                                        reuse_trained, training_key)
 from tasks.kinds import get_kind
 from tasks.core.runtime import run_entry, say, step
 
@@ -134,8 +136,10 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
             "steps": result.global_step, "epochs": trainer.state.epoch, "train_seconds": result.metrics.get("train_runtime"),
             "train_loss": train_loss, **speed, "device": describe_device(), "environment": describe_environment(),
             "processes": trainer.args.world_size, "budget": budget.describe() if budget else None,
-            **(lineage or {})}
-    (out / MODEL_META).write_text(json.dumps(meta, indent=1))
+            WEIGHTS_KEY: hash_weights(out), **(lineage or {})}
+    made, facts = split_facts(meta, RUN_FACTS)
+    write_run_record(out, facts)
+    (out / MODEL_META).write_text(json.dumps(made, indent=1))  # last: its presence means the folder is whole
     # A finished run leaves nothing to resume; keeping its checkpoints would make the next run a no-op.
     shutil.rmtree(checkpoints, ignore_errors=True)
     return model

@@ -10,6 +10,7 @@ import pandas as pd
 from tasks.core.config import Params
 from tasks.kinds import get_kind
 from tasks.core.records import ValidationReport
+from tasks.core.run_record import DATA_DOCS
 from tasks.core.runtime import run_entry, say, step
 from tasks.data.suite import run_suite
 
@@ -134,7 +135,7 @@ def validate_dataset(params: Params) -> ValidationReport:
     if grouped and "split" in kept.columns:
         batches[GROUP_BATCH] = group_batch(kept, grouped)
     suite = {name: items for name, items in build_suite(checks, params).items() if name in batches}
-    results = run_suite(batches, suite, out_dir / "docs")
+    results = run_suite(batches, suite, out_dir / DATA_DOCS)
     checked = [(item, "classes" if name == "class_counts" else "rows")
                for name, result in zip(suite, results) for item in result["results"]]
     failures, warnings, summaries = list(drop_failures), [], [line.split(" [")[0] for line in drop_failures]

@@ -59,6 +59,7 @@ def make_project(root: Path, params: dict | None = None, base: str = "params.yam
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     Repo.init(str(root)).close()
     (root / ".dvc" / "config").write_text((REPO / ".dvc" / "config").read_text())
+    (root / ".dvcignore").write_text((REPO / ".dvcignore").read_text())  # run records stay out of output hashes
     (root / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False))
     return root
 
@@ -138,9 +139,13 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: first.get(f"{item.path.parent.name}/{item.path.name}", len(first)))
 
 
-# The files whose module fixtures train a model to a threshold, longest first (make test's durations).
-LONGEST_FILES = tuple(f"flows/{name}.py" for name in ("test_seq2seq", "test_retrain", "test_minimal_params",
-                                                       "test_summarize", "test_causal_lm", "test_bad_input", "test_qa"))
+# The longest files of each tier, longest first (CI's durations): make test's that train to a threshold, then those of
+# make test-faults and make test-scale.
+LONGEST_FILES = ("flows/test_dvc_repro.py", "flows/test_seq2seq.py", "flows/test_retrain.py",
+                 "flows/test_minimal_params.py", "flows/test_summarize.py", "flows/test_causal_lm.py",
+                 "flows/test_bad_input.py", "flows/test_qa.py",
+                 "flows/test_signals.py", "flows/test_disk_faults.py", "flows/test_tracking_faults.py",
+                 "flows/test_ui.py", "scale/test_loop.py", "scale/test_shared_stores.py", "scale/test_sweep.py")
 
 
 @contextmanager

@@ -90,7 +90,8 @@ class Promotion:
     champion_before: str | None
     champion_after: str | None
     deltas: dict[str, float]
-    path: str  # the decision as JSON (also an artifact of the challenger's MLflow run)
+    path: str  # the decision as JSON (also an artifact of the challenger's MLflow run, with when and by whom)
+    by: str = ""  # who decided: a fact of the run, kept out of the file
 
     def summary(self) -> str:
         return f"{'promoted' if self.promoted else 'rejected'}: {self.reason}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from tasks.core.errors import LmforgeError
 
 # Records of when and where (times, folders, run ids), not of what was built; the params are compared by their hash.
-NOT_COMPARED = {"lmforge.json", "MLmodel", "training_args.bin"}
+NOT_COMPARED = {"lmforge.json", "run.json", "MLmodel", "training_args.bin"}
 
 
 @dataclass

@@ -26,6 +26,16 @@ def export_files(backend: str) -> set[str]:
 Logits = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
+def drop_stack_traces(*programs):
+    """torch.export programs without the Python stack trace of each node: torch.export.save and the ONNX exporter
+    write them into the files, naming this checkout's and this virtualenv's paths, so that the same weights exported
+    from two folders gave different bytes."""
+    for program in programs:
+        for node in program.graph.nodes:
+            node.meta.pop("stack_trace", None)
+    return programs
+
+
 def position_limit(folder: str | Path) -> int:
     """The longest input the model takes: a from-scratch model has only as many positions as it was trained with."""
     import json

@@ -60,8 +60,10 @@ def record_decision(client, params: Params, version: str, decision: dict, artifa
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.log_dict(client.get_model_version(name, version).run_id, decision, f"promotion/{artifact}")
+    # The file is what was decided, the same for the same inputs; when and by whom are on the tags and the run.
+    made = {key: value for key, value in decision.items() if key not in ("time", "by")}
     Path(params.paths.promotion).parent.mkdir(parents=True, exist_ok=True)
-    Path(params.paths.promotion).write_text(json.dumps(decision, indent=1))
+    Path(params.paths.promotion).write_text(json.dumps(made, indent=1))
 
 
 def move_champion(client, params: Params, version: str, history: list[str]) -> None:

@@ -9,39 +9,42 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.core.config import Params
+from tasks.training.checkpoints import WEIGHTS_KEY
 
 PREDICTIONS_FILE = "predictions.parquet"
 ARTIFACT_PATH = "evaluation"  # where log_evaluation puts them on the run
 
 
 def write_predictions(params: Params, model_dir: str | Path, predicted: list[str]) -> Path:
-    """Each test row's prediction (a label, or generated text), tagged with the MLflow run of the model."""
+    """Each test row's prediction (a label, or generated text), tagged with the model's weights digest: what the
+    model is, not which run made it, so that the same model gives the same file."""
     import json
 
     import pandas as pd
 
     meta = Path(model_dir) / "lmforge.json"
-    run_id = json.loads(meta.read_text()).get("run_id", "") if meta.is_file() else ""
+    weights = json.loads(meta.read_text()).get(WEIGHTS_KEY, "") if meta.is_file() else ""
     path = Path(params.paths.metrics) / PREDICTIONS_FILE
-    pd.DataFrame({"predicted": predicted, "model_run": run_id}).to_parquet(path, index=False)
+    pd.DataFrame({"predicted": predicted, "model": weights}).to_parquet(path, index=False)
     return path
 
 
-def read_frame(path: Path, run_id: str, rows: int) -> list[str] | None:
-    """The predictions in the file when they are this run's model's, one per test row; else None."""
+def read_frame(path: Path, weights: str, rows: int) -> list[str] | None:
+    """The predictions in the file when they are of the model with these weights, one per test row; else None."""
     import pandas as pd
 
-    if not path.is_file():
+    if not path.is_file() or not weights:
         return None
     frame = pd.read_parquet(path)
-    if len(frame) != rows or not run_id or set(frame["model_run"]) != {run_id}:
+    if len(frame) != rows or "model" not in frame or set(frame["model"]) != {weights}:
         return None
     return frame["predicted"].astype(str).tolist()
 
 
-def read_predictions(params: Params, run_id: str, rows: int) -> list[str] | None:
-    """The saved predictions of the model of this run on these `rows` test rows, or None (then promote scores it)."""
-    return read_frame(Path(params.paths.metrics) / PREDICTIONS_FILE, run_id, rows)
+def read_predictions(params: Params, version, rows: int) -> list[str] | None:
+    """The saved predictions of a registered version's model on these `rows` test rows, or None (then promote
+    scores it)."""
+    return read_frame(Path(params.paths.metrics) / PREDICTIONS_FILE, version.tags.get(WEIGHTS_KEY, ""), rows)
 
 
 def fetch_run_predictions(client, version, data_version: str, rows: int) -> list[str] | None:
@@ -58,4 +61,4 @@ def fetch_run_predictions(client, version, data_version: str, rows: int) -> list
             path = client.download_artifacts(version.run_id, f"{ARTIFACT_PATH}/{PREDICTIONS_FILE}", folder)
         except (MlflowException, OSError):
             return None
-        return read_frame(Path(path), version.run_id, rows)
+        return read_frame(Path(path), version.tags.get(WEIGHTS_KEY, ""), rows)

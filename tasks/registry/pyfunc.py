@@ -3,7 +3,6 @@ parameter of predict, reading its input texts, reading the folder's lmforge.json
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 BACKEND_PARAM = "backend"
@@ -19,9 +18,10 @@ def read_texts(model_input) -> list[str]:
 def read_model_folder(context, with_params: bool = True):
     """(model folder, the run that trained it, its params or None) of a loaded pyfunc's context."""
     from tasks.core.config import Params
+    from tasks.training.checkpoints import read_model_meta
 
     folder = Path(context.artifacts["model"])
-    meta = json.loads((folder / "lmforge.json").read_text())
+    meta = read_model_meta(folder)
     return folder, meta.get("run_id", ""), Params.model_validate(meta["params"]) if with_params else None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError, explain_unanswered, redact
 from tasks.core.records import ValidationReport
+from tasks.core.run_record import DATA_DOCS, read_run_record, write_run_record
 
 
 def tracking_uri(params: Params) -> str:
@@ -112,6 +113,17 @@ def start_run(params: Params, run_name: str | None = None) -> str:
     return run.info.run_id
 
 
+def model_run(params: Params) -> str:
+    """Under DVC: the MLflow run that trained the model folder, from its run record. A folder DVC restored from its
+    cache has none (no run here made it): it gets a new run, named so."""
+    facts = read_run_record(params.paths.model)
+    if facts.get("run_id"):
+        return facts["run_id"]
+    run_id = start_run(params, run_name="dvc-repro (model restored from DVC's cache)")
+    write_run_record(params.paths.model, facts | {"run_id": run_id})
+    return run_id
+
+
 def log_metrics(params: Params, run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
     import time
 
@@ -145,7 +157,9 @@ def log_validation(run_id: str, report: ValidationReport, params: Params) -> Non
                                  **{f"validation_dropped_{name}": n for name, n in report.dropped.items()}})
     log_artifact(params, run_id, report.report_path, "validation")
     log_artifact(params, run_id, Path(report.report_path).parent / "dropped.parquet", "validation")
-    log_artifact(params, run_id, Path(report.report_path).parent / "docs", "validation/docs")
+    docs = Path(report.report_path).parent / DATA_DOCS
+    if docs.is_dir():  # a validation DVC restored from its cache has no Data Docs: they are a run's pages
+        log_artifact(params, run_id, docs, "validation/docs")
 
 
 def end_run(params: Params, run_id: str, status: str = "FINISHED") -> None:

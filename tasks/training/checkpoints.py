@@ -15,15 +15,31 @@ from pathlib import Path
 
 from tasks.core.config import Params
 from tasks.core.records import TokenizedData, TrainedModel
+from tasks.core.run_record import read_run_record, write_run_record
 from tasks.core.runtime import say
 
 STATE_FILE = "trainer_state.json"
 MODEL_META = "lmforge.json"  # written last into a saved model folder
+# What the training run was (its MLflow run, how long, how fast) rather than what it made: the folder's run.json.
+RUN_FACTS = ("run_id", "trained_in_run", "train_seconds", "train_samples_per_second", "train_tokens_per_second",
+             "steps_run")
+WEIGHTS_KEY = "weights_sha256"  # in lmforge.json, and a tag of the registered version
 
 
 def read_model_meta(model_dir: str | Path) -> dict:
-    """The lmforge.json train writes into a model folder: labels, params, lineage, training figures."""
-    return json.loads((Path(model_dir) / MODEL_META).read_text())
+    """What train wrote into a model folder: labels, params, lineage, training figures (lmforge.json) and the run
+    that trained it (run.json; absent from a folder DVC restored from its cache)."""
+    return json.loads((Path(model_dir) / MODEL_META).read_text()) | read_run_record(model_dir)
+
+
+def hash_weights(model_dir: str | Path) -> str:
+    """One sha256 over the weight files: what the model is, whichever run made it (predictions are keyed by it)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(model_dir).rglob("*.safetensors")):
+        digest.update(path.relative_to(model_dir).as_posix().encode())
+        with path.open("rb") as file:
+            digest.update(hashlib.file_digest(file, "sha256").digest())
+    return digest.hexdigest()
 
 
 def checkpoint_step(folder: Path) -> int:
@@ -93,8 +109,9 @@ def reuse_trained(params: Params, tokens: TokenizedData, run_id: str) -> Trained
     meta = find_trained(out, training_key(params, tokens))
     if meta is None:
         return None
-    say(f"[reuse] {out}: trained on this data with these params by MLflow run {meta.get('run_id')}, which did not "
+    trained_in = read_run_record(out).get("run_id")
+    say(f"[reuse] {out}: trained on this data with these params by MLflow run {trained_in}, which did not "
         "finish; not training again (--force trains)")
-    (out / MODEL_META).write_text(json.dumps(meta | {"run_id": run_id, "trained_in_run": meta.get("run_id")}, indent=1))
+    write_run_record(out, read_run_record(out) | {"run_id": run_id, "trained_in_run": trained_in})
     return TrainedModel(path=str(out), best_metric=float(meta.get("best_metric") or 0.0), steps=int(meta["steps"]),
                         epochs=float(meta.get("epochs") or 0.0))

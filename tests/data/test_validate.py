@@ -35,8 +35,8 @@ def test_good_data_passes(root):
     assert report.success, report.failures
     assert report.evaluated >= 9
     assert (root / "data/validation/report.json").is_file()
-    assert (root / "data/validation/docs/index.html").is_file()
-    pages = {page.parts[-4] for page in (root / "data/validation/docs/validations").rglob("*.html")}
+    assert (root / "data/validation/data_docs/index.html").is_file()
+    pages = {page.parts[-4] for page in (root / "data/validation/data_docs/validations").rglob("*.html")}
     assert pages == {"rows", "class_counts", "train_texts", "train_test_texts"}
 
 

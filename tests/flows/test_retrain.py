@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tasks.training.checkpoints import hash_weights
 from tests.conftest import invoke, registry
 
 pytestmark = pytest.mark.flow
@@ -145,6 +146,10 @@ def test_model_folder_describes_itself(trained):
     assert config["label2id"] == {"negative": 0, "neutral": 1, "positive": 2}
     assert (root / "data/model/model.safetensors").is_file() and (root / "data/model/tokenizer.json").is_file()
     assert meta["params"]["train"]["max_steps"] == 10 and meta["data_version"]
+    # What the model is stays in lmforge.json; which run made it, and how fast, in its run record.
+    run = json.loads((root / "data/model/run.json").read_text())
+    assert "run_id" not in meta and "train_seconds" not in meta and run["run_id"] and run["train_seconds"] > 0
+    assert meta["weights_sha256"] == hash_weights(root / "data/model")
 
 
 def test_dataset_is_pushed_to_the_remote(trained):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tasks.registry.backends import BACKEND_FILES, INT8_FILE, ONNX_FILE, PROGRAM_FILE, TextScorer, position_limit
+from tasks.registry.backends import (BACKEND_FILES, INT8_FILE, ONNX_FILE, PROGRAM_FILE, TextScorer, drop_stack_traces,
+                                     position_limit)
 from tasks.core.config import Params
 
 MIN_AGREEMENT = 0.995  # share of test rows whose label must match eager PyTorch's
@@ -43,7 +44,7 @@ def write_exports(model_dir: str | Path, out: Path, describe_error) -> dict[str,
 
     errors = dict.fromkeys(BACKEND_FILES, "")
     try:
-        program = trace_classifier(model_dir)
+        program, = drop_stack_traces(trace_classifier(model_dir))
         torch.export.save(program, str(out / PROGRAM_FILE))
     except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
         return dict.fromkeys(BACKEND_FILES, describe_error(error))

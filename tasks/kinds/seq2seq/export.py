@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.registry.backends import SEQ2SEQ_FILES
+from tasks.registry.backends import SEQ2SEQ_FILES, drop_stack_traces
 from tasks.core.config import Params
 
 TOP_TOKENS = 32  # the decoder graph's output per row: enough for 16 beams (tasks.kinds.seq2seq.beam_search says why)
@@ -98,6 +98,7 @@ def write_seq2seq_exports(model_dir: str | Path, out: Path, describe) -> dict[st
     logging.disable(logging.WARNING)  # torch.onnx lists absent torchvision ops; the quantizer suggests pre-processing
     try:
         encoder, step, inputs, outputs = trace_seq2seq(model_dir)
+        drop_stack_traces(encoder, step)
         layers = (len(inputs) - 3) // 4
         encoder_file, decoder_file = SEQ2SEQ_FILES["onnx"]
         torch.onnx.export(encoder, input_names=["input_ids", "attention_mask"], dynamo=True, verbose=False,
