@@ -139,13 +139,11 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: first.get(f"{item.path.parent.name}/{item.path.name}", len(first)))
 
 
-# The longest files of each tier, longest first (CI's durations): make test's that train to a threshold, then those of
-# make test-faults and make test-scale.
+# The files whose module fixtures train a model to a threshold, and DVC's two runs, longest first (make test's
+# durations).
 LONGEST_FILES = ("flows/test_dvc_repro.py", "flows/test_seq2seq.py", "flows/test_retrain.py",
                  "flows/test_minimal_params.py", "flows/test_summarize.py", "flows/test_causal_lm.py",
-                 "flows/test_bad_input.py", "flows/test_qa.py",
-                 "flows/test_signals.py", "flows/test_disk_faults.py", "flows/test_tracking_faults.py",
-                 "flows/test_ui.py", "scale/test_loop.py", "scale/test_shared_stores.py", "scale/test_sweep.py")
+                 "flows/test_bad_input.py", "flows/test_qa.py")
 
 
 @contextmanager

@@ -88,3 +88,23 @@ def test_failed_alias_leaves_no_version_behind(tiny_model, tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="went away"):
         register_model(params, model.path, run_id, lineage_tags(params, "abc.dir", True, run_id))
     assert registry(tmp_path).search_model_versions("name='unit-reviews'") == []
+
+
+def test_under_dvc_the_model_run_comes_from_its_record_or_is_opened_anew(tiny_model, tmp_path):
+    """A model folder DVC restored from its cache has no run.json: evaluate and register get a new run, named so;
+    registered.json names no run (it differs every time), and read_registered finds it in the registry."""
+    from tasks.core.run_record import RUN_RECORD, read_run_record
+    from tasks.register import read_registered
+    from tasks.registry import tracking
+
+    params, model = tiny_model
+    trained_in = read_run_record(model.path)
+    (tmp_path / model.path / RUN_RECORD).unlink()  # as DVC restores it
+    run_id = tracking.model_run(params)
+    assert run_id and read_run_record(model.path)["run_id"] == run_id
+    assert tracking.client(params).get_run(run_id).info.run_name.startswith("dvc-repro (model restored")
+    assert tracking.model_run(params) == run_id, "the second step of the same stage set finds the same run"
+    register_model(params, model.path, run_id, lineage_tags(params, "abc.dir", True, run_id))
+    saved = json.loads((tmp_path / params.paths.registered).read_text())
+    assert "run_id" not in saved and "run_id" not in saved["tags"] and trained_in.get("train_seconds") is not None
+    assert read_registered(params).run_id == run_id
