@@ -19,7 +19,7 @@ from tasks.registry.backends import BACKEND_FILES
 from tasks.core.config import Params
 from tasks.kinds import get_kind
 from tasks.registry.registered import PARITY_FILE
-from tasks.core.run_record import split_facts, write_run_record
+from tasks.core.run_record import read_run_record, split_facts, write_run_record
 from tasks.core.runtime import run_entry, step
 
 COPIED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
@@ -91,8 +91,6 @@ def record_export(params: Params, version: str, run_id: str, record: dict) -> No
 
 def holds_run(folder: str | Path, run_id: str) -> bool:
     """Whether a local model folder holds the model of this MLflow run (its run record says so)."""
-    from tasks.core.run_record import read_run_record
-
     return read_run_record(folder).get("run_id") == run_id
 
 

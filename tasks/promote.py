@@ -84,9 +84,8 @@ def promote(params: Params, challenger: ModelVersion, data_version: str) -> Prom
 
 
 def main(params: Params) -> None:
-    from tasks.registry.champion import user
-
     from tasks.register import read_registered
+    from tasks.registry.champion import user
 
     challenger = read_registered(params)
     result = promote_model(params, challenger, challenger.tags["data_version"], f"user {user()} (dvc repro)")

@@ -54,8 +54,10 @@ def register_model(params: Params, model_dir: str | Path, run_id: str, tags: dic
 def write_registered(params: Params, result: ModelVersion) -> None:
     """registered.json: the version register added. Its MLflow run is a fact of the run, not of what was registered
     (and differs each time): the registry keeps it, read_registered looks it up."""
+    from tasks.core.run_record import split_facts
+
     made = {"name": result.name, "version": result.version, "alias": result.alias,
-            "tags": {key: value for key, value in result.tags.items() if key != "run_id"}}
+            "tags": split_facts(result.tags, ("run_id",))[0]}
     Path(params.paths.registered).write_text(json.dumps(made, indent=1))
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
+from tasks.core.run_record import split_facts
 
 HISTORY_TAG = "champion_history"  # on the registered model: the versions that held the alias, oldest first
 
@@ -61,7 +62,7 @@ def record_decision(client, params: Params, version: str, decision: dict, artifa
         client.set_model_version_tag(name, version, key, value)
     client.log_dict(client.get_model_version(name, version).run_id, decision, f"promotion/{artifact}")
     # The file is what was decided, the same for the same inputs; when and by whom are on the tags and the run.
-    made = {key: value for key, value in decision.items() if key not in ("time", "by")}
+    made, _ = split_facts(decision, ("time", "by"))
     Path(params.paths.promotion).parent.mkdir(parents=True, exist_ok=True)
     Path(params.paths.promotion).write_text(json.dumps(made, indent=1))
 
