@@ -73,11 +73,10 @@ def read_registered(params: Params) -> ModelVersion:
 def read_model_tags(model_dir: str | Path) -> dict[str, str]:
     """The weights' digest and the training environment's fingerprint (env_* tags), from the model folder's record
     (none in older ones)."""
-    from tasks.training.checkpoints import MODEL_META, WEIGHTS_KEY
+    from tasks.training.checkpoints import WEIGHTS_KEY, read_model_meta
     from tasks.training.environment import environment_tags
 
-    path = Path(model_dir) / MODEL_META
-    meta = json.loads(path.read_text()) if path.is_file() else {}
+    meta = read_model_meta(model_dir, missing_ok=True)
     weights = {WEIGHTS_KEY: meta[WEIGHTS_KEY]} if meta.get(WEIGHTS_KEY) else {}
     return weights | environment_tags(meta.get("environment", {}))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.core.config import Params
-from tasks.training.checkpoints import WEIGHTS_KEY
+from tasks.training.checkpoints import WEIGHTS_KEY, read_model_meta
 
 PREDICTIONS_FILE = "predictions.parquet"
 ARTIFACT_PATH = "evaluation"  # where log_evaluation puts them on the run
@@ -18,12 +18,9 @@ ARTIFACT_PATH = "evaluation"  # where log_evaluation puts them on the run
 def write_predictions(params: Params, model_dir: str | Path, predicted: list[str]) -> Path:
     """Each test row's prediction (a label, or generated text), tagged with the model's weights digest: what the
     model is, not which run made it, so that the same model gives the same file."""
-    import json
-
     import pandas as pd
 
-    meta = Path(model_dir) / "lmforge.json"
-    weights = json.loads(meta.read_text()).get(WEIGHTS_KEY, "") if meta.is_file() else ""
+    weights = read_model_meta(model_dir, missing_ok=True).get(WEIGHTS_KEY, "")
     path = Path(params.paths.metrics) / PREDICTIONS_FILE
     pd.DataFrame({"predicted": predicted, "model": weights}).to_parquet(path, index=False)
     return path

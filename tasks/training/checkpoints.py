@@ -26,10 +26,14 @@ RUN_FACTS = ("run_id", "trained_in_run", "train_seconds", "train_samples_per_sec
 WEIGHTS_KEY = "weights_sha256"  # in lmforge.json, and a tag of the registered version
 
 
-def read_model_meta(model_dir: str | Path) -> dict:
+def read_model_meta(model_dir: str | Path, missing_ok: bool = False) -> dict:
     """What train wrote into a model folder: labels, params, lineage, training figures (lmforge.json) and the run
-    that trained it (run.json; absent from a folder DVC restored from its cache)."""
-    return json.loads((Path(model_dir) / MODEL_META).read_text()) | read_run_record(model_dir)
+    that trained it (run.json; absent from a folder DVC restored from its cache). `missing_ok`: {} for a folder
+    without lmforge.json (one lmforge did not train)."""
+    path = Path(model_dir) / MODEL_META
+    if missing_ok and not path.is_file():
+        return {}
+    return json.loads(path.read_text()) | read_run_record(model_dir)
 
 
 def hash_weights(model_dir: str | Path) -> str:
@@ -109,9 +113,9 @@ def reuse_trained(params: Params, tokens: TokenizedData, run_id: str) -> Trained
     meta = find_trained(out, training_key(params, tokens))
     if meta is None:
         return None
-    trained_in = read_run_record(out).get("run_id")
-    say(f"[reuse] {out}: trained on this data with these params by MLflow run {trained_in}, which did not "
+    facts = read_run_record(out)
+    say(f"[reuse] {out}: trained on this data with these params by MLflow run {facts.get('run_id')}, which did not "
         "finish; not training again (--force trains)")
-    write_run_record(out, read_run_record(out) | {"run_id": run_id, "trained_in_run": trained_in})
+    write_run_record(out, facts | {"run_id": run_id, "trained_in_run": facts.get("run_id")})
     return TrainedModel(path=str(out), best_metric=float(meta.get("best_metric") or 0.0), steps=int(meta["steps"]),
                         epochs=float(meta.get("epochs") or 0.0))
