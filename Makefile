@@ -50,9 +50,9 @@ test-scale: setup
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow
 
-# The two built-in defaults through DVC; one pipeline per params file: dvc repro export@sst2 runs configs/sst2.yaml.
+# The two built-in defaults through DVC; one pipeline per params file: dvc repro card@sst2 runs configs/sst2.yaml.
 repro: setup
-	$(BIN)/dvc repro export@reviews export@numbers
+	$(BIN)/dvc repro card@reviews card@numbers
 
 # The newer kinds on real data against their targets (about 30 min each): SQuAD subset, Tiny Shakespeare, AESLC.
 bench-kinds: $(VENV)/.installed-pretrained

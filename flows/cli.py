@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from flows import cli_loop, cli_monitor, cli_params, cli_registry, cli_reproduce, cli_servers, cli_sweep
+from flows import (cli_approve, cli_card, cli_loop, cli_monitor, cli_params, cli_registry, cli_reproduce, cli_servers,
+                   cli_sweep)
 from flows.cli_shared import Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
@@ -45,6 +46,7 @@ def print_summary(summary) -> None:
              ("tokens", summary.tokens), ("test metrics", metrics), ("model", model), ("promotion", summary.verdict),
              ("champion", summary.champion if summary.champion in ("", "none") else f"{summary.model_name} version {summary.champion}"),
              ("exports", summary.exports),
+             ("model card", f"{summary.card}  (lmforge card {summary.model_version})" if summary.card else ""),
              *(("warning", warning) for warning in summary.warnings),
              ("step times", steps), ("MLflow run", summary.run_id),
              ("MLflow UI", "lmforge ui  (or: mlflow ui --backend-store-uri "
@@ -162,7 +164,8 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
-for module in (cli_monitor, cli_loop, cli_params, cli_registry, cli_reproduce, cli_servers, cli_sweep):
+for module in (cli_monitor, cli_loop, cli_params, cli_registry, cli_approve, cli_card, cli_reproduce, cli_servers,
+               cli_sweep):
     for function in module.COMMANDS:
         app.command()(function)
 

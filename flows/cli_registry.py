@@ -134,6 +134,9 @@ def export(version: Annotated[str | None, typer.Argument(help="The version; defa
         if found is None:
             raise LmforgeError(f"{uri} is not in the registry; `lmforge models` lists the versions.")
         record = export_version(settings, str(found.version), found.run_id)
+        from tasks.card import publish_card
+
+        publish_card(settings, str(found.version), write_local=False)  # its card shows the new parity
         if as_json:
             echo_json({"model_name": settings.registry.model_name, "version": str(found.version), "exports": record})
             return

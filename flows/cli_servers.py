@@ -155,6 +155,9 @@ def explain_lost_server(error: BaseException, api_url: str):
 def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.port.")] = None,
           host: Annotated[str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")] = None,
           backend: Annotated[str | None, typer.Option(help="eager, onnx, onnx-int8 or torch-export; default serve.backend.")] = None,
+          model_version: Annotated[str | None, typer.Option(
+              "--model-version", help="Serve this version only, not following @champion (the gate's serving check "
+                                      "does so).")] = None,
           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
     """Serve @champion over HTTP (MLflow's /invocations and /ping); a promotion or rollback is picked up live."""
     with command(debug):
@@ -167,13 +170,14 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
 
         from tasks.serve import build_app
 
-        app, holder = build_app(settings)
+        app, holder = build_app(settings, model_version)
         champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
         where = settings.serve
         if where.host not in ("127.0.0.1", "localhost", "::1"):
             typer.secho(f"warning: serving on {where.host}, reachable from other machines; there is no "
                         "authentication.", fg=typer.colors.YELLOW, err=True)
-        typer.echo(f"serving {settings.registry.model_name} @{settings.registry.champion_alias} (version "
+        which = "" if model_version else f" @{settings.registry.champion_alias}"
+        typer.echo(f"serving {settings.registry.model_name}{which} (version "
                    f"{champion.version}, {champion.backend}) on http://{where.host}:{where.port}/invocations; "
                    "Ctrl-C stops it.")
         if app.state.log is not None:

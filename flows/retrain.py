@@ -9,15 +9,17 @@ from pathlib import Path
 from prefect import flow
 from prefect.states import Completed
 
+from flows.gate import run_gate
 from flows.registry_turn import registry_turn
 from tasks.registry import tracking
 from tasks.core.config import load_params
 from tasks.core.errors import LmforgeError, describe_failure, redact
+from tasks.card import card
 from tasks.evaluate import evaluate
-from tasks.export import export, summarize_export
+from tasks.export import summarize_export
 from tasks.ingest import ingest
 from tasks.core.preflight import check_writable
-from tasks.promote import check_changes, promote
+from tasks.promote import check_changes
 from tasks.register import register
 from tasks.report import report
 from tasks.core.runtime import collect_timings, hold_lock
@@ -47,6 +49,7 @@ class RunSummary:
     verdict: str = ""
     champion: str = ""
     exports: str = ""
+    card: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -82,10 +85,9 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                 evaluation = evaluate(params, model.path, run_id)
                 with registry_turn(params):
                     version = register(params, model.path, run_id, dataset.data_version, checks.success)
-                    decision = promote(params, version, dataset.data_version)
-                # The champion is what serves: a rejected version is exported only by hand (lmforge export N).
-                exported = export(params, version.version, run_id) if decision.promoted and params.export.enabled \
-                    else None
+                    # A version the rule rejects is exported only by hand (lmforge export N).
+                    decision, exported = run_gate(params, version, dataset.data_version, run_id)
+                card_path = card(params, version.version)  # last: it shows the gate's verdict and the exports
             except BaseException as error:
                 tracking.mark_failed(params, run_id, describe_failure(error))
                 raise
@@ -97,8 +99,9 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             redact(tracking.tracking_uri(params)), trigger, data_push=dataset.push_pending, validation=checks.summary(),
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
-            verdict=verdict, champion=decision.champion_after or "none", seconds=seconds,
+            verdict=verdict, champion=decision.champion_after or "none", seconds=seconds, card=card_path,
             warnings=evaluation.warnings, exports=summarize_export(exported) if exported else
-            f"none ({'not champion' if not decision.promoted else 'export.enabled is false'}; lmforge export VERSION)")
+            f"none ({'export.enabled is false' if params.export.enabled is False else 'rejected by the rule'}; "
+            "lmforge export VERSION)")
         report(params, asdict(summary), json.loads(Path(decision.path).read_text()) | {"by": decision.by})
         return summary

@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 
 from prefect import flow
 
+from flows.gate import run_gate
 from flows.registry_turn import registry_turn
 from flows.retrain import ValidationFailed
 from tasks.registry import tracking
 from tasks.core.config import load_params
 from tasks.core.errors import LmforgeError, describe_failure
 from tasks.evaluate import evaluate
-from tasks.export import export
+from tasks.card import card
 from tasks.ingest import ingest
 from tasks.core.preflight import check_writable
-from tasks.promote import promote
 from tasks.register import register
 from tasks.core.runtime import hold_lock
 from tasks.sweep import TrialResult, open_study, remove_unchosen, selection_metric, trial
@@ -66,9 +66,8 @@ def sweep(params_path: str = "params.yaml", overrides: list[str] | None = None) 
             evaluation = evaluate(chosen, best.model_path, best.run_id)
             with registry_turn(chosen):
                 version = register(chosen, best.model_path, best.run_id, dataset.data_version, checks.success)
-                decision = promote(chosen, version, dataset.data_version)
-            if decision.promoted and chosen.export.enabled:
-                export(chosen, version.version, best.run_id)
+                decision, _ = run_gate(chosen, version, dataset.data_version, best.run_id)
+            card(chosen, version.version)
         except BaseException as error:
             tracking.mark_failed(params, parent, describe_failure(error))
             raise

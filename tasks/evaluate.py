@@ -12,6 +12,8 @@ from tasks.core.records import Evaluation
 from tasks.core.runtime import run_entry, step
 
 EVAL_FILE = "eval.json"
+INTERVALS_FILE = "intervals.json"
+INTERVAL_LEVEL, INTERVAL_RESAMPLES = 0.95, 1000
 COLLAPSED = 0.5  # one output for more than half the test rows ...
 OVER_REFERENCE = 2.0  # ... and for more than twice the share of the most common reference: a collapsed model
 
@@ -57,10 +59,33 @@ def evaluate_model(params: Params, model_dir: str | Path, show_progress: bool = 
         references = test[kind.REFERENCE_COLUMN].astype(str).tolist()
     metrics = metrics | describe_outputs(predicted, references)
     (Path(params.paths.metrics) / EVAL_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    artifacts = [*artifacts, str(write_intervals(params, kind, model_dir, predicted))]
     from collections import Counter
 
     top = Counter(predicted).most_common(1)[0][0] if predicted else ""
     return Evaluation(metrics, artifacts, warn_collapsed(metrics, top))
+
+
+def write_intervals(params: Params, kind, model_dir: str | Path, predicted: list[str]) -> Path:
+    """Percentile bootstrap intervals of the test metrics over test rows (seeded: the same file for the same
+    outputs), beside eval.json; the model card shows them. A kind whose outputs cannot give them says why."""
+    import pandas as pd
+
+    from tasks.registry.promotion_rule import bootstrap_interval
+
+    test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
+    scorers = kind.row_scorers(params, model_dir, test, predicted) if predicted else {}
+    alpha, seed = 1 - INTERVAL_LEVEL, params.project.seed
+    found = {f"eval_{name}": [round(bound, 6) for bound in bootstrap_interval(score, len(predicted),
+                                                                               INTERVAL_RESAMPLES, alpha, seed)]
+             for name, score in scorers.items()}
+    record = {"level": INTERVAL_LEVEL, "resamples": INTERVAL_RESAMPLES, "seed": seed, "rows": len(predicted),
+              "method": "percentile bootstrap over test rows", "intervals": found,
+              "missing": "" if found else "this kind's saved test outputs cannot give intervals (perplexity needs "
+                                          "the model's probabilities)"}
+    path = Path(params.paths.metrics) / INTERVALS_FILE
+    path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    return path
 
 
 def log_evaluation(params: Params, run_id: str, evaluation: Evaluation) -> None:

@@ -23,7 +23,8 @@ def load_frames(data: DataParams, task: str = "classification") -> list[tuple[st
     if data.source in BUILTIN_TASKS:  # one of this task's: params refused the others at load time
         if data.splits.named_files():
             raise LmforgeError(f"data.splits names files, but data.source is {data.source}; give shares, or a folder.")
-        return [(None, kind.make_builtin(data.source, data.sample.rows, data.sample.seed))]
+        builtin = kind.make_builtin(data.source, data.sample.rows, data.sample.seed)
+        return [(None, keep_columns(builtin, builtin, data))]
     columns = kind.source_columns(data)
     if data.split_column:
         columns["split_column"] = data.split_column
@@ -33,8 +34,20 @@ def load_frames(data: DataParams, task: str = "classification") -> list[tuple[st
     # The paragraphs of one text file stay in one split, as the rows of a group do, when there are files to choose.
     text_files = sum(TEXT_FILE_COLUMN in frame.columns for split, frame in read if split in (None, "train"))
     by_file = not data.group_column and text_files > 1
-    return [(split, pick_columns(frame, columns | ({"group_column": TEXT_FILE_COLUMN} if by_file else {}),
-                                 data.source)) for split, frame in read]
+    return [(split, keep_columns(pick_columns(frame, columns | ({"group_column": TEXT_FILE_COLUMN} if by_file else {}),
+                                              data.source), frame, data)) for split, frame in read]
+
+
+def keep_columns(picked: pd.DataFrame, source: pd.DataFrame, data: DataParams) -> pd.DataFrame:
+    """data.keep_columns from the source, as text under their own names (what promote.slices may slice by)."""
+    from tasks.data.sources import as_text
+
+    for name in data.keep_columns:
+        if name not in source.columns:
+            raise LmforgeError(f"{data.source}: no column {name!r} to keep (it has "
+                               f"{', '.join(map(repr, map(str, source.columns)))}); fix data.keep_columns.")
+        picked[name] = as_text(source[name]).to_numpy()
+    return picked
 
 
 def group_keys(frame: pd.DataFrame, task: str) -> pd.Series | None:

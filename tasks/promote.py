@@ -19,12 +19,14 @@ from tasks.core.records import ModelVersion, Promotion
 from tasks.core.runtime import run_entry, step
 
 
-def promote_model(params: Params, challenger: ModelVersion, data_version: str, actor: str) -> Promotion:
-    """Compare, decide, record; the champion alias moves only on a pass."""
+def judge_challenger(params: Params, challenger: ModelVersion, data_version: str) -> dict:
+    """Score both models on the same test rows, apply the rule and the slices: the decision, with nothing moved yet.
+    Its verdict "promoted" is what the rule says; the serving check and approval may still turn it."""
     from tasks.registry import champion as registry_ops
     from tasks.registry import tracking
     from tasks.registry.predictions import fetch_run_predictions, read_predictions
     from tasks.registry.promotion_rule import decide
+    from tasks.registry.slices import apply_slices
 
     client, rule, name = tracking.client(params), params.promote, params.registry.model_name
     test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
@@ -36,27 +38,107 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     # version; a champion from an older data version is scored here, on the new test split.
     reused = {"challenger": read_predictions(params, challenger, len(test)),
               "champion": current and fetch_run_predictions(client, current, data_version, len(test))}
-    metrics, significance_of = get_kind(params.task).score_models(params, test, uris, reused)
+    kind = get_kind(params.task)
+    metrics, significance_of, outputs = kind.score_models(params, test, uris, reused)
     significance = None if current is None or rule.significance.test == "none" else significance_of(params.project.seed)
-    verdict = decide(rule, metrics["challenger"], metrics.get("champion"), significance)
-    before = current and str(current.version)
-    decision = {"time": registry_ops.now(), "by": actor, "kind": "automatic", "model_name": name,
-                "data_version": data_version, "test_rows": len(test), "challenger_version": challenger.version,
-                "champion_before": before, "champion_after": challenger.version if verdict.promoted else before,
-                "verdict": "promoted" if verdict.promoted else "rejected", "reasons": verdict.reasons,
-                "metrics": metrics, "deltas": verdict.deltas, "significance": verdict.significance,
-                "predictions_reused": sorted(who for who in uris if reused.get(who) is not None),
-                "rule": rule.model_dump(mode="json")}
-    if verdict.promoted:
+    slices, slice_failures = score_slices(params, kind, test, outputs) if rule.slices else ([], [])
+    verdict = apply_slices(decide(rule, metrics["challenger"], metrics.get("champion"), significance), rule, slices,
+                           slice_failures)
+    return {"kind": "automatic", "model_name": name, "data_version": data_version, "test_rows": len(test),
+            "challenger_version": challenger.version, "champion_before": current and str(current.version),
+            "verdict": "promoted" if verdict.promoted else "rejected", "reasons": verdict.reasons,
+            "metrics": metrics, "deltas": verdict.deltas, "significance": verdict.significance,
+            "predictions_reused": sorted(who for who in uris if reused.get(who) is not None), "slices": slices,
+            "rule": rule.model_dump(mode="json")}
+
+
+def finish_promotion(params: Params, challenger: ModelVersion, decision: dict, actor: str,
+                     serving: dict | None = None, approval: dict | None = None) -> Promotion:
+    """The serving check's and the approver's answers join the decision (a failed check, a rejection or a pause
+    nobody answered rejects); on a pass the champion alias moves; the decision is recorded either way."""
+    from tasks.registry import champion as registry_ops
+    from tasks.registry import tracking
+
+    client, name = tracking.client(params), params.registry.model_name
+    decision = dict(decision)
+    if serving is not None:
+        decision["serving_check"] = serving
+        if decision["verdict"] == "promoted" and not serving["passed"]:
+            decision |= {"verdict": "rejected", "reasons": [f"serving check failed: {serving['reason']}"]}
+    if approval is not None:
+        decision["approval"] = approval
+        if decision["verdict"] == "promoted" and approval["decision"] != "approved":
+            decision |= {"verdict": "rejected", "reasons": [describe_approval(approval)]}
+        elif decision["verdict"] == "promoted":
+            decision["reasons"] = [*decision["reasons"], describe_approval(approval)]
+    promoted, before = decision["verdict"] == "promoted", decision["champion_before"]
+    decision |= {"time": registry_ops.now(), "by": actor, "champion_after": challenger.version if promoted else before}
+    if promoted:
         history = registry_ops.champion_history(client, name)
         registry_ops.move_champion(client, params, challenger.version, [*history, challenger.version])
         failpoint("promote:moved")
     # The verdict last: a run stopped before it leaves the version undecided, which the next run does not take as
     # done (find_unchanged), rather than a "promoted" version that never got the alias.
     registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")
-    return Promotion(promoted=verdict.promoted, reason="; ".join(verdict.reasons), champion_before=before,
-                     champion_after=decision["champion_after"], deltas=verdict.deltas, path=params.paths.promotion,
+    return Promotion(promoted=promoted, reason="; ".join(decision["reasons"]), champion_before=before,
+                     champion_after=decision["champion_after"], deltas=decision["deltas"], path=params.paths.promotion,
                      by=actor)
+
+
+def describe_approval(approval: dict) -> str:
+    if approval["decision"] == "timed out":
+        return f"nobody approved it within promote.approval_timeout_s ({approval['waited_s']:.0f} s)"
+    if approval["decision"] == "not asked":
+        return approval["reason"]
+    return f"{approval['decision']} by {approval['by']}: {approval['reason']}"
+
+
+def promote_model(params: Params, challenger: ModelVersion, data_version: str, actor: str) -> Promotion:
+    """Judge, check serving (promote.serving_check) when the rule says yes, then move the alias and record: the whole
+    gate in one call, for DVC. The flow runs the same parts as tasks, with the export and the approval between them;
+    DVC cannot pause for a person, so a required approval rejects here, saying how to promote."""
+    decision = judge_challenger(params, challenger, data_version)
+    serving = check_serving_of(params, challenger) if decision["verdict"] == "promoted" else None
+    approval = None
+    if params.promote.approval == "required" and decision["verdict"] == "promoted":
+        approval = {"decision": "not asked", "by": actor, "reason": "promote.approval is required and dvc repro cannot "
+                    "wait for a person: run `lmforge run`, which pauses for `lmforge approve`, or move it by hand "
+                    f"with `lmforge promote {challenger.version} --reason TEXT`"}
+    return finish_promotion(params, challenger, decision, actor, serving, approval)
+
+
+def check_serving_of(params: Params, challenger: ModelVersion) -> dict | None:
+    """The serving check of the challenger (tasks/servers/serving_check.py), or None when it is turned off."""
+    if not params.promote.serving_check.enabled:
+        return None
+    from tasks.servers.serving_check import check_serving
+
+    return check_serving(params, challenger.version, *canned_requests(params, challenger))
+
+
+def canned_requests(params: Params, challenger: ModelVersion) -> tuple[list[str], list[str] | None]:
+    """The first rows of the test split as a client would send them, and the challenger's own outputs on them (from
+    evaluate's predictions), when the kind's outputs can be compared."""
+    from tasks.registry.predictions import read_predictions
+    from tasks.registry.pyfunc import INPUT_SEPARATOR
+
+    test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
+    kind = get_kind(params.task)
+    columns = [key.removesuffix("_column") for key in kind.INPUT_KEYS]
+    rows = min(params.promote.serving_check.rows, len(test))
+    texts = [INPUT_SEPARATOR.join(str(row[c]) for c in columns) for _, row in test.head(rows).iterrows()]
+    # A kind without one expected output per row (causal_lm continues a prompt of its text) is checked for answers only.
+    predicted = read_predictions(params, challenger, len(test)) if kind.REFERENCE_COLUMN else None
+    return texts, predicted[:rows] if predicted is not None else None
+
+
+def score_slices(params: Params, kind, test: pd.DataFrame, outputs: dict[str, list[str]]) -> tuple[list, list]:
+    """promote.slices over both models' outputs on the test rows: the table and the slices lost (tasks/registry/slices)."""
+    from tasks.registry.slices import judge_slices
+
+    primary = params.promote.primary_metric
+    scorers = {who: kind.row_scorers(params, params.paths.model, test, rows)[primary] for who, rows in outputs.items()}
+    return judge_slices(params.promote, test, scorers, kind.INPUT_KEYS[0].removesuffix("_column"), kind.REFERENCE_COLUMN)
 
 
 def actor() -> str:
@@ -79,8 +161,19 @@ def check_changes(params: Params, data_version: str) -> str | None:
 
 
 @step
-def promote(params: Params, challenger: ModelVersion, data_version: str) -> Promotion:
-    return promote_model(params, challenger, data_version, actor())
+def judge(params: Params, challenger: ModelVersion, data_version: str) -> dict:
+    return judge_challenger(params, challenger, data_version)
+
+
+@step
+def check_serving(params: Params, challenger: ModelVersion) -> dict | None:
+    return check_serving_of(params, challenger)
+
+
+@step
+def promote(params: Params, challenger: ModelVersion, decision: dict, serving: dict | None,
+            approval: dict | None = None) -> Promotion:
+    return finish_promotion(params, challenger, decision, actor(), serving, approval)
 
 
 def main(params: Params) -> None:

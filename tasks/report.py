@@ -14,6 +14,22 @@ def table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in body])
 
 
+def describe_serving(check: dict | None) -> str:
+    if not check:
+        return "not run"
+    figures = f"{check.get('backend')}, p95 {check.get('p95_ms')} ms, agreement {check.get('agreement')}"
+    return f"passed ({figures})" if check["passed"] else f"failed: {check['reason']}"
+
+
+def slice_rows(slices: list[dict]) -> list[tuple[str, ...]]:
+    """The per-slice gate's table: each slice's rows, both models' primary metric, and what the gate made of it."""
+    judged = lambda entry: ("lost" if entry["regressed"] else "held") if entry["judged"] else "too few rows"
+    return [("slice", "rows", "challenger", "champion", "delta", "gate")] + [
+        (entry["slice"], str(entry["rows"]), f"{entry['challenger']:.4f}",
+         f"{entry['champion']:.4f}" if "champion" in entry else "", f"{entry['delta']:+.4f}" if "delta" in entry else "",
+         judged(entry) if "delta" in entry else "") for entry in slices]
+
+
 def summary_markdown(summary: dict, decision: dict | None) -> str:
     """Outcome, lineage and metrics in markdown tables; the champion's numbers beside the challenger's when compared."""
     facts = [("", ""), ("outcome", summary.get("outcome", "")), ("started by", summary.get("trigger", "")),
@@ -25,7 +41,8 @@ def summary_markdown(summary: dict, decision: dict | None) -> str:
     if decision:
         parts += [f"## Promotion: {decision['verdict']}",
                   table([("", ""), ("champion before", decision.get("champion_before") or "none"),
-                         ("champion after", decision.get("champion_after") or "none"), ("decided by", decision["by"])]),
+                         ("champion after", decision.get("champion_after") or "none"), ("decided by", decision["by"]),
+                         ("serving check", describe_serving(decision.get("serving_check")))]),
                   "\n".join(f"- {reason}" for reason in decision["reasons"])]
         metrics = decision.get("metrics") or {}
         challenger, champion = metrics.get("challenger", {}), metrics.get("champion", {})
@@ -33,6 +50,8 @@ def summary_markdown(summary: dict, decision: dict | None) -> str:
             (name, f"{value:.4f}", f"{champion[name]:.4f}" if name in champion else "",
              f"{value - champion[name]:+.4f}" if name in champion else "") for name, value in challenger.items()]
         parts.append(table(rows))
+        if decision.get("slices"):
+            parts += [f"### Slices ({decision['rule']['primary_metric']})", table(slice_rows(decision["slices"]))]
     elif summary.get("metrics"):
         parts.append(table([("metric (test split)", "value")] +
                            [(k.removeprefix("eval_"), f"{v:.4f}") for k, v in summary["metrics"].items()]))

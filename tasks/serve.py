@@ -48,12 +48,13 @@ def load_champion(params: Params, version) -> Champion:
 
 
 class ChampionHolder:
-    """The current champion; where the alias points is checked at most every serve.refresh_s seconds."""
+    """The current champion; where the alias points is checked at most every serve.refresh_s seconds. With `pinned`,
+    that version only (the serving check's challenger), whatever the alias says."""
 
-    def __init__(self, params: Params):
+    def __init__(self, params: Params, pinned: str | None = None):
         from tasks.registry import tracking
 
-        self.params, self.client = params, tracking.client(params)
+        self.params, self.client, self.pinned = params, tracking.client(params), pinned
         self.lock, self.current, self.checked = threading.Lock(), None, 0.0
 
     def get(self) -> Champion:
@@ -72,10 +73,12 @@ class ChampionHolder:
     def refresh(self) -> None:
         registry = self.params.registry
         try:
-            version = self.client.get_model_version_by_alias(registry.model_name, registry.champion_alias)
+            version = self.client.get_model_version(registry.model_name, self.pinned) if self.pinned else \
+                self.client.get_model_version_by_alias(registry.model_name, registry.champion_alias)
         except Exception as error:  # noqa: BLE001 - the registry is down or has no champion
             if self.current is None:
-                raise LmforgeError(f"{registry.model_name} has no @{registry.champion_alias} to serve "
+                wanted = f"version {self.pinned}" if self.pinned else f"@{registry.champion_alias}"
+                raise LmforgeError(f"{registry.model_name} has no {wanted} to serve "
                                    f"({str(error).splitlines()[0][:120]}); run `lmforge run` first.") from None
             version = None  # keep answering with the version already loaded
         if version is not None and (self.current is None or self.current.version != str(version.version)):
@@ -89,7 +92,7 @@ class ChampionHolder:
         self.checked = time.monotonic()
 
 
-def build_app(params: Params):
+def build_app(params: Params, pinned: str | None = None):
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
@@ -105,7 +108,7 @@ def build_app(params: Params):
             print(f"inference log: {status['written']} rows written to {status['folder']}, {status['not_logged']} not "
                   "logged" + (f" ({status['error']})" if status["error"] else ""), file=sys.stderr, flush=True)
 
-    holder = ChampionHolder(params)
+    holder = ChampionHolder(params, pinned)
     app = FastAPI(title="lmforge", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.log = log
 

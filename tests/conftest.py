@@ -43,6 +43,11 @@ def merge(base: dict, extra: dict) -> dict:
     return out
 
 
+# The gate's serving check starts a server for each promotion (about 10 s of two cores): on where a test checks it
+# (tests/flows/test_serving_check.py, test_retrain's first run), off for the rest.
+TEST_DEFAULTS = {"promote": {"serving_check": {"enabled": False}}}
+
+
 def make_project(root: Path, params: dict | None = None, base: str = "params.yaml") -> Path:
     """A project folder like a fresh clone: dvc.yaml, params.yaml (from `base`), a DVC repo with a local remote."""
     from dvc.repo import Repo
@@ -50,7 +55,7 @@ def make_project(root: Path, params: dict | None = None, base: str = "params.yam
     # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which would point this project at the last one's store.
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     root.mkdir(parents=True, exist_ok=True)
-    full = merge(yaml.safe_load((REPO / base).read_text()), params or {})
+    full = merge(merge(yaml.safe_load((REPO / base).read_text()), TEST_DEFAULTS), params or {})
     # dvc.yaml as shipped; lmforge lists the project's params.yaml in pipelines.yaml when it first runs it.
     (root / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
     (root / "tasks").symlink_to(REPO / "tasks")

@@ -46,6 +46,9 @@ CHECKS = {
     "causal_lm": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "duplicates": "fwd",
                   "leakage": "fwd"},
 }
+# Each kind's canonical dataset columns (ingest renames the source's to these).
+TASK_COLUMNS = {"classification": ("text", "label"), "seq2seq": ("source", "target"),
+                "qa": ("question", "context", "answer"), "causal_lm": ("text",)}
 POLICY_LETTERS = {"fail": "f", "warn": "w", "drop": "d"}
 # train keys left out of cache keys and lineage hashes: a model trained in 2 processes (the same global batch) or
 # with 4 threads is the model 1 process with 2 threads trains, so it is reused and its checkpoints resumed.
@@ -112,6 +115,8 @@ class DataParams(Section):
         "blank_line", description="causal_lm, .txt sources: how a text file is cut into rows: the whole file, "
                                   "paragraphs (blank lines between them) or lines.")
     labels: list[str] | None = Field(None, description="The declared label set; rows outside it fail validation.")
+    keep_columns: list[str] = Field([], description="Source columns kept in the dataset under their own names (e.g. "
+                                                    "a site or language), for promote.slices to slice by.")
     splits: SplitParams = SplitParams()
     sample: SampleParams = SampleParams()
 
@@ -297,6 +302,28 @@ class SignificanceParams(Section):
     resamples: int = Field(1000, ge=100, description="Bootstrap resamples of the test rows.")
 
 
+class SliceRule(Section):
+    """One way to cut the test rows for the per-slice gate."""
+
+    by: Literal["class", "length", "column"] = Field(
+        description="class: each reference label (classification); length: the input's words in buckets (the "
+                    "source's for seq2seq, the question's for qa); column: each value of a dataset column.")
+    column: str | None = Field(None, description="by: column: a canonical column (text, label, source ...) or one "
+                                                 "of data.keep_columns.")
+    edges: list[int] = Field([8, 16], description="by: length: bucket edges in words: [8, 16] gives <8, 8-15, >=16.")
+
+
+class ServingCheckParams(Section):
+    """Before @champion moves: the challenger in a real `lmforge serve` on a free 127.0.0.1 port, canned requests."""
+
+    enabled: bool = Field(True, description="Run the serving check; a failed one rejects the challenger.")
+    rows: int = Field(16, ge=1, description="Canned requests: the first test rows, one request each.")
+    p95_ms: float = Field(1000.0, gt=0, description="The largest p95 latency of the canned requests allowed.")
+    min_agreement: float = Field(0.9, ge=0, le=1, description="Share of canned answers that must equal the "
+                                                              "challenger's own test outputs (evaluate's).")
+    startup_s: float = Field(180.0, gt=0, description="How long the server may take to load the challenger.")
+
+
 class PromoteParams(Section):
     primary_metric: str = Field("f1_macro", description="The metric a challenger must improve.")
     min_improvement: float = Field(0.0, ge=0, description="The challenger must beat the champion by more than this.")
@@ -304,6 +331,16 @@ class PromoteParams(Section):
     floors: dict[str, float] = Field({}, description="Metric: the lowest value any champion may have (the highest, for "
                                                      "a lower-is-better metric); none by default.")
     significance: SignificanceParams = SignificanceParams()
+    serving_check: ServingCheckParams = ServingCheckParams()
+    approval: Literal["auto", "required"] = Field(
+        "auto", description="required: after the gate and the serving check pass, the flow pauses for a person to "
+                            "approve or reject (`lmforge approve`, or Resume in the Prefect UI) before @champion moves.")
+    approval_timeout_s: float = Field(3600.0, gt=0, description="A pause for approval that nobody answers within "
+                                                                 "this rejects the challenger.")
+    slices: list[SliceRule] = Field([], description="Per-slice gate: the challenger may not lose more than "
+                                    "slice_tolerance of the primary metric on any slice with slice_min_rows rows.")
+    slice_min_rows: int = Field(30, ge=1, description="Slices with fewer test rows are shown, not judged.")
+    slice_tolerance: float = Field(0.02, ge=0, description="The largest loss of the primary metric allowed on a slice.")
 
 
 class ExportParams(Section):
@@ -377,6 +414,15 @@ class MonitorParams(Section):
         "on which prefect.yaml's trigger runs the retrain deployment.")
 
 
+class CardParams(Section):
+    """What a version's model card says that no artifact can: what the model is for, and where it must not be used."""
+
+    intended_use: str = Field("", description="Who the model is for and what it does, in a sentence or two.")
+    out_of_scope: list[str] = Field([], description="Uses the model is not for.")
+    limitations: list[str] = Field([], description="Known weaknesses: data it was not trained on, failure modes.")
+    contact: str = Field("", description="Who answers questions about the model (a team, an address).")
+
+
 class PathParams(Section):
     dataset: str = "data/dataset"
     validation: str = "data/validation"
@@ -385,6 +431,8 @@ class PathParams(Section):
     metrics: str = "metrics"
     registered: str = "data/registered.json"
     promotion: str = "data/promotion.json"
+    card: str = Field("data/card", description="Folder of the last registered version's MODEL_CARD.md and its JSON "
+                      "twin (MLflow keeps every version's).")
     lock: str = Field("data/.retrain.lock", description="File lock that keeps overlapping runs from sharing outputs.")
     inference_log: str = Field("data/inference", description="Folder of the inference log's Parquet segments.")
     feedback: str = Field("data/feedback", description="Folder of labelled requests (`lmforge feedback`), read by "
@@ -433,6 +481,7 @@ class Params(Section):
     serve: ServeParams = ServeParams()
     monitor: MonitorParams = MonitorParams()
     sweep: SweepParams = SweepParams()
+    card: CardParams = CardParams()
     paths: PathParams = PathParams()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -471,6 +520,7 @@ class Params(Section):
                     extra = " or precision_/recall_/f1_<label>" if self.task == "classification" else ""
                     raise ValueError(f"{key}: {name!r} is not a metric evaluate reports for task {self.task}; "
                                      f"use one of {sorted(fixed)}{extra}")
+        check_slices(self)
         known = CHECKS[self.task]
         for key, names in {"validate.policies": self.validate_.policies, "validate.mostly": self.validate_.mostly}.items():
             for name in names:
@@ -538,6 +588,24 @@ class Params(Section):
             data["train"].pop(key)
         picked = {name: data[name] for name in sections} if sections else data
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_slices(params: "Params") -> None:
+    """promote.slices must cut rows that evaluate's outputs can score, by a column the dataset will have."""
+    columns = {*TASK_COLUMNS[params.task], *params.data.keep_columns, *(["group"] if params.data.group_column else [])}
+    for number, rule in enumerate(params.promote.slices):
+        key = f"promote.slices.{number}"
+        if params.task == "causal_lm":
+            raise ValueError(f"{key}: a causal_lm model is judged by perplexity over all texts, which its saved "
+                             "outputs cannot split; remove promote.slices")
+        if rule.by == "class" and params.task != "classification":
+            raise ValueError(f"{key}.by: class slices need task classification; use length or column")
+        if rule.by == "column" and rule.column not in columns:
+            raise ValueError(f"{key}.column: {rule.column!r} is not a column of the dataset (it has "
+                             f"{', '.join(sorted(columns))}); name one, or keep it with data.keep_columns")
+        if rule.by == "length" and (not rule.edges or any(b <= a for a, b in zip(rule.edges, rule.edges[1:]))
+                                    or rule.edges[0] < 1):
+            raise ValueError(f"{key}.edges: {rule.edges} must be increasing word counts of at least 1, e.g. [8, 16]")
 
 
 def section_types(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:

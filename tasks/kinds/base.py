@@ -67,8 +67,14 @@ class TaskKind(Protocol):
         """Log the model as an MLflow pyfunc on the active run; returns MLflow's ModelInfo."""
 
     def score_models(self, params: Params, test: pd.DataFrame, uris: dict[str, str],
-                     reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict]]:
-        """Promotion: metrics of each model (by role) on the test rows, and the significance check for a seed."""
+                     reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict], dict]:
+        """Promotion: metrics of each model (by role) on the test rows, the significance check for a seed, and each
+        model's outputs on the rows (by role; empty when they cannot be scored row by row) for the slice gate."""
+
+    def row_scorers(self, params: Params, model_dir: str | Path, test: pd.DataFrame,
+                    predicted: list[str]) -> dict[str, Callable]:
+        """Test metrics (TASK_METRICS names) as functions of resampled row indices (resamples, rows), from the saved
+        test outputs: what evaluate's bootstrap intervals draw on; empty when the outputs cannot give them."""
 
     def export_model(self, params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame,
                      describe_error: Callable[[Exception], str]) -> dict:

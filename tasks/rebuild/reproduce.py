@@ -133,11 +133,13 @@ def reproduce_version(params, uri: str, tolerance: float, check_determinism: boo
 
 
 def record_verdict(params, record: VersionRecord, verdict: Verdict) -> None:
-    """The answer as a tag on the version: what `lmforge models` and the MLflow UI show."""
+    """The answer as a tag on the version (what `lmforge models` and the MLflow UI show) and a line of its card."""
     from datetime import datetime, timezone
 
+    from tasks.card import publish_card
     from tasks.registry import tracking
 
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     text = verdict.verdict + (f" at {verdict.stage}: {verdict.detail}" if verdict.stage else "") + f" ({when})"
     tracking.client(params).set_model_version_tag(record.name, record.version, TAG, text[:5000])
+    publish_card(params, record.version, record.name, write_local=False)

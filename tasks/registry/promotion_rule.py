@@ -18,7 +18,8 @@ class Verdict:
     significance: dict[str, float | str] = field(default_factory=dict)
 
 
-def score_rows(name: str, y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> np.ndarray:
+def score_rows(name: str, y_true: np.ndarray, y_pred: np.ndarray, labels: list[str],
+               classes: list[int] | None = None) -> np.ndarray:
     """One metric over the last axis: a scalar for (N,) rows, one value per resample for (R, N).
 
     The same definitions as scikit-learn's with zero_division=0, vectorised so that a bootstrap of 1,000 resamples
@@ -27,7 +28,8 @@ def score_rows(name: str, y_true: np.ndarray, y_pred: np.ndarray, labels: list[s
     if name == "accuracy":
         return (y_true == y_pred).mean(-1)
     kind, _, which = name.partition("_")
-    classes = range(len(labels)) if which == "macro" else [labels.index(which)]
+    # A macro metric averages over `classes` (default every label): a slice is scored over the classes it holds.
+    classes = (range(len(labels)) if classes is None else classes) if which == "macro" else [labels.index(which)]
     scores = []
     for c in classes:
         tp = ((y_true == c) & (y_pred == c)).sum(-1)

@@ -111,3 +111,35 @@ def wait_for_health(process: subprocess.Popen, timeout_s: float | None) -> None:
         raise LmforgeError(f"Prefect's temporary server did not answer within {timeout_s:.0f} s; raise "
                            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a slow machine, or set "
                            "PREFECT_API_URL to a running server.")
+
+
+def answer_paused_run(run: str, answer: dict) -> str:
+    """Resume the paused flow run named `run` (or with that id) with `answer` as its typed input, through the Prefect
+    API in PREFECT_API_URL; its name. A run that is not waiting, or an API that does not answer, is one sentence."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.flow_runs import resume_flow_run
+
+    api = os.environ.get("PREFECT_API_URL", "")
+    try:
+        with get_client(sync_client=True) as client:
+            try:
+                found = [client.read_flow_run(UUID(run))]
+            except ValueError:
+                found = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run])))
+    except Exception as error:  # noqa: BLE001 - httpx's and Prefect's errors alike mean nobody answered
+        raise LmforgeError(f"the Prefect API at {api} did not answer ({type(error).__name__}); pass the --api the "
+                           "waiting run printed, or start `lmforge ui`.") from None
+    if not found:
+        raise LmforgeError(f"no flow run {run!r} at {api}; the waiting run printed its name (lmforge approve NAME).")
+    flow_run = found[0]
+    if not flow_run.state or not flow_run.state.is_paused():
+        state = flow_run.state.name if flow_run.state else "without a state"
+        raise LmforgeError(f"flow run {flow_run.name} is {state}, not waiting for approval; nothing was answered.")
+    try:
+        resume_flow_run(flow_run.id, run_input=answer)
+    except Exception as error:  # noqa: BLE001 - a pause that just timed out, or an answer the form refuses
+        raise LmforgeError(f"flow run {flow_run.name} could not take the answer: {error}") from None
+    return flow_run.name

@@ -35,6 +35,8 @@ def test_tiny_gpt_beats_unigram_and_is_promoted_by_perplexity(modelled):
     for name in ("perplexity", "word_perplexity"):
         assert promotion["metrics"]["challenger"][name] == pytest.approx(metrics[f"eval_{name}"], rel=1e-3), name
     assert metrics["eval_word_perplexity"] > metrics["eval_perplexity"], "a word is one token or more"
+    intervals = json.loads((root / "metrics/causal_lm/intervals.json").read_text())
+    assert intervals["intervals"] == {} and "probabilities" in intervals["missing"], intervals
     samples = json.loads((root / "metrics/causal_lm/samples.json").read_text())
     assert samples and {"prompt", "greedy", "sampled"} <= set(samples[0]), samples[:1]
     version = registry(root).get_model_version_by_alias("test-stories", "champion")

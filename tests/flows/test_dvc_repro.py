@@ -22,11 +22,11 @@ TINY = merge(FAST_PARAMS, {"data": {"sample": {"rows": 600}}, "train": {"max_ste
 
 
 def repro(root: Path, hash_seed: str) -> dict[tuple[str, str], str]:
-    """`dvc repro` of the project's params.yaml through export; each dvc.lock output's md5."""
+    """`dvc repro` of the project's params.yaml through its model card; each dvc.lock output's md5."""
     reviews = yaml.safe_load((REPO / "pipelines.yaml").read_text())["pipelines"]["reviews"]
     (root / "pipelines.yaml").write_text(yaml.safe_dump({"pipelines": {"reviews": reviews}}))
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(["dvc", "repro", "export@reviews"], cwd=root, env=env, capture_output=True, text=True,
+    done = subprocess.run(["dvc", "repro", "card@reviews"], cwd=root, env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     stages = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
@@ -41,3 +41,6 @@ def test_dvc_repro_twice_from_scratch_records_the_same_output_hashes(tmp_path):
     assert not differ, f"these outputs hash differently on a second run from scratch: {differ}"
     model = tmp_path / "second" / "data" / "model"
     assert (model / "run.json").is_file(), "the run's facts are kept beside the model, left out of its hash"
+    # The last stage: the registered version's card, in the registry and under paths.card, holding its own figures.
+    card = (tmp_path / "second" / "data" / "card" / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: test-dvc version 1") and "- **verdict**: promoted" in card, card[:2000]

@@ -31,6 +31,8 @@ def test_tiny_model_answers_the_facts_and_is_promoted_by_f1(answered):
     # A guess of the first name or number in the context scores about 25; the model reads the question.
     assert metrics["eval_exact_match"] >= 55 and metrics["eval_f1"] >= metrics["eval_exact_match"], metrics
     assert "promoted: first model" in result.output and "f1" in result.output, result.output
+    low, high = json.loads((root / "metrics/qa/intervals.json").read_text())["intervals"]["eval_f1"]
+    assert low <= metrics["eval_f1"] <= high, (low, metrics, high)
     version = registry(root).get_model_version_by_alias("test-facts", "champion")
     assert {"eval_exact_match", "eval_f1"} <= set(registry(root).get_run(version.run_id).data.metrics)
     promotion = json.loads((root / "data/qa/promotion.json").read_text())

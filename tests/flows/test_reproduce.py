@@ -49,6 +49,8 @@ def test_a_rebuild_in_another_folder_is_identical_and_tagged(trained):
     assert found["compared"]["files"] >= 4 and found["compared"]["predictions"] > 100 and found["compared"]["metrics"] >= 4
     tag = registry(trained).get_model_version(NAME, "1").tags["reproduce"]
     assert tag.startswith("identical (")
+    card = invoke("card", "1")  # the answer is a line of the version's model card too, which still holds
+    assert card.exit_code == 0 and f"- **rebuilt from its lineage**: {tag}" in card.stdout, card.output
     # A second training with another hash seed retrains the tokenizer alike; only the thread count may move the weights.
     assert not found["determinism"]["first_difference"].startswith("tokenize"), found["determinism"]
 

@@ -19,10 +19,10 @@ def trained(prefect_harness, tmp_path_factory):
     from tests.conftest import FAST_PARAMS, make_project, working_in
 
     with working_in(make_project(tmp_path_factory.mktemp("flow") / "project", FAST_PARAMS)) as root:
-        first = invoke("run")
+        first = invoke("run", "--set", "promote.serving_check.enabled=true")  # served for real before it is champion
         first.metrics = json.loads((root / "metrics/eval.json").read_text())
         # Same data, a few steps only: what matters here is the data version and the token cache.
-        second = invoke("run", "--set", "train.max_steps=10")
+        second = invoke("run", "--set", "train.max_steps=10", "--set", "promote.slices=[{by: class}, {by: length}]")
         # The first run's data and params again: there is nothing to train.
         third = invoke("run")
         # Without ingest's stamp the CLI cannot tell, so the flow itself ingests and finds nothing to train.
@@ -93,6 +93,13 @@ def test_worse_challenger_is_rejected_against_the_rescored_champion(trained):
     assert decision["metrics"]["champion"]["f1_macro"] == round(client.get_run(champion_run).data.metrics["eval_f1_macro"], 6)
     assert decision["deltas"]["f1_macro"] < 0 and decision["rule"]["primary_metric"] == "f1_macro"
     assert decision["significance"]["test"] == "bootstrap" and not decision["significance"]["passed"]
+    # The per-slice gate: each class and length bucket of the same rows, both models on each; the undertrained
+    # challenger loses on the slices with enough rows, and each such slice is a reason.
+    slices = {entry["slice"]: entry for entry in decision["slices"]}
+    assert {"class=negative", "class=neutral", "class=positive", "length <8 words"} <= set(slices), slices
+    assert sum(entry["rows"] for name, entry in slices.items() if name.startswith("class=")) == decision["test_rows"]
+    lost = [name for name, entry in slices.items() if entry["regressed"]]
+    assert lost and all(f"slice {name} (" in rejected.tags["promotion_reason"] for name in lost), decision["reasons"]
 
 
 def test_unchanged_data_and_params_skip_training(trained):
@@ -105,6 +112,43 @@ def test_unchanged_data_and_params_skip_training(trained):
     assert "[done] ingest" not in third.stderr and "[cached] train     version 1 (@champion)" in third.stderr
     assert "[done] ingest" in fourth.stderr and "[cached]" not in fourth.stderr
     assert len(registry(root).search_model_versions("name='test-reviews'")) == 2
+
+
+def card_figure(card: dict, section: str, label: str):
+    found = next(s for s in card["sections"] if s["title"] == section)
+    cells = [*found.get("facts", []), *(c for row in found.get("rows", []) for c in row if isinstance(c, dict))]
+    return next(cell["value"] for cell in cells if cell["label"] == label)
+
+
+def test_each_registered_version_has_a_model_card_that_holds(trained, monkeypatch):
+    """The run's own figures on each version's card; the last one's also under paths.card; an edited number fails."""
+    from tasks.card import CARD_MD, read_card
+    from tasks.core.config import load_params
+
+    root, first, *_ = trained
+    monkeypatch.chdir(root)
+    one, two = (json.loads(invoke("card", version, "--json").stdout) for version in ("1", "2"))
+    assert one["check"] == two["check"] == {"holds": True, "problems": []}
+    f1 = card_figure(one, "Test metrics", "f1_macro")
+    assert f1 == first.metrics["eval_f1_macro"] and card_figure(one, "Test metrics", "f1_macro 0") <= f1
+    assert card_figure(one, "Test metrics", "f1_macro 1") >= f1
+    assert card_figure(one, "Promotion gate", "verdict") == "promoted"
+    assert card_figure(one, "Export parity", "onnx status") == "passed"
+    assert card_figure(one, "Promotion gate", "serving check passed") is True
+    assert card_figure(one, "Promotion gate", "served on") == "onnx"
+    assert card_figure(two, "Promotion gate", "verdict") == "rejected"
+    assert card_figure(two, "Export parity", "onnx status") is None  # a rejected version is not exported
+    assert card_figure(one, "Data and validation", "test rows") == card_figure(two, "Promotion gate", "test rows compared")
+    assert (root / "data/card" / CARD_MD).read_text().startswith("# Model card: test-reviews version 2")
+    params = load_params("params.yaml")
+    _, markdown = read_card(params, "1")
+    shown = f"| f1_macro | {f1:.4f} |"
+    assert shown in markdown
+    registry(root).log_text(registry(root).get_model_version("test-reviews", "1").run_id,
+                            markdown.replace(shown, "| f1_macro | 0.9999 |"), f"card/{CARD_MD}")
+    edited = invoke("card", "1")
+    assert edited.exit_code == 3 and "| f1_macro | 0.9999 |" in edited.stderr, edited.output
+    assert invoke("card", "1", "--rebuild").exit_code == 0
 
 
 def test_models_lists_versions_with_aliases_and_verdicts(trained, monkeypatch):
@@ -185,7 +229,7 @@ def test_the_new_champion_is_exported_and_predicts_on_each_backend(trained, monk
     monkeypatch.chdir(root)
     # int8 is lossy: on this tiny from-scratch model its label agreement lands either side of 99.5 % from run to run.
     assert "onnx passed" in first.output and "torch-export passed" in first.output and "onnx-int8 " in first.output
-    assert "not champion" in second.output, "a rejected version is exported only by hand"
+    assert "rejected by the rule" in second.output, "a version the rule rejects is exported only by hand"
     tags = registry(root).get_model_version("test-reviews", "1").tags
     for backend in ("onnx", "torch-export"):
         assert tags[f"export_{backend}"].startswith("passed: agreement"), tags

@@ -27,6 +27,9 @@ def test_tiny_encoder_decoder_learns_the_numbers_task(translated):
     assert metrics["eval_bleu"] >= 40, metrics
     assert metrics["eval_chrf"] >= 60 and metrics["eval_perplexity"] < 3, metrics
     assert "promoted: first model" in result.output and "bleu" in result.output
+    intervals = json.loads((root / "metrics/seq2seq/intervals.json").read_text())["intervals"]
+    low, high = intervals["eval_bleu"]  # sentences resampled, corpus BLEU recomputed from their statistics
+    assert low <= metrics["eval_bleu"] <= high and high - low < 30, intervals
 
 
 def test_registered_like_a_classifier_with_signature_and_samples(translated):

@@ -80,3 +80,25 @@ def test_unchanged_inputs_are_found_champion_first(store):
     assert find_unchanged(client, params, "d1") == "version 2 (@champion)"
     changed = load_params(REPO / "params.yaml", ["registry.model_name=unit-champion", "train.epochs=3"])
     assert find_unchanged(client, changed, "d1") is None
+
+
+def test_a_failed_serving_check_rejects_and_the_registry_says_why(store):
+    from tasks.core.records import ModelVersion
+    from tasks.promote import finish_promotion
+
+    params, client = store
+    run_id = client.get_model_version("unit-champion", "3").run_id
+    decision = {"kind": "automatic", "model_name": "unit-champion", "data_version": "d2", "test_rows": 10,
+                "challenger_version": "3", "champion_before": None, "verdict": "promoted", "reasons": ["first model"],
+                "metrics": {}, "deltas": {}, "significance": {}, "slices": [], "rule": None}
+    serving = {"passed": False, "reason": "the server exited with status 1 before answering", "backend": None,
+               "requests": 0}
+    result = finish_promotion(params, ModelVersion("unit-champion", "3", "challenger", {}, run_id), decision,
+                              "user test", serving)
+    assert not result.promoted and result.champion_after is None
+    tags = client.get_model_version("unit-champion", "3").tags
+    assert tags["promotion_verdict"] == "rejected"
+    assert tags["promotion_reason"] == "serving check failed: the server exited with status 1 before answering"
+    assert "champion" not in client.get_registered_model("unit-champion").aliases
+    recorded = json.loads(open(params.paths.promotion).read())
+    assert recorded["serving_check"] == serving and recorded["verdict"] == "rejected"

@@ -175,7 +175,7 @@ def test_promotion_scores_reused_answers_per_question():
 
     test = pd.DataFrame({"context": ["c"] * 40, "question": ["q"] * 40, "answer": ["Oslo"] * 20 + ["12 lamps"] * 20})
     reused = {"challenger": ["Oslo"] * 20 + ["12"] * 20, "champion": ["Bergen"] * 20 + ["12 lamps"] * 20}
-    metrics, significance = get_kind("qa").score_models(qa_params(), test, {"challenger": "x", "champion": "y"}, reused)
+    metrics, significance, _ = get_kind("qa").score_models(qa_params(), test, {"challenger": "x", "champion": "y"}, reused)
     assert metrics == {"challenger": {"exact_match": 50.0, "f1": pytest.approx(100 * (20 + 20 * 2 / 3) / 40, abs=1e-4)},
                        "champion": {"exact_match": 50.0, "f1": 50.0}}
     result = significance(13)

@@ -85,7 +85,7 @@ def log_model(model_dir: str | Path, requirements: list[str]) -> Any:
 
 
 def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
-                 reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict]]:
+                 reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict], dict]:
     """Perplexity, loss and word perplexity of each registered model on the test texts, packed into blocks as evaluate
     scores them (the same numbers for the challenger). `reused` is not used: the saved predictions are continuations,
     and perplexity needs the model's probabilities. Significance: a paired bootstrap over texts of champion minus
@@ -98,7 +98,12 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
     scores = {who: load_registered(params, uri).unwrap_python_model().score_texts(texts) for who, uri in uris.items()}
     words, chars = word_counts(texts), char_counts(texts)
     metrics = {who: text_perplexity(*found, words, chars) for who, found in scores.items()}
-    return metrics, lambda seed: lm_significance(params.promote, scores, words, seed, chars)
+    return metrics, lambda seed: lm_significance(params.promote, scores, words, seed, chars), {}
+
+
+def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:
+    """None: perplexity needs the model's probabilities, and the saved predictions are continuations."""
+    return {}
 
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame,

@@ -85,7 +85,8 @@ def predict_ids(params: Params, model_uri: str, texts: list[str], labels: list[s
 
 
 def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reused: dict[str, list[str] | None]):
-    """Metrics of each model on the test rows, and the significance check (bootstrap or McNemar) of the challenger."""
+    """Metrics of each model on the test rows, the significance check (bootstrap or McNemar) of the challenger, and
+    each model's labels."""
     import numpy as np
 
     from tasks.training.checkpoints import read_model_meta
@@ -100,8 +101,29 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reuse
     names = dict.fromkeys([*TASK_METRICS["classification"], rule.primary_metric, *rule.guarded, *rule.floors])
     metrics = {who: {name: round(float(score_rows(name, y_true, rows, labels)), 6) for name in names}
                for who, rows in predicted.items()}
+    outputs = {who: [labels[i] if i >= 0 else "" for i in rows] for who, rows in predicted.items()}
     return metrics, lambda seed: classification_significance(rule, y_true, predicted["champion"],
-                                                             predicted["challenger"], labels, seed)
+                                                             predicted["challenger"], labels, seed), outputs
+
+
+def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:
+    """Each metric of TASK_METRICS (and the primary one) as a function of row positions: resampled rows for evaluate's
+    intervals, a slice's rows for promote's slice gate."""
+    import numpy as np
+
+    from tasks.registry.promotion_rule import score_rows
+    from tasks.training.checkpoints import read_model_meta
+
+    labels = list(params.data.labels or read_model_meta(model_dir)["labels"])
+    index = {label: i for i, label in enumerate(labels)}
+    y_true = np.array([index.get(str(label), -1) for label in test["label"]])
+    y_pred = np.array([index.get(label, -1) for label in predicted])
+    names = dict.fromkeys([*TASK_METRICS["classification"], params.promote.primary_metric])
+    # One slice of rows (1-D picks) is scored over the classes it holds, so a class slice's macro F1 is that class's
+    # F1, not a third of it; resamples (2-D) over every label, as evaluate scores the split.
+    held = lambda picks: sorted(set(y_true[picks]) - {-1}) if np.ndim(picks) == 1 else None
+    return {name: (lambda picks, name=name: score_rows(name, y_true[picks], y_pred[picks], labels, held(picks)))
+            for name in names}
 
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame, describe_error) -> dict:

@@ -92,6 +92,14 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reuse
     return score_answer_models(params, test, uris, reused)
 
 
+def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:
+    """Exact match and F1 as means over resampled questions, for intervals."""
+    from tasks.kinds.qa.metrics import row_scores
+
+    per_row = row_scores(predicted, test["answer"].astype(str).tolist())
+    return {name: (lambda picks, name=name: per_row[name][picks].mean(-1)) for name in per_row}
+
+
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame, describe_error) -> dict:
     from tasks.registry.backends import BACKEND_FILES
 

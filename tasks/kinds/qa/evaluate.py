@@ -114,4 +114,4 @@ def score_answer_models(params: Params, test: pd.DataFrame, uris: dict[str, str]
         matches = (np.ones(len(refs)), per_row["champion"]["exact_match"] / 100, per_row["challenger"]["exact_match"] / 100)
         return check_significance(params.promote, len(refs), difference, seed, matches)
 
-    return metrics, significance
+    return metrics, significance, answers

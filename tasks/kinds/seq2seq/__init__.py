@@ -98,7 +98,16 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reuse
             score_from_stats(name, stats["champion"][rows])
         return check_significance(params.promote, len(refs), difference, seed)
 
-    return metrics, significance
+    return metrics, significance, hyps
+
+
+def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:
+    """BLEU, chrF and ROUGE as functions of resampled sentences (summed sufficient statistics), for intervals."""
+    from tasks.kinds.seq2seq.metrics import score_from_stats, sentence_stats
+
+    refs = test["target"].astype(str).tolist()
+    stats = {name: sentence_stats(name, predicted, refs) for name in TASK_METRICS["seq2seq"]}
+    return {name: (lambda picks, name=name: score_from_stats(name, stats[name][picks])) for name in stats}
 
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame, describe_error) -> dict:
