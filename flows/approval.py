@@ -23,22 +23,22 @@ class Approval(RunInput):
 
 
 def evidence_markdown(params: Params, version: ModelVersion, decision: dict, serving: dict | None) -> str:
-    from tasks.report import describe_serving, slice_rows, table
+    import re
 
-    metrics = decision.get("metrics") or {}
-    challenger, champion = metrics.get("challenger", {}), metrics.get("champion", {})
-    rows = [("metric (test split)", "challenger", "champion")] + [
-        (name, f"{value:.4f}", f"{champion[name]:.4f}" if name in champion else "") for name, value in challenger.items()]
+    from tasks.card import preview_card
+    from tasks.report import describe_serving, metric_rows, slice_rows, table
+
     parts = [f"# Approve {params.registry.model_name} version {version.version} as @{params.registry.champion_alias}?",
              f"The gate passed it on {decision['test_rows']} test rows of data version `{decision['data_version']}` "
              f"(champion now: {decision.get('champion_before') or 'none'}).",
-             "\n".join(f"- {reason}" for reason in decision["reasons"]), table(rows),
+             "\n".join(f"- {reason}" for reason in decision["reasons"]), table(metric_rows(decision)),
              f"Serving check: {describe_serving(serving)}"]
     if decision.get("slices"):
         parts += ["## Slices", table(slice_rows(decision["slices"]))]
-    parts.append(f"Answer with `lmforge approve <this flow run's name> --reason TEXT` (`--reject` to refuse); the "
-                 f"model card: `lmforge card {version.version}` once decided.")
-    return "\n\n".join(parts)
+    parts.append("Answer with `lmforge approve <this flow run's name> --reason TEXT` (`--reject` to refuse), or Resume "
+                 "here. Its model card as it stands before the decision:")
+    card = re.sub(r"^#", "##", preview_card(params, version.version), flags=re.M)  # under this page's title
+    return "\n\n".join(parts) + "\n\n" + card
 
 
 def ask_approval(params: Params, version: ModelVersion, decision: dict, serving: dict | None) -> dict:

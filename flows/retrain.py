@@ -85,8 +85,8 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
                 evaluation = evaluate(params, model.path, run_id)
                 with registry_turn(params):
                     version = register(params, model.path, run_id, dataset.data_version, checks.success)
-                    # A version the rule rejects is exported only by hand (lmforge export N).
-                    decision, exported = run_gate(params, version, dataset.data_version, run_id)
+                # A version the rule rejects is exported only by hand (lmforge export N).
+                decision, exported = run_gate(params, version, dataset.data_version, run_id)
                 card_path = card(params, version.version)  # last: it shows the gate's verdict and the exports
             except BaseException as error:
                 tracking.mark_failed(params, run_id, describe_failure(error))

@@ -66,7 +66,7 @@ def sweep(params_path: str = "params.yaml", overrides: list[str] | None = None) 
             evaluation = evaluate(chosen, best.model_path, best.run_id)
             with registry_turn(chosen):
                 version = register(chosen, best.model_path, best.run_id, dataset.data_version, checks.success)
-                decision, _ = run_gate(chosen, version, dataset.data_version, best.run_id)
+            decision, _ = run_gate(chosen, version, dataset.data_version, best.run_id)
             card(chosen, version.version)
         except BaseException as error:
             tracking.mark_failed(params, parent, describe_failure(error))

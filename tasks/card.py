@@ -19,35 +19,26 @@ CARD_MD, CARD_JSON, ARTIFACT_PATH = "MODEL_CARD.md", "model_card.json", "card"
 CARD_TAG = "model_card"  # on the version: where its card lies on the run
 
 
-def get_version(params: Params, version: str, name: str | None = None):
-    """The registered version VERSION (a number, or @ALIAS) of the model `name` (default this project's)."""
-    from mlflow.exceptions import MlflowException
-
-    from tasks.registry import tracking
-
-    client, name = tracking.client(params), name or params.registry.model_name
-    try:
-        if version.startswith("@"):
-            return client.get_model_version_by_alias(name, version[1:])
-        return client.get_model_version(name, version)
-    except MlflowException:
-        raise LmforgeError(f"{name} has no version {version}; `lmforge models` lists the versions.") from None
-
-
 def version_sources(params: Params, version: str, name: str | None = None):
+    """The records of registered version VERSION (a number, or @ALIAS) of the model `name` (default this project's)."""
     from tasks.model_card.sources import VersionSources
+    from tasks.predict import find_version
     from tasks.registry import tracking
 
-    return VersionSources(tracking.client(params), get_version(params, version, name))
+    name, client = name or params.registry.model_name, tracking.client(params)
+    uri = f"models:/{name}{version}" if version.startswith("@") else f"models:/{name}/{version}"
+    found = find_version(client, uri)
+    if found is None:
+        raise LmforgeError(f"{name} has no version {version}; `lmforge models` lists the versions.")
+    return VersionSources(client, found)
 
 
-def publish_card(params: Params, version: str, name: str | None = None, write_local: bool = True) -> Path:
-    """Build the card of `version` from the registry, log it on its run and tag the version; with `write_local`, also
-    under paths.card (the flow's and DVC's: the card of the version they registered)."""
+def write_card(params: Params, sources, write_local: bool = True) -> tuple[dict, str, Path]:
+    """Build the card from `sources`, log it on the version's run and tag the version; with `write_local`, also
+    under paths.card (the flow's and DVC's: the card of the version they registered). (JSON, Markdown, where)."""
     from tasks.model_card.build import build_card
     from tasks.model_card.render import render_card
 
-    sources = version_sources(params, version, name)
     card = build_card(sources)
     markdown = render_card(card)
     found = sources.version
@@ -55,32 +46,37 @@ def publish_card(params: Params, version: str, name: str | None = None, write_lo
     sources.client.log_dict(found.run_id, card, f"{ARTIFACT_PATH}/{CARD_JSON}")
     sources.client.set_model_version_tag(found.name, str(found.version), CARD_TAG, f"{ARTIFACT_PATH}/{CARD_MD}")
     if not write_local:
-        return Path(f"{ARTIFACT_PATH}/{CARD_MD}")
+        return card, markdown, Path(f"{ARTIFACT_PATH}/{CARD_MD}")
     out = Path(params.paths.card)
     out.mkdir(parents=True, exist_ok=True)
     (out / CARD_JSON).write_text(json.dumps(card, indent=1))
     (out / CARD_MD).write_text(markdown)
-    return out / CARD_MD
+    return card, markdown, out / CARD_MD
 
 
-def read_card(params: Params, version: str) -> tuple[dict, str] | None:
+def publish_card(params: Params, version: str, name: str | None = None, write_local: bool = True) -> Path:
+    """The card of `version` built from the registry and logged (write_card); where it was written."""
+    return write_card(params, version_sources(params, version, name), write_local)[2]
+
+
+def preview_card(params: Params, version: str) -> str:
+    """The card as it stands before the gate's decision is recorded (what an approver reads), not logged."""
+    from tasks.model_card.build import build_card
+    from tasks.model_card.render import render_card
+
+    return render_card(build_card(version_sources(params, version)))
+
+
+def read_card(sources) -> tuple[dict, str] | None:
     """The card logged on the version's run (JSON twin, Markdown), or None when it has none yet."""
     from mlflow.exceptions import MlflowException
 
-    sources = version_sources(params, version)
     with tempfile.TemporaryDirectory() as folder:
         try:
             path = Path(sources.client.download_artifacts(sources.version.run_id, ARTIFACT_PATH, folder))
             return json.loads((path / CARD_JSON).read_text()), (path / CARD_MD).read_text()
         except (MlflowException, OSError, ValueError):
             return None
-
-
-def check_logged_card(params: Params, version: str, card: dict, markdown: str | None) -> list[str]:
-    """Each figure of the card against the registry as it is now, and the Markdown against the figures."""
-    from tasks.model_card.check import check_card
-
-    return check_card(card, markdown, version_sources(params, version))
 
 
 @step

@@ -71,6 +71,18 @@ def finish_promotion(params: Params, challenger: ModelVersion, decision: dict, a
             decision |= {"verdict": "rejected", "reasons": [describe_approval(approval)]}
         elif decision["verdict"] == "promoted":
             decision["reasons"] = [*decision["reasons"], describe_approval(approval)]
+        current = registry_ops.current_champion(client, params)
+        now_champion = current and str(current.version)
+        if decision["verdict"] == "promoted" and now_champion != decision["champion_before"]:
+            decision |= {"verdict": "rejected", "reasons": [
+                f"@{params.registry.champion_alias} moved from {decision['champion_before'] or 'none'} to "
+                f"{now_champion or 'none'} while it waited for approval; the next run judges it against that one"]}
+    # Not the model's fault: a check or a person that did not answer (or a moved champion). The next run on the same
+    # data and params decides again instead of skipping (find_unchanged).
+    decision["final"] = not (decision["verdict"] == "rejected" and (
+        (serving is not None and not serving["passed"]) or
+        (approval is not None and approval["decision"] in ("timed out", "not asked")) or
+        decision["reasons"][0].startswith(f"@{params.registry.champion_alias} moved")))
     promoted, before = decision["verdict"] == "promoted", decision["champion_before"]
     decision |= {"time": registry_ops.now(), "by": actor, "champion_after": challenger.version if promoted else before}
     if promoted:
@@ -98,13 +110,13 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     gate in one call, for DVC. The flow runs the same parts as tasks, with the export and the approval between them;
     DVC cannot pause for a person, so a required approval rejects here, saying how to promote."""
     decision = judge_challenger(params, challenger, data_version)
-    serving = check_serving_of(params, challenger) if decision["verdict"] == "promoted" else None
-    approval = None
-    if params.promote.approval == "required" and decision["verdict"] == "promoted":
+    if params.promote.approval == "required" and decision["verdict"] == "promoted":  # no server start for nothing
         approval = {"decision": "not asked", "by": actor, "reason": "promote.approval is required and dvc repro cannot "
                     "wait for a person: run `lmforge run`, which pauses for `lmforge approve`, or move it by hand "
                     f"with `lmforge promote {challenger.version} --reason TEXT`"}
-    return finish_promotion(params, challenger, decision, actor, serving, approval)
+        return finish_promotion(params, challenger, decision, actor, None, approval)
+    serving = check_serving_of(params, challenger) if decision["verdict"] == "promoted" else None
+    return finish_promotion(params, challenger, decision, actor, serving)
 
 
 def check_serving_of(params: Params, challenger: ModelVersion) -> dict | None:

@@ -14,6 +14,15 @@ def table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in body])
 
 
+def metric_rows(decision: dict) -> list[tuple[str, ...]]:
+    """Both models' test metrics side by side, with the challenger's delta."""
+    metrics = decision.get("metrics") or {}
+    challenger, champion = metrics.get("challenger", {}), metrics.get("champion", {})
+    return [("metric (test split)", "challenger", "champion", "delta")] + [
+        (name, f"{value:.4f}", f"{champion[name]:.4f}" if name in champion else "",
+         f"{value - champion[name]:+.4f}" if name in champion else "") for name, value in challenger.items()]
+
+
 def describe_serving(check: dict | None) -> str:
     if not check:
         return "not run"
@@ -44,12 +53,7 @@ def summary_markdown(summary: dict, decision: dict | None) -> str:
                          ("champion after", decision.get("champion_after") or "none"), ("decided by", decision["by"]),
                          ("serving check", describe_serving(decision.get("serving_check")))]),
                   "\n".join(f"- {reason}" for reason in decision["reasons"])]
-        metrics = decision.get("metrics") or {}
-        challenger, champion = metrics.get("challenger", {}), metrics.get("champion", {})
-        rows = [("metric (test split)", "challenger", "champion", "delta")] + [
-            (name, f"{value:.4f}", f"{champion[name]:.4f}" if name in champion else "",
-             f"{value - champion[name]:+.4f}" if name in champion else "") for name, value in challenger.items()]
-        parts.append(table(rows))
+        parts.append(table(metric_rows(decision)))
         if decision.get("slices"):
             parts += [f"### Slices ({decision['rule']['primary_metric']})", table(slice_rows(decision["slices"]))]
     elif summary.get("metrics"):

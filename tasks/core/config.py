@@ -592,6 +592,10 @@ class Params(Section):
 
 def check_slices(params: "Params") -> None:
     """promote.slices must cut rows that evaluate's outputs can score, by a column the dataset will have."""
+    kept = set(params.data.keep_columns) & {*TASK_COLUMNS[params.task], "split", "group"}
+    if kept:
+        raise ValueError(f"data.keep_columns: {', '.join(sorted(kept))} would replace the dataset's own column; keep "
+                         "a source column by another name (the data.*_column keys map the kind's own)")
     columns = {*TASK_COLUMNS[params.task], *params.data.keep_columns, *(["group"] if params.data.group_column else [])}
     for number, rule in enumerate(params.promote.slices):
         key = f"promote.slices.{number}"

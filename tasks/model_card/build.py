@@ -75,7 +75,7 @@ def describe_classes(sources) -> dict | None:
 
 
 def describe_gate(sources) -> dict:
-    missing = "not decided (its run stopped before the gate)"
+    missing = "not decided yet"
     fact = lambda label, *key: make_fact(sources, label, "artifact", PROMOTION, *key, missing=missing)
     return {"title": "Promotion gate", "facts": [
         fact("verdict", "verdict"), fact("reasons", "reasons"), fact("primary metric", "rule", "primary_metric"),
@@ -112,7 +112,7 @@ def describe_export(sources) -> dict:
     fact = lambda backend, key: make_fact(sources, f"{backend} {key}", "artifact", PARITY, backend, key, missing="-")
     return {"title": "Export parity", "facts": [
         make_fact(sources, "label agreement required", "artifact", PARITY, "min_agreement",
-                  missing=f"{missing} (only a champion is exported; lmforge export VERSION exports any)")],
+                  missing=f"{missing} (a challenger is exported when the rule passes it; lmforge export VERSION exports any)")],
         "columns": ["backend", "status", "agreement", "BLEU difference", "reason"],
         "rows": [[backend, make_fact(sources, f"{backend} status", "artifact", PARITY, backend, "status",
                                      missing=missing),

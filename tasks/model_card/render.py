@@ -56,7 +56,5 @@ def render_card(card: dict) -> str:
             lines.append("| " + " | ".join(section["columns"]) + " |")
             lines.append("|" + "---|" * len(section["columns"]))
             lines += ["| " + " | ".join(format_cell(cell) for cell in row) + " |" for row in section["rows"]]
-        if section.get("note"):
-            lines += ["", section["note"]]
         lines.append("")
     return "\n".join(lines)

@@ -21,7 +21,8 @@ def stamp(milliseconds: int | None) -> str | None:
 
 
 def parse_param(text: str | None) -> Any:
-    """A run param as logged (params are flattened to strings): lists and numbers come back as values."""
+    """A run param as logged (params are flattened to strings): lists and mappings come back as values; the rest
+    stays the string MLflow holds."""
     if text is None or not text[:1] in "[{":
         return text
     try:

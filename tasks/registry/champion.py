@@ -57,7 +57,8 @@ def record_decision(client, params: Params, version: str, decision: dict, artifa
     """The decision as tags on the version (what `lmforge models` shows) and as JSON on the version's run."""
     name = params.registry.model_name
     tags = {"promotion_verdict": decision["verdict"], "promotion_reason": "; ".join(decision["reasons"])[:4000],
-            "promotion_time": decision["time"], "promotion_by": decision["by"]}
+            "promotion_time": decision["time"], "promotion_by": decision["by"],
+            "promotion_final": str(decision.get("final", True)).lower()}
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.log_dict(client.get_model_version(name, version).run_id, decision, f"promotion/{artifact}")
@@ -128,14 +129,15 @@ def find_unchanged(client, params: Params, data_version: str) -> str | None:
     Retraining the same inputs would give the same model again, whether that one was promoted or rejected. A version
     with no verdict yet does not count: its run stopped between registering and deciding (killed, or the registry
     went away), so the next run registers and decides again (reusing the trained model, still in paths.model) rather
-    than skipping forever on an undecided version.
+    than skipping forever on an undecided version. Nor does a rejection that was not the model's (promotion_final
+    false: a failed serving check, an approval nobody gave): the next run decides again.
     """
     same = lambda v: v.tags.get("data_version") == data_version and v.tags.get("inputs_hash") == params.inputs_hash()
     champion = current_champion(client, params)
     if champion is not None and same(champion):
         return f"version {champion.version} (@{params.registry.champion_alias})"
     for version in registered_versions(client, params.registry.model_name):
-        if same(version) and version.tags.get("promotion_verdict"):
+        if same(version) and version.tags.get("promotion_verdict") and version.tags.get("promotion_final") != "false":
             return f"version {version.version} ({version.tags.get('promotion_verdict', 'undecided')})"
     return None
 

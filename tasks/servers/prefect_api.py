@@ -119,16 +119,19 @@ def answer_paused_run(run: str, answer: dict) -> str:
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
     from prefect.flow_runs import resume_flow_run
 
     api = os.environ.get("PREFECT_API_URL", "")
     try:
+        named = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run)]))
+    except ValueError:
+        named = FlowRunFilter(name=FlowRunFilterName(any_=[run]))
+    try:
         with get_client(sync_client=True) as client:
-            try:
-                found = [client.read_flow_run(UUID(run))]
-            except ValueError:
-                found = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run])))
+            # Names repeat across runs: the one that waits first, then the newest.
+            found = sorted(client.read_flow_runs(flow_run_filter=named),
+                           key=lambda r: (not (r.state and r.state.is_paused()), -(r.created.timestamp() if r.created else 0)))
     except Exception as error:  # noqa: BLE001 - httpx's and Prefect's errors alike mean nobody answered
         raise LmforgeError(f"the Prefect API at {api} did not answer ({type(error).__name__}); pass the --api the "
                            "waiting run printed, or start `lmforge ui`.") from None

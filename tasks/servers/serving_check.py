@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,45 +30,20 @@ def call(url: str, body: dict | None = None, timeout: float = 30) -> dict:
         return json.loads(answer.read())
 
 
-def wait_ready(url: str, process: subprocess.Popen, version: str, startup_s: float) -> dict:
-    deadline = time.monotonic() + startup_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode} before answering")
-        try:
-            found = call(f"{url}/ping", timeout=5)
-            if found.get("model_version") == version:
-                return found
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the server did not answer /ping with version {version} within {startup_s:.0f} s")
-
-
 def start_server(params: Params, version: str, folder: Path) -> tuple[subprocess.Popen, str]:
     """`lmforge serve` pinned to `version`, on a free port, with this run's params (overrides included) and no
-    inference log: canned requests are not traffic."""
-    from tasks.servers.prefect_api import free_port
+    inference log (canned requests are not traffic); it dies with this process. It loads the version before it
+    listens, so its first answer to /ping is that version's."""
+    from tasks.servers.prefect_api import die_with_parent, free_port
+    from tasks.servers.ui import launch
 
     settings = folder / "params.yaml"
     settings.write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
     port = free_port()
     command = [sys.executable, "-m", "flows.cli", "serve", "--params", str(settings), "--model-version", version,
                "--host", "127.0.0.1", "--port", str(port), "--set", "monitor.log=false"]
-    log = open(folder / "serve.log", "wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = launch(command, folder / "serve.log", {**os.environ, "PYTHONUNBUFFERED": "1"}, die_with_parent)
     return process, f"http://127.0.0.1:{port}"
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def judge_answers(found: dict, answers: list[str], expected: list[str] | None, latencies: list[float],
@@ -91,13 +65,21 @@ def judge_answers(found: dict, answers: list[str], expected: list[str] | None, l
 def check_serving(params: Params, version: str, texts: list[str], expected: list[str] | None) -> dict:
     """Serve `version`, send the canned `texts` one request each, stop it: the record (passed, reason, backend,
     agreement with `expected` when given, p95_ms, startup_s)."""
+    from tasks.servers.ui import stop, wait_answer
+
     with tempfile.TemporaryDirectory(prefix="lmforge-serving-check-") as folder:
         started = time.monotonic()
         process, url = start_server(params, version, Path(folder))
         answers, latencies = [], []
         try:
-            ready = wait_ready(url, process, version, params.promote.serving_check.startup_s)
-            found = {"backend": ready.get("backend"), "startup_s": round(time.monotonic() - started, 2)}
+            waited = wait_answer(f"{url}/ping", process, params.promote.serving_check.startup_s)
+            if waited != "answered":
+                raise RuntimeError(f"the server {'exited before answering' if waited == 'exited' else 'did not answer'}"
+                                   f" within {params.promote.serving_check.startup_s:.0f} s")
+            ping = call(f"{url}/ping")
+            if str(ping.get("model_version")) != version:
+                raise RuntimeError(f"the server answered as version {ping.get('model_version')}, not {version}")
+            found = {"backend": ping.get("backend"), "startup_s": round(time.monotonic() - started, 2)}
             for text in texts:
                 sent = time.perf_counter()
                 row = call(f"{url}/invocations", {"inputs": [text]})["predictions"][0]
@@ -108,5 +90,5 @@ def check_serving(params: Params, version: str, texts: list[str], expected: list
             reason = f"{error}" + (f" (its last line: {tail[-1][:200]})" if tail else "")
             return {"passed": False, "reason": reason, "backend": None, "requests": len(answers)}
         finally:
-            stop_server(process)
+            stop([process])
     return judge_answers(found, answers, expected, latencies, params)

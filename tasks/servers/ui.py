@@ -28,11 +28,13 @@ def check_port_free(port: int, option: str) -> None:
             raise LmforgeError(f"port {port} on {HOST} is already in use; stop what holds it or pass {option}.")
 
 
-def launch(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    """A server in its own process group, so Ctrl-C reaches us first and we stop it (and its workers) in order."""
+def launch(command: list[str], log: Path, env: dict[str, str], before_start=None) -> subprocess.Popen:
+    """A server in its own process group, so Ctrl-C reaches us first and we stop it (and its workers) in order.
+    `before_start` runs in the child first (prefect_api.die_with_parent: a server that is ours for a moment)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=before_start)
 
 
 def wait_answer(url: str, process: subprocess.Popen, timeout_s: float, interval_s: float = 0.5) -> str:

@@ -79,7 +79,9 @@ def test_an_approval_moves_the_champion_and_is_recorded(project):
             {"artifacts": {"key": {"any_": [f"approval-{version}"]}}}).encode(),
             headers={"Content-Type": "application/json"})
         artifacts = json.loads(urllib.request.urlopen(request, timeout=30).read())
-        assert artifacts and "# Approve test-approve version 1 as @champion?" in artifacts[0]["data"], artifacts
+        evidence = artifacts[0]["data"] if artifacts else ""
+        assert "# Approve test-approve version 1 as @champion?" in evidence, artifacts
+        assert "Model card: test-approve version 1" in evidence and "| f1_macro |" in evidence, evidence
         aliases = {alias: str(v) for alias, v in registry(project).get_registered_model(name).aliases.items()}
         assert aliases == {"challenger": "1"}  # nothing moved while it waits
         done = answer(project, run, api, "--reason", "checked the card")

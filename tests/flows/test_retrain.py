@@ -122,7 +122,7 @@ def card_figure(card: dict, section: str, label: str):
 
 def test_each_registered_version_has_a_model_card_that_holds(trained, monkeypatch):
     """The run's own figures on each version's card; the last one's also under paths.card; an edited number fails."""
-    from tasks.card import CARD_MD, read_card
+    from tasks.card import CARD_MD, read_card, version_sources
     from tasks.core.config import load_params
 
     root, first, *_ = trained
@@ -141,7 +141,7 @@ def test_each_registered_version_has_a_model_card_that_holds(trained, monkeypatc
     assert card_figure(one, "Data and validation", "test rows") == card_figure(two, "Promotion gate", "test rows compared")
     assert (root / "data/card" / CARD_MD).read_text().startswith("# Model card: test-reviews version 2")
     params = load_params("params.yaml")
-    _, markdown = read_card(params, "1")
+    _, markdown = read_card(version_sources(params, "1"))
     shown = f"| f1_macro | {f1:.4f} |"
     assert shown in markdown
     registry(root).log_text(registry(root).get_model_version("test-reviews", "1").run_id,

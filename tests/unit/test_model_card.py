@@ -6,7 +6,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tasks.card import CARD_JSON, CARD_MD, check_logged_card, publish_card, read_card
+from tasks.card import CARD_JSON, CARD_MD, publish_card, read_card, version_sources
+from tasks.model_card.check import check_card
 from tasks.core.config import load_params
 from tasks.core.errors import LmforgeError
 from tasks.registry import tracking
@@ -54,9 +55,9 @@ def figure(card: dict, section: str, label: str) -> dict:
 def test_the_card_shows_the_records_and_checks_itself(version):
     params, _, _ = version
     path = publish_card(params, "1")
-    card, markdown = read_card(params, "1")
+    card, markdown = read_card(version_sources(params, "1"))
     assert path.read_text() == markdown and json.loads((path.parent / CARD_JSON).read_text()) == card
-    assert check_logged_card(params, "1", card, markdown) == []
+    assert check_card(card, markdown, version_sources(params, "1")) == []
     assert figure(card, "Test metrics", "f1_macro") | {} == {
         "label": "f1_macro", "value": 0.9412, "from": "artifact", "name": "evaluation/eval.json", "key": ["eval_f1_macro"]}
     assert "| f1_macro | 0.9412 | 0.9081 | 0.9702 |" in markdown
@@ -69,19 +70,19 @@ def test_the_card_shows_the_records_and_checks_itself(version):
 def test_an_edited_number_in_the_card_or_its_record_fails_the_check(version):
     params, client, run_id = version
     publish_card(params, "1")
-    card, markdown = read_card(params, "1")
+    card, markdown = read_card(version_sources(params, "1"))
     edited = markdown.replace("| f1_macro | 0.9412 |", "| f1_macro | 0.9612 |")
-    problems = check_logged_card(params, "1", card, edited)
+    problems = check_card(card, edited, version_sources(params, "1"))
     assert len(problems) == 1 and "| f1_macro | 0.9612 |" in problems[0] and "line" in problems[0], problems
     figure(card, "Data and validation", "test rows")["value"] = 250
-    problems = check_logged_card(params, "1", card, None)
+    problems = check_card(card, None, version_sources(params, "1"))
     assert problems == ["Data and validation / test rows: the card says 250, the run's file "
                         "validation/report.json['rows']['test'] holds 200"], problems
     # The record changes under the card (a step logged again): the stored card no longer holds.
     client.log_dict(run_id, EVAL | {"eval_accuracy": 0.5}, "evaluation/eval.json")
-    card, markdown = read_card(params, "1")
+    card, markdown = read_card(version_sources(params, "1"))
     assert any("accuracy: the card says 0.9500" in p and "holds 0.5000" in p
-               for p in check_logged_card(params, "1", card, markdown))
+               for p in check_card(card, markdown, version_sources(params, "1")))
 
 
 def test_lmforge_card_prints_checks_and_rebuilds(version):
@@ -94,7 +95,7 @@ def test_lmforge_card_prints_checks_and_rebuilds(version):
     assert shown.exit_code == 0 and "# Model card: unit-card version 1" in shown.stdout, shown.output
     twin = json.loads(runner.invoke(app, ["card", "1", "--json", *where]).stdout)
     assert twin["check"] == {"holds": True, "problems": []} and twin["version"] == "1"
-    card, markdown = read_card(params, "1")
+    card, markdown = read_card(version_sources(params, "1"))
     client.log_text(run_id, markdown.replace("| accuracy | 0.9500 |", "| accuracy | 0.9900 |"), f"card/{CARD_MD}")
     broken = runner.invoke(app, ["card", "1", *where])
     assert broken.exit_code == 3 and "disagrees with its records" in broken.stderr, broken.output

@@ -84,6 +84,7 @@ def test_slices_below_the_minimum_are_shown_not_judged_and_a_first_model_is_not_
       "promote.floors={}", "promote.slices=[{by: class}]"], r"promote\.slices\.0\.by .*need task classification"),
     (["promote.slices=[{by: length, edges: [16, 8]}]"], r"promote\.slices\.0\.edges"),
     (["promote.slice_tolerance=-1"], r"promote\.slice_tolerance"),
+    (["data.keep_columns=[text]"], r"data\.keep_columns .*text would replace the dataset's own column"),
 ])
 def test_bad_slices_are_refused_at_load_by_their_dotted_key(overrides, message):
     with pytest.raises(LmforgeError, match=message):

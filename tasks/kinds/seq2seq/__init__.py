@@ -105,9 +105,12 @@ def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predi
     """BLEU, chrF and ROUGE as functions of resampled sentences (summed sufficient statistics), for intervals."""
     from tasks.kinds.seq2seq.metrics import score_from_stats, sentence_stats
 
+    from functools import cache
+
     refs = test["target"].astype(str).tolist()
-    stats = {name: sentence_stats(name, predicted, refs) for name in TASK_METRICS["seq2seq"]}
-    return {name: (lambda picks, name=name: score_from_stats(name, stats[name][picks])) for name in stats}
+    stats = cache(lambda name: sentence_stats(name, predicted, refs))  # on first use: the slice gate needs one metric
+    return {name: (lambda picks, name=name: score_from_stats(name, stats(name)[picks]))
+            for name in TASK_METRICS["seq2seq"]}
 
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame, describe_error) -> dict:
