@@ -48,7 +48,7 @@ def describe_data(sources) -> dict:
 def describe_metrics(sources, task: str) -> dict:
     names = [name for name in TASK_METRICS[task] if name != "loss"]
     interval = lambda name, bound: make_fact(sources, f"{name} {bound}", "artifact", INTERVALS, "intervals",
-                                             f"eval_{name}", bound, missing="-")
+                                             f"eval_{name}", bound, missing="-", absent="-")
     return {"title": "Test metrics", "facts": [
         make_fact(sources, "test rows scored", "artifact", EVAL, "eval_rows", count=True),
         make_fact(sources, "interval", "artifact", INTERVALS, "method"),
@@ -87,9 +87,12 @@ def describe_gate(sources) -> dict:
         fact("canned requests", "serving_check", "requests"),
         fact("answers equal to its test outputs", "serving_check", "agreement"),
         fact("p95 latency (ms)", "serving_check", "p95_ms"), fact("server start (s)", "serving_check", "startup_s"),
-        fact("serving check failed because", "serving_check", "reason"),
-        fact("approval", "approval", "decision"), fact("approved or rejected by", "approval", "by"),
-        fact("approver's reason", "approval", "reason"), fact("answered at", "approval", "time")]}
+        make_fact(sources, "serving check failed because", "artifact", PROMOTION, "serving_check", "reason",
+                  missing=missing, absent="-", blank=True),
+        make_fact(sources, "approval", "artifact", PROMOTION, "approval", "decision", missing=missing,
+                  absent="not asked (promote.approval: auto)"),
+        *(fact(label, "approval", key) for label, key in (("approved or rejected by", "by"),
+                                                         ("approver's reason", "reason"), ("answered at", "time")))]}
 
 
 def describe_slices(sources) -> dict | None:
@@ -98,7 +101,7 @@ def describe_slices(sources) -> dict | None:
     if not table:
         return None
     fact = lambda i, key: make_fact(sources, f"{table[i]['slice']} {key}", "artifact", PROMOTION, "slices", i, key,
-                                    missing="-")
+                                    missing="-", absent="-")
     return {"title": "Per slice", "facts": [
         make_fact(sources, "largest loss allowed on a slice", "artifact", PROMOTION, "rule", "slice_tolerance"),
         make_fact(sources, "rows a slice needs to be judged", "artifact", PROMOTION, "rule", "slice_min_rows")],
@@ -109,7 +112,8 @@ def describe_slices(sources) -> dict | None:
 
 def describe_export(sources) -> dict:
     missing = "not exported"
-    fact = lambda backend, key: make_fact(sources, f"{backend} {key}", "artifact", PARITY, backend, key, missing="-")
+    fact = lambda backend, key: make_fact(sources, f"{backend} {key}", "artifact", PARITY, backend, key, missing="-",
+                                          absent="-")
     return {"title": "Export parity", "facts": [
         make_fact(sources, "label agreement required", "artifact", PARITY, "min_agreement",
                   missing=f"{missing} (a challenger is exported when the rule passes it; lmforge export VERSION exports any)")],

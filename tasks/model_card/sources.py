@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 ORIGINS = ("version", "tag", "param", "metric", "run", "artifact")
+NOT_RECORDED = "not recorded"
 
 
 def stamp(milliseconds: int | None) -> str | None:
@@ -85,18 +86,17 @@ class VersionSources:
         raise ValueError(f"unknown origin {origin!r}; one of {', '.join(ORIGINS)}")
 
 
-def make_fact(sources, label: str, origin: str, name: str, *key, missing: str = "not recorded",
+def make_fact(sources, label: str, origin: str, name: str, *key, missing: str = NOT_RECORDED, absent: str = "none",
               blank: bool = False, count: bool = False) -> dict:
     """One figure of the card: its value now, and where it was read (so that the check can read it again).
-    `missing` is shown when its record is absent ("none" when the record holds no value; with `blank`, `missing` also
-    when the value is empty); `count` shows a whole number."""
+    Shown instead of a value: `missing` when its record is not there, `absent` when a file that is there holds none
+    (with `blank`, also when the value is empty). `count` shows a whole number."""
     fact = {"label": label, "value": sources.read(origin, name, list(key)), "from": origin, "name": name}
     if key:
         fact["key"] = list(key)
-    if fact["value"] is None:
-        fact["missing"] = "none" if origin == "artifact" and sources.artifact(name) is not None else missing
-    elif blank and fact["value"] in ("", []):
-        fact["missing"] = missing
+    present = origin == "artifact" and sources.artifact(name) is not None
+    if fact["value"] is None or (blank and fact["value"] in ("", [])):
+        fact["missing"] = absent if present else missing
     if count:
         fact["count"] = True
     return fact
