@@ -56,5 +56,5 @@ def test_exactly_one_challenger_from_the_best_trial_under_the_parent_run(swept):
     # Chosen by validation score, never by test: the completed trial whose best epoch scored highest.
     best_scores = {run.info.run_id: max(m.value for m in client.get_metric_history(run.info.run_id, "val_f1_macro"))
                    for run in children if run.data.tags.get("sweep_state") == "complete"}
-    assert best == max(best_scores, key=best_scores.get)
+    assert best_scores[best] == max(best_scores.values()), best_scores  # trials may tie (a tiny model may collapse)
     assert parent.data.metrics["best_val_f1_macro"] == pytest.approx(best_scores[best])
