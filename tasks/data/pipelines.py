@@ -46,8 +46,9 @@ def write_pipelines(pipelines: dict[str, dict], root: str | Path = ".") -> None:
 
 
 def relative(path: str | Path, root: Path) -> str:
-    """A path as dvc.yaml should name it: relative to the project where it can be (also ../ for data beside it)."""
-    absolute = (root / path).resolve() if not Path(path).is_absolute() else Path(path)
+    """A path as dvc.yaml should name it: relative to the project where it can be (also ../ for data beside it).
+    Lexical, as params' paths are checked: a symlinked data folder keeps the name the params file gives it."""
+    absolute = Path(os.path.normpath(root / path)) if not Path(path).is_absolute() else Path(path)
     try:
         return Path(os.path.relpath(absolute, root)).as_posix()
     except ValueError:  # another drive
