@@ -14,7 +14,7 @@ from tasks.core.runtime import run_entry, step
 EVAL_FILE = "eval.json"
 INTERVALS_FILE = "intervals.json"
 INTERVAL_LEVEL, INTERVAL_RESAMPLES = 0.95, 1000
-CANNOT_SLICE = "this kind's saved test outputs cannot give intervals (perplexity needs the model's probabilities)"
+NO_INTERVALS = "this kind's saved test outputs cannot give intervals (perplexity needs the model's probabilities)"
 COLLAPSED = 0.5  # one output for more than half the test rows ...
 OVER_REFERENCE = 2.0  # ... and for more than twice the share of the most common reference: a collapsed model
 
@@ -82,7 +82,7 @@ def write_intervals(params: Params, kind, model_dir: str | Path, predicted: list
              for name, score in scorers.items()}
     record = {"level": INTERVAL_LEVEL, "resamples": INTERVAL_RESAMPLES, "seed": seed, "rows": len(predicted),
               "method": "percentile bootstrap over test rows", "intervals": found,
-              "missing": "" if found else "no test outputs" if not predicted else CANNOT_SLICE}
+              "missing": "" if found else "no test outputs" if not predicted else NO_INTERVALS}
     path = Path(params.paths.metrics) / INTERVALS_FILE
     path.write_text(json.dumps(record, indent=1, sort_keys=True))
     return path

@@ -64,9 +64,8 @@ def describe_metrics(sources, task: str) -> dict:
 def describe_classes(sources) -> dict | None:
     """Per-class precision, recall and F1 (classification), from the names evaluate gave them."""
     found = sources.artifact(EVAL) or {}
-    macro = {"macro"}
-    labels = [key.removeprefix("eval_f1_") for key in sorted(found) if key.startswith("eval_f1_")]
-    labels = [label for label in labels if label not in macro]
+    labels = [key.removeprefix("eval_f1_") for key in sorted(found)
+              if key.startswith("eval_f1_") and key != "eval_f1_macro"]
     if not labels:
         return None
     fact = lambda label, metric: make_fact(sources, f"{metric} {label}", "artifact", EVAL, f"eval_{metric}_{label}")
