@@ -35,10 +35,26 @@ def evidence_markdown(params: Params, version: ModelVersion, decision: dict, ser
              f"Serving check: {describe_serving(serving)}"]
     if decision.get("slices"):
         parts += ["## Slices", table(slice_rows(decision["slices"]))]
+    parts += ["## Live traffic", live_traffic(params, str(version.version))]
     parts.append("Answer with `lmforge approve <this flow run's name> --reason TEXT` (`--reject` to refuse), or Resume "
                  "here. Its model card as it stands before the decision:")
     card = re.sub(r"^#", "##", preview_card(params, version.version), flags=re.M)  # under this page's title
     return "\n\n".join(parts) + "\n\n" + card
+
+
+def live_traffic(params: Params, version: str) -> str:
+    """The version's shadow and canary figures so far (`lmforge compare`), as a preformatted block."""
+    from tasks.kinds import get_kind
+    from tasks.monitoring.compare import compare_traffic, describe_traffic
+
+    try:
+        text = describe_traffic(compare_traffic(params, get_kind(params.task), params.monitor.window_hours), version)
+    except Exception as error:  # noqa: BLE001 - an unreadable log leaves this part out, not the approval
+        return f"The inference log could not be read ({str(error)[:200]})."
+    if not text:
+        return (f"No shadow or canary answers of version {version} in the last {params.monitor.window_hours:g} hours "
+                "(`lmforge serve --set serve.shadow=true` scores it beside the champion while this waits).")
+    return "```\n" + text + "\n```"
 
 
 def ask_approval(params: Params, version: ModelVersion, decision: dict, serving: dict | None) -> dict:

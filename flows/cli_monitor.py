@@ -45,4 +45,26 @@ def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, 
         typer.echo(f"  MLflow run    {report['run_id']} (experiment {settings.monitor.experiment})")
 
 
-COMMANDS = (monitor,)
+def compare(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+            debug: DebugOption = False,
+            hours: Annotated[float | None, typer.Option(help="Window: the last HOURS of logged requests "
+                                                            "(monitor.window_hours).")] = None) -> None:
+    """The challenger against the champion on live traffic (serve.shadow, serve.canary): agreement, both latencies,
+    and on requests whose labels came back both models' metric with promote's paired test."""
+    with command(debug):
+        from tasks.core.config import load_params
+        from tasks.kinds import get_kind
+        from tasks.monitoring.compare import compare_traffic
+
+        settings = load_params(params, set_ or [])
+        report = compare_traffic(settings, get_kind(settings.task), hours or settings.monitor.window_hours)
+    if as_json:
+        echo_json(report)
+        return
+    from tasks.monitoring.compare import describe_traffic
+
+    typer.echo(f"{report['model_name']}, the last {report['window_hours']:g} hours of the inference log:")
+    typer.echo(describe_traffic(report) or "  no shadow or canary answers in this window: serve with --set "
+               "serve.shadow=true or --set serve.canary.share=0.1 while a challenger is registered.")
+
+COMMANDS = (monitor, compare)

@@ -21,7 +21,7 @@ def key_metrics(params) -> list[str]:
 
 def describe_versions(client, params) -> list[dict]:
     """One record per version, newest first: aliases, key metrics (from its run), data version, the recorded verdict."""
-    from tasks.registry.champion import aliases_by_version, registered_versions
+    from tasks.registry.champion import CANARY_ROLLED_BACK, aliases_by_version, registered_versions
 
     aliases = aliases_by_version(client, params.registry.model_name)
     records = []
@@ -34,13 +34,15 @@ def describe_versions(client, params) -> list[dict]:
             "metrics": {name: metrics.get(f"eval_{name}") for name in key_metrics(params)},
             "data_version": tags.get("data_version"), "promotion": tags.get("promotion_verdict", "undecided"),
             "reason": tags.get("promotion_reason", ""), "rolled_back": tags.get("rolled_back"),
+            "canary_rolled_back": tags.get(CANARY_ROLLED_BACK),
             # `lmforge reproduce`'s last answer: its first word (identical, within_tolerance, differs), or none yet.
             "rebuilt": (tags.get("reproduce") or "-").split(" ")[0]})
     return records
 
 
 def format_row(record: dict) -> tuple[str, ...]:
-    verdict = record["promotion"] + (f", rolled back {record['rolled_back']}" if record["rolled_back"] else "")
+    verdict = record["promotion"] + (f", rolled back {record['rolled_back']}" if record["rolled_back"] else "") + \
+        (f", canary rolled back {record['canary_rolled_back'][:25]}" if record.get("canary_rolled_back") else "")
     return (record["version"], " ".join(f"@{alias}" for alias in record["aliases"]),
             record["created"].replace("T", " ")[:16],
             *("-" if value is None else f"{value:.4f}" for value in record["metrics"].values()),

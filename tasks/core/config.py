@@ -381,6 +381,19 @@ class SweepParams(Section):
         description="Dotted params key: its range or choices.")
 
 
+class CanaryParams(Section):
+    """A share of the traffic answered by @challenger (the registry's newest version) instead of @champion."""
+
+    share: float = Field(0.0, ge=0, le=1, description="Share of requests the challenger answers (0: no canary).")
+    key: str = Field("X-Canary-Key", description="Request header whose value pins a caller to one side (sticky); a "
+                                                 "request without it is routed on its own.")
+    min_requests: int = Field(200, ge=1, description="Canary answers needed before its errors and p95 are judged.")
+    error_margin: float = Field(0.02, ge=0, le=1, description="The canary is rolled back when its error rate exceeds "
+                                                              "the champion's by more than this.")
+    p95_margin_ms: float = Field(50.0, ge=0, description="... or its p95 latency exceeds the champion's by more than "
+                                                         "this many milliseconds.")
+
+
 class ServeParams(Section):
     host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback is warned about.")
     port: int = Field(5001, ge=1, le=65535)
@@ -389,6 +402,10 @@ class ServeParams(Section):
     max_batch: int = Field(256, ge=1, description="Rows per request; more is refused with 413.")
     max_text_chars: int = Field(5000, ge=1, description="Characters per text; longer is refused with 413.")
     refresh_s: float = Field(2.0, gt=0, description="How often the server checks where the champion alias points.")
+    shadow: bool = Field(False, description="Score every request with @challenger too, after answering (off the "
+                                            "response path); both outputs go to the inference log under one request "
+                                            "id, for `lmforge compare`.")
+    canary: CanaryParams = CanaryParams()
 
 
 class MonitorParams(Section):

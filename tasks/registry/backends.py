@@ -6,6 +6,8 @@ Every backend takes texts and gives logits, in length-sorted batches (as evaluat
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +20,30 @@ BACKEND_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE, "torch-export": PROG
 # A seq2seq model's exports: an encoder and one decoder step per backend (tasks/kinds/seq2seq/export.py).
 SEQ2SEQ_FILES = {"onnx": ("encoder.onnx", "decoder.onnx"), "onnx-int8": ("encoder.int8.onnx", "decoder.int8.onnx")}
 BACKENDS = ("eager", *BACKEND_FILES)
+# Threads of the ONNX sessions opened in this context; None: ONNX Runtime's default (every core, spinning between
+# calls). A shadow model gets one thread that does not spin, so it never takes the champion's cores while it waits.
+SESSION_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("session_threads", default=None)
+
+
+@contextlib.contextmanager
+def limit_session_threads(threads: int):
+    token = SESSION_THREADS.set(threads)
+    try:
+        yield
+    finally:
+        SESSION_THREADS.reset(token)
+
+
+def open_onnx_session(path: str | Path):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # warnings about unused initializers are noise to a user
+    threads = SESSION_THREADS.get()
+    if threads:
+        options.intra_op_num_threads = options.inter_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def export_files(backend: str) -> set[str]:
@@ -71,11 +97,7 @@ def load_logits(folder: str | Path, backend: str) -> Logits:
             with torch.inference_mode():
                 return program(*(torch.from_numpy(batch[k]) for k in ("input_ids", "attention_mask"))).numpy()
         return run_program
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # warnings about unused initializers are noise to a user
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = open_onnx_session(path)
     return lambda batch: session.run(["logits"], batch)[0]
 
 

@@ -15,6 +15,7 @@ from tasks.core.errors import LmforgeError
 from tasks.core.run_record import split_facts
 
 HISTORY_TAG = "champion_history"  # on the registered model: the versions that held the alias, oldest first
+CANARY_ROLLED_BACK = "canary_rolled_back"  # on a version: its canary was taken back (share 0); when, and why
 
 
 def now() -> str:
@@ -153,3 +154,17 @@ def aliases_by_version(client, name: str) -> dict[str, list[str]]:
     for alias, version in aliases.items():
         found.setdefault(str(version), []).append(alias)
     return found
+
+
+def record_canary_rollback(client, params: Params, version: str, champion: str, reason: str, figures: dict) -> dict:
+    """A server took the canary back (share 0 for this version): recorded as a rollback is, a decision on the
+    version's run and a tag on the version (every server following the registry reads it and stops the canary)."""
+    decision = {"time": now(), "by": f"lmforge serve ({user()})", "kind": "canary rolled back",
+                "model_name": params.registry.model_name, "challenger_version": version, "champion_before": champion,
+                "champion_after": champion, "verdict": "canary rolled back", "reasons": [reason],
+                "canary": {"share": params.serve.canary.share, **figures}, "rule": params.serve.canary.model_dump()}
+    client.set_model_version_tag(params.registry.model_name, version, CANARY_ROLLED_BACK,
+                                 f"{decision['time']}: {reason}"[:4000])
+    client.log_dict(client.get_model_version(params.registry.model_name, version).run_id, decision,
+                    f"promotion/canary-rollback-{decision['time'].replace(':', '')}.json")
+    return decision

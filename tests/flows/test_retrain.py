@@ -283,9 +283,9 @@ def serving(*options: str):
     server = subprocess.Popen([str(Path(sys.executable).with_name("lmforge")), "serve", "--port", str(port), *options],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def send(body: bytes, path: str = "/invocations") -> tuple[int, dict]:
+    def send(body: bytes, path: str = "/invocations", headers: dict | None = None) -> tuple[int, dict]:
         request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body or None,
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json", **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())
@@ -445,6 +445,122 @@ def test_monitor_flags_shifted_traffic_not_in_distribution_traffic(trained, monk
     report = json.loads(empty.stdout)
     assert empty.exit_code == 0 and report["rows"] == 0 and not report["drift"] and not report["run_id"], report
     assert report["message"].startswith(f"no requests answered by version {champion}"), report
+
+
+def wait_for_challenger(send, version: str) -> dict:
+    """/ping once the server has loaded the challenger (it loads in the background, after the champion)."""
+    import time
+
+    for _ in range(120):
+        status, ping = send(b"", "/ping")
+        if status == 200 and (ping["challenger"] or {}).get("version") == version:
+            return ping
+        time.sleep(0.5)
+    raise AssertionError(f"the challenger never loaded: {ping}")
+
+
+def test_shadow_scores_the_challenger_aside_and_compare_runs_the_paired_test(trained, monkeypatch):
+    """serve.shadow: the champion answers, the challenger scores the same requests off the response path; both rows
+    share each request id in the log; `lmforge compare` gives agreement, both latencies and, on the requests whose
+    labels came back, promote's paired test."""
+    import pandas as pd
+
+    from tasks.data.inference_log import read_log
+    from tasks.kinds.classification.builtin import generate_reviews
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    client = registry(root)
+    champion = str(client.get_model_version_by_alias("test-reviews", "champion").version)
+    challenger = str(client.get_model_version_by_alias("test-reviews", "challenger").version)
+    assert champion != challenger
+    where = ["--set", "paths.inference_log=data/inference-shadow", "--set", "paths.feedback=data/feedback-shadow"]
+    reviews = generate_reviews(60, 4321)
+    with serving("--set", "serve.shadow=true", "--set", "serve.refresh_s=0.5", *where) as send:
+        wait_for_challenger(send, challenger)
+        answers = [send(json.dumps({"inputs": [text]}).encode()) for text in reviews["text"]]
+        assert all(status == 200 for status, _ in answers), answers[:3]
+        for _, body in answers:  # the champion answers, both versions named
+            assert (body["model_version"], body["route"], body["champion_version"], body["challenger_version"]) == \
+                (champion, "champion", champion, challenger), body
+    ids = [body["request_ids"][0] for _, body in answers]
+    log = read_log(root / "data/inference-shadow")
+    for role, version in (("champion", champion), ("shadow", challenger)):
+        rows = log[log["role"] == role].set_index("request_id").loc[ids]
+        assert set(rows["model_version"]) == {version} and rows["input"].tolist() == reviews["text"].tolist(), role
+    pd.DataFrame({"request_id": ids[:50], "label": reviews["label"][:50]}).to_csv(root / "shadow-labels.csv",
+                                                                                 index=False)
+    assert invoke("feedback", "shadow-labels.csv", *where).exit_code == 0
+    compared = invoke("compare", "--json", *where)
+    assert compared.exit_code == 0, compared.output
+    [record] = json.loads(compared.stdout)["shadow"]
+    assert (record["champion_version"], record["challenger_version"], record["requests"]) == (champion, challenger, 60)
+    labelled = record["labelled"]
+    assert labelled["labelled"] == 50 and labelled["champion"] >= 0.8 > labelled["challenger"], labelled
+    assert labelled["significance"]["test"] == "bootstrap" and not labelled["significance"]["passed"], labelled
+    assert 0 < record["agreement"] < 1 and record["latency"]["challenger"]["p50_ms"] > 0, record
+    text = invoke("compare", *where).stdout
+    assert f"shadow: version {challenger} beside version {champion} on 60 requests" in text and "50 labelled" in text
+
+
+def test_canary_answers_a_sticky_share_and_is_rolled_back_when_it_answers_slower(trained, monkeypatch):
+    """serve.canary: a key lands on the same side every time, both versions are named in every answer and row; a
+    canary slower than the champion by more than the margin goes back to share 0, recorded on the version, and a
+    server started later keeps it there."""
+    import time
+
+    from tasks.data.inference_log import read_log
+    from tasks.registry.champion import CANARY_ROLLED_BACK
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    client = registry(root)
+    champion = str(client.get_model_version_by_alias("test-reviews", "champion").version)
+    challenger = str(client.get_model_version_by_alias("test-reviews", "challenger").version)
+    log_at = ["--set", "paths.inference_log=data/inference-canary"]
+    canary = ["--set", "serve.canary.share=0.5", "--set", "serve.refresh_s=0.5", *log_at]
+    short, long = json.dumps({"inputs": ["fine"]}).encode(), json.dumps({"inputs": ["the camera is great " * 25] * 64}).encode()
+    keyed = lambda send, key, body=short: send(body, headers={"X-Canary-Key": key})
+    with serving(*canary) as send:  # the default rule: 200 canary answers before it is judged
+        wait_for_challenger(send, challenger)
+        routes = {f"user-{n}": keyed(send, f"user-{n}")[1]["route"] for n in range(30)}
+        assert set(routes.values()) == {"champion", "canary"}, routes
+        for key, route in routes.items():  # sticky: three more requests each, the same side
+            for _ in range(3):
+                status, body = keyed(send, key)
+                assert status == 200 and body["route"] == route, (key, body)
+                assert body["model_version"] == (challenger if route == "canary" else champion)
+                assert (body["champion_version"], body["challenger_version"]) == (champion, challenger)
+    # Judged after 10 answers, 20 ms of p95 allowed: the canary's callers send 64 long texts a request, the
+    # champion's one word, so the canary's p95 is far above the champion's and it is taken back.
+    slow = [key for key, route in routes.items() if route == "canary"]
+    with serving(*canary, "--set", "serve.canary.min_requests=10", "--set", "serve.canary.p95_margin_ms=20") as send:
+        wait_for_challenger(send, challenger)
+        for n in range(12):
+            keyed(send, slow[n % len(slow)], long)
+            keyed(send, next(key for key, route in routes.items() if route == "champion"))
+        status, ping = send(b"", "/ping")
+        assert ping["challenger"]["canary_rolled_back"] and ping["challenger"]["canary_share"] == 0, ping
+        assert all(keyed(send, key)[1]["route"] == "champion" for key in slow)
+        for _ in range(40):  # recorded off the response path
+            tag = client.get_model_version("test-reviews", challenger).tags.get(CANARY_ROLLED_BACK)
+            if tag:
+                break
+            time.sleep(0.25)
+    assert tag and "p95 latency" in tag and "serve.canary.p95_margin_ms" in tag, tag
+    run_id = client.get_model_version("test-reviews", challenger).run_id
+    [record] = [a.path for a in client.list_artifacts(run_id, "promotion") if "canary-rollback" in a.path]
+    decision = json.loads(open(client.download_artifacts(run_id, record, str(root))).read())
+    assert decision["verdict"] == "canary rolled back" and decision["champion_after"] == champion
+    assert decision["canary"]["canary"]["requests"] >= 10, decision
+    log = read_log(root / "data/inference-canary")
+    assert set(log["role"]) == {"champion", "canary"} and set(log["champion_version"]) == {champion}
+    assert (log[log["role"] == "canary"]["model_version"] == challenger).all()
+    assert "canary rolled back" in invoke("models").stdout
+    with serving(*canary) as send:  # a restart does not bring the rolled-back canary back
+        wait_for_challenger(send, challenger)
+        assert {keyed(send, key)[1]["route"] for key in slow} == {"champion"}
+    client.delete_model_version_tag("test-reviews", challenger, CANARY_ROLLED_BACK)
 
 
 def test_score_feedback_and_live_quality_close_the_loop(trained, monkeypatch):

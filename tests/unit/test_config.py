@@ -22,6 +22,9 @@ def test_override_sets_typed_value():
     ("train.epochs=lots", "train.epochs"),
     ("train.batch_size=0", "train.batch_size"),
     ("model.from_scratch.heads=5", "model.from_scratch"),
+    ("serve.canary.share=1.5", "serve.canary.share"),
+    ("serve.canary.share=-0.1", "serve.canary.share"),
+    ("serve.canary={share: 0.1, sticky: true}", "serve.canary.sticky"),
 ])
 def test_bad_value_names_its_key(override, key):
     with pytest.raises(LmforgeError, match=key.replace(".", r"\.")):

@@ -57,7 +57,8 @@ def test_onnx_beam_search_gives_transformers_ids(exported, beams, length_penalty
     import torch
 
     from tasks.kinds.seq2seq.beam_search import beam_search
-    from tasks.kinds.seq2seq.onnx import DecoderState, open_session, read_beam_settings
+    from tasks.kinds.seq2seq.onnx import DecoderState, read_beam_settings
+    from tasks.registry.backends import open_onnx_session as open_session
 
     model, folder = exported
     params = load_params(REPO / "params.seq2seq.yaml", [f"evaluate.num_beams={beams}", "evaluate.max_new_tokens=12",

@@ -8,18 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.registry.backends import SEQ2SEQ_FILES
+from tasks.registry.backends import SEQ2SEQ_FILES, open_onnx_session
 from tasks.kinds.seq2seq.beam_search import BeamSettings, beam_search
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
-
-
-def open_session(path: Path):
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # warnings about unused initializers are noise to a user
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def read_beam_settings(folder: Path, params: Params) -> BeamSettings:
@@ -67,7 +59,7 @@ class OnnxTranslator:
         missing = [name for name in SEQ2SEQ_FILES[backend] if not (folder / name).is_file()]
         if missing:
             raise LmforgeError(f"{folder / missing[0]}: no {backend} export here; run `lmforge export` first.")
-        self.encoder, self.decoder = (open_session(folder / name) for name in SEQ2SEQ_FILES[backend])
+        self.encoder, self.decoder = (open_onnx_session(folder / name) for name in SEQ2SEQ_FILES[backend])
         self.tokenizer, self.detokenizer = AutoTokenizer.from_pretrained(str(folder)), target_tokenizer(folder)
         self.params, self.settings = params, read_beam_settings(folder, params)
 

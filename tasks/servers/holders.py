@@ -1,0 +1,104 @@
+"""The versions a server answers with: each follows a registry alias (or one pinned version), checked at most every
+serve.refresh_s seconds, and a version that fails to load never replaces the one answering."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tasks.core.config import Params
+from tasks.core.errors import LmforgeError
+
+
+@dataclass
+class Served:
+    version: str
+    backend: str
+    predict: Callable[[list[str]], list[dict]]
+    tags: dict = field(default_factory=dict)
+
+
+# (params, a registry ModelVersion, ONNX threads or None) -> Served: the serve step's, which knows the task kinds.
+Loader = Callable[[Params, object, "int | None"], Served]
+
+
+class VersionHolder:
+    """The version an alias points to (with `pinned`, that version only, whatever the alias says).
+
+    The champion's holder loads on the request that finds the alias moved (the first one waits for it); a challenger's
+    (`optional`) loads in a thread of its own and is None meanwhile, when the alias is missing, or when `unless` says
+    the version is one already served (the challenger alias on the champion after a promotion)."""
+
+    def __init__(self, params: Params, load: Loader, alias: str, pinned: str | None = None, optional: bool = False,
+                 unless: Callable[[str], bool] = lambda version: False, threads: int | None = None):
+        from tasks.registry import tracking
+
+        self.params, self.client, self.alias, self.pinned = params, tracking.client(params), alias, pinned
+        self.load, self.optional, self.unless, self.threads = load, optional, unless, threads
+        self.lock, self.current, self.checked = threading.Lock(), None, float("-inf")
+        self.broken: str | None = None  # a version that failed to load is not tried again on every refresh
+
+    def due(self) -> bool:
+        return time.monotonic() - self.checked >= self.params.serve.refresh_s
+
+    def get(self) -> Served | None:
+        if not self.due():
+            return self.current
+        if self.optional:  # never on a request's time: the request goes on with what is loaded
+            if self.lock.acquire(blocking=False):
+                threading.Thread(target=self.refresh_locked, name=f"load-{self.alias}", daemon=True).start()
+            return self.current
+        # One request checks the alias (and loads a new version); the others meanwhile get the version loaded now.
+        if not self.lock.acquire(blocking=self.current is None):
+            return self.current
+        try:
+            if self.current is None or self.due():
+                self.refresh()
+            return self.current
+        finally:
+            self.lock.release()
+
+    def refresh_locked(self) -> None:
+        try:
+            self.refresh()
+        except Exception as error:  # noqa: BLE001 - a challenger that cannot load leaves the champion answering
+            print(f"lmforge serve: @{self.alias} could not be loaded ({error}); serving without it.", file=sys.stderr,
+                  flush=True)
+            self.checked = time.monotonic()
+        finally:
+            self.lock.release()
+
+    def refresh(self) -> None:
+        name = self.params.registry.model_name
+        try:
+            version = self.client.get_model_version(name, self.pinned) if self.pinned else \
+                self.client.get_model_version_by_alias(name, self.alias)
+        except Exception as error:  # noqa: BLE001 - the registry is down or has no such alias
+            if self.optional and "alias" in str(error).lower():
+                self.current, version = None, None  # no challenger (any more)
+            elif self.current is None and not self.optional:
+                wanted = f"version {self.pinned}" if self.pinned else f"@{self.alias}"
+                raise LmforgeError(f"{name} has no {wanted} to serve ({str(error).splitlines()[0][:120]}); run "
+                                   "`lmforge run` first.") from None
+            else:
+                version = None  # keep answering with the version already loaded
+        if version is not None and self.unless(str(version.version)):
+            self.current, version = None, None
+        if version is not None and str(version.version) == self.broken:
+            version = None
+        if version is not None and (self.current is None or self.current.version != str(version.version)):
+            try:
+                self.current = self.load(self.params, version, self.threads)
+            except Exception as error:  # noqa: BLE001 - a broken new version must not stop the one serving
+                if self.current is None and not self.optional:
+                    raise
+                self.broken = str(version.version)
+                print(f"lmforge serve: version {version.version} could not be loaded ({error}); "
+                      + (f"version {self.current.version} keeps answering." if self.current else "serving without it."),
+                      file=sys.stderr, flush=True)
+        elif version is not None:
+            self.current.tags = dict(version.tags)  # a canary rolled back by another server shows here
+        self.checked = time.monotonic()

@@ -1,0 +1,113 @@
+"""Which version answers each request of `lmforge serve`: the champion, or the challenger as a canary (a sticky
+share of callers), with the challenger also scoring the champion's requests aside when serve.shadow is on. Every
+answer names both versions; every answer and shadow score is a row of the inference log under the request's id."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from tasks.core.config import Params
+from tasks.core.errors import LmforgeError
+from tasks.data.inference_log import make_rows, new_request_ids
+from tasks.registry.champion import CANARY_ROLLED_BACK
+from tasks.servers.holders import Loader, Served, VersionHolder
+from tasks.servers.shadow import ShadowScorer
+from tasks.servers.traffic import CANARY, CHAMPION, CanaryWatch, takes_canary
+
+
+class ModelFailed(LmforgeError):
+    """The model raised on a request: a 500 for that request, counted against its side."""
+
+
+class Router:
+    def __init__(self, params: Params, pinned: str | None, log, load: Loader):
+        serve, registry = params.serve, params.registry
+        self.params, self.log = params, log
+        self.champion = VersionHolder(params, load, registry.champion_alias, pinned)
+        self.challenger = None
+        if not pinned and (serve.shadow or serve.canary.share > 0):
+            # A shadow-only challenger gets one ONNX thread: it must not take the cores the champion answers on.
+            self.challenger = VersionHolder(params, load, registry.alias, optional=True, unless=self.is_champion,
+                                            threads=None if serve.canary.share > 0 else 1)
+        self.shadow = ShadowScorer(log, params.monitor.log_inputs) if self.challenger and serve.shadow and log else None
+        self.watch = CanaryWatch(serve.canary)
+        self.stopped: set[str] = set()  # versions whose canary this process took back (before the registry says so)
+
+    def is_champion(self, version: str) -> bool:
+        return self.champion.current is not None and self.champion.current.version == version
+
+    def sides(self) -> tuple[Served, Served | None, bool]:
+        """The champion, the challenger (None: none to serve), and whether the challenger is a live canary."""
+        champion = self.champion.get()
+        challenger = self.challenger.get() if self.challenger else None
+        if challenger is not None and challenger.version == champion.version:
+            challenger = None  # promoted meanwhile: the same version is not its own challenger
+        live = challenger is not None and self.params.serve.canary.share > 0 and not self.rolled_back(challenger)
+        return champion, challenger, live
+
+    def answer(self, texts: list[str], key: str | None, started: float) -> dict:
+        """Runs in a worker thread (loading a new champion or calling the model never blocks the event loop)."""
+        champion, challenger, live = self.sides()
+        role = CANARY if live and takes_canary(key, self.params.serve.canary.share) else CHAMPION
+        answering = challenger if role == CANARY else champion
+        try:
+            predictions = answering.predict(texts)
+        except Exception as error:  # noqa: BLE001 - one request's failure, counted for the canary's judgement
+            self.count(champion, challenger, live, role, 1000 * (time.perf_counter() - started), True)
+            raise ModelFailed(f"version {answering.version} failed on this request ({str(error)[:200]}); the error "
+                              "is counted against it.") from None
+        latency = 1000 * (time.perf_counter() - started)
+        self.count(champion, challenger, live, role, latency, False)
+        request_ids = new_request_ids(len(texts))
+        context = {"source": "serve", "model_name": self.params.registry.model_name,
+                   "model_version": answering.version, "alias": self.params.registry.champion_alias,
+                   "backend": answering.backend, "role": role, "champion_version": champion.version,
+                   "challenger_version": challenger.version if challenger else None}
+        if self.log is not None:
+            self.log.record(make_rows(texts, predictions, request_ids, context, latency,
+                                      self.params.monitor.log_inputs))
+        if self.shadow is not None and challenger is not None and role == CHAMPION:
+            self.shadow.submit(challenger, texts, request_ids, context)
+        return {"predictions": predictions, "model_version": answering.version, "backend": answering.backend,
+                "request_ids": request_ids, "route": role, "champion_version": champion.version,
+                "challenger_version": context["challenger_version"]}
+
+    def count(self, champion: Served, challenger: Served | None, live: bool, role: str, latency: float,
+              failed: bool) -> None:
+        if not live:
+            return
+        reason = self.watch.add((champion.version, challenger.version), role, latency, failed)
+        if reason:
+            self.stopped.add(challenger.version)  # share 0 from the next request on, in this process now
+            print(f"lmforge serve: {reason}; version {challenger.version} answers no more requests.",
+                  file=sys.stderr, flush=True)
+            figures = self.watch.summary()
+            threading.Thread(target=self.record_rollback, args=(challenger.version, champion.version, reason, figures),
+                             name="canary-rollback", daemon=True).start()
+
+    def record_rollback(self, version: str, champion: str, reason: str, figures: dict) -> None:
+        from tasks.registry.champion import record_canary_rollback
+
+        try:
+            record_canary_rollback(self.champion.client, self.params, version, champion, reason, figures)
+        except Exception as error:  # noqa: BLE001 - this process has stopped the canary whatever the registry says
+            print(f"lmforge serve: the canary rollback of version {version} could not be recorded in the registry "
+                  f"({str(error)[:200]}); this server has stopped it, others have not.", file=sys.stderr, flush=True)
+
+    def rolled_back(self, challenger: Served) -> bool:
+        return challenger.version in self.stopped or CANARY_ROLLED_BACK in challenger.tags
+
+    def status(self) -> dict:
+        challenger = self.challenger.current if self.challenger else None
+        return {"version": challenger.version if challenger else None,
+                "backend": challenger.backend if challenger else None,
+                "shadow": self.shadow.status() if self.shadow else None,
+                "canary_share": 0.0 if not challenger or self.rolled_back(challenger) else self.params.serve.canary.share,
+                "canary_rolled_back": challenger is not None and self.rolled_back(challenger),
+                "canary_figures": self.watch.summary()}
+
+    def close(self) -> None:
+        if self.shadow is not None:
+            self.shadow.close()

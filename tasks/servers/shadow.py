@@ -1,0 +1,57 @@
+"""Shadow scoring: the challenger answers each request too, after the champion's answer went out, in one background
+thread at the lowest CPU priority (its ONNX sessions on one thread that does not spin: see holders.load_served), so a
+shadow never stands in a request's way. Its rows join the champion's in the inference log under the same request id."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+
+from tasks.data.inference_log import InferenceLog, make_rows
+from tasks.servers.traffic import SHADOW
+
+QUEUE_REQUESTS = 1000  # requests waiting for the shadow; beyond that they are skipped (counted), never waited on
+
+
+class ShadowScorer:
+    def __init__(self, log: InferenceLog, log_inputs: str):
+        self.log, self.log_inputs = log, log_inputs
+        self.requests: queue.Queue = queue.Queue(maxsize=QUEUE_REQUESTS)
+        self.scored = self.skipped = self.failed = 0
+        self.thread = threading.Thread(target=self.run, name="shadow", daemon=True)
+        self.thread.start()
+
+    def submit(self, challenger, texts: list[str], request_ids: list[str], context: dict) -> None:
+        try:
+            self.requests.put_nowait((challenger, texts, request_ids, context))
+        except queue.Full:
+            self.skipped += len(texts)
+
+    def run(self) -> None:
+        try:  # Linux gives each thread its own nice value: this one yields the cores to answering threads
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
+        while (item := self.requests.get()) is not None:
+            challenger, texts, request_ids, context = item
+            started = time.perf_counter()
+            try:
+                answers = challenger.predict(texts)
+            except Exception:  # noqa: BLE001 - a failing shadow costs its own rows, never the service
+                self.failed += len(texts)
+                continue
+            self.scored += len(texts)
+            shadow = context | {"role": SHADOW, "model_version": challenger.version, "backend": challenger.backend}
+            self.log.record(make_rows(texts, answers, request_ids, shadow, 1000 * (time.perf_counter() - started),
+                                      self.log_inputs))
+
+    def status(self) -> dict:
+        return {"scored": self.scored, "skipped": self.skipped, "failed": self.failed,
+                "queued": self.requests.qsize()}
+
+    def close(self) -> None:
+        """Score what is queued, then stop (before the log closes, so its rows are written)."""
+        self.requests.put(None)
+        self.thread.join(timeout=60)
