@@ -102,6 +102,11 @@ def measure_shadow(project: Path, blocks: int, block_requests: int) -> list[dict
         rows = [{"server": name, "requests": len(values), "p50_ms": round(percentile(values, 0.5), 3),
                  "p95_ms": round(percentile(values, 0.95), 3)} for name, values in times.items()]
         rows[1]["p50_over_off_ms"] = round(rows[1]["p50_ms"] - rows[0]["p50_ms"], 3)
+        time.sleep(2)  # the shadow's last requests
+        with urllib.request.urlopen(f"http://127.0.0.1:{servers['shadow on'][1]}/ping", timeout=5) as response:
+            challenger = json.loads(response.read())["challenger"]
+        rows[1] |= {"challenger": f"version {challenger['version']} ({challenger['backend']})",
+                    "shadow_scored": challenger["shadow"]["scored"], "shadow_skipped": challenger["shadow"]["skipped"]}
         return rows
     finally:
         for server, _ in servers.values():
@@ -135,7 +140,8 @@ def main() -> None:
         shadow = measure_shadow(project, args.blocks, args.block_requests)
         print_table("champion latency, one request at a time, interleaved blocks", shadow,
                     [("server", "server"), ("requests", "requests"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
-                     ("p50_over_off_ms", "p50 - off")])
+                     ("p50_over_off_ms", "p50 - off"), ("challenger", "shadow"), ("shadow_scored", "scored"),
+                     ("shadow_skipped", "skipped")])
         canary = measure_canary(project, args.canary_requests)
         print_table("canary", [canary], [(key, key) for key in canary])
         write_result(args.out, {"shadow": shadow, "canary": canary, "blocks": args.blocks,

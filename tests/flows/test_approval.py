@@ -82,6 +82,8 @@ def test_an_approval_moves_the_champion_and_is_recorded(project):
         evidence = artifacts[0]["data"] if artifacts else ""
         assert "# Approve test-approve version 1 as @champion?" in evidence, artifacts
         assert "Model card: test-approve version 1" in evidence and "| f1_macro |" in evidence, evidence
+        # No server shadowed it yet: the live-traffic part says so and how.
+        assert "## Live traffic" in evidence and "No shadow or canary answers of version 1" in evidence, evidence
         aliases = {alias: str(v) for alias, v in registry(project).get_registered_model(name).aliases.items()}
         assert aliases == {"challenger": "1"}  # nothing moved while it waits
         done = answer(project, run, api, "--reason", "checked the card")
