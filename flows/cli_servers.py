@@ -158,31 +158,56 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
           model_version: Annotated[str | None, typer.Option(
               "--model-version", help="Serve this version only, not following @champion (the gate's serving check "
                                       "does so).")] = None,
+          workers: Annotated[int | None, typer.Option(help="Server processes on the port; default serve.workers.")] = None,
           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
     """Serve @champion over HTTP (MLflow's /invocations and /ping); a promotion or rollback is picked up live."""
     with command(debug):
         from tasks.core.config import load_params
 
         overrides = [*(set_ or []), *(f"serve.{key}={value}" for key, value in
-                                      (("port", port), ("host", host), ("backend", backend)) if value is not None)]
+                                      (("port", port), ("host", host), ("backend", backend), ("workers", workers))
+                                      if value is not None)]
         settings = load_params(params, overrides)
         import uvicorn
 
-        from tasks.serve import build_app
-
-        app, holder = build_app(settings, model_version)
-        champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
         where = settings.serve
         if where.host not in ("127.0.0.1", "localhost", "::1"):
             typer.secho(f"warning: serving on {where.host}, reachable from other machines; there is no "
                         "authentication.", fg=typer.colors.YELLOW, err=True)
         which = "" if model_version else f" @{settings.registry.champion_alias}"
+        if where.workers > 1:
+            serve_workers(settings, params, overrides, model_version, which)
+            return
+        from tasks.serve import build_app
+
+        app, holder = build_app(settings, model_version)
+        champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
         typer.echo(f"serving {settings.registry.model_name}{which} (version "
                    f"{champion.version}, {champion.backend}) on http://{where.host}:{where.port}/invocations; "
                    "Ctrl-C stops it.")
         if app.state.log is not None:
             typer.echo(f"logging each answer to {settings.paths.inference_log}/ (monitor.log: false turns it off)")
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
+
+
+def serve_workers(settings, params: Path, overrides: list[str], model_version: str | None, which: str) -> None:
+    """serve.workers processes on one port (uvicorn's supervisor restarts one that dies), each with its own champion
+    holder and inference-log writer, built from the same params file and overrides."""
+    import json
+    import os
+
+    import uvicorn
+
+    from tasks.serve import SERVE_SPEC, find_servable
+
+    version = find_servable(settings, model_version)
+    os.environ[SERVE_SPEC] = json.dumps({"params": str(params.resolve()), "overrides": overrides,
+                                         "pinned": model_version})
+    where = settings.serve
+    typer.echo(f"serving {settings.registry.model_name}{which} (version {version}) with {where.workers} worker "
+               f"processes on http://{where.host}:{where.port}/invocations; Ctrl-C stops them.")
+    uvicorn.run("tasks.serve:create_app", factory=True, workers=where.workers, host=where.host, port=where.port,
+                log_level="warning")
 
 
 COMMANDS = (ui, schedule, serve)

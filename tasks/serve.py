@@ -10,6 +10,7 @@ With serve.shadow or serve.canary the challenger serves beside the champion (tas
 # No `from __future__ import annotations`: FastAPI reads the endpoint's `request: Request` annotation at run time, and
 # Request is imported inside build_app (fastapi loads only when serving).
 import contextlib
+import os
 import sys
 import time
 
@@ -20,9 +21,12 @@ from tasks.servers.holders import Served
 from tasks.servers.serving_requests import BadRequest, check_batch, read_texts
 
 
-def load_served(params: Params, version, threads: int | None = None) -> Served:
-    """The version's predictor: its export for serve.backend when that passed parity, else eager PyTorch.
-    `threads`: ONNX Runtime threads of its sessions (a shadow model's one), else the runtime's default."""
+def load_served(params: Params, version, threads: int | None = None, arriving=None) -> Served:
+    """The version's predictor: its export for serve.backend when that passed parity, else eager PyTorch, behind a
+    micro-batcher (serve.batch; `arriving`: the requests inside the server now). `threads`: ONNX Runtime threads of
+    its sessions (a shadow-only model's one, which calls the model directly), else the runtime's default."""
+    from tasks.servers.batching import MicroBatcher
+
     from tasks.registry.backends import limit_session_threads
     from tasks.registry.registered import load_registered
 
@@ -39,8 +43,11 @@ def load_served(params: Params, version, threads: int | None = None) -> Served:
             backend = "eager"  # not exported, failed parity, or not made for this kind: never serve an export that disagrees
             model.load_backend(backend)
     rows = get_kind(params.task).serve_rows
-    return Served(str(version.version), backend, lambda texts: rows(model.predict(None, texts, {"backend": backend})),
-                  dict(version.tags))
+    direct = lambda texts: rows(model.predict(None, texts, {"backend": backend}))  # noqa: E731
+    batch = params.serve.batch
+    batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0)) \
+        if batch.max_size > 1 and not threads else None
+    return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher)
 
 
 def build_app(params: Params, pinned: str | None = None):
@@ -51,7 +58,8 @@ def build_app(params: Params, pinned: str | None = None):
     from tasks.servers.router import ModelFailed, Router
 
     log = open_log(params.paths.inference_log, params.monitor)
-    router = Router(params, pinned, log, load_served)
+    inside = [0]  # requests inside the server now: a batch waits for more only when others are on their way
+    router = Router(params, pinned, log, lambda *args: load_served(*args, arriving=lambda: inside[0]))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -80,18 +88,27 @@ def build_app(params: Params, pinned: str | None = None):
         if router.challenger:
             router.challenger.get()  # starts loading a new challenger, never waits for it
         return answer(200, {"status": "ok", "model_version": champion.version, "backend": champion.backend,
+                            "worker": os.getpid(),
                             "log": log.status() if log else None,
+                            "batching": champion.batcher.status() if champion.batcher else None,
                             "challenger": router.status() if router.challenger else None}, champion)
 
     @app.post("/invocations")
     async def invocations(request: Request):
         started = time.perf_counter()
+        inside[0] += 1  # on the event loop's one thread: no lock needed
+        try:
+            return await respond(request, started)
+        finally:
+            inside[0] -= 1
+
+    async def respond(request, started: float) -> JSONResponse:
         try:
             texts = read_texts(await request.body(), params)
             check_batch(texts, params)
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
-        try:  # in a worker thread: a registry check or a new champion's loading never blocks the event loop
+        try:  # in a worker thread: a registry check, a new champion's loading or a batch never blocks the event loop
             body = await run_in_thread(router.answer, texts, request.headers.get(params.serve.canary.key), started)
         except ModelFailed as error:
             return answer(500, {"error": str(error)})
@@ -100,6 +117,39 @@ def build_app(params: Params, pinned: str | None = None):
         return answer(200, body, Served(body["model_version"], body["backend"], None), body["route"])
 
     return app, router.champion
+
+
+SERVE_SPEC = "LMFORGE_SERVE_SPEC"  # what each worker of a several-process server builds its app from
+
+
+def create_app():
+    """uvicorn's factory in each process of `lmforge serve` with serve.workers > 1: the app of the params the
+    command loaded (the same file and overrides), its champion loaded before the first request."""
+    import json
+    import os
+
+    from tasks.core.config import load_params
+
+    spec = json.loads(os.environ[SERVE_SPEC])
+    app, holder = build_app(load_params(spec["params"], spec["overrides"]), spec["pinned"])
+    holder.get()
+    return app
+
+
+def find_servable(params: Params, pinned: str | None = None) -> str:
+    """The version a server would answer with, from the registry alone (no model loaded): a several-process server
+    says there is nothing to serve before it starts its workers."""
+    from tasks.registry import tracking
+
+    client, name = tracking.client(params), params.registry.model_name
+    try:
+        found = client.get_model_version(name, pinned) if pinned else \
+            client.get_model_version_by_alias(name, params.registry.champion_alias)
+    except Exception as error:  # noqa: BLE001 - no such model, version or alias, or the registry is down
+        wanted = f"version {pinned}" if pinned else f"@{params.registry.champion_alias}"
+        raise LmforgeError(f"{name} has no {wanted} to serve ({str(error).splitlines()[0][:120]}); run `lmforge run` "
+                           "first.") from None
+    return str(found.version)
 
 
 async def run_in_thread(fn, *args):

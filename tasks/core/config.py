@@ -394,6 +394,14 @@ class CanaryParams(Section):
                                                          "this many milliseconds.")
 
 
+class BatchParams(Section):
+    """Adaptive micro-batching: concurrent requests to one model answered by one call."""
+
+    max_size: int = Field(32, ge=1, description="Rows of one model call at most (1: every request on its own).")
+    max_wait_ms: float = Field(2.0, ge=0, description="How long a batch may wait for requests already inside the "
+                                                       "server; a lone request never waits.")
+
+
 class ServeParams(Section):
     host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback is warned about.")
     port: int = Field(5001, ge=1, le=65535)
@@ -406,6 +414,9 @@ class ServeParams(Section):
                                             "response path); both outputs go to the inference log under one request "
                                             "id, for `lmforge compare`.")
     canary: CanaryParams = CanaryParams()
+    batch: BatchParams = BatchParams()
+    workers: int = Field(1, ge=1, le=64, description="Server processes sharing the port, each following the champion "
+                                                     "on its own and writing its own segments of the inference log.")
 
 
 class MonitorParams(Section):

@@ -15,10 +15,18 @@ from tasks.core.errors import LmforgeError
 
 @dataclass
 class Served:
+    """A loaded version: `predict` answers requests (through its micro-batcher, when batching is on), `direct` calls
+    the model itself (the shadow's own batches)."""
     version: str
     backend: str
     predict: Callable[[list[str]], list[dict]]
     tags: dict = field(default_factory=dict)
+    direct: Callable[[list[str]], list[dict]] | None = None
+    batcher: object | None = None
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
 
 
 # (params, a registry ModelVersion, ONNX threads or None) -> Served: the serve step's, which knows the task kinds.
@@ -78,7 +86,8 @@ class VersionHolder:
                 self.client.get_model_version_by_alias(name, self.alias)
         except Exception as error:  # noqa: BLE001 - the registry is down or has no such alias
             if self.optional and "alias" in str(error).lower():
-                self.current, version = None, None  # no challenger (any more)
+                self.replace(None)  # no challenger (any more)
+                version = None
             elif self.current is None and not self.optional:
                 wanted = f"version {self.pinned}" if self.pinned else f"@{self.alias}"
                 raise LmforgeError(f"{name} has no {wanted} to serve ({str(error).splitlines()[0][:120]}); run "
@@ -86,12 +95,13 @@ class VersionHolder:
             else:
                 version = None  # keep answering with the version already loaded
         if version is not None and self.unless(str(version.version)):
-            self.current, version = None, None
+            self.replace(None)
+            version = None
         if version is not None and str(version.version) == self.broken:
             version = None
         if version is not None and (self.current is None or self.current.version != str(version.version)):
             try:
-                self.current = self.load(self.params, version, self.threads)
+                self.replace(self.load(self.params, version, self.threads))
             except Exception as error:  # noqa: BLE001 - a broken new version must not stop the one serving
                 if self.current is None and not self.optional:
                     raise
@@ -102,3 +112,9 @@ class VersionHolder:
         elif version is not None:
             self.current.tags = dict(version.tags)  # a canary rolled back by another server shows here
         self.checked = time.monotonic()
+
+    def replace(self, served: Served | None) -> None:
+        """The new version answers from now on; the old one's batcher answers what it holds, then stops."""
+        old, self.current = self.current, served
+        if old is not None and old is not served:
+            old.close()

@@ -13,6 +13,7 @@ from tasks.data.inference_log import InferenceLog, make_rows
 from tasks.servers.traffic import SHADOW
 
 QUEUE_REQUESTS = 1000  # requests waiting for the shadow; beyond that they are skipped (counted), never waited on
+BATCH_ROWS = 64  # rows of one shadow call at most
 
 
 class ShadowScorer:
@@ -34,18 +35,40 @@ class ShadowScorer:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except (AttributeError, OSError):
             pass
-        while (item := self.requests.get()) is not None:
-            challenger, texts, request_ids, context = item
+        while (batch := self.take()) is not None:
+            challenger = batch[0][0]
+            texts = [text for _, request, _, _ in batch for text in request]
             started = time.perf_counter()
-            try:
-                answers = challenger.predict(texts)
+            try:  # what queued up while it was busy, in one call of the model itself
+                answers = (challenger.direct or challenger.predict)(texts)
             except Exception:  # noqa: BLE001 - a failing shadow costs its own rows, never the service
                 self.failed += len(texts)
                 continue
             self.scored += len(texts)
-            shadow = context | {"role": SHADOW, "model_version": challenger.version, "backend": challenger.backend}
-            self.log.record(make_rows(texts, answers, request_ids, shadow, 1000 * (time.perf_counter() - started),
-                                      self.log_inputs))
+            latency = 1000 * (time.perf_counter() - started)  # the call that scored it (several requests when busy)
+            start = 0
+            for _, request, request_ids, context in batch:
+                shadow = context | {"role": SHADOW, "model_version": challenger.version, "backend": challenger.backend}
+                self.log.record(make_rows(request, answers[start:start + len(request)], request_ids, shadow, latency,
+                                          self.log_inputs))
+                start += len(request)
+
+    def take(self) -> list[tuple] | None:
+        """The next request and those queued behind it for the same challenger (up to BATCH_ROWS); None: stop."""
+        first = self.requests.get()
+        if first is None:
+            return None
+        batch, rows = [first], len(first[1])
+        while rows < BATCH_ROWS:
+            try:
+                item = self.requests.queue[0]  # peek: a request for another version waits for the next call
+            except IndexError:
+                break
+            if item is None or item[0] is not first[0]:
+                break
+            batch.append(self.requests.get_nowait())
+            rows += len(item[1])
+        return batch
 
     def status(self) -> dict:
         return {"scored": self.scored, "skipped": self.skipped, "failed": self.failed,

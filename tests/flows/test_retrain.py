@@ -563,6 +563,68 @@ def test_canary_answers_a_sticky_share_and_is_rolled_back_when_it_answers_slower
     client.delete_model_version_tag("test-reviews", challenger, CANARY_ROLLED_BACK)
 
 
+def test_concurrent_requests_share_model_calls_and_each_answer_is_its_own(trained, monkeypatch):
+    """32 clients at once: the server answers them in shared model calls (serve.batch), and every answer holds its
+    own request's rows, in order: the labels each text gets when sent alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.kinds.classification.builtin import generate_reviews
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    texts = generate_reviews(150, 777)["text"].tolist()
+    requests = [texts[n:n + 1 + n % 3] for n in range(0, 150, 3)][:48]
+    with serving("--set", "monitor.log=false") as send:
+        post = lambda inputs: send(json.dumps({"inputs": inputs}).encode())
+        alone = {text: post([text])[1]["predictions"][0]["label"] for request in requests for text in request}
+        with ThreadPoolExecutor(32) as pool:
+            answers = list(pool.map(post, requests * 2))
+        status, ping = send(b"", "/ping")
+    for request, (code, body) in zip(requests * 2, answers):
+        assert code == 200 and len(body["predictions"]) == len(request) == len(body["request_ids"]), body
+        assert [row["label"] for row in body["predictions"]] == [alone[text] for text in request], (request, body)
+    assert ping["batching"]["requests"] >= 96 + len(alone) and ping["batching"]["rows_per_call"] > 1, ping
+
+
+def test_worker_processes_share_the_port_and_each_follows_the_champion(trained, monkeypatch):
+    """serve.workers 2: two processes answer on one port, each follows a promotion and a rollback on its own, every
+    answer names the version that gave it, and both write segments of the one inference log."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.data.inference_log import list_segments
+
+    root, *_ = trained
+    monkeypatch.chdir(root)
+    client = registry(root)
+    champion = str(client.get_model_version_by_alias("test-reviews", "champion").version)
+    challenger = str(client.get_model_version_by_alias("test-reviews", "challenger").version)
+    with serving("--workers", "2", "--set", "serve.refresh_s=0.5",
+                 "--set", "paths.inference_log=data/inference-workers") as send:
+        workers: set[int] = set()
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(60):  # until both processes have loaded the champion and answer
+                workers |= {ping["worker"] for _, ping in pool.map(lambda _: send(b"", "/ping"), range(16))}
+                if len(workers) == 2:
+                    break
+                time.sleep(0.5)
+            assert len(workers) == 2, workers
+            post = lambda _: send(json.dumps({"inputs": ["fine", "the lens cap broke"]}).encode())
+            versions = lambda: {body["model_version"] for code, body in pool.map(post, range(32)) if code == 200}
+            assert versions() == {champion}
+            for target, move in ((challenger, ("promote", challenger)), (champion, ("rollback",))):
+                assert invoke(*move, "--reason", "workers test").exit_code == 0
+                seen = []
+                for _ in range(40):  # each process finds the move within serve.refresh_s of its own
+                    seen.append(versions())
+                    if seen[-1] == {target}:
+                        break
+                    time.sleep(0.25)
+                assert seen[-1] == {target} and all(found <= {champion, challenger} for found in seen), seen
+    writers = {path.name.split("-")[-2] for path in list_segments(root / "data/inference-workers")}
+    assert len(writers) == 2, writers  # one writer per process, one store
+
+
 def test_score_feedback_and_live_quality_close_the_loop(trained, monkeypatch):
     """`lmforge score` answers a file (order kept, each row with its version and request id, every answer logged);
     labels fed back for those requests give the monitor a live accuracy beside the test split's, its checks run on

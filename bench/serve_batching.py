@@ -1,0 +1,108 @@
+"""`lmforge serve` under load, one request per model call against adaptive micro-batching (serve.batch), side by side.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/serve_batching.py [--repeats 2] [--seconds 60] [--requests 300]
+        [--set registry.model_name=NAME] [--out bench/results/serve_batching.json]
+
+Needs the SST-2 champion (`lmforge run --params configs/sst2.yaml`) and its ONNX export. Two servers of it on
+127.0.0.1 at once, ONNX backend: serve.batch.max_size 1 (every request its own model call, the server before
+batching) and the default batching. In each repeat, in alternating order: one short SST-2 dev sentence at a time
+(--requests of them: p50/p95), then 32 concurrent clients for --seconds (requests/s, p95, errors). Extra settings for
+the batched server only: --batched-set serve.workers=2.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, make_parser, print_table, write_result  # noqa: E402
+from serve_speed import PARAMS, percentile, post  # noqa: E402
+from shadow_canary import free_port  # noqa: E402
+
+
+def start(settings: list[str]) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    lmforge = str(Path(sys.executable).with_name("lmforge"))
+    server = subprocess.Popen([lmforge, "serve", "--params", PARAMS, "--port", str(port), "--backend", "onnx",
+                               "--set", "monitor.log=false", *(part for s in settings for part in ("--set", s))],
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    for _ in range(480):
+        if post(port, ["fine"])[1] == 200:
+            return server, port
+        if server.poll() is not None:
+            raise SystemExit(f"lmforge serve exited {server.returncode}")
+        time.sleep(0.5)
+    raise SystemExit("lmforge serve did not answer in 240 s")
+
+
+def one_at_a_time(port: int, texts: list[str], requests: int) -> dict:
+    times = [post(port, [texts[n % len(texts)]]) for n in range(requests)]
+    ok = [seconds for seconds, status in times if status == 200]
+    return {"c1_p50_ms": 1000 * percentile(ok, 0.5), "c1_p95_ms": 1000 * percentile(ok, 0.95),
+            "c1_errors": len(times) - len(ok)}
+
+
+def concurrent(port: int, texts: list[str], seconds: float, clients: int = 32) -> dict:
+    results: list[tuple[float, int]] = []
+    deadline = time.perf_counter() + seconds
+
+    def client(offset: int) -> None:
+        n = offset
+        while time.perf_counter() < deadline:
+            results.append(post(port, [texts[n % len(texts)]]))
+            n += clients
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ok = [seconds for seconds, status in results if status == 200]
+    return {"c32_requests_per_s": len(ok) / (time.perf_counter() - started), "c32_p50_ms": 1000 * percentile(ok, 0.5),
+            "c32_p95_ms": 1000 * percentile(ok, 0.95), "c32_errors": len(results) - len(ok)}
+
+
+def main() -> None:
+    import pandas as pd
+
+    parser = make_parser(__doc__, "bench/results/serve_batching.json")
+    parser.add_argument("--data", default=str(REPO.parent / "shared/datasets/sst2/dev.csv"))
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--set", action="append", default=[], help="A params override for both servers.")
+    parser.add_argument("--batched-set", action="append", default=[], help="An override for the batched one only.")
+    args = parser.parse_args()
+    frame = pd.read_csv(args.data)
+    texts = [t for t in frame["text"].astype(str) if len(t.split()) <= 12]  # short sentences, as the target says
+    servers = {"one call per request": start([*args.set, "serve.batch.max_size=1"]),
+               "micro-batching": start([*args.set, *args.batched_set])}
+    runs: dict[str, list[dict]] = {name: [] for name in servers}
+    try:
+        for repeat in range(args.repeats):
+            for name in (list(servers) if repeat % 2 == 0 else list(servers)[::-1]):
+                port = servers[name][1]
+                runs[name].append(one_at_a_time(port, texts, args.requests) | concurrent(port, texts, args.seconds))
+                print(name, {k: round(v, 2) for k, v in runs[name][-1].items()}, flush=True)
+    finally:
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=60)
+    keys = list(runs["micro-batching"][0])
+    rows = [{"server": name, **{key: round(sorted(r[key] for r in found)[len(found) // 2], 2) for key in keys}}
+            for name, found in runs.items()]
+    rows[1]["c32_ratio"] = round(rows[1]["c32_requests_per_s"] / rows[0]["c32_requests_per_s"], 2)
+    rows[1]["c1_p50_delta_ms"] = round(rows[1]["c1_p50_ms"] - rows[0]["c1_p50_ms"], 2)
+    print_table(f"lmforge serve (onnx), SST-2 short sentences, medians of {args.repeats}", rows,
+                [(key, key) for key in ("server", *keys, "c32_ratio", "c1_p50_delta_ms")])
+    write_result(REPO / args.out, {"settings": vars(args), "runs": runs, "summary": rows})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Adaptive micro-batching: the requests waiting for one model are answered by one call, each with its own rows.
+
+A thread per loaded model takes every request queued when it is free (up to serve.batch.max_size rows; a larger
+request goes alone), sorts their texts by length (so padding stays short), calls the model once and hands each
+request its rows back. It waits for more only when more requests are already inside the server (up to
+serve.batch.max_wait_ms): a lone request never waits, and under load the batches form while the model is busy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+
+Predict = Callable[[list[str]], list[dict]]
+
+
+class MicroBatcher:
+    def __init__(self, predict: Predict, max_rows: int, max_wait_ms: float, arriving: Callable[[], int] = lambda: 0):
+        """`arriving`: how many requests are inside the server now (parsed or not); more than are queued means
+        others are on their way, worth max_wait_ms."""
+        self.predict, self.max_rows, self.max_wait = predict, max_rows, max_wait_ms / 1000
+        self.arriving = arriving
+        self.pending: deque[tuple[list[str], Future]] = deque()
+        self.ready = threading.Condition()
+        self.closed = False
+        self.calls = self.rows = self.requests = 0
+        threading.Thread(target=self.run, name="micro-batcher", daemon=True).start()
+
+    def __call__(self, texts: list[str]) -> list[dict]:
+        future: Future = Future()
+        with self.ready:
+            if self.closed:  # a request that got this model just before it was replaced: answered on its own
+                return self.predict(texts)
+            self.pending.append((texts, future))
+            self.ready.notify()
+        return future.result()
+
+    def take(self) -> list[tuple[list[str], Future]] | None:
+        """The next batch: what is queued, or after a short wait for requests already arriving; None once closed."""
+        with self.ready:
+            while not self.pending:
+                if self.closed:
+                    return None
+                self.ready.wait()
+            deadline = time.monotonic() + self.max_wait
+            while (self.queued_rows() < self.max_rows and self.arriving() > len(self.pending)
+                   and (left := deadline - time.monotonic()) > 0):
+                self.ready.wait(left)
+            batch, rows = [], 0
+            while self.pending and (not batch or rows + len(self.pending[0][0]) <= self.max_rows):
+                texts, future = self.pending.popleft()
+                batch.append((texts, future))
+                rows += len(texts)
+            return batch
+
+    def queued_rows(self) -> int:
+        return sum(len(texts) for texts, _ in self.pending)
+
+    def run(self) -> None:
+        while (batch := self.take()) is not None:
+            self.answer(batch)
+
+    def answer(self, batch: list[tuple[list[str], Future]]) -> None:
+        texts = [text for request, _ in batch for text in request]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        try:
+            outputs = self.predict([texts[i] for i in order])
+        except Exception as error:  # noqa: BLE001 - one bad request must not fail the others of its batch
+            if len(batch) == 1:
+                batch[0][1].set_exception(error)
+                return
+            for request in batch:  # each on its own: only the one that fails gets the error
+                self.answer([request])
+            return
+        rows: list[dict] = [{}] * len(texts)
+        for position, index in enumerate(order):
+            rows[index] = outputs[position]
+        self.calls, self.rows, self.requests = self.calls + 1, self.rows + len(texts), self.requests + len(batch)
+        start = 0
+        for request, future in batch:
+            future.set_result(rows[start:start + len(request)])
+            start += len(request)
+
+    def status(self) -> dict:
+        return {"calls": self.calls, "requests": self.requests, "rows": self.rows,
+                "rows_per_call": round(self.rows / self.calls, 2) if self.calls else 0.0}
+
+    def close(self) -> None:
+        """Answer what is queued, then stop the thread; later calls run on their own."""
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()

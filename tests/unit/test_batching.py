@@ -1,0 +1,81 @@
+"""The micro-batcher on a stand-in model: every request gets its own rows back, concurrent ones share calls, a lone
+one does not wait, and one request's failure stays its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tasks.servers.batching import MicroBatcher
+
+
+class Model:
+    """Answers each text with itself upper-cased; records each call's texts; refuses 'boom'."""
+
+    def __init__(self, seconds: float = 0.0):
+        self.calls: list[list[str]] = []
+        self.seconds = seconds
+
+    def __call__(self, texts: list[str]) -> list[dict]:
+        if "boom" in texts:
+            raise ValueError("boom")
+        self.calls.append(list(texts))
+        time.sleep(self.seconds)
+        return [{"output": text.upper()} for text in texts]
+
+
+def test_concurrent_requests_share_calls_and_each_gets_its_own_rows():
+    model = Model(seconds=0.01)
+    batcher = MicroBatcher(model, max_rows=32, max_wait_ms=0)
+    requests = [[f"request {n} row {k} " + "x" * (n % 7) for k in range(1 + n % 3)] for n in range(200)]
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(batcher, requests))
+    assert all([row["output"] for row in answer] == [text.upper() for text in request]
+               for request, answer in zip(requests, answers))
+    assert len(model.calls) < 100 and max(len(call) for call in model.calls) <= 32, len(model.calls)
+    assert all(call == sorted(call, key=len) for call in model.calls)  # length-sorted inside each batch
+    status = batcher.status()
+    assert status["requests"] == 200 and status["rows"] == sum(map(len, requests)) and status["rows_per_call"] > 2
+
+
+def test_a_lone_request_does_not_wait_and_a_large_one_goes_alone():
+    model = Model()
+    batcher = MicroBatcher(model, max_rows=4, max_wait_ms=500, arriving=lambda: 1)
+    started = time.perf_counter()
+    assert batcher(["a"]) == [{"output": "A"}]
+    assert time.perf_counter() - started < 0.2  # nothing else inside the server: no 500 ms wait
+    assert [row["output"] for row in batcher(list("abcdefg"))] == list("ABCDEFG") and model.calls[-1] == list("abcdefg")
+
+
+def test_a_batch_waits_for_requests_already_inside_the_server():
+    model = Model()
+    inside = [2]
+    batcher = MicroBatcher(model, max_rows=8, max_wait_ms=300, arriving=lambda: inside[0])
+    first = threading.Thread(target=batcher, args=(["first"],))
+    first.start()
+    time.sleep(0.05)
+    assert batcher(["second"]) == [{"output": "SECOND"}]
+    first.join()
+    assert model.calls == [["first", "second"]]
+
+
+def test_one_failing_request_fails_alone():
+    model = Model(seconds=0.02)
+    batcher = MicroBatcher(model, max_rows=32, max_wait_ms=0)
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(batcher, [text]) for text in ("a", "b", "boom", "c", "d", "e")]
+    results = [future.exception() or future.result() for future in futures]
+    assert isinstance(results[2], ValueError)
+    assert [row[0]["output"] for n, row in enumerate(results) if n != 2] == ["A", "B", "C", "D", "E"]
+
+
+def test_a_closed_batcher_answers_late_requests_itself():
+    model = Model()
+    batcher = MicroBatcher(model, max_rows=8, max_wait_ms=0)
+    batcher.close()
+    assert batcher(["late"]) == [{"output": "LATE"}]
+    with pytest.raises(ValueError):
+        batcher(["boom"])
