@@ -12,11 +12,13 @@ the batched server only: --batched-set serve.workers=2.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,15 +50,35 @@ def one_at_a_time(port: int, texts: list[str], requests: int) -> dict:
             "c1_errors": len(times) - len(ok)}
 
 
+def keep_alive_post(connection, texts: list[str]) -> tuple[float, int]:
+    """One request on a client's own kept-alive connection (as HTTP clients under load do)."""
+    import http.client
+
+    started = time.perf_counter()
+    try:
+        connection.request("POST", "/invocations", json.dumps({"inputs": texts}),
+                           {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return time.perf_counter() - started, response.status
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return time.perf_counter() - started, 0
+
+
 def concurrent(port: int, texts: list[str], seconds: float, clients: int = 32) -> dict:
+    import http.client
+
     results: list[tuple[float, int]] = []
     deadline = time.perf_counter() + seconds
 
     def client(offset: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         n = offset
         while time.perf_counter() < deadline:
-            results.append(post(port, [texts[n % len(texts)]]))
+            results.append(keep_alive_post(connection, [texts[n % len(texts)]]))
             n += clients
+        connection.close()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
@@ -65,7 +87,9 @@ def concurrent(port: int, texts: list[str], seconds: float, clients: int = 32) -
     for thread in threads:
         thread.join()
     ok = [seconds for seconds, status in results if status == 200]
-    return {"c32_requests_per_s": len(ok) / (time.perf_counter() - started), "c32_p50_ms": 1000 * percentile(ok, 0.5),
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=10) as response:
+        batching = json.loads(response.read())["batching"] or {}
+    return {"rows_per_call": batching.get("rows_per_call", 1.0), "c32_requests_per_s": len(ok) / (time.perf_counter() - started), "c32_p50_ms": 1000 * percentile(ok, 0.5),
             "c32_p95_ms": 1000 * percentile(ok, 0.95), "c32_errors": len(results) - len(ok)}
 
 

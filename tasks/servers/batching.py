@@ -27,6 +27,7 @@ class MicroBatcher:
         self.ready = threading.Condition()
         self.closed = False
         self.calls = self.rows = self.requests = 0
+        self.model_s = 0.0  # seconds inside the model: against the wall clock, how busy it is
         threading.Thread(target=self.run, name="micro-batcher", daemon=True).start()
 
     def __call__(self, texts: list[str]) -> list[dict]:
@@ -66,6 +67,7 @@ class MicroBatcher:
     def answer(self, batch: list[tuple[list[str], Future]]) -> None:
         texts = [text for request, _ in batch for text in request]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        started = time.perf_counter()
         try:
             outputs = self.predict([texts[i] for i in order])
         except Exception as error:  # noqa: BLE001 - one bad request must not fail the others of its batch
@@ -79,6 +81,7 @@ class MicroBatcher:
         for position, index in enumerate(order):
             rows[index] = outputs[position]
         self.calls, self.rows, self.requests = self.calls + 1, self.rows + len(texts), self.requests + len(batch)
+        self.model_s += time.perf_counter() - started
         start = 0
         for request, future in batch:
             future.set_result(rows[start:start + len(request)])
@@ -86,7 +89,8 @@ class MicroBatcher:
 
     def status(self) -> dict:
         return {"calls": self.calls, "requests": self.requests, "rows": self.rows,
-                "rows_per_call": round(self.rows / self.calls, 2) if self.calls else 0.0}
+                "rows_per_call": round(self.rows / self.calls, 2) if self.calls else 0.0,
+                "model_s": round(self.model_s, 3)}
 
     def close(self) -> None:
         """Answer what is queued, then stop the thread; later calls run on their own."""

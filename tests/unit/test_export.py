@@ -1,6 +1,7 @@
 """Exports of a tiny classifier: each backend written, parity-checked against eager PyTorch, and refused on failure."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -70,3 +71,30 @@ def test_a_backend_that_disagrees_is_recorded_as_failed(tiny_model, monkeypatch)
     assert record["onnx-int8"]["status"] == "failed" and record["onnx-int8"]["agreement"] < 0.995
     assert record["onnx"]["status"] == "passed"
     assert export.describe_parity(record["onnx-int8"]).startswith("failed: agreement")
+
+
+def test_int8_keeps_the_most_label_flipping_weights_in_fp32_until_validation_holds(tiny_model, monkeypatch):
+    """The int8 choice reads the validation split: where every weight in int8 holds its labels, that is the export;
+    where it does not (here a bar no int8 model meets), the weights that flip the most labels stay fp32, more of them
+    in turn, each try recorded; the fp32 nodes are left as they were in the int8 file."""
+    import onnx
+
+    import tasks.kinds.classification.quantize as quantize
+    from tasks.export import export_dir, export_model
+
+    params, folder = tiny_model
+    dataset = Path(params.paths.dataset)  # the test runs in the project root (the root fixture)
+    dataset.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"text": TEXTS[:10], "label": ["neutral"] * 10}).to_parquet(dataset / "validation.parquet")
+    plain = export_model(params, folder, pd.DataFrame({"text": TEXTS}))["onnx-int8"]["quantization"]
+    assert plain["method"].startswith("dynamic, per-channel, 7-bit") and plain["validation_agreement"] >= 0.995
+    assert plain["validation_rows"] == 10 and plain["kept_fp32"] == []
+    monkeypatch.setattr(quantize, "MIN_AGREEMENT", 1.01)
+    monkeypatch.setattr(quantize, "KEPT_IN_FP32", (2, 4))  # the tiny model has 8 weights
+    searched = export_model(params, folder, pd.DataFrame({"text": TEXTS}))["onnx-int8"]["quantization"]
+    weights = quantize.weight_nodes(export_dir(params) / "model.onnx")
+    assert list(searched["tried"]) == ["all weights int8", *(f"{k} kept fp32" for k in quantize.KEPT_IN_FP32)]
+    assert set(searched["kept_fp32"]) <= set(weights) and len(searched["kept_fp32"]) == 4 < len(weights)
+    # Each quantized weight becomes a MatMulInteger; the kept ones do not.
+    graph = onnx.load(str(export_dir(params) / "model.int8.onnx")).graph
+    assert sum(node.op_type == "MatMulInteger" for node in graph.node) == len(weights) - len(searched["kept_fp32"])
