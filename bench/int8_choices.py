@@ -77,32 +77,16 @@ def make_candidates(source: Path, calibration: list[str], sensitive: list[tuple[
         for bits in (7, 8) for k in (4, 8, 16, 24)}
 
 
-def weight_nodes(source: Path) -> list[str]:
-    """The MatMul and Gemm nodes with a constant weight: what dynamic quantization turns into int8."""
-    import onnx
-
-    graph = onnx.load(str(source / "model.onnx"), load_external_data=False).graph
-    constants = {tensor.name for tensor in graph.initializer}
-    return [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm") and
-            any(name in constants for name in node.input[1:])]
-
-
 def rank_sensitivity(source: Path, texts: list[str], reference) -> list[tuple[str, int]]:
-    """Each weight node quantized alone (7-bit, per-channel): how many validation labels it changes, most first."""
-    import numpy as np
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Each weight node quantized alone: how many validation labels it flips, most first (the export's ranking)."""
+    from tasks.kinds.classification.quantize import rank_weights
 
-    nodes, ranked = weight_nodes(source), []
-    for node in nodes:
-        folder = copy_folder(source)
-        try:
-            quantize_dynamic(str(source / "model.onnx"), str(folder / "model.int8.onnx"), weight_type=QuantType.QInt8,
-                             per_channel=True, reduce_range=True, nodes_to_quantize=[node])
-            logits, _ = score(folder, "onnx-int8", texts, 1)
-            ranked.append((node, int(np.sum(logits.argmax(-1) != reference.argmax(-1)))))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-    return sorted(ranked, key=lambda item: -item[1])
+    folder = copy_folder(source)
+    try:
+        shutil.copy(source / "model.onnx", folder / "model.onnx")
+        return rank_weights(folder, texts, reference)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def copy_folder(source: Path) -> Path:
