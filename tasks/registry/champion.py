@@ -159,6 +159,10 @@ def aliases_by_version(client, name: str) -> dict[str, list[str]]:
 def record_canary_rollback(client, params: Params, version: str, champion: str, reason: str, figures: dict) -> dict:
     """A server took the canary back (share 0 for this version): recorded as a rollback is, a decision on the
     version's run and a tag on the version (every server following the registry reads it and stops the canary)."""
+    name = params.registry.model_name
+    earlier = client.get_model_version(name, version).tags.get(CANARY_ROLLED_BACK)
+    if earlier:  # another server process took it back first: one record
+        return {"verdict": "canary rolled back", "already": earlier}
     decision = {"time": now(), "by": f"lmforge serve ({user()})", "kind": "canary rolled back",
                 "model_name": params.registry.model_name, "challenger_version": version, "champion_before": champion,
                 "champion_after": champion, "verdict": "canary rolled back", "reasons": [reason],

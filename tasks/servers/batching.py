@@ -33,10 +33,12 @@ class MicroBatcher:
     def __call__(self, texts: list[str]) -> list[dict]:
         future: Future = Future()
         with self.ready:
-            if self.closed:  # a request that got this model just before it was replaced: answered on its own
-                return self.predict(texts)
-            self.pending.append((texts, future))
-            self.ready.notify()
+            queued = not self.closed
+            if queued:
+                self.pending.append((texts, future))
+                self.ready.notify()
+        if not queued:  # got this model just before it was replaced: answered on its own, outside the lock
+            return self.predict(texts)
         return future.result()
 
     def take(self) -> list[tuple[list[str], Future]] | None:
@@ -61,8 +63,18 @@ class MicroBatcher:
         return sum(len(texts) for texts, _ in self.pending)
 
     def run(self) -> None:
-        while (batch := self.take()) is not None:
-            self.answer(batch)
+        batch: list = []
+        try:
+            while (batch := self.take()) is not None:
+                self.answer(batch)
+        except BaseException as error:  # a fault of this thread's own: no request may wait on it forever
+            with self.ready:
+                self.closed = True
+                waiting, self.pending = [*(batch or []), *self.pending], deque()
+            for _, future in waiting:
+                if not future.done():
+                    future.set_exception(error)
+            raise
 
     def answer(self, batch: list[tuple[list[str], Future]]) -> None:
         texts = [text for request, _ in batch for text in request]
@@ -76,6 +88,10 @@ class MicroBatcher:
                 return
             for request in batch:  # each on its own: only the one that fails gets the error
                 self.answer([request])
+            return
+        if len(outputs) != len(texts):  # a model that lost rows must fail its requests, not misplace answers
+            for _, future in batch:
+                future.set_exception(RuntimeError(f"the model gave {len(outputs)} answers for {len(texts)} texts"))
             return
         rows: list[dict] = [{}] * len(texts)
         for position, index in enumerate(order):

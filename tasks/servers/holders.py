@@ -85,7 +85,7 @@ class VersionHolder:
             version = self.client.get_model_version(name, self.pinned) if self.pinned else \
                 self.client.get_model_version_by_alias(name, self.alias)
         except Exception as error:  # noqa: BLE001 - the registry is down or has no such alias
-            if self.optional and "alias" in str(error).lower():
+            if self.optional and f"alias {self.alias} not found" in str(error):  # MLflow's words for no alias
                 self.replace(None)  # no challenger (any more)
                 version = None
             elif self.current is None and not self.optional:

@@ -41,17 +41,17 @@ class ShadowScorer:
             started = time.perf_counter()
             try:  # what queued up while it was busy, in one call of the model itself
                 answers = (challenger.direct or challenger.predict)(texts)
+                latency = 1000 * (time.perf_counter() - started)  # the call that scored it (several requests when busy)
+                start = 0
+                for _, request, request_ids, context in batch:
+                    shadow = context | {"role": SHADOW, "model_version": challenger.version,
+                                        "backend": challenger.backend}
+                    self.log.record(make_rows(request, answers[start:start + len(request)], request_ids, shadow,
+                                              latency, self.log_inputs))
+                    start += len(request)
+                self.scored += len(texts)
             except Exception:  # noqa: BLE001 - a failing shadow costs its own rows, never the service
                 self.failed += len(texts)
-                continue
-            self.scored += len(texts)
-            latency = 1000 * (time.perf_counter() - started)  # the call that scored it (several requests when busy)
-            start = 0
-            for _, request, request_ids, context in batch:
-                shadow = context | {"role": SHADOW, "model_version": challenger.version, "backend": challenger.backend}
-                self.log.record(make_rows(request, answers[start:start + len(request)], request_ids, shadow, latency,
-                                          self.log_inputs))
-                start += len(request)
 
     def take(self) -> list[tuple] | None:
         """The next request and those queued behind it for the same challenger (up to BATCH_ROWS); None: stop."""
@@ -76,5 +76,8 @@ class ShadowScorer:
 
     def close(self) -> None:
         """Score what is queued, then stop (before the log closes, so its rows are written)."""
-        self.requests.put(None)
+        try:
+            self.requests.put(None, timeout=5)  # a full queue of a stopped thread must not hold the shutdown
+        except queue.Full:
+            return
         self.thread.join(timeout=60)

@@ -82,9 +82,9 @@ class CanaryWatch:
 
 
 def judge_canary(champion: dict, canary: dict, settings: CanaryParams) -> str | None:
-    """Why the canary must go back to share 0, or None. Judged from min_requests canary answers on; the champion's
-    figures are those of the same period (a champion with no answers yet counts as error-free and instant)."""
-    if canary["requests"] < settings.min_requests:
+    """Why the canary must go back to share 0, or None. Judged once each side has min_requests answers of the same
+    period (a champion with too few answers is no yardstick: at share 1 the canary is never judged)."""
+    if min(canary["requests"], champion["requests"]) < settings.min_requests:
         return None
     reasons = []
     if canary["error_rate"] - champion["error_rate"] > settings.error_margin:

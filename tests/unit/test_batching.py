@@ -79,3 +79,14 @@ def test_a_closed_batcher_answers_late_requests_itself():
     assert batcher(["late"]) == [{"output": "LATE"}]
     with pytest.raises(ValueError):
         batcher(["boom"])
+
+
+def test_a_model_that_loses_rows_fails_its_requests_and_a_dead_thread_fails_what_waits():
+    batcher = MicroBatcher(lambda texts: [{"output": "x"}] * (len(texts) - 1), max_rows=8, max_wait_ms=0)
+    with pytest.raises(RuntimeError, match="answers for"):
+        batcher(["a", "b"])
+    broken = MicroBatcher(Model(), max_rows=8, max_wait_ms=0)
+    broken.answer = lambda batch: (_ for _ in ()).throw(SystemError("thread fault"))  # the loop itself fails
+    with pytest.raises(SystemError):
+        broken(["a"])
+    assert broken.closed and broken(["b"]) == [{"output": "B"}]  # later callers are answered on their own

@@ -83,7 +83,7 @@ def test_int8_keeps_the_most_label_flipping_weights_in_fp32_until_validation_hol
     from tasks.export import export_dir, export_model
 
     params, folder = tiny_model
-    dataset = Path(params.paths.dataset)  # the test runs in the project root (the root fixture)
+    dataset = Path(params.paths.validated)  # the test runs in the project root (the root fixture)
     dataset.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"text": TEXTS[:10], "label": ["neutral"] * 10}).to_parquet(dataset / "validation.parquet")
     plain = export_model(params, folder, pd.DataFrame({"text": TEXTS}))["onnx-int8"]["quantization"]

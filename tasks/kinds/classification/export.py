@@ -97,5 +97,5 @@ def read_validation(params: Params) -> list[str]:
     """The validation split's texts (the int8 choice reads them); none when ingest wrote no validation split."""
     import pandas as pd
 
-    path = Path(params.paths.dataset) / "validation.parquet"
+    path = Path(params.paths.validated) / "validation.parquet"  # beside the test split the parity check reads
     return pd.read_parquet(path, columns=["text"])["text"].astype(str).tolist() if path.is_file() else []
