@@ -387,7 +387,8 @@ class CanaryParams(Section):
     share: float = Field(0.0, ge=0, le=1, description="Share of requests the challenger answers (0: no canary).")
     key: str = Field("X-Canary-Key", description="Request header whose value pins a caller to one side (sticky); a "
                                                  "request without it is routed on its own.")
-    min_requests: int = Field(200, ge=1, description="Canary answers needed before its errors and p95 are judged.")
+    min_requests: int = Field(200, ge=1, description="Answers each side needs before the canary's errors and p95 are "
+                                                     "judged against the champion's.")
     error_margin: float = Field(0.02, ge=0, le=1, description="The canary is rolled back when its error rate exceeds "
                                                               "the champion's by more than this.")
     p95_margin_ms: float = Field(50.0, ge=0, description="... or its p95 latency exceeds the champion's by more than "
