@@ -73,8 +73,8 @@ def build_app(params: Params, pinned: str | None = None):
     app = FastAPI(title="lmforge", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.log = log
 
-    def answer(status: int, body: dict, served: Served | None = None, route: str | None = None) -> JSONResponse:
-        headers = {"X-Model-Version": served.version} if served else {}
+    def answer(status: int, body: dict, version: str | None = None, route: str | None = None) -> JSONResponse:
+        headers = {"X-Model-Version": version} if version else {}
         if route:
             headers["X-Route"] = route
         return JSONResponse(body, status_code=status, headers=headers or None)
@@ -91,7 +91,7 @@ def build_app(params: Params, pinned: str | None = None):
                             "worker": os.getpid(),
                             "log": log.status() if log else None,
                             "batching": champion.batcher.status() if champion.batcher else None,
-                            "challenger": router.status() if router.challenger else None}, champion)
+                            "challenger": router.status() if router.challenger else None}, champion.version)
 
     @app.post("/invocations")
     async def invocations(request: Request):
@@ -114,7 +114,7 @@ def build_app(params: Params, pinned: str | None = None):
             return answer(500, {"error": str(error)})
         except LmforgeError as error:
             return answer(503, {"error": str(error)})
-        return answer(200, body, Served(body["model_version"], body["backend"], None), body["route"])
+        return answer(200, body, body["model_version"], body["route"])
 
     return app, router.champion
 
