@@ -72,13 +72,15 @@ def make_candidates(source: Path, calibration: list[str], sensitive: list[tuple[
                                                extra_options={"CalibPercentile": 99.999}),
         "static QDQ Entropy": static(CalibrationMethod.Entropy),
         "static QDQ MinMax, head in fp32": static(CalibrationMethod.MinMax, nodes_to_exclude=head),
+        "the export's own int8 file": lambda fp32, int8: shutil.copy(source / "model.int8.onnx", int8),
     } | {f"dynamic {bits}-bit, the {k} most sensitive weights in fp32": dynamic(
-        per_channel=True, reduce_range=bits == 7, nodes_to_exclude=[node for node, _ in sensitive[:k]])
-        for bits in (7, 8) for k in (4, 8, 16, 24)}
+        per_channel=True, reduce_range=bits == 7, nodes_to_exclude=[node for node, *_ in sensitive[:k]])
+        for bits in (7, 8) for k in (4, 6, 8, 12, 16, 24)}
 
 
 def rank_sensitivity(source: Path, texts: list[str], reference) -> list[tuple[str, int]]:
-    """Each weight node quantized alone: how many validation labels it flips, most first (the export's ranking)."""
+    """Each weight node quantized alone: (node, KL divergence from fp32, labels flipped), most damaging first (the
+    export's ranking)."""
     from tasks.kinds.classification.quantize import rank_weights
 
     folder = copy_folder(source)

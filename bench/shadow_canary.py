@@ -13,6 +13,7 @@ measured) and 200 keys sent 5 times each (stickiness: the share of keys that alw
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,15 +33,31 @@ SHORT = "the battery lasts all day and the screen is sharp"
 LMFORGE = str(Path(sys.executable).with_name("lmforge"))
 
 
-def build_project(folder: Path) -> Path:
-    """A clone of HEAD with a champion and a rejected challenger (two `lmforge run`)."""
+CHALLENGER = ["run", "--set", "train.max_steps=40", "--set", "promote.min_improvement=1"]
+
+
+def build_project(folder: Path, commands: tuple[list[str], ...] = (["run"], CHALLENGER)) -> Path:
+    """A clone of HEAD in `folder` and lmforge commands run there: by default a champion and a rejected challenger."""
     source = folder / "src"
     subprocess.run(["git", "clone", "-q", str(REPO), str(source)], check=True)
-    for extra in ([], ["--set", "train.max_steps=40", "--set", "promote.min_improvement=1"]):
+    for command in commands:
         started = time.perf_counter()
-        subprocess.run([LMFORGE, "run", *extra], cwd=source, env=environment(), check=True, capture_output=True)
-        print(f"lmforge run {' '.join(extra)}: {time.perf_counter() - started:.0f} s", flush=True)
+        subprocess.run([LMFORGE, *command], cwd=source, env=environment(), check=True, capture_output=True)
+        print(f"lmforge {' '.join(command)}: {time.perf_counter() - started:.0f} s", flush=True)
     return source
+
+
+@contextlib.contextmanager
+def open_project(given: Path | None, prefix: str, build=build_project):
+    """The project a bench was given, or one built in a temporary folder that is deleted afterwards."""
+    if given:
+        yield given.resolve()
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield build(scratch).resolve()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def environment() -> dict:
@@ -134,9 +151,7 @@ def main() -> None:
     parser.add_argument("--canary-requests", type=int, default=10_000)
     parser.add_argument("--project", type=Path, help="A project with a @champion and another @challenger.")
     args = parser.parse_args()
-    scratch = None if args.project else Path(tempfile.mkdtemp(prefix="lmforge-shadow-bench-"))
-    try:
-        project = args.project or build_project(scratch)
+    with open_project(args.project, "lmforge-shadow-bench-") as project:
         shadow = measure_shadow(project, args.blocks, args.block_requests)
         print_table("champion latency, one request at a time, interleaved blocks", shadow,
                     [("server", "server"), ("requests", "requests"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
@@ -146,10 +161,6 @@ def main() -> None:
         print_table("canary", [canary], [(key, key) for key in canary])
         write_result(args.out, {"shadow": shadow, "canary": canary, "blocks": args.blocks,
                                 "block_requests": args.block_requests})
-    finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

@@ -1,11 +1,14 @@
 """int8 weights for a classifier's ONNX export: as many weights in int8 as keep its labels on validation rows.
 
 ONNX Runtime's dynamic quantization of every MatMul and Gemm weight (per-channel, 7-bit: what CPUs without VNNI,
-as here, want) comes first. When it changes more than 0.5 % of the validation labels, each weight is quantized alone
-to count the labels it flips, and the most damaging stay in fp32 (the rest 8-bit): 4, 8, 16, then 24 of them, until
-the validation labels hold. Chosen on validation rows; the test rows are the parity check's. On the SST-2 champion
-(bench/int8_choices.py, 1,347 validation rows) every weight in int8 kept 98.7 % of the labels; static QDQ
-quantization calibrated on training sentences, 96.5-97.0 %; 8 weights of 38 in fp32, 99.55 % at 1.8x fp32's speed.
+as here, want) comes first. When it changes more than 0.25 % of the validation labels (half the parity bar's 0.5 %:
+room for the test rows), each weight is quantized alone to measure how far it moves the probabilities (KL divergence
+from fp32's: smooth, where the labels it flips on a few hundred rows are mostly 0 or 1 and tie), and the most
+damaging stay in fp32 (the rest 8-bit): 2, 4, 6, ... 24 of them, until the validation labels hold; where none
+holds them, the try that kept the most (fewer validation labels flip near the decision boundary whatever is kept:
+on TREC's 546 validation rows, 0.4-0.9 % of them in every try). Chosen on validation rows; the test rows are the parity check's. On the SST-2 champion (bench/int8_choices.py, 1,347
+validation rows) every weight in int8 kept 98.7 % of the labels; static QDQ quantization calibrated on training
+sentences 96.5-97.0 %, worse.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from pathlib import Path
 
 from tasks.registry.backends import INT8_FILE, ONNX_FILE, TextScorer
 
-MIN_AGREEMENT = 0.995  # share of rows whose label must match: the export's parity bar
-KEPT_IN_FP32 = (4, 8, 12, 16, 24)  # how many of the most damaging weights stay fp32, tried in turn
+MIN_AGREEMENT = 0.995  # share of test labels an int8 file must keep: the export's parity bar
+# The choice on validation leaves half the allowed flips as room: one that only just met the parity bar on validation
+# missed it on test (SST-2: 6 weights kept, 99.70 % of 1,347 validation labels, 99.43 % of the 872 test labels).
+CHOICE_AGREEMENT = 1 - (1 - MIN_AGREEMENT) / 2
+KEPT_IN_FP32 = (2, 4, 6, 8, 10, 12, 16, 24)  # how many of the most damaging weights stay fp32, tried in turn
 RANK_ROWS = 400  # validation rows the ranking reads (it quantizes and scores once per weight)
 
 
@@ -42,19 +48,34 @@ def quantize_weights(out: Path, bits: int = 7, only: list[str] | None = None, ex
         logging.disable(logging.NOTSET)
 
 
-def agreement_with(out: Path, texts: list[str], reference) -> float:
+def score_int8(out: Path, texts: list[str]):
+    return TextScorer(out, "onnx-int8")(texts)
+
+
+def agreement_of(logits, reference) -> float:
     import numpy as np
 
-    return float(np.mean(TextScorer(out, "onnx-int8")(texts).argmax(-1) == reference.argmax(-1)))
+    return float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
 
 
-def rank_weights(out: Path, texts: list[str], reference) -> list[tuple[str, int]]:
-    """Each weight quantized alone: how many of the texts' labels it flips, the most damaging first."""
-    flips = []
+def divergence_of(logits, reference) -> float:
+    """Mean KL divergence of the int8 probabilities from fp32's: how far a weight moves every row, flipped or not."""
+    import numpy as np
+    from scipy.special import log_softmax
+
+    fp32, int8 = log_softmax(reference, axis=-1), log_softmax(logits, axis=-1)
+    return float((np.exp(fp32) * (fp32 - int8)).sum(-1).mean())
+
+
+def rank_weights(out: Path, texts: list[str], reference) -> list[tuple[str, float, int]]:
+    """Each weight quantized alone: (node, KL divergence, labels flipped) on the texts, the most damaging first."""
+    found = []
     for node in weight_nodes(out / ONNX_FILE):
         quantize_weights(out, only=[node])
-        flips.append((node, round((1 - agreement_with(out, texts, reference)) * len(texts))))
-    return sorted(flips, key=lambda item: -item[1])
+        logits = score_int8(out, texts)
+        flips = round((1 - agreement_of(logits, reference)) * len(texts))
+        found.append((node, round(divergence_of(logits, reference), 8), flips))
+    return sorted(found, key=lambda item: -item[1])
 
 
 def quantize_classifier(out: Path, validation: list[str]) -> dict:
@@ -64,18 +85,35 @@ def quantize_classifier(out: Path, validation: list[str]) -> dict:
     if not validation:
         return record | {"validation_agreement": None}
     reference = TextScorer(out, "onnx")(validation)  # fp32 ONNX: eager's labels (parity 1.0 in every export so far)
-    agreement = agreement_with(out, validation, reference)
-    if agreement >= MIN_AGREEMENT:
+    agreement = agreement_of(score_int8(out, validation), reference)
+    if agreement >= CHOICE_AGREEMENT:
         return record | {"validation_agreement": round(agreement, 6)}
-    tried = {"all weights int8": round(agreement, 6)}
+    tried = {0: agreement}
     ranked = rank_weights(out, validation[:RANK_ROWS], reference[:RANK_ROWS])
     for count in KEPT_IN_FP32:
-        kept = [node for node, _ in ranked[:count]]
-        quantize_weights(out, bits=8, exclude=kept)
-        agreement = agreement_with(out, validation, reference)
-        tried[f"{count} kept fp32"] = round(agreement, 6)
-        if agreement >= MIN_AGREEMENT:
+        write_choice(out, ranked, count)
+        tried[count] = agreement_of(score_int8(out, validation), reference)
+        if tried[count] >= CHOICE_AGREEMENT:
             break
-    return {"method": "dynamic, per-channel, 8-bit weights, the most label-flipping weights kept fp32",
-            "kept_fp32": kept, "validation_rows": len(validation), "validation_agreement": round(agreement, 6),
-            "tried": tried}
+    chosen = pick_try(tried)
+    if chosen != count:
+        write_choice(out, ranked, chosen)
+    return {"method": ("dynamic, per-channel, 8-bit weights, the weights that move the probabilities most kept fp32"
+                       if chosen else record["method"]),
+            "kept_fp32": [node for node, *_ in ranked[:chosen]], "validation_rows": len(validation),
+            "validation_agreement": round(tried[chosen], 6),
+            "tried": {(f"{k} kept fp32" if k else "all weights int8"): round(a, 6) for k, a in tried.items()}}
+
+
+def pick_try(tried: dict[int, float]) -> int:
+    """How many weights to keep fp32, from each try's validation agreement (0: every weight int8, 7-bit): the fewest
+    that reach the bar, or where none does, the try that kept the most labels (the fewest kept on a tie)."""
+    passing = [count for count, agreement in tried.items() if agreement >= CHOICE_AGREEMENT]
+    return min(passing) if passing else max(tried, key=lambda count: (tried[count], -count))
+
+
+def write_choice(out: Path, ranked: list[tuple[str, float, int]], count: int) -> None:
+    if count:
+        quantize_weights(out, bits=8, exclude=[node for node, *_ in ranked[:count]])
+    else:
+        quantize_weights(out)
