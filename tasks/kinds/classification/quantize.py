@@ -40,10 +40,12 @@ def quantize_weights(out: Path, bits: int = 7, only: list[str] | None = None, ex
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # The quantizer turns a Gemm into a MatMul named NAME_MatMul (and an Add) before it reads these lists.
+    with_gemms = lambda names: [name for node in names or [] for name in (node, f"{node}_MatMul")]
     logging.disable(logging.WARNING)  # the quantizer suggests pre-processing on every call
     try:
         quantize_dynamic(str(out / ONNX_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True,
-                         reduce_range=bits == 7, nodes_to_quantize=only or [], nodes_to_exclude=exclude or [])
+                         reduce_range=bits == 7, nodes_to_quantize=with_gemms(only), nodes_to_exclude=with_gemms(exclude))
     finally:
         logging.disable(logging.NOTSET)
 
