@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import make_parser, print_table, write_result  # noqa: E402
 import shadow_canary  # noqa: E402
-from shadow_canary import LMFORGE, environment, free_port, open_project  # noqa: E402
+from shadow_canary import LMFORGE, environment, free_port, open_project, stop  # noqa: E402
 
 TOLERANCE = 1e-4  # batched and lone answers of one ONNX model differ by float rounding only
 
@@ -52,14 +52,6 @@ def start_server(project: Path, *options: str) -> tuple[subprocess.Popen, int]:
                 raise SystemExit(f"lmforge serve exited {server.returncode}") from None
         time.sleep(0.5)
     raise SystemExit("lmforge serve did not answer in 120 s")
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
 
 
 def ask(connection: http.client.HTTPConnection, texts: list[str]) -> tuple[int, dict]:

@@ -100,6 +100,15 @@ def start_server(project: Path, *settings: str) -> tuple[subprocess.Popen, int]:
     raise SystemExit("lmforge serve did not load its challenger in 120 s")
 
 
+def stop(server: subprocess.Popen) -> None:
+    """A server asked to stop; killed if it has not within a minute."""
+    server.terminate()
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -127,8 +136,7 @@ def measure_shadow(project: Path, blocks: int, block_requests: int) -> list[dict
         return rows
     finally:
         for server, _ in servers.values():
-            server.terminate()
-            server.wait(timeout=60)
+            stop(server)
 
 
 def measure_canary(project: Path, requests: int, share: float = 0.1) -> dict:
@@ -140,8 +148,7 @@ def measure_canary(project: Path, requests: int, share: float = 0.1) -> dict:
         return {"share_set": share, "requests": requests, "share_measured": round(canary / requests, 4),
                 "keys": len(keys), "sticky_share": sum(len(versions) == 1 for versions in seen.values()) / len(keys)}
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        stop(server)
 
 
 def main() -> None:
