@@ -73,9 +73,10 @@ def make_candidates(source: Path, calibration: list[str], sensitive: list[tuple[
         "static QDQ Entropy": static(CalibrationMethod.Entropy),
         "static QDQ MinMax, head in fp32": static(CalibrationMethod.MinMax, nodes_to_exclude=head),
         "the export's own int8 file": lambda fp32, int8: shutil.copy(source / "model.int8.onnx", int8),
-    } | {f"blocked 8-bit weights, blocks of {block} (MatMulNBits)": blocked(block) for block in (32, 64, 128)} | {f"dynamic {bits}-bit, the {k} most sensitive weights in fp32": dynamic(
-        per_channel=True, reduce_range=bits == 7, nodes_to_exclude=[node for node, *_ in sensitive[:k]])
-        for bits in (7, 8) for k in (4, 6, 8, 12, 16, 24)}
+    } | {f"blocked 8-bit weights, blocks of {block} (MatMulNBits)": blocked(block) for block in (32, 64, 128)} | {
+        f"dynamic {bits}-bit, the {k} most sensitive weights in fp32": dynamic(
+            per_channel=True, reduce_range=bits == 7, nodes_to_exclude=[node for node, *_ in sensitive[:k]])
+            for bits in (7, 8) for k in (4, 6, 8, 12, 16, 24)}
 
 
 def blocked(block: int):
