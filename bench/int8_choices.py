@@ -72,11 +72,19 @@ def make_candidates(source: Path, calibration: list[str], sensitive: list[tuple[
                                                extra_options={"CalibPercentile": 99.999}),
         "static QDQ Entropy": static(CalibrationMethod.Entropy),
         "static QDQ MinMax, head in fp32": static(CalibrationMethod.MinMax, nodes_to_exclude=head),
-        "the export's own int8 file": lambda fp32, int8: shutil.copy(source / "model.int8.onnx", int8),
+        "the export's own int8 file": copy_export_int8(source),
     } | {f"blocked 8-bit weights, blocks of {block} (MatMulNBits)": blocked(block) for block in (32, 64, 128)} | {
         f"dynamic {bits}-bit, the {k} most sensitive weights in fp32": dynamic(
             per_channel=True, reduce_range=bits == 7, nodes_to_exclude=[node for node, *_ in sensitive[:k]])
             for bits in (7, 8) for k in (4, 6, 8, 12, 16, 24)}
+
+
+def copy_export_int8(source: Path):
+    """The export's int8 file, with its fp32 fallback when it has one (served so)."""
+    from tasks.registry.backends import backend_files
+
+    return lambda fp32, int8: [shutil.copy(source / name, Path(int8).parent / name)
+                               for name in backend_files(source, "onnx-int8")]
 
 
 def blocked(block: int):
@@ -117,17 +125,24 @@ def copy_folder(source: Path) -> Path:
     return folder
 
 
-def score(folder: Path, backend: str, texts: list[str], repeats: int):
+def score(folder: Path, backend: str, texts: list[str], repeats: int, against=None):
+    """Logits and sentences/s (median of `repeats`); with `against` (another scorer), its sentences/s too, timed in
+    turn with this one in every repeat, so that both see the same state of the machine."""
     from tasks.registry.backends import TextScorer
 
     scorer = TextScorer(folder, backend)
     scorer(texts[:64])  # warm-up
-    times, logits = [], None
+    times: dict[str, list[float]] = {"this": [], "against": []}
+    logits = None
     for _ in range(repeats):
-        started = time.perf_counter()
-        logits = scorer(texts)
-        times.append(time.perf_counter() - started)
-    return logits, len(texts) / sorted(times)[len(times) // 2]
+        for name, run in (("this", scorer), ("against", against)):
+            if run is not None:
+                started = time.perf_counter()
+                found = run(texts)
+                times[name].append(time.perf_counter() - started)
+                logits = found if name == "this" else logits
+    speed = lambda found: len(texts) / sorted(found)[len(found) // 2] if found else None
+    return logits, speed(times["this"]), speed(times["against"])
 
 
 def main() -> None:
@@ -152,7 +167,11 @@ def main() -> None:
     import json
 
     id2label = json.loads((source / "config.json").read_text())["id2label"]
-    reference, fp32_speed = score(source, "onnx", texts, args.repeats)
+    from tasks.registry.backends import TextScorer
+
+    fp32 = TextScorer(source, "onnx")  # timed in turn with each candidate
+    fp32(texts[:64])
+    reference, fp32_speed, _ = score(source, "onnx", texts, args.repeats)
     accuracy = lambda logits: float(np.mean([id2label[str(i)] == label for i, label in zip(logits.argmax(-1), labels)]))
     rows = [{"candidate": "fp32 ONNX", "agreement": 1.0, "accuracy": round(accuracy(reference), 4),
              "sentences_per_s": round(fp32_speed, 1), "speed_vs_fp32": 1.0, "passes": True}]
@@ -172,10 +191,10 @@ def main() -> None:
             started = time.perf_counter()
             write(str(source / "model.onnx"), str(folder / "model.int8.onnx"))
             made = time.perf_counter() - started
-            logits, speed = score(folder, "onnx-int8", texts, args.repeats)
+            logits, speed, fp32_now = score(folder, "onnx-int8", texts, args.repeats, against=fp32)
             agreement = float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
             rows.append({"candidate": name, "agreement": round(agreement, 4), "accuracy": round(accuracy(logits), 4),
-                         "sentences_per_s": round(speed, 1), "speed_vs_fp32": round(speed / fp32_speed, 2),
+                         "sentences_per_s": round(speed, 1), "speed_vs_fp32": round(speed / fp32_now, 2),
                          "passes": agreement >= 0.995, "quantize_s": round(made, 1)})
         except Exception as error:  # noqa: BLE001 - a candidate the quantizer refuses is a row, not the end
             rows.append({"candidate": name, "error": str(error).splitlines()[0][:160]})

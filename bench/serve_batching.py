@@ -4,10 +4,11 @@
         [--set registry.model_name=NAME] [--out bench/results/serve_batching.json]
 
 Needs the SST-2 champion (`lmforge run --params configs/sst2.yaml`) and its ONNX export. Two servers of it on
-127.0.0.1 at once, ONNX backend: serve.batch.max_size 1 (every request its own model call, the server before
-batching) and the default batching. In each repeat, in alternating order: one short SST-2 dev sentence at a time
-(--requests of them: p50/p95), then 32 concurrent clients for --seconds (requests/s, p95, errors). Extra settings for
-the batched server only: --batched-set serve.workers=2.
+127.0.0.1 at once: serve.batch.max_size 1 on the ONNX backend (every request its own model call, the server before
+batching) and the default batching, on the ONNX backend or each --batched-backend (e.g. onnx-int8). In each repeat,
+in alternating order: one short SST-2 dev sentence at a time (--requests of them: p50/p95), then 32 concurrent clients
+for --seconds (requests/s, p95, errors); ratios against the first server. Extra settings for the batched servers
+only: --batched-set serve.workers=2.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from serve_speed import PARAMS, percentile, post  # noqa: E402
 from shadow_canary import free_port  # noqa: E402
 
 
-def start(settings: list[str]) -> tuple[subprocess.Popen, int]:
+def start(settings: list[str], backend: str = "onnx") -> tuple[subprocess.Popen, int]:
     port = free_port()
     lmforge = str(Path(sys.executable).with_name("lmforge"))
-    server = subprocess.Popen([lmforge, "serve", "--params", PARAMS, "--port", str(port), "--backend", "onnx",
+    server = subprocess.Popen([lmforge, "serve", "--params", PARAMS, "--port", str(port), "--backend", backend,
                                "--set", "monitor.log=false", *(part for s in settings for part in ("--set", s))],
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -101,12 +102,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--set", action="append", default=[], help="A params override for both servers.")
-    parser.add_argument("--batched-set", action="append", default=[], help="An override for the batched one only.")
+    parser.add_argument("--batched-set", action="append", default=[], help="An override for the batched ones only.")
+    parser.add_argument("--batched-backend", action="append", help="A backend for a batched server (default onnx).")
     args = parser.parse_args()
     frame = pd.read_csv(args.data)
     texts = [t for t in frame["text"].astype(str) if len(t.split()) <= 12]  # short sentences, as the target says
-    servers = {"one call per request": start([*args.set, "serve.batch.max_size=1"]),
-               "micro-batching": start([*args.set, *args.batched_set])}
+    servers = {"one call per request (onnx)": start([*args.set, "serve.batch.max_size=1"])} | {
+        f"micro-batching ({backend})": start([*args.set, *args.batched_set], backend)
+        for backend in args.batched_backend or ["onnx"]}
     runs: dict[str, list[dict]] = {name: [] for name in servers}
     try:
         for repeat in range(args.repeats):
@@ -118,12 +121,13 @@ def main() -> None:
         for server, _ in servers.values():
             server.terminate()
             server.wait(timeout=60)
-    keys = list(runs["micro-batching"][0])
+    keys = list(runs[list(servers)[-1]][0])
     rows = [{"server": name, **{key: round(sorted(r[key] for r in found)[len(found) // 2], 2) for key in keys}}
             for name, found in runs.items()]
-    rows[1]["c32_ratio"] = round(rows[1]["c32_requests_per_s"] / rows[0]["c32_requests_per_s"], 2)
-    rows[1]["c1_p50_delta_ms"] = round(rows[1]["c1_p50_ms"] - rows[0]["c1_p50_ms"], 2)
-    print_table(f"lmforge serve (onnx), SST-2 short sentences, medians of {args.repeats}", rows,
+    for row in rows[1:]:
+        row["c32_ratio"] = round(row["c32_requests_per_s"] / rows[0]["c32_requests_per_s"], 2)
+        row["c1_p50_delta_ms"] = round(row["c1_p50_ms"] - rows[0]["c1_p50_ms"], 2)
+    print_table(f"lmforge serve, SST-2 short sentences, medians of {args.repeats}", rows,
                 [(key, key) for key in ("server", *keys, "c32_ratio", "c1_p50_delta_ms")])
     write_result(REPO / args.out, {"settings": vars(args), "runs": runs, "summary": rows})
 

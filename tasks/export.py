@@ -5,7 +5,8 @@ A seq2seq model is exported as an encoder and a decoder step, fp32 and int8, tha
 
 ONNX comes from torch's own dynamo exporter, fed the torch.export program: one trace gives both files, and it needs
 no Optimum (which pins older transformers). int8 is onnxruntime's dynamic quantization (weights int8, activations
-quantized on the fly), the scheme for CPU inference of transformer encoders. An export that fails its parity check is
+quantized on the fly), the scheme for CPU inference of transformer encoders; a classifier's rows near a tie may fall
+back to fp32 (tasks/kinds/classification/quantize.py). An export that fails its parity check is
 recorded as failed, and `lmforge predict`/`serve` refuse it.
 """
 

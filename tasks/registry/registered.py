@@ -38,7 +38,7 @@ def download_export(client, run_id: str, backend: str) -> Path:
 
     from tasks.registry.backends import BACKENDS, export_files
     target = Path(tempfile.mkdtemp(prefix="lmforge-export-"))
-    others = set().union(*(export_files(name) for name in BACKENDS if name != backend))
+    others = set().union(*(export_files(name) for name in BACKENDS if name != backend)) - export_files(backend)
     try:
         client.download_artifacts(run_id, f"export/{PARITY_FILE}", str(target))
         for item in client.list_artifacts(run_id, "export"):

@@ -129,3 +129,31 @@ def test_the_int8_choice_is_the_fewest_fp32_weights_that_reach_the_bar_else_the_
     assert pick_try({0: 0.9927, 2: 0.9927, 4: 0.9963, 6: 0.9908, 24: 0.9945}) == 4  # TREC's tries: none reach it
     assert pick_try({0: 0.99, 2: 0.995, 4: 0.995}) == 2
     assert pick_try({0: 0.9960, 2: 0.9950}) == 0
+
+
+def test_int8_rows_near_a_tie_are_scored_by_fp32_when_the_export_chose_a_fallback(tiny_model, monkeypatch):
+    """Where int8 alone misses the bar, the export writes a fallback gap beside the int8 file: rows whose top two
+    int8 logits are nearer than it get fp32's logits, in the export's parity check and wherever the backend runs.
+    (Here the gap is wide enough to take every row, so int8 with it must give fp32's logits exactly.)"""
+    import numpy as np
+
+    import tasks.kinds.classification.quantize as quantize
+    from tasks.export import export_dir, export_model
+    from tasks.registry.backends import FALLBACK_FILE, TextScorer
+
+    params, folder = tiny_model
+    dataset = Path(params.paths.validated)
+    dataset.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"text": TEXTS[:10], "label": ["neutral"] * 10}).to_parquet(dataset / "validation.parquet")
+    monkeypatch.setattr(quantize, "CHOICE_AGREEMENT", 1.01)  # int8 alone never reaches it
+    monkeypatch.setattr(quantize, "pick_fallback_gap", lambda logits, reference: 1e6)
+    record = export_model(params, folder, pd.DataFrame({"text": TEXTS}))["onnx-int8"]
+    out = export_dir(params)
+    assert record["status"] == "passed" and record["files"] == ["model.int8.onnx", FALLBACK_FILE, "model.onnx"]
+    chosen = record["quantization"]
+    assert chosen["fallback_gap"] == 1e6 and chosen["validation_fallback_share"] == 1.0
+    assert chosen["kept_fp32"] == [] and "scored by fp32" in chosen["method"]
+    fp32 = TextScorer(out, "onnx")(TEXTS)
+    assert np.allclose(TextScorer(out, "onnx-int8")(TEXTS), fp32, atol=1e-5)
+    (out / FALLBACK_FILE).unlink()  # int8 alone: its own logits
+    assert np.abs(TextScorer(out, "onnx-int8")(TEXTS) - fp32).max() > 1e-4

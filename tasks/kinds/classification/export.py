@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tasks.registry.backends import (BACKEND_FILES, ONNX_FILE, PROGRAM_FILE, TextScorer, drop_stack_traces,
-                                     position_limit)
+from tasks.registry.backends import (BACKEND_FILES, ONNX_FILE, PROGRAM_FILE, TextScorer, backend_files,
+                                     drop_stack_traces, position_limit)
 from tasks.core.config import Params
 from tasks.kinds.classification.quantize import MIN_AGREEMENT, quantize_classifier
 
@@ -77,7 +77,7 @@ def check_parity(folder: Path, texts: list[str], reference, backend: str) -> dic
     return {"agreement": round(agreement, 6), "max_abs_logit_diff": float(np.abs(logits - reference).max(initial=0.0)),
             "rows": len(texts), "seconds": round(time.perf_counter() - start, 2),
             "status": "passed" if agreement >= MIN_AGREEMENT else "failed",
-            "files": [BACKEND_FILES[backend]], "bytes": (folder / BACKEND_FILES[backend]).stat().st_size}
+            "files": backend_files(folder, backend), "bytes": (folder / BACKEND_FILES[backend]).stat().st_size}
 
 
 def export_classifier(params: Params, model_dir: str | Path, out: Path, test, describe_error) -> dict:
