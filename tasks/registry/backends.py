@@ -65,6 +65,12 @@ def backend_files(folder: str | Path, backend: str) -> list[str]:
     return [BACKEND_FILES[backend], *([FALLBACK_FILE, ONNX_FILE] if fallback else [])]
 
 
+def near_tie(logits: np.ndarray, gap: float) -> np.ndarray:
+    """Which rows have their two highest logits less than `gap` apart."""
+    top = np.sort(logits, axis=-1)[:, -2:]
+    return top[:, 1] - top[:, 0] < gap
+
+
 def with_fallback(run: Logits, folder: Path) -> Logits:
     """`run` (int8 logits), except for rows nearer a tie than the export's fallback gap: those the fp32 model scores,
     so that the labels int8 rounding would flip stay fp32's while most rows run at int8's speed."""
@@ -77,8 +83,7 @@ def with_fallback(run: Logits, folder: Path) -> Logits:
 
     def run_with_fallback(batch):
         logits = run(batch)
-        top = np.sort(logits, axis=-1)[:, -2:]
-        near = np.flatnonzero(top[:, 1] - top[:, 0] < gap)
+        near = np.flatnonzero(near_tie(logits, gap))
         if near.size:
             logits[near] = fp32.run(["logits"], {name: rows[near] for name, rows in batch.items()})[0]
         return logits

@@ -7,12 +7,13 @@ import numpy as np
 
 def test_the_fallback_gap_is_the_smallest_that_holds_the_validation_labels_within_a_share_of_rows():
     from tasks.kinds.classification import quantize
+    from tasks.registry.backends import near_tie
 
     fp32 = np.array([[1.0, 0.0]] * 95 + [[0.1, 0.0]] * 4 + [[0.0, 0.6]])
     int8 = fp32.copy()
     int8[95:99] = [[0.0, 0.1]] * 4  # four near-ties flipped: gap 0.1 in int8
     assert quantize.agreement_of(int8, fp32) == 0.96
-    assert quantize.near_tie(int8, 0.25).tolist() == [False] * 95 + [True] * 4 + [False]
+    assert near_tie(int8, 0.25).tolist() == [False] * 95 + [True] * 4 + [False]
     assert quantize.pick_fallback_gap(int8, fp32) == 0.25  # 0.1 takes none of them (gaps of 0.1 are not below 0.1)
     int8[99] = [0.7, 0.0]  # a flip 0.7 from a tie: 0.75 takes it, and every earlier gap leaves it flipped
     assert quantize.pick_fallback_gap(int8, fp32) == 0.75

@@ -59,7 +59,7 @@ def write_exports(model_dir: str | Path, out: Path, describe_error, validation: 
         logging.disable(logging.NOTSET)
     try:
         # Per-channel scales: on BANKING77 (77 classes) label agreement with fp32 rose from 98.57 % to 98.83 %.
-        # 7-bit weights (reduce_range, onnxruntime's advice for CPUs without VNNI, as here): on the built-in reviews
+        # 7-bit weights (reduce_range, onnxruntime's advice for CPUs without VNNI): on the built-in reviews
         # model agreement rose from 99.17 % (below the 99.5 % parity bar) to 99.67 %.
         quantization = quantize_classifier(out, validation)
     except Exception as error:  # noqa: BLE001 - recorded per backend; fp32 ONNX still serves

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tasks.registry.backends import FALLBACK_FILE, INT8_FILE, ONNX_FILE, TextScorer
+from tasks.registry.backends import FALLBACK_FILE, INT8_FILE, ONNX_FILE, TextScorer, near_tie
 
 MIN_AGREEMENT = 0.995  # share of test labels an int8 file must keep: the export's parity bar
 # The choice on validation leaves half the allowed flips as room: one that only just met the parity bar on validation
@@ -118,14 +118,6 @@ def quantize_classifier(out: Path, validation: list[str]) -> dict:
             "kept_fp32": [node for node, *_ in ranked[:chosen]], "validation_rows": len(validation),
             "validation_agreement": round(tried[chosen], 6),
             "tried": {(f"{k} kept fp32" if k else "all weights int8"): round(a, 6) for k, a in tried.items()}}
-
-
-def near_tie(logits, gap: float):
-    """Rows whose two highest logits are less than `gap` apart."""
-    import numpy as np
-
-    top = np.sort(logits, axis=-1)[:, -2:]
-    return top[:, 1] - top[:, 0] < gap
 
 
 def pick_fallback_gap(logits, reference) -> float | None:
