@@ -125,24 +125,19 @@ def copy_folder(source: Path) -> Path:
     return folder
 
 
-def score(folder: Path, backend: str, texts: list[str], repeats: int, against=None):
-    """Logits and sentences/s (median of `repeats`); with `against` (another scorer), its sentences/s too, timed in
-    turn with this one in every repeat, so that both see the same state of the machine."""
-    from tasks.registry.backends import TextScorer
-
-    scorer = TextScorer(folder, backend)
+def score(scorer, texts: list[str], repeats: int, against=None):
+    """Logits and sentences/s (median of `repeats`) of a TextScorer; with `against` (another one), its sentences/s
+    too, timed in turn with this one in every repeat, so that both see the same state of the machine."""
     scorer(texts[:64])  # warm-up
     times: dict[str, list[float]] = {"this": [], "against": []}
-    logits = None
+    found = {}
     for _ in range(repeats):
-        for name, run in (("this", scorer), ("against", against)):
-            if run is not None:
-                started = time.perf_counter()
-                found = run(texts)
-                times[name].append(time.perf_counter() - started)
-                logits = found if name == "this" else logits
-    speed = lambda found: len(texts) / sorted(found)[len(found) // 2] if found else None
-    return logits, speed(times["this"]), speed(times["against"])
+        for name, run in (("this", scorer), ("against", against)) if against else (("this", scorer),):
+            started = time.perf_counter()
+            found[name] = run(texts)
+            times[name].append(time.perf_counter() - started)
+    speed = lambda taken: len(texts) / sorted(taken)[len(taken) // 2] if taken else None
+    return found["this"], speed(times["this"]), speed(times["against"])
 
 
 def main() -> None:
@@ -169,9 +164,8 @@ def main() -> None:
     id2label = json.loads((source / "config.json").read_text())["id2label"]
     from tasks.registry.backends import TextScorer
 
-    fp32 = TextScorer(source, "onnx")  # timed in turn with each candidate
-    fp32(texts[:64])
-    reference, fp32_speed, _ = score(source, "onnx", texts, args.repeats)
+    fp32 = TextScorer(source, "onnx")  # timed in turn with each candidate too
+    reference, fp32_speed, _ = score(fp32, texts, args.repeats)
     accuracy = lambda logits: float(np.mean([id2label[str(i)] == label for i, label in zip(logits.argmax(-1), labels)]))
     rows = [{"candidate": "fp32 ONNX", "agreement": 1.0, "accuracy": round(accuracy(reference), 4),
              "sentences_per_s": round(fp32_speed, 1), "speed_vs_fp32": 1.0, "passes": True}]
@@ -191,7 +185,7 @@ def main() -> None:
             started = time.perf_counter()
             write(str(source / "model.onnx"), str(folder / "model.int8.onnx"))
             made = time.perf_counter() - started
-            logits, speed, fp32_now = score(folder, "onnx-int8", texts, args.repeats, against=fp32)
+            logits, speed, fp32_now = score(TextScorer(folder, "onnx-int8"), texts, args.repeats, against=fp32)
             agreement = float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
             rows.append({"candidate": name, "agreement": round(agreement, 4), "accuracy": round(accuracy(logits), 4),
                          "sentences_per_s": round(speed, 1), "speed_vs_fp32": round(speed / fp32_now, 2),

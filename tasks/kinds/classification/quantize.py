@@ -101,8 +101,8 @@ def quantize_classifier(out: Path, validation: list[str]) -> dict:
     if agreement >= CHOICE_AGREEMENT:
         return record | {"validation_agreement": round(agreement, 6)}
     if gap := pick_fallback_gap(logits, reference):
-        return write_fallback(out, gap, validation, reference, logits) | {
-            "kept_fp32": [], "validation_rows": len(validation), "tried": {"all weights int8": round(agreement, 6)}}
+        return record | write_fallback(out, gap, validation, reference, logits) | {
+            "tried": {"all weights int8": round(agreement, 6)}}
     tried = {0: agreement}
     ranked = rank_weights(out, validation[:RANK_ROWS], reference[:RANK_ROWS])
     for count in KEPT_IN_FP32:
