@@ -5,20 +5,37 @@ from pathlib import Path
 import numpy as np
 
 
-def test_the_fallback_gap_is_the_smallest_that_holds_the_validation_labels_within_a_share_of_rows():
+def test_the_fallback_gap_covers_how_far_int8_moves_the_margins_and_holds_the_validation_labels():
     from tasks.kinds.classification import quantize
     from tasks.registry.backends import near_tie
 
     fp32 = np.array([[1.0, 0.0]] * 95 + [[0.1, 0.0]] * 4 + [[0.0, 0.6]])
+    assert quantize.pick_fallback_gap(fp32.copy(), fp32) is None  # int8 moved no margin: nothing to fall back for
     int8 = fp32.copy()
-    int8[95:99] = [[0.0, 0.1]] * 4  # four near-ties flipped: gap 0.1 in int8
+    int8[95:99] = [[0.0, 0.1]] * 4  # four near-ties flipped: their margins moved by 0.2
     assert quantize.agreement_of(int8, fp32) == 0.96
-    assert near_tie(int8, 0.25).tolist() == [False] * 95 + [True] * 4 + [False]
-    assert quantize.pick_fallback_gap(int8, fp32) == 0.25  # 0.1 takes none of them (gaps of 0.1 are not below 0.1)
-    int8[99] = [0.7, 0.0]  # a flip 0.7 from a tie: 0.75 takes it, and every earlier gap leaves it flipped
+    assert quantize.margin_change(int8, fp32).round(6).tolist() == [0.0] * 95 + [0.2] * 4 + [0.0]
+    assert near_tie(int8, 0.2).tolist() == [False] * 95 + [True] * 4 + [False]
+    assert quantize.pick_fallback_gap(int8, fp32) == 0.2  # the margins' 99th percentile, which holds every label
+    int8[99] = [0.7, 0.0]  # a flip 0.7 from a tie, beyond the percentile: widened to 0.75, the first grid gap taking it
     assert quantize.pick_fallback_gap(int8, fp32) == 0.75
-    int8[:95] = [[0.5, 0.0]]  # now 0.75 would send every row to fp32: more than the share allowed
+    int8[:95] = [[0.5, 0.0]]  # every margin moved by 0.5: the gap would send every row to fp32, more than allowed
     assert quantize.pick_fallback_gap(int8, fp32) is None
+
+
+def test_a_fallback_is_chosen_even_where_int8_alone_holds_the_validation_labels():
+    """A model whose int8 margins move far (large logits) can keep every validation label by luck and lose test
+    labels; the margins of all its rows, not its few flips, set the gap."""
+    from tasks.kinds.classification import quantize
+
+    rng = np.random.default_rng(0)
+    fp32 = rng.normal(0, 4, size=(400, 6))
+    int8 = fp32 + rng.normal(0, 0.1, size=fp32.shape)
+    gap = quantize.pick_fallback_gap(int8, fp32)
+    assert gap is not None and gap >= np.quantile(quantize.margin_change(int8, fp32), quantize.MARGIN_QUANTILE)
+    reference = fp32 + 0  # a flip-free validation set: int8 alone holds every label, and still a gap is chosen
+    reference[int8.argmax(-1) != fp32.argmax(-1)] = int8[int8.argmax(-1) != fp32.argmax(-1)]
+    assert quantize.agreement_of(int8, reference) == 1.0 and quantize.pick_fallback_gap(int8, reference)
 
 
 class FakeRun:
