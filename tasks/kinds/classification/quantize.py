@@ -143,9 +143,11 @@ def pick_fallback_gap(logits, reference) -> float | None:
     if not len(logits):
         return None
     moved = float(np.ceil(100 * float(np.quantile(margin_change(logits, reference), MARGIN_QUANTILE)))) / 100
+    if not moved:
+        return None
     for gap in (moved, *(gap for gap in FALLBACK_GAPS if gap > moved)):
         near = near_tie(logits, gap)
-        if not gap or near.mean() > MAX_FALLBACK_SHARE:
+        if near.mean() > MAX_FALLBACK_SHARE:
             return None
         if agreement_of(np.where(near[:, None], reference, logits), reference) >= CHOICE_AGREEMENT:
             return gap
