@@ -34,7 +34,8 @@ def test_a_fallback_is_chosen_even_where_int8_alone_holds_the_validation_labels(
     gap = quantize.pick_fallback_gap(int8, fp32)
     assert gap is not None and gap >= np.quantile(quantize.margin_change(int8, fp32), quantize.MARGIN_QUANTILE)
     reference = fp32.copy()  # a flip-free validation set: int8 alone holds every label, and still a gap is chosen
-    reference[int8.argmax(-1) != fp32.argmax(-1)] = int8[int8.argmax(-1) != fp32.argmax(-1)]
+    flipped = int8.argmax(-1) != fp32.argmax(-1)
+    reference[flipped] = int8[flipped]
     assert quantize.agreement_of(int8, reference) == 1.0 and quantize.pick_fallback_gap(int8, reference)
 
 

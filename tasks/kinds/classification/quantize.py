@@ -140,8 +140,6 @@ def pick_fallback_gap(logits, reference) -> float | None:
     MAX_FALLBACK_SHARE of the rows, or where int8 moves no margin at all."""
     import numpy as np
 
-    if not len(logits):
-        return None
     moved = float(np.ceil(100 * float(np.quantile(margin_change(logits, reference), MARGIN_QUANTILE)))) / 100
     if not moved:
         return None
