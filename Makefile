@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: docs setup run test test-faults test-scale test-slow repro bench bench-full bench-kinds clean
+.PHONY: docs setup run test test-faults test-scale test-matrix test-slow mirror repro bench bench-full bench-kinds clean
 
 setup: $(VENV)/.installed
 
@@ -47,8 +47,19 @@ test-faults: setup
 test-scale: setup
 	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale
 
+# Every architecture family of each kind from a Hub id (tiny checkpoints the tests build, laid out as the Hub's cache):
+# train, export with parity, serve, reproduce, monitor embeddings; CI runs it. Two processes, as make test.
+test-matrix: setup
+	LMFORGE_MATRIX=1 $(BIN)/python -m pytest $(WORKERS) -m matrix
+
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow
+
+# A stand-in data mirror for configs/*.yaml (docs/real-data.md), built from local conversions of the public datasets;
+# LMFORGE_DATA_MIRROR=$(CURDIR)/data/mirror then reads them offline.
+DATASETS ?= ../shared/datasets
+mirror: setup
+	$(BIN)/python scripts/build_stand_in_mirror.py --from $(DATASETS) --to data/mirror
 
 # The two built-in defaults through DVC; one pipeline per params file: dvc repro card@sst2 runs configs/sst2.yaml.
 repro: setup

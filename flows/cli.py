@@ -44,6 +44,7 @@ def print_summary(summary) -> None:
     lines = [("outcome", summary.outcome), ("data version", summary.data_version), ("data push", summary.data_push),
              ("validation", summary.validation),
              ("tokens", summary.tokens), ("test metrics", metrics), ("model", model), ("promotion", summary.verdict),
+             ("baseline", summary.baseline),
              ("champion", summary.champion if summary.champion in ("", "none") else f"{summary.model_name} version {summary.champion}"),
              ("exports", summary.exports),
              ("model card", f"{summary.card}  (lmforge card {summary.model_version})" if summary.card else ""),
@@ -91,6 +92,9 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
 
         check_writable(settings)  # and an output folder it cannot write,
         check_server(settings)  # and a tracking server that does not answer
+        from tasks.hub.pins import pin_params
+
+        settings = pin_params(settings)  # and a Hub model it cannot fetch (the flow checks it fits, with torch loaded)
         if not force and print_unchanged(settings, as_json):
             return
         from tasks.servers.prefect_api import start_prefect_api, wait_for_api

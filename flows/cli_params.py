@@ -13,7 +13,8 @@ from flows.cli_shared import DebugOption, JsonOption, SetOption, command, echo_j
 
 def init(name: Annotated[str, typer.Argument(help="The params file to write (NAME.yaml).")],
          task: Annotated[str, typer.Option(help="classification, seq2seq, qa or causal_lm.")] = "classification",
-         source: Annotated[str, typer.Option(help="The data: a CSV/JSONL/Parquet/.txt file, a folder of them, or "
+         source: Annotated[str, typer.Option(help="The data: a CSV/JSONL/Parquet/.txt file, a folder of them, a Hub "
+                                                  "dataset (hf://datasets/ORG/NAME[@REVISION]), a URL, or "
                                                   "builtin:NAME.")] = "builtin:reviews",
          force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
          debug: DebugOption = False) -> None:

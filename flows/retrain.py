@@ -22,6 +22,7 @@ from tasks.core.preflight import check_writable
 from tasks.promote import check_changes
 from tasks.register import register
 from tasks.report import report
+from tasks.resolve import prepare_checkpoints
 from tasks.core.runtime import collect_timings, hold_lock
 from tasks.tokenize import tokenize
 from tasks.train import train
@@ -47,6 +48,7 @@ class RunSummary:
     model_version: str = ""
     alias: str = ""
     verdict: str = ""
+    baseline: str = ""
     champion: str = ""
     exports: str = ""
     card: str = ""
@@ -59,7 +61,7 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             trigger: str = "manual") -> RunSummary:
     """One retrain: a run whose data version and params equal an already trained version's ends as Skipped.
     `trigger` says what started it (manual, schedule, data change, drift); it goes on the MLflow run and the report."""
-    params = load_params(params_path, overrides)
+    params = prepare_checkpoints(load_params(params_path, overrides))  # Hub ids pinned to their commit
     check_writable(params)  # scheduled runs come here without the CLI's checks
     tracking.check_server(params)
     with hold_lock(params.paths.lock, params.schedule.lock_timeout_s):
@@ -68,6 +70,8 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
         with collect_timings() as seconds:
             try:
                 dataset = ingest(params)
+                if dataset.revision:  # the Hub commit or URL digest a remote source resolved to: lineage
+                    tracking.set_tags(params, run_id, {"data_revision": dataset.revision})
                 unchanged = None if force else check_changes(params, dataset.data_version)
                 if unchanged:
                     summary = RunSummary(f"skipped: nothing changed since {unchanged}", dataset.data_version, run_id,
@@ -99,7 +103,8 @@ def retrain(params_path: str = "params.yaml", overrides: list[str] | None = None
             redact(tracking.tracking_uri(params)), trigger, data_push=dataset.push_pending, validation=checks.summary(),
             tokens=f"cache key {tokens.cache_key} ({'reused' if tokens.reused else 'new'})",
             metrics=evaluation.metrics, model_name=version.name, model_version=version.version, alias=version.alias,
-            verdict=verdict, champion=decision.champion_after or "none", seconds=seconds, card=card_path,
+            verdict=verdict, baseline=decision.baseline, champion=decision.champion_after or "none", seconds=seconds,
+            card=card_path,
             warnings=evaluation.warnings, exports=summarize_export(exported) if exported else
             f"none ({'export.enabled is false' if params.export.enabled is False else 'rejected by the rule'}; "
             "lmforge export VERSION)")

@@ -19,6 +19,8 @@ from tasks.card import card
 from tasks.ingest import ingest
 from tasks.core.preflight import check_writable
 from tasks.register import register
+from tasks.resolve import prepare_checkpoints
+from tasks.hub.pins import pinned_overrides
 from tasks.core.runtime import hold_lock
 from tasks.sweep import TrialResult, open_study, remove_unchosen, selection_metric, trial
 from tasks.tokenize import tokenize
@@ -39,8 +41,8 @@ class SweepSummary:
 @flow(name="sweep")
 def sweep(params_path: str = "params.yaml", overrides: list[str] | None = None) -> SweepSummary:
     """Run `sweep.trials` trials of params' search space; the task runner (DaskTaskRunner) decides where they run."""
-    overrides = overrides or []
-    params = load_params(params_path, overrides)
+    params = prepare_checkpoints(load_params(params_path, overrides or []))
+    overrides = [*(overrides or []), *pinned_overrides(params)]  # every trial trains on the commit pinned here
     check_writable(params)
     tracking.check_server(params)
     with hold_lock(params.paths.lock, params.schedule.lock_timeout_s):

@@ -11,14 +11,14 @@ from tasks.core.errors import LmforgeError
 from tasks.kinds import get_kind
 from tasks.core.records import DatasetVersion
 from tasks.core.runtime import run_entry, step
-from tasks.data.sources import SPLIT_NAMES, TEXT_FILE_COLUMN, pick_columns, read_source
+from tasks.data.sources import SPLIT_NAMES, TEXT_FILE_COLUMN, pick_columns, read_files, read_source
 
 SPLITS = ("train", "validation", "test")
 
 
-def load_frames(data: DataParams, task: str = "classification") -> list[tuple[str | None, pd.DataFrame]]:
+def load_frames(data: DataParams, task: str = "classification", local=None) -> list[tuple[str | None, pd.DataFrame]]:
     """The source as the task kind's canonical frames (text, label; source, target; ...) [, split], each with the
-    split its file gives."""
+    split its file gives. `local`: a remote source as fetched (tasks/hub/sources.py), its files and their splits."""
     kind = get_kind(task)
     if data.source in BUILTIN_TASKS:  # one of this task's: params refused the others at load time
         if data.splits.named_files():
@@ -30,12 +30,30 @@ def load_frames(data: DataParams, task: str = "classification") -> list[tuple[st
         columns["split_column"] = data.split_column
     if data.group_column:
         columns["group_column"] = data.group_column
-    read = read_source(data.source, data.format, data.splits.named_files(), data.documents, data.text_column)
+    if local is not None and local.files is not None:
+        read = read_files(local.files, data.format, data.splits.named_files(), data.documents, data.text_column)
+    else:
+        read = read_source(data.source, data.format, data.splits.named_files(), data.documents, data.text_column)
+    read = keep_first_rows(read, data.max_rows)
     # The paragraphs of one text file stay in one split, as the rows of a group do, when there are files to choose.
     text_files = sum(TEXT_FILE_COLUMN in frame.columns for split, frame in read if split in (None, "train"))
     by_file = not data.group_column and text_files > 1
     return [(split, keep_columns(pick_columns(frame, columns | ({"group_column": TEXT_FILE_COLUMN} if by_file else {}),
                                               data.source), frame, data)) for split, frame in read]
+
+
+def keep_first_rows(read: list[tuple[str | None, pd.DataFrame]], limit: int | None) -> list[tuple[str | None, pd.DataFrame]]:
+    """data.max_rows: the first rows of each split, in the order its files give them."""
+    if limit is None:
+        return read
+    left: dict[str | None, int] = {}
+    kept = []
+    for split, frame in read:
+        take = left.setdefault(split, limit)
+        if take:
+            kept.append((split, frame.head(take)))
+            left[split] = take - min(take, len(frame))
+    return kept
 
 
 def keep_columns(picked: pd.DataFrame, source: pd.DataFrame, data: DataParams) -> pd.DataFrame:
@@ -80,11 +98,28 @@ def carve_groups(frame: pd.DataFrame, share: float, seed: int, groups: pd.Series
     return frame[~part], frame[part]
 
 
-def carve(frame: pd.DataFrame, share: float, seed: int, groups: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split off `share` of the rows: whole groups when there are groups, else stratified by label when every
-    class can spare a row."""
+def carve_end(frame: pd.DataFrame, share: float, groups: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The last `share` of the rows in source order (rounded up, as a random carve's count), whole groups at a time."""
+    import math
+
+    count = math.ceil(share * len(frame))
+    if groups is not None:  # every group that has a row among the last `count` goes whole
+        part = groups.isin(set(groups.iloc[len(frame) - count:])) if count else groups.isin([])
+    else:
+        part = pd.Series([i >= len(frame) - count for i in range(len(frame))], index=frame.index)
+    if part.all() or not part.any():
+        raise ValueError("too few rows")
+    return frame[~part], frame[part]
+
+
+def carve(frame: pd.DataFrame, share: float, seed: int, groups: pd.Series | None = None,
+          from_end: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off `share` of the rows: the last ones with `from_end`; else whole groups when there are groups, else
+    stratified by label when every class can spare a row."""
     from sklearn.model_selection import train_test_split
 
+    if from_end:
+        return carve_end(frame, share, groups)
     if groups is not None:
         return carve_groups(frame, share, seed, groups)
     if "label" not in frame.columns:  # pairs: a plain seeded split
@@ -121,7 +156,7 @@ def assign_splits(frames: list[tuple[str | None, pd.DataFrame]], data: DataParam
             fraction = share * pool / len(splits["train"])
             try:
                 splits["train"], splits[name] = carve(splits["train"], fraction, seed,
-                                                      group_keys(splits["train"], task))
+                                                      group_keys(splits["train"], task), name in data.splits.from_end)
             except ValueError:
                 raise LmforgeError(f"{data.source}: {len(splits['train'])} training rows are too few to carve a {name} "
                                    f"split from; add rows or give a {name} file.") from None
@@ -156,10 +191,12 @@ def add_feedback(splits: dict[str, pd.DataFrame], params: Params) -> dict[str, p
     return splits | {"train": pd.concat([train, rows], ignore_index=True)}
 
 
-def ingest_dataset(params: Params) -> dict[str, int]:
+def ingest_dataset(params: Params, local=None) -> dict[str, int]:
     """The pure core: source (and labels fed back) to canonical Parquet splits under paths.dataset; returns rows
-    per split."""
-    frames = load_frames(params.data, params.task)
+    per split. A remote source is fetched first unless `local` holds it (tasks/hub/sources.py)."""
+    from tasks.hub.sources import fetch_source
+
+    frames = load_frames(params.data, params.task, local or fetch_source(params))
     splits = add_feedback(assign_splits(frames, params.data, params.project.seed, params.task), params)
     return write_dataset(splits, Path(params.paths.dataset))
 
@@ -169,15 +206,18 @@ def ingest(params: Params) -> DatasetVersion:
     from tasks.core.config import matches_params_file
     from tasks.data.freshness import fingerprint_inputs, write_stamp
     from tasks.data.versioning import read_pending, version_output
+    from tasks.hub.sources import fetch_source
 
-    fingerprint = fingerprint_inputs(params)  # before reading: a file changed meanwhile shows as changed next time
-    rows = ingest_dataset(params)
+    local = fetch_source(params)  # a remote source resolved once, here: a folder and the revision it is at
+    fingerprint = fingerprint_inputs(params, local)  # before reading: a file changed meanwhile shows as changed next time
+    rows = ingest_dataset(params, local)
     record = matches_params_file(params, "data", "project", "paths")
     data_version = version_output(params, record=record)
-    write_stamp(params, fingerprint, data_version)
+    write_stamp(params, fingerprint, data_version, local.revision)
     pending = read_pending(params)
     return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source, rows=rows,
-                          push_pending=f"push to DVC remote {pending['remote']} pending: {pending['reason']}" if pending else "")
+                          push_pending=f"push to DVC remote {pending['remote']} pending: {pending['reason']}" if pending else "",
+                          revision=local.revision)
 
 
 if __name__ == "__main__":

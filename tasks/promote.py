@@ -24,6 +24,7 @@ def judge_challenger(params: Params, challenger: ModelVersion, data_version: str
     Its verdict "promoted" is what the rule says; the serving check and approval may still turn it."""
     from tasks.registry import champion as registry_ops
     from tasks.registry import tracking
+    from tasks.registry.baseline import judge_baseline
     from tasks.registry.predictions import fetch_run_predictions, read_predictions
     from tasks.registry.promotion_rule import decide
     from tasks.registry.slices import apply_slices
@@ -42,12 +43,13 @@ def judge_challenger(params: Params, challenger: ModelVersion, data_version: str
     metrics, significance_of, outputs = kind.score_models(params, test, uris, reused)
     significance = None if current is None or rule.significance.test == "none" else significance_of(params.project.seed)
     slices, slice_failures = score_slices(params, kind, test, outputs) if rule.slices else ([], [])
-    verdict = apply_slices(decide(rule, metrics["challenger"], metrics.get("champion"), significance), rule, slices,
-                           slice_failures)
+    baseline = judge_baseline(rule, metrics["challenger"], score_baseline(params, kind, test))
+    verdict = apply_slices(decide(rule, metrics["challenger"], metrics.get("champion"), significance, baseline), rule,
+                           slices, slice_failures)
     return {"kind": "automatic", "model_name": name, "data_version": data_version, "test_rows": len(test),
             "challenger_version": challenger.version, "champion_before": current and str(current.version),
             "verdict": "promoted" if verdict.promoted else "rejected", "reasons": verdict.reasons,
-            "metrics": metrics, "deltas": verdict.deltas, "significance": verdict.significance,
+            "metrics": metrics, "baseline": baseline, "deltas": verdict.deltas, "significance": verdict.significance,
             "predictions_reused": sorted(who for who in uris if reused.get(who) is not None), "slices": slices,
             "rule": rule.model_dump(mode="json")}
 
@@ -58,6 +60,7 @@ def finish_promotion(params: Params, challenger: ModelVersion, decision: dict, a
     nobody answered rejects); on a pass the champion alias moves; the decision is recorded either way."""
     from tasks.registry import champion as registry_ops
     from tasks.registry import tracking
+    from tasks.registry.baseline import describe_baseline
 
     client, name = tracking.client(params), params.registry.model_name
     decision = dict(decision)
@@ -94,7 +97,7 @@ def finish_promotion(params: Params, challenger: ModelVersion, decision: dict, a
     registry_ops.record_decision(client, params, challenger.version, decision, "promotion.json")
     return Promotion(promoted=promoted, reason="; ".join(decision["reasons"]), champion_before=before,
                      champion_after=decision["champion_after"], deltas=decision["deltas"], path=params.paths.promotion,
-                     by=actor)
+                     by=actor, baseline=describe_baseline(decision.get("baseline")))
 
 
 def describe_approval(approval: dict) -> str:
@@ -142,6 +145,14 @@ def canned_requests(params: Params, challenger: ModelVersion) -> tuple[list[str]
     # A kind without one expected output per row (causal_lm continues a prompt of its text) is checked for answers only.
     predicted = read_predictions(params, challenger, len(test)) if kind.REFERENCE_COLUMN else None
     return texts, predicted[:rows] if predicted is not None else None
+
+
+def score_baseline(params: Params, kind, test: pd.DataFrame) -> tuple[str, dict[str, float]] | None:
+    """The kind's trivial baseline on the test rows the models were scored on (its name and metrics), learnt from
+    the same data version's training split; None when promote.beat_baseline turns the check off."""
+    if not params.promote.beat_baseline:
+        return None
+    return kind.baseline_metrics(params, pd.read_parquet(Path(params.paths.validated) / "train.parquet"), test)
 
 
 def score_slices(params: Params, kind, test: pd.DataFrame, outputs: dict[str, list[str]]) -> tuple[list, list]:

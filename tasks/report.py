@@ -46,11 +46,14 @@ def summary_markdown(summary: dict, decision: dict | None) -> str:
              ("validation", summary.get("validation", "")),
              ("model", f"{summary['model_name']} version {summary['model_version']}" if summary.get("model_version") else "none"),
              ("MLflow run", f"`{summary.get('run_id', '')}`")]
+    from tasks.registry.baseline import describe_baseline
+
     parts = ["# lmforge retrain", table(facts)]
     if decision:
         parts += [f"## Promotion: {decision['verdict']}",
                   table([("", ""), ("champion before", decision.get("champion_before") or "none"),
                          ("champion after", decision.get("champion_after") or "none"), ("decided by", decision["by"]),
+                         ("baseline", describe_baseline(decision.get("baseline")) or "not recorded"),
                          ("serving check", describe_serving(decision.get("serving_check")))]),
                   "\n".join(f"- {reason}" for reason in decision["reasons"])]
         parts.append(table(metric_rows(decision)))

@@ -42,7 +42,8 @@ def render_params(file: Path, task: str, source: str, found: list[str] | None) -
         f"task: {task}",
         "data:",
         *data,
-        "  # splits: {validation: 0.1, test: 0.15}   # shares of the training rows, or file names of a source folder",
+        "  # splits: {validation: 0.1, test: 0.15}   # shares of the training rows, or files of a source folder (a Hub "
+        "dataset's split names)",
         "  # group_column: null          # rows of one group (a document, a user) never straddle splits",
         "model:",
         kind.INIT_MODEL,
@@ -64,10 +65,18 @@ def write_params_file(name: str, task: str, source: str, force: bool = False) ->
         raise LmforgeError(f"--task {task}: no such task kind; use one of {', '.join(KINDS)}.")
     if file.exists() and not force:
         raise LmforgeError(f"{file}: exists already; choose another name, or --force to overwrite it.")
-    if source not in BUILTIN_TASKS and not Path(source).exists():
+    from tasks.hub.names import check_source, is_remote
+
+    if is_remote(source):
+        try:
+            check_source(source)  # a name is checked here; what it holds is fetched by the first run
+        except ValueError as error:
+            raise LmforgeError(f"--source {source}: {error}.") from None
+    elif source not in BUILTIN_TASKS and not Path(source).exists():
         raise LmforgeError(f"--source {source}: no such file or folder; give the path of your data (CSV, JSONL, "
-                           "Parquet, .txt, or a folder of them) or a builtin: dataset.")
-    found = None if source in BUILTIN_TASKS else peek_columns(source)
+                           "Parquet, .txt, or a folder of them), a Hub dataset (hf://datasets/ORG/NAME), a URL or a "
+                           "builtin: dataset.")
+    found = None if source in BUILTIN_TASKS or is_remote(source) else peek_columns(source)
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(render_params(file, task, source, found), encoding="utf-8")
     return file

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.core.config import Params
+from tasks.hub.models import checkpoint_folder
 from tasks.kinds import get_kind
 from tasks.core.records import TokenizedData
 from tasks.core.runtime import run_entry, step
@@ -32,11 +33,14 @@ def file_digest(folder: Path) -> str:
 
 def cache_key(params: Params, data_version: str) -> str:
     """data version + tokenizer (its files' digest when pretrained) + tokenize settings."""
-    source = tokenizer_source(params)
+    source = checkpoint_folder(tokenizer_source(params), params.model.trust_remote_code)
     tokenizer = f"pretrained:{file_digest(Path(source))}" if source else params.tokenize.algorithm
     # validate decides which rows stay (its drop policies), so its settings are part of the key.
     parts = [data_version, tokenizer, params.section_hash("tokenize", "validate"), json.dumps(params.data.labels),
              str(bool(params.model.pretrained_encoder))]  # a warm start's labels leave out the tokenizer's [CLS]
+    # What a source is read as (its prefix, language codes); unset, older keys stay as they were.
+    parts += [f"{key}={getattr(params.model, key)}" for key in ("input_prefix", "source_lang", "target_lang")
+              if getattr(params.model, key)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -53,8 +57,9 @@ def tokenize_dataset(params: Params, data_version: str) -> TokenizedData:
     # A fresh folder: a kind that trains a second tokenizer leaves nothing of an earlier entry beside the new one.
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    labels, tokenizer_name = get_kind(params.task).tokenize_splits(splits, params, source, out)
-    return write_meta(out, key, data_version, labels, source or tokenizer_name)
+    folder = checkpoint_folder(source, params.model.trust_remote_code)
+    labels, tokenizer_name = get_kind(params.task).tokenize_splits(splits, params, folder, out)
+    return write_meta(out, key, data_version, labels, source or tokenizer_name)  # a Hub id as pinned, not its folder
 
 
 def write_meta(out: Path, key: str, data_version: str, labels: list[str] | None, tokenizer: str) -> TokenizedData:

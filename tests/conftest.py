@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tasks.servers.prefect_api import free_port
+from tests.hub_fixtures import checkpoints, fake_hub, hub_cache  # noqa: F401 - the Hub fixtures, for every test
 
 REPO = Path(__file__).resolve().parents[1]
 # transformers reads this once, at import: a unit test that imports it before any `lmforge` command has set it would
@@ -128,9 +129,10 @@ def registry(project: Path):
 def pytest_collection_modifyitems(config, items):
     """Opt-in tiers run only when asked: slow (real data, pretrained weights: LMFORGE_SLOW=1, make test-slow),
     faults (injected faults, minutes each: LMFORGE_FAULTS=1, make test-faults) and scale (several processes or servers:
-    LMFORGE_SCALE=1, make test-scale); .ci/run runs faults and scale after make test."""
+    LMFORGE_SCALE=1, make test-scale) and matrix (every architecture family from a Hub id: LMFORGE_MATRIX=1, make
+    test-matrix); .ci/run runs faults, scale and matrix after make test."""
     tiers = {"slow": ("LMFORGE_SLOW", "make test-slow"), "faults": ("LMFORGE_FAULTS", "make test-faults"),
-             "scale": ("LMFORGE_SCALE", "make test-scale")}
+             "scale": ("LMFORGE_SCALE", "make test-scale"), "matrix": ("LMFORGE_MATRIX", "make test-matrix")}
     for tier, (variable, command) in tiers.items():
         if os.environ.get(variable) == "1":
             continue

@@ -70,14 +70,20 @@ class SampleParams(Section):
 
 
 class SplitParams(Section):
-    """Each split is a file of the source folder (its name) or a share carved from the training rows (a number)."""
+    """Each split is a file of the source folder (its name), a split of a Hub dataset (its name there), or a share
+    carved from the training rows (a number)."""
 
-    train: str | None = Field(None, description="File of the training rows; default the file named train.*.")
+    train: str | None = Field(None, description="File of the training rows (a Hub dataset: its split name); default "
+                                                "the file named train.* (the Hub split train).")
     validation: float | str = Field(0.1, description="A share of the training rows (the train file's, or the whole "
                                                      "source's when no file is named) to carve off, or a file name "
-                                                     "(e.g. val.jsonl). Carves keep groups together (data.group_column).")
+                                                     "(e.g. val.jsonl; a Hub dataset: its split name, e.g. validation). "
+                                                     "Carves keep groups together (data.group_column).")
     test: float | str = Field(0.15, description="A share of the training rows to carve off, as validation, or a file "
-                                                "name (e.g. dev.csv).")
+                                                "name (e.g. dev.csv; a Hub dataset: its split name, e.g. test).")
+    from_end: list[Literal["validation", "test"]] = Field(
+        [], description="Splits carved from the end of the training rows in source order (a time-ordered source's "
+                        "newest rows, a corpus' last part) instead of at random, e.g. [test].")
 
     @field_validator("validation", "test")
     @classmethod
@@ -92,10 +98,23 @@ class SplitParams(Section):
 
 
 class DataParams(Section):
-    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet/.txt file, a folder of them, or a built-in "
-                                                    "dataset: builtin:reviews (classification), builtin:numbers or "
+    source: str = Field(BUILTIN_SOURCE, description="A CSV/JSONL/Parquet/.txt file, a folder of them, a Hub dataset "
+                                                    "(hf://datasets/ORG/NAME[@REVISION]: data.splits name its splits), "
+                                                    "a URL (https://, http://; s3:// and gs:// with s3fs or gcsfs "
+                                                    "installed; a folder URL ends in /), or a built-in dataset: "
+                                                    "builtin:reviews (classification), builtin:numbers or "
                                                     "builtin:reports (seq2seq), builtin:facts (qa), builtin:stories "
-                                                    "(causal_lm). Default: the task kind's built-in dataset.")
+                                                    "(causal_lm). Default: the task kind's built-in dataset. A remote "
+                                                    "source is fetched into data/<name>/source/ (LMFORGE_DATA_MIRROR: "
+                                                    "a local mirror of it).")
+    sha256: str | dict[str, str] | None = Field(
+        None, description="A URL source's SHA-256 (64 hex digits), checked before anything is read; a folder URL's: "
+                          "file name -> SHA-256 for each file data.splits names. null: not checked (the digest "
+                          "fetched is recorded), and the URL is fetched again each run.")
+    config: str | None = Field(None, description="hf:// sources: the Hub dataset's config (subset), e.g. plain_text; "
+                                                 "null: its default one.")
+    max_rows: int | None = Field(None, ge=1, description="Only the first N rows of each split the source gives, in "
+                                                         "its order (a fixed part of a large public split); null: all.")
     format: Literal["auto", "csv", "jsonl", "parquet", "text"] = Field(
         "auto", description="auto: by suffix (.csv/.tsv, .jsonl/.json, .parquet, .txt: text for causal_lm).")
     text_column: str = Field("text", description="classification: the text to classify; causal_lm: the text to model.")
@@ -119,6 +138,47 @@ class DataParams(Section):
                                                     "a site or language), for promote.slices to slice by.")
     splits: SplitParams = SplitParams()
     sample: SampleParams = SampleParams()
+
+    @field_validator("source")
+    @classmethod
+    def check_source(cls, value: str) -> str:
+        from tasks.hub.names import check_source
+
+        return check_source(value)
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def check_digest_type(cls, value: object) -> object:
+        if value is not None and not isinstance(value, (str, dict)):
+            raise ValueError(f"{value!r} is no SHA-256 digest; write the 64 hex digits `sha256sum FILE` prints, in "
+                             "quotes")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def check_digests(cls, value: str | dict[str, str] | None, info: ValidationInfo) -> str | dict[str, str] | None:
+        """A URL's files only (a Hub dataset is pinned by @REVISION, a local file by DVC): one digest for a file, a
+        mapping of file name to digest for a folder URL."""
+        from tasks.hub.names import check_sha256, scheme
+
+        source = str(info.data.get("source", ""))
+        if value is not None and scheme(source) in ("", "hf"):
+            raise ValueError("checks a URL source's files; a Hub dataset is pinned by @REVISION in data.source, a "
+                             "local file by DVC: remove data.sha256")
+        if isinstance(value, dict) != (value is not None and source.endswith("/")):
+            raise ValueError("a folder URL (ending in /) takes a mapping of file name to digest, a single file one "
+                             "digest")
+        return check_sha256(value)
+
+    @field_validator("config")
+    @classmethod
+    def check_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from tasks.hub.names import scheme
+
+        if value is not None and scheme(str(info.data.get("source", ""))) != "hf":
+            raise ValueError("names a Hub dataset's config; use it with data.source: hf://datasets/ORG/NAME, or "
+                             "remove it")
+        return value
 
 
 class ValidateParams(Section):
@@ -165,7 +225,8 @@ def resolve_package(value: str | None) -> str | None:
 
 
 class TokenizeParams(Section):
-    pretrained: str | None = Field(None, description="Local tokenizer folder or pkg:NAME; null trains one on the train split.")
+    pretrained: str | None = Field(None, description="A Hub id (ORG/NAME[@REVISION]), a local tokenizer folder or "
+                                                     "pkg:NAME; null trains one on the train split.")
 
     _resolve = field_validator("pretrained")(classmethod(lambda cls, value: resolve_package(value)))
     algorithm: Literal["wordpiece", "bpe", "unigram"] = Field(
@@ -196,12 +257,18 @@ class FromScratchParams(Section):
 
 
 def check_checkpoint(value: str | None) -> str | None:
-    """A local Hugging Face checkpoint (pkg:NAME resolved) with safetensors weights, or None."""
+    """A local Hugging Face checkpoint (pkg:NAME resolved) with safetensors weights, a Hub id (ORG/NAME[@REVISION],
+    resolved when a run starts, not here: loading params never touches the network), or None."""
+    from tasks.hub.models import parse_hub_id
+
     value = resolve_package(value)
-    if value is not None and not (Path(value) / "config.json").is_file():
+    if value is None or parse_hub_id(value) is not None:
+        return value
+    if not (Path(value) / "config.json").is_file():
         what = "does not exist" if not Path(value).exists() else "holds no config.json"
-        raise ValueError(f"{value!r} {what}; point it at a folder written by save_pretrained, or set it to null")
-    if value is not None and not any(Path(value).glob("*.safetensors")):
+        raise ValueError(f"{value!r} {what}; point it at a folder written by save_pretrained, name a Hub model as "
+                         "ORG/NAME or ORG/NAME@REVISION, or set it to null")
+    if not any(Path(value).glob("*.safetensors")):
         # Pickled weights (pytorch_model.bin) can run code when loaded; safetensors cannot.
         raise ValueError(f"{value!r} holds no .safetensors weights (pickled ones such as pytorch_model.bin are "
                          "refused: loading them can run code); convert them once, on a machine you trust, with "
@@ -210,10 +277,15 @@ def check_checkpoint(value: str | None) -> str | None:
 
 
 class ModelParams(Section):
-    pretrained: str | None = Field(None, description="Local checkpoint folder (save_pretrained), or pkg:NAME for a "
-                                                     "package that ships one; null builds from_scratch.")
+    pretrained: str | None = Field(None, description="A Hugging Face Hub model: ORG/NAME or ORG/NAME@REVISION (a branch, "
+                                                     "tag or commit; pinned to its commit when a run starts), a local "
+                                                     "checkpoint folder (save_pretrained), or pkg:NAME for a package "
+                                                     "that ships one; null builds from_scratch.")
+    trust_remote_code: bool = Field(
+        False, description="Let a Hub model run its own Python code (its config's auto_map); only from the params "
+                           "file, never --set, and recorded on the version. Read that code first.")
     pretrained_encoder: str | None = Field(
-        None, description="seq2seq: a BERT-style checkpoint (folder or pkg:NAME) that warm-starts an encoder-decoder "
+        None, description="seq2seq: a BERT-style checkpoint (Hub id, folder or pkg:NAME) that warm-starts an encoder-decoder "
                           "(transformers' EncoderDecoderModel); its tokenizer reads and writes both sides.")
     pretrained_decoder: str | None = Field(
         None, description="seq2seq with pretrained_encoder: the decoder's checkpoint (cross-attention is added); "
@@ -221,6 +293,15 @@ class ModelParams(Section):
     decoder_layers: int | None = Field(
         None, ge=1, description="seq2seq with pretrained_encoder: keep the decoder checkpoint's first N layers "
                                 "(fewer: faster steps); null keeps them all.")
+    input_prefix: str = Field(
+        "", description="seq2seq: text put before every source wherever the model reads one (training, evaluation, "
+                        "predict, serve, export checks, promotion), as written: e.g. \"summarize: \" for T5.")
+    source_lang: str | None = Field(
+        None, description="seq2seq with a checkpoint whose tokenizer marks languages (mBART-50): the sources' "
+                          "language code, e.g. en_XX; other families take none.")
+    target_lang: str | None = Field(
+        None, description="seq2seq, as source_lang: the targets' code, e.g. de_DE; it starts every target and is "
+                          "forced as the first generated token.")
     from_scratch: FromScratchParams = FromScratchParams()
 
     _checkpoints = field_validator("pretrained", "pretrained_encoder", "pretrained_decoder")(
@@ -330,6 +411,10 @@ class PromoteParams(Section):
     guarded: dict[str, float] = Field({"accuracy": 0.01}, description="Metric: the largest drop allowed.")
     floors: dict[str, float] = Field({}, description="Metric: the lowest value any champion may have (the highest, for "
                                                      "a lower-is-better metric); none by default.")
+    beat_baseline: bool = Field(True, description="A challenger, the first model too, must beat its task kind's "
+                                                  "trivial baseline on the same test rows by the primary metric (the "
+                                                  "majority label; the source or its first sentence; the context's "
+                                                  "first sentence; a unigram model); false turns the check off.")
     significance: SignificanceParams = SignificanceParams()
     serving_check: ServingCheckParams = ServingCheckParams()
     approval: Literal["auto", "required"] = Field(
@@ -515,6 +600,16 @@ class Params(Section):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     _file: str = PrivateAttr("params.yaml")
+    _hub_pins: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def hub_pins(self) -> dict:
+        """Dotted checkpoint key -> the Hub model it resolved to when the run started (tasks/hub/pins.py)."""
+        return self._hub_pins
+
+    @hub_pins.setter
+    def hub_pins(self, pins: dict) -> None:
+        self._hub_pins = pins
 
     @property
     def source_file(self) -> str:
@@ -714,6 +809,11 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     path = Path(path)
     raw = read_raw(path)
     for assignment in overrides or []:
+        if assignment.partition("=")[0].strip() == "model.trust_remote_code":
+            # Running a repo's own code is a decision for the reviewed params file, not a flag on one command line.
+            raise LmforgeError("--set model.trust_remote_code: a Hub model's own code runs only when the params file "
+                               f"itself says `trust_remote_code: true` under model:; write it in {path} (after reading "
+                               "that code).")
         apply_override(raw, assignment)
     try:
         params = Params.model_validate(raw, context={"file": str(path)})

@@ -12,6 +12,7 @@ class DatasetVersion:
     source: str
     rows: dict[str, int]
     push_pending: str = ""  # why the DVC remote does not hold this version yet; empty when it does
+    revision: str = ""  # what a remote source resolved to: a Hub commit, sha256:<hex> of a URL, or mirror:<hash>
 
     def summary(self) -> str:
         rows = " / ".join(f"{n} {split}" for split, n in self.rows.items())
@@ -92,6 +93,7 @@ class Promotion:
     deltas: dict[str, float]
     path: str  # the decision as JSON (also an artifact of the challenger's MLflow run, with when and by whom)
     by: str = ""  # who decided: a fact of the run, kept out of the file
+    baseline: str = ""  # the trivial baseline the gate held it to, in one line (the file has its record)
 
     def summary(self) -> str:
         return f"{'promoted' if self.promoted else 'rejected'}: {self.reason}"

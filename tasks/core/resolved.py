@@ -22,14 +22,19 @@ def resolved_path(params: Params) -> Path:
 
 def resolved_values(params: Params, raw: dict) -> dict:
     """Every key's value, in the file's own spelling where the file gave one (`pkg:NAME`, not the folder it names on
-    this machine), so that dvc.lock records the same params on every machine."""
-    return layer(Params, params.model_dump(mode="json", by_alias=True), raw)
+    this machine), so that dvc.lock records the same params on every machine; a Hub id pinned to its commit when
+    the params were (a new commit of a branch is then a change DVC sees)."""
+    values = layer(Params, params.model_dump(mode="json", by_alias=True), raw)
+    for dotted in params.hub_pins:
+        section, key = dotted.split(".")
+        values[section][key] = getattr(getattr(params, section), key)
+    return values
 
 
-def write_resolved(path: str | Path) -> Path:
-    """Write the resolved params of the params file at `path` (without --set: DVC records the file's own run);
-    an unchanged file is left alone."""
-    params = load_params(path)
+def write_resolved(path: str | Path, params: Params | None = None) -> Path:
+    """Write the resolved params of the params file at `path` (without --set: DVC records the file's own run), or
+    of `params` loaded from it (with Hub ids pinned); an unchanged file is left alone."""
+    params = params or load_params(path)
     target = resolved_path(params)
     text = HEADER.format(file=Path(path).as_posix()) + yaml.safe_dump(resolved_values(params, read_raw(path)),
                                                                       sort_keys=False, allow_unicode=True)

@@ -51,7 +51,6 @@ def configure_runtime(root: str | Path = ".") -> None:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         "DVC_NO_ANALYTICS": "1",
         "DVC_SITE_CACHE_DIR": str(root / ".dvc" / "site-cache"),
-        "HF_HUB_OFFLINE": "1",
         # Loading and saving bars of transformers; the training bar is Trainer's own and stays.
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
@@ -162,9 +161,11 @@ def run_entry(main: Callable[[Any], Any], argv: list[str] | None = None) -> None
     argv = sys.argv[1:] if argv is None else argv
     configure_runtime()
     from tasks.core.config import load_params
+    from tasks.hub.pins import pin_params
 
     try:
-        main(load_params(argv[0] if argv else "params.yaml"))
+        # Hub ids pinned to their commit, as the flow pins them: what trains and what the lineage records is a commit.
+        main(pin_params(load_params(argv[0] if argv else "params.yaml")))
     except Exception as error:
         explained = explain(error, main.__module__)
         if explained is None:

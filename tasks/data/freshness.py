@@ -1,7 +1,8 @@
 """Is there anything to do? A rerun on unchanged inputs answers before Prefect, DVC or torch are imported.
 
-ingest stamps the data version it produced with a fingerprint of what it read: the source files (path, size, mtime),
-the params that shape the dataset and lmforge's own code. When the fingerprint is unchanged, that data version is
+ingest stamps the data version it produced with a fingerprint of what it read: the source files (path, size, mtime;
+for a Hub dataset or a URL, the revision or digest it resolved to and its local copy), the params that shape the
+dataset and lmforge's own code. When the fingerprint is unchanged, that data version is
 what ingest would produce again, and the registry (the same check the flow makes) says whether a model was already
 trained on it with these params. Any doubt (no stamp, another run holding the lock, a changed file) means the flow.
 """
@@ -47,21 +48,29 @@ def describe_source(source: str) -> list[str]:
     return found
 
 
-def fingerprint_inputs(params: Params) -> str:
-    """What the data version depends on: source files, dataset params and lmforge's code (a change reruns ingest)."""
+def fingerprint_inputs(params: Params, local=None) -> str:
+    """What the data version depends on: source files, dataset params and lmforge's code (a change reruns ingest).
+    A remote source is resolved first (no request when it is pinned and already fetched) unless `local` holds it."""
+    from tasks.hub.sources import describe_fetched, fetch_source
+
     digest = hashlib.sha256(params.section_hash("task", "project", "data", "paths").encode())
     feedback = describe_source(params.paths.feedback) if Path(params.paths.feedback).is_dir() else []
-    for line in describe_source(params.data.source) + feedback:
+    local = local or fetch_source(params)
+    source = describe_fetched(local) if local.files is not None else describe_source(params.data.source)
+    for line in source + feedback:
         digest.update(line.encode())
     for module in sorted(CODE.rglob("*.py")):
         digest.update(module.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def write_stamp(params: Params, fingerprint: str, data_version: str) -> None:
-    """Called by ingest after versioning, with the fingerprint taken before it read the source."""
+def write_stamp(params: Params, fingerprint: str, data_version: str, revision: str = "") -> None:
+    """Called by ingest after versioning, with the fingerprint taken before it read the source, and the revision or
+    digest a remote source resolved to."""
     path = stamp_path(params)
     record = {"fingerprint": fingerprint, "data_version": data_version, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if revision:
+        record["source_revision"] = revision
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(record, indent=1))

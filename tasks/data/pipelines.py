@@ -58,10 +58,14 @@ def relative(path: str | Path, root: Path) -> str:
 def pipeline_entry(params: Params, root: Path) -> dict:
     """What dvc.yaml needs of a params file: the file, its resolved copy, what ingest reads and every output."""
     from tasks.core.resolved import resolved_path
+    from tasks.hub.names import is_remote
+    from tasks.hub.sources import source_folder
 
     source = params.data.source
+    # A Hub dataset or URL is read from the folder it is fetched into: that folder is what DVC tracks.
+    inputs = BUILTIN_INPUTS if source in BUILTIN_TASKS else source_folder(params) if is_remote(source) else source
     entry = {"params": relative(params.source_file, root), "resolved": relative(resolved_path(params), root),
-             "inputs": BUILTIN_INPUTS if source in BUILTIN_TASKS else relative(source, root),
+             "inputs": relative(inputs, root),
              "feedback": relative(params.paths.feedback, root)}
     return entry | {key: relative(getattr(params.paths, key), root) for key in OUTPUTS}
 
@@ -85,6 +89,7 @@ def sync_pipeline(params: Params, root: str | Path = ".") -> str:
     its resolved params; returns the pipeline's name. Run with --set values that move an output, the run cannot be
     one of the file's pipeline runs, which is said in one sentence."""
     from tasks.core.resolved import write_resolved
+    from tasks.hub.pins import pin_params
 
     root = Path(root).resolve()
     own = load_params(params.source_file)  # the file's own values: --set makes no pipeline of its own
@@ -107,7 +112,7 @@ def sync_pipeline(params: Params, root: str | Path = ".") -> str:
     if pipelines.get(name) != entry or pipelines != read_pipelines(root):
         pipelines[name] = entry
         write_pipelines(pipelines, root)
-    write_resolved(own.source_file)
+    write_resolved(own.source_file, pin_params(own))
     for key in OUTPUTS:
         if relative(getattr(params.paths, key), root) != entry[key]:
             raise LmforgeError(f"--set paths.{key}: the run would write {getattr(params.paths, key)}, but the "

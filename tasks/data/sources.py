@@ -40,7 +40,7 @@ def read_table(path: Path, fmt: str = "auto", documents: str = "blank_line", tex
         elif kind == "text":
             frame = read_text(path, documents, text_column)
         else:
-            frame = pd.read_parquet(path)
+            frame = read_parquet(path)
     except UnicodeDecodeError as error:
         raise LmforgeError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
                            "re-save the file as UTF-8.") from None
@@ -49,6 +49,15 @@ def read_table(path: Path, fmt: str = "auto", documents: str = "blank_line", tex
     if frame.empty:
         raise LmforgeError(f"{path}: has a header but no rows; add data rows or point data.source elsewhere.")
     return frame
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file; class ids the `datasets` library named in its schema (ClassLabel) read as their names."""
+    import pyarrow.parquet as pq
+
+    from tasks.data.shapes import class_names, name_classes
+
+    return name_classes(pd.read_parquet(path), class_names(pq.read_schema(path).metadata))
 
 
 def describe_parse_error(path: Path, kind: str, message: str) -> str:
@@ -135,6 +144,16 @@ def pick_files(folder: Path, named: dict[str, str]) -> list[tuple[str, Path]]:
     return [(split, folder / name) for split, name in picked.items()]
 
 
+def read_files(files: list[tuple[str | None, str]], fmt: str = "auto", named: dict[str, str] | None = None,
+               documents: str = "blank_line", text_column: str = "text") -> list[tuple[str | None, pd.DataFrame]]:
+    """Frames of the files a remote source was fetched as, each with the split it holds (None: a single file)."""
+    if named and any(split is None for split, _ in files):
+        split = next(iter(named))
+        raise LmforgeError(f"data.splits.{split} names a split, but data.source is one file; give data.splits shares, "
+                           "or point data.source at the dataset or folder.")
+    return [(split, read_table(Path(path), fmt, documents, text_column)) for split, path in files]
+
+
 def read_source(source: str, fmt: str = "auto", named: dict[str, str] | None = None, documents: str = "blank_line",
                 text_column: str = "text") -> list[tuple[str | None, pd.DataFrame]]:
     """Frames of a file or a folder, each with the split its file stands for (None when a single file)."""
@@ -173,12 +192,20 @@ def peek_columns(source: str) -> list[str] | None:
 
 
 def pick_columns(frame: pd.DataFrame, columns: dict[str, str], origin: str) -> pd.DataFrame:
-    """Rename the source's columns to canonical names; a missing one is named with the key that sets it."""
+    """Rename the source's columns to canonical names (a dotted name reads inside a nested column: answers.text); a
+    missing one is named with the key that sets it."""
+    from tasks.data.shapes import dig
+
+    picked = {}
     for key, column in columns.items():
-        if column not in frame.columns:
+        values = frame[column] if column in frame.columns else dig(frame, column)
+        if values is None:
+            nested = any(frame[name].map(lambda value: isinstance(value, dict)).any() for name in frame.columns)
+            hint = " (a dotted name reads inside a nested column, e.g. answers.text)" if nested else ""
             raise LmforgeError(f"{origin}: no column {column!r} (it has {', '.join(map(repr, map(str, frame.columns)))}); "
-                               f"set data.{key} to the right column.")
-    return pd.DataFrame({key.removesuffix("_column"): as_text(frame[column]) for key, column in columns.items()})
+                               f"set data.{key} to the right column{hint}.")
+        picked[key.removesuffix("_column")] = as_text(values)
+    return pd.DataFrame(picked)
 
 
 def as_text(column: pd.Series) -> pd.Series:

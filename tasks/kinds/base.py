@@ -37,6 +37,8 @@ class TaskKind(Protocol):
     INIT_MODEL: str
     READS_DOCUMENTS: bool  # a .txt source is read as documents (data.documents), not as a table
     OUTPUT_IS_LABEL: bool  # its outputs are labels (the monitor compares their shares), else texts (their lengths)
+    # The transformers Auto class a pretrained checkpoint is loaded as: which architecture families the kind can use.
+    AUTO_CLASS: str
 
     def make_builtin(self, source: str, rows: int, seed: int) -> pd.DataFrame:
         """The generated dataset `builtin:NAME` of this kind (config.BUILTIN_TASKS lists which are whose)."""
@@ -70,6 +72,11 @@ class TaskKind(Protocol):
                      reused: dict[str, list[str] | None]) -> tuple[dict[str, dict[str, float]], Callable[[int], dict], dict]:
         """Promotion: metrics of each model (by role) on the test rows, the significance check for a seed, and each
         model's outputs on the rows (by role; empty when they cannot be scored row by row) for the slice gate."""
+
+    def baseline_metrics(self, params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict[str, float]]:
+        """Promotion: the kind's trivial baseline (learnt from `train` where it learns anything) scored on the test
+        rows with the metric code score_models uses: (what it is, as a reason names it; its metrics, the primary
+        one among them). The gate refuses a model that does not beat it (promote.beat_baseline)."""
 
     def row_scorers(self, params: Params, model_dir: str | Path, test: pd.DataFrame,
                     predicted: list[str]) -> dict[str, Callable]:

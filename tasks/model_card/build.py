@@ -25,7 +25,10 @@ def describe_model(sources) -> dict:
         fact("registered", "version", "created"), fact("task", "tag", "task"),
         fact("weights sha256", "tag", "weights_sha256"), fact("git commit", "tag", "git_commit"),
         fact("code differed from the commit", "tag", "git_dirty"), fact("lmforge", "tag", "lmforge_version"),
-        fact("params hash", "tag", "params_hash"), fact("MLflow run", "run", "run_id")]}
+        fact("params hash", "tag", "params_hash"), fact("MLflow run", "run", "run_id"),
+        make_fact(sources, "base model (Hub, at its commit)", "tag", "hub.model.pretrained",
+                  missing="none from the Hub (a local checkpoint, or trained from scratch)"),
+        make_fact(sources, "its own code trusted", "tag", "trust_remote_code", missing="no")]}
 
 
 def describe_use(sources) -> dict:
@@ -39,7 +42,10 @@ def describe_use(sources) -> dict:
 def describe_data(sources) -> dict:
     fact = lambda label, *key: make_fact(sources, label, "artifact", REPORT, *key)
     return {"title": "Data and validation", "facts": [
-        make_fact(sources, "source", "tag", "data_source"), make_fact(sources, "data version (DVC)", "tag", "data_version"),
+        make_fact(sources, "source", "tag", "data_source"),
+        make_fact(sources, "source revision (Hub commit, checksum or mirror)", "tag", "data_revision",
+                  missing="none (a local or built-in source)"),
+        make_fact(sources, "data version (DVC)", "tag", "data_version"),
         *(fact(f"{split} rows", "rows", split) for split in ("train", "validation", "test")),
         fact("validation passed", "success"), fact("checks evaluated", "evaluated"), fact("failed checks", "checks"),
         fact("warnings", "warnings"), fact("rows dropped, by check", "dropped")]}
@@ -81,6 +87,9 @@ def describe_gate(sources) -> dict:
         fact("champion before", "champion_before"), fact("champion after", "champion_after"),
         fact("compared on data version", "data_version"), fact("test rows compared", "test_rows"),
         fact("challenger's metrics", "metrics", "challenger"), fact("champion's metrics", "metrics", "champion"),
+        *(make_fact(sources, label, "artifact", PROMOTION, "baseline", key, missing=missing, absent="-")
+          for label, key in (("baseline checked", "checked"), ("baseline", "name"), ("baseline's metrics", "metrics"),
+                             ("beats the baseline", "beaten"))),
         fact("deltas", "deltas"), fact("significance", "significance"),
         fact("serving check passed", "serving_check", "passed"), fact("served on", "serving_check", "backend"),
         fact("canned requests", "serving_check", "requests"),

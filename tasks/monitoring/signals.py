@@ -12,15 +12,23 @@ def embed_texts(folder: str | Path, texts: list[str], batch_size: int = 64, max_
     """One vector per text from the model in `folder` (any kind: an encoder-decoder's encoder, else the model's
     base), in length-sorted batches; rows come back in the texts' order."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
-
+    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
     from transformers.utils import logging as hf_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    from tasks.training.loading import load_trained, load_trained_tokenizer, trusts_code
+
+    tokenizer = load_trained_tokenizer(folder)
+    if tokenizer.pad_token is None:  # a decoder's (GPT-2, Llama, ...): the mask keeps pads out of the mean
+        tokenizer.pad_token = tokenizer.eos_token
+    # Pads last, whatever the tokenizer says: the texts' own positions then count from 0, as they do alone.
+    tokenizer.padding_side = "right"
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # loading the base model of a task checkpoint reports its unused head
     try:
-        model = AutoModel.from_pretrained(str(folder)).eval()
+        # A warm-started EncoderDecoderModel has no AutoModel class; its seq2seq class holds the same encoder.
+        config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trusts_code(folder))
+        warm = config.model_type == "encoder-decoder"
+        model = load_trained(AutoModelForSeq2SeqLM if warm else AutoModel, folder)
     finally:
         hf_logging.set_verbosity(verbosity)
     encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
@@ -44,9 +52,9 @@ def embed_texts(folder: str | Path, texts: list[str], batch_size: int = 64, max_
 def read_signals(folder: str | Path, reference: list[str], window: list[str]) -> dict[str, float]:
     """Readable figures of both samples under the champion's tokenizer: mean characters, share of unknown tokens,
     share of the window's tokens never seen in the reference sample, share of non-ASCII characters."""
-    from transformers import AutoTokenizer
+    from tasks.training.loading import load_trained_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    tokenizer = load_trained_tokenizer(folder)
     unknown = tokenizer.unk_token_id
 
     def token_ids(texts: list[str]) -> list[int]:
@@ -72,11 +80,13 @@ def load_generator(folder: str | Path):
     model that does not generate text (a classifier, a span extractor)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-    config = AutoConfig.from_pretrained(str(folder))
+    from tasks.training.loading import load_trained, trusts_code
+
+    config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trusts_code(folder))
     if config.is_encoder_decoder:
-        return AutoModelForSeq2SeqLM.from_pretrained(str(folder)).eval(), True
+        return load_trained(AutoModelForSeq2SeqLM, folder), True
     if any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in config.architectures or []):
-        return AutoModelForCausalLM.from_pretrained(str(folder)).eval(), False
+        return load_trained(AutoModelForCausalLM, folder), False
     return None, False
 
 
@@ -86,12 +96,12 @@ def output_losses(folder: str | Path, *samples: tuple[list[str], list[str]], bat
     given its input; a causal LM: the output text itself), the model loaded once; None for a model that does not
     generate. A model grows unsure of what it says when its inputs move away from its training data."""
     import torch
-    from transformers import AutoTokenizer
+    from tasks.training.loading import load_trained_tokenizer
 
     model, encoder_decoder = load_generator(folder)
     if model is None:
         return None
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    tokenizer = load_trained_tokenizer(folder)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 

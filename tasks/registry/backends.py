@@ -24,6 +24,9 @@ FALLBACK_FILE = "model.int8.json"
 # A seq2seq model's exports: an encoder and one decoder step per backend (tasks/kinds/seq2seq/export.py).
 SEQ2SEQ_FILES = {"onnx": ("encoder.onnx", "decoder.onnx"), "onnx-int8": ("encoder.int8.onnx", "decoder.int8.onnx")}
 BACKENDS = ("eager", *BACKEND_FILES)
+# Model types whose position ids start after the pad token's (transformers' create_position_ids_from_input_ids).
+PADDED_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "roberta-prelayernorm", "data2vec-text",
+                    "xmod", "mpnet", "ibert"}
 # Threads of the ONNX sessions opened in this context; None: ONNX Runtime's default (every core, spinning between
 # calls). A shadow model gets one thread that does not spin, so it never takes the champion's cores while it waits.
 SESSION_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("session_threads", default=None)
@@ -105,7 +108,10 @@ def position_limit(folder: str | Path) -> int:
     import json
 
     config = json.loads((Path(folder) / "config.json").read_text())
-    return int(config.get("max_position_embeddings", 512))
+    limit = int(config.get("max_position_embeddings", 512))
+    # RoBERTa-style models number positions from the pad id + 1, so 514 embeddings hold 512 tokens.
+    offset = int(config.get("pad_token_id") or 0) + 1 if config.get("model_type") in PADDED_POSITIONS else 0
+    return limit - offset
 
 
 def load_logits(folder: str | Path, backend: str) -> Logits:
@@ -115,7 +121,9 @@ def load_logits(folder: str | Path, backend: str) -> Logits:
         import torch
         from transformers import AutoModelForSequenceClassification
 
-        model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+        from tasks.training.loading import load_trained
+
+        model = load_trained(AutoModelForSequenceClassification, folder)
 
         def run_eager(batch):
             with torch.inference_mode():
@@ -144,9 +152,9 @@ class TextScorer:
     """Texts to logits with one loaded model and tokenizer, reused across calls (a server answers many requests)."""
 
     def __init__(self, folder: str | Path, backend: str):
-        from transformers import AutoTokenizer
+        from tasks.training.loading import load_trained_tokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self.tokenizer = load_trained_tokenizer(folder)
         self.limit = min(self.tokenizer.model_max_length, position_limit(folder))
         self.logits = load_logits(folder, backend)
 

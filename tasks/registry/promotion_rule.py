@@ -87,17 +87,20 @@ def classification_significance(rule: PromoteParams, y_true, champion, challenge
 
 
 def decide(rule: PromoteParams, challenger: dict[str, float], champion: dict[str, float] | None,
-           significance: dict | None = None) -> Verdict:
-    """Floors, then (when there is a champion) improvement, guarded metrics and significance; every failure is named.
-    A metric in LOWER_IS_BETTER (perplexity, loss) improves downwards and its floor is a ceiling."""
+           significance: dict | None = None, baseline: dict | None = None) -> Verdict:
+    """Floors and the baseline (tasks/registry/baseline.judge_baseline's record), then (when there is a champion)
+    improvement, guarded metrics and significance; every failure is named. A metric in LOWER_IS_BETTER (perplexity,
+    loss) improves downwards and its floor is a ceiling."""
     better = lambda name, delta: -delta if name in LOWER_IS_BETTER else delta  # gain, positive when it got better
     failed = [f"{name} {challenger[name]:.6g} is {'above the ceiling' if name in LOWER_IS_BETTER else 'below the floor'} "
               f"{floor:.6g}" for name, floor in rule.floors.items() if better(name, challenger[name] - floor) < 0]
+    checked = [baseline["reason"]] if baseline and baseline["checked"] else []
+    failed += [] if not checked or baseline["beaten"] else checked
     if champion is None:
         cleared = ", ".join(f"{name} {challenger[name]:.4f} {'<=' if name in LOWER_IS_BETTER else '>='} {floor:.4f}"
                             for name, floor in rule.floors.items())
         reasons = failed or [f"first model: it clears every floor ({cleared})" if cleared else
-                             "first model: no champion to beat and no floor set (promote.floors)"]
+                             "first model: no champion to beat and no floor set (promote.floors)", *checked]
         return Verdict(not failed, reasons)
     names = [rule.primary_metric, *(name for name in rule.guarded if name != rule.primary_metric)]
     deltas = {name: round(challenger[name] - champion[name], 6) for name in names}
@@ -114,7 +117,7 @@ def decide(rule: PromoteParams, challenger: dict[str, float], champion: dict[str
     if significance and not significance["passed"]:
         failed.append(f"the {primary} gain is not significant: {describe_significance(significance)}")
     passed = [change, *(f"{name} within {margin:.4f} of the champion" for name, margin in rule.guarded.items()),
-              "floors met", *([describe_significance(significance)] if significance else [])]
+              "floors met", *checked, *([describe_significance(significance)] if significance else [])]
     return Verdict(not failed, failed or passed, deltas, significance or {})
 
 

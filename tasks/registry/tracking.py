@@ -105,8 +105,10 @@ def start_run(params: Params, run_name: str | None = None) -> str:
 
     mlflow_client = client(params)
     run = mlflow_client.create_run(experiment_id(params), run_name=run_name)
+    from tasks.hub.pins import hub_tags
+
     tags = {"params_hash": params.section_hash(), "git_commit": git_commit(), "lmforge_version": __version__,
-            "data_source": params.data.source, "task": params.task}
+            "data_source": params.data.source, "task": params.task, **hub_tags(params)}
     flat = flatten(params.model_dump(mode="json", by_alias=True))
     mlflow_client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in flat.items()],
                             tags=[RunTag(k, v) for k, v in tags.items()])

@@ -10,11 +10,12 @@ from tasks.core.errors import LmforgeError
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # a trained WordPiece tokenizer's, BERT's
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str, trust_remote_code: bool = False):
+    """A pretrained checkpoint's tokenizer; `trust_remote_code` as the params say (its config may need the code)."""
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(path)
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
         raise LmforgeError(f"{path}: holds no loadable tokenizer ({str(error).splitlines()[0][:120]}); "
                            "set tokenize.pretrained to a folder with tokenizer.json, or null to train one.") from None

@@ -35,6 +35,10 @@ def test_tiny_gpt_beats_unigram_and_is_promoted_by_perplexity(modelled):
     for name in ("perplexity", "word_perplexity"):
         assert promotion["metrics"]["challenger"][name] == pytest.approx(metrics[f"eval_{name}"], rel=1e-3), name
     assert metrics["eval_word_perplexity"] > metrics["eval_perplexity"], "a word is one token or more"
+    # The gate's unigram baseline is evaluate's, on the same tokens, and the model beats it by word perplexity.
+    baseline = promotion["baseline"]
+    assert baseline["metrics"]["perplexity"] == pytest.approx(metrics["eval_unigram_perplexity"], rel=1e-4), baseline
+    assert baseline["beaten"] and "beats the baseline (a unigram model" in promotion["reasons"][-1], promotion
     intervals = json.loads((root / "metrics/causal_lm/intervals.json").read_text())
     assert intervals["intervals"] == {} and "probabilities" in intervals["missing"], intervals
     samples = json.loads((root / "metrics/causal_lm/samples.json").read_text())
@@ -60,6 +64,20 @@ def test_predict_continues_a_prompt(modelled, monkeypatch):
     assert result.exit_code == 0, result.output
     continuation = result.stdout.splitlines()[-1].split("\t")[0]
     assert len(continuation.split()) >= 2, result.output
+
+
+def test_the_champion_is_exported_and_predicts_from_onnx_as_eager(modelled, monkeypatch):
+    root, _ = modelled
+    monkeypatch.chdir(root)
+    version = registry(root).get_model_version_by_alias("test-stories", "champion")
+    assert version.tags["export_onnx"].startswith("passed: greedy continuations identical"), version.tags
+    prompts = ["on monday mia went", "tom had five", "every friday pip the"]
+    found = {}
+    for backend in ("eager", "onnx"):
+        result = invoke("predict", *prompts, "--backend", backend, "--json")
+        assert result.exit_code == 0, result.output
+        found[backend] = [row["output"] for row in json.loads(result.stdout)["predictions"]]
+    assert found["onnx"] == found["eager"] and all(found["onnx"]), found
 
 
 @pytest.mark.parametrize("rows, expected", [

@@ -16,8 +16,12 @@ from tests.conftest import FAST_PARAMS, REPO, make_project, merge
 
 pytestmark = pytest.mark.flow
 
+# The gate lets the model through (no floor, no significance, no baseline): this checks that DVC runs every stage
+# and repeats its outputs. 20 steps learn nothing (every row gets the majority label, exactly the majority baseline's
+# macro F1), which promote.beat_baseline would rightly refuse.
 TINY = merge(FAST_PARAMS, {"data": {"sample": {"rows": 600}}, "train": {"max_steps": 20},
-                           "promote": {"floors": {"f1_macro": 0.0}, "significance": {"test": "none"}},
+                           "promote": {"floors": {"f1_macro": 0.0}, "significance": {"test": "none"},
+                                       "beat_baseline": False},
                            "registry": {"model_name": "test-dvc"}})
 
 

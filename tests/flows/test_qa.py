@@ -31,6 +31,7 @@ def test_tiny_model_answers_the_facts_and_is_promoted_by_f1(answered):
     # A guess of the first name or number in the context scores about 25; the model reads the question.
     assert metrics["eval_exact_match"] >= 55 and metrics["eval_f1"] >= metrics["eval_exact_match"], metrics
     assert "promoted: first model" in result.output and "f1" in result.output, result.output
+    assert "onnx passed" in result.output and "torch-export passed" in result.output, result.output
     low, high = json.loads((root / "metrics/qa/intervals.json").read_text())["intervals"]["eval_f1"]
     assert low <= metrics["eval_f1"] <= high, (low, metrics, high)
     version = registry(root).get_model_version_by_alias("test-facts", "champion")
@@ -46,6 +47,11 @@ def test_predict_answers_question_and_context(answered, monkeypatch):
     assert result.exit_code == 0, result.output
     answers = [line.split("\t")[0] for line in result.stdout.splitlines()[-2:]]
     assert answers == ["12", "Oslo"], result.output
+    # The champion's exports passed their parity check on the test answers: ONNX answers as eager PyTorch does.
+    exported = invoke("predict", "--backend", "onnx", f"How many lamps did Anna buy? || {CONTEXT}",
+                      f"Where did Tom go? || {CONTEXT}")
+    assert exported.exit_code == 0, exported.output
+    assert [line.split("\t")[0] for line in exported.stdout.splitlines()[-2:]] == answers, exported.output
     # --file reads data.question_column and data.context_column.
     (root / "questions.csv").write_text(f'question,context\nWhere did Tom go?,"{CONTEXT}"\n')
     from_file = invoke("predict", "--file", "questions.csv")

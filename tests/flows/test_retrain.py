@@ -37,6 +37,11 @@ def test_flow_trains_a_model_above_threshold(trained):
     assert first.metrics["eval_f1_macro"] >= 0.80, first.metrics
     assert "lmforge run finished" in first.output and "@challenger" in first.output
     assert "promoted: first model: it clears every floor" in first.output
+    # A first model too must beat the majority label (a macro F1 near 0.2 on three classes), said in the verdict and
+    # on a line of its own.
+    assert "; beats the baseline (majority label '" in first.output
+    baseline = next(line for line in first.output.splitlines() if line.startswith("  baseline "))
+    assert baseline.split(None, 1)[1].startswith("majority label '") and "beaten by the model" in baseline, baseline
     for word in ("data version", "validation", "f1_macro", "step times", "mlflow ui"):
         assert word in first.output.lower()
 
@@ -92,6 +97,11 @@ def test_worse_challenger_is_rejected_against_the_rescored_champion(trained):
     champion_run = client.get_model_version("test-reviews", "1").run_id
     assert decision["metrics"]["champion"]["f1_macro"] == round(client.get_run(champion_run).data.metrics["eval_f1_macro"], 6)
     assert decision["deltas"]["f1_macro"] < 0 and decision["rule"]["primary_metric"] == "f1_macro"
+    # The baseline on the same rows, scored as the models are: every row given the training split's majority label.
+    baseline = decision["baseline"]
+    assert baseline["checked"] and baseline["name"].startswith("majority label '") and decision["rule"]["beat_baseline"]
+    assert 0.3 < baseline["metrics"]["accuracy"] < 0.5 and baseline["metrics"]["recall_macro"] == pytest.approx(1 / 3, abs=1e-6)
+    assert baseline["metrics"]["f1_macro"] < 0.3 < decision["metrics"]["champion"]["f1_macro"], baseline
     assert decision["significance"]["test"] == "bootstrap" and not decision["significance"]["passed"]
     # The per-slice gate: each class and length bucket of the same rows, both models on each; the undertrained
     # challenger loses on the slices with enough rows, and each such slice is a reason.
@@ -133,6 +143,8 @@ def test_each_registered_version_has_a_model_card_that_holds(trained, monkeypatc
     assert f1 == first.metrics["eval_f1_macro"] and card_figure(one, "Test metrics", "f1_macro 0") <= f1
     assert card_figure(one, "Test metrics", "f1_macro 1") >= f1
     assert card_figure(one, "Promotion gate", "verdict") == "promoted"
+    assert card_figure(one, "Promotion gate", "beats the baseline") is True
+    assert card_figure(one, "Promotion gate", "baseline").startswith("majority label '")
     assert card_figure(one, "Export parity", "onnx status") == "passed"
     assert card_figure(one, "Promotion gate", "serving check passed") is True
     assert card_figure(one, "Promotion gate", "served on") == "onnx"

@@ -1,9 +1,12 @@
-"""Opt-in (LMFORGE_SLOW=1): a real pretrained checkpoint, and real benchmark data read where it lies."""
+"""Opt-in (LMFORGE_SLOW=1): a real pretrained checkpoint, and real benchmark data named by its public source, read
+through the data mirror (LMFORGE_DATA_MIRROR as CI sets it, else a stand-in built from LMFORGE_DATASETS)."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,20 @@ from tests.conftest import FAST_PARAMS, REPO, invoke, make_project, registry
 
 pytestmark = pytest.mark.slow
 DATASETS = Path(os.environ.get("LMFORGE_DATASETS", REPO.parent / "shared" / "datasets"))
+TREC = "hf://datasets/CogComp/trec@refs/convert/parquet"
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory) -> Path:
+    """The data mirror: CI's, else a stand-in built here from local conversions (scripts/build_stand_in_mirror.py)."""
+    if os.environ.get("LMFORGE_DATA_MIRROR"):
+        return Path(os.environ["LMFORGE_DATA_MIRROR"])
+    if not (DATASETS / "trec").is_dir():
+        pytest.skip(f"no LMFORGE_DATA_MIRROR and no datasets at {DATASETS} to build one from; set either")
+    target = tmp_path_factory.mktemp("mirror")
+    subprocess.run([sys.executable, str(REPO / "scripts/build_stand_in_mirror.py"), "--from", str(DATASETS), "--to",
+                    str(target)], check=True, capture_output=True)
+    return target
 
 
 def run_flow(root: Path, *overrides: str):
@@ -34,15 +51,13 @@ def test_fine_tunes_all_minilm_from_its_installed_folder(prefect_harness, tmp_pa
     assert version.tags["validation_success"] == "true"
 
 
-def test_trec_from_files_through_a_path_setting(prefect_harness, tmp_path, monkeypatch):
-    trec = DATASETS / "trec"
-    if not (trec / "train.csv").is_file():
-        pytest.skip(f"no TREC data at {trec}; set LMFORGE_DATASETS")
+def test_trec_by_its_hub_name_through_the_mirror(prefect_harness, tmp_path, monkeypatch, mirror):
+    monkeypatch.setenv("LMFORGE_DATA_MIRROR", str(mirror))
     root = make_project(tmp_path / "project", FAST_PARAMS)
     monkeypatch.chdir(root)
-    # Read in place; test_fine.csv beside them is not read because data.splits names the files.
-    settings = [f"data.source={trec}", "data.labels=null", "validate.min_rows_per_class=50",
-                "data.splits={train: train.csv, validation: 0.1, test: test.csv}"]
+    # The Hub's split names; coarse_label's ids are read as the names the Parquet schema gives them.
+    settings = [f"data.source={TREC}", "data.label_column=coarse_label", "data.labels=null",
+                "validate.min_rows_per_class=50", "data.splits={train: train, validation: 0.1, test: test}"]
     # TREC's test split repeats 10 training questions: by default the suite says so and stops the flow.
     refused = invoke("run", *[arg for s in settings for arg in ("--set", s)])
     assert refused.exit_code == 1 and "expect_column_values_to_be_unique(text)" in refused.stderr, refused.stderr
@@ -51,3 +66,4 @@ def test_trec_from_files_through_a_path_setting(prefect_harness, tmp_path, monke
     assert metrics["eval_f1_macro"] >= 0.6, metrics
     report = json.loads((root / "data/validation/report.json").read_text())
     assert report["dropped"]["leakage"] > 0 and report["dropped"]["duplicates"] > 0, report["dropped"]
+    assert json.loads((root / "data/ingest.json").read_text())["source_revision"].startswith("mirror:")

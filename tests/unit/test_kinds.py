@@ -15,7 +15,7 @@ from tasks.kinds.base import TaskKind
 from tests.conftest import REPO
 
 # Infrastructure, by concern: each a package under tasks/.
-INFRASTRUCTURE = ("core", "data", "training", "registry", "servers", "monitoring")
+INFRASTRUCTURE = ("core", "data", "training", "registry", "servers", "monitoring", "hub")
 # What tasks/kinds/base.py's TaskKind declares: its attributes and its methods.
 PROTOCOL = (*TaskKind.__annotations__, *(name for name, value in vars(TaskKind).items()
                                          if callable(value) and not name.startswith("_")))

@@ -24,6 +24,9 @@ REPORT = {"success": True, "failures": [], "warnings": ["class_rows: 3 rows of b
 PROMOTION = {"verdict": "promoted", "reasons": ["first model: it clears every floor (f1_macro 0.9412 >= 0.7000)"],
              "rule": {"primary_metric": "f1_macro"}, "champion_before": None, "champion_after": "1",
              "data_version": "abc.dir", "test_rows": 200, "metrics": {"challenger": {"f1_macro": 0.9412}},
+             "baseline": {"checked": True, "name": "majority label 'good'", "primary_metric": "f1_macro",
+                          "metrics": {"accuracy": 0.6, "f1_macro": 0.375}, "beaten": True,
+                          "reason": "beats the baseline (majority label 'good'): f1_macro 0.9412 > 0.3750"},
              "deltas": {}, "significance": {}}
 
 
@@ -64,6 +67,11 @@ def test_the_card_shows_the_records_and_checks_itself(version):
     assert "| bad | 0.9100 | 0.9400 | 0.9224 |" in markdown  # per class, from evaluate's names
     assert "- **rows dropped, by check**: duplicates: 4" in markdown
     assert "- **contact**: ml-team@example.org" in markdown
+    assert "- **baseline**: majority label 'good'\n- **baseline's metrics**: accuracy: 0.6000, f1_macro: 0.3750\n" \
+           "- **beats the baseline**: yes" in markdown
+    assert figure(card, "Promotion gate", "baseline") | {} == {
+        "label": "baseline", "value": "majority label 'good'", "from": "artifact", "name": "promotion/promotion.json",
+        "key": ["baseline", "name"]}
     assert "not exported" in markdown and "not checked yet (lmforge reproduce models:/unit-card/1)" in markdown
 
 

@@ -1,5 +1,6 @@
 """A tiny random encoder-decoder exported for ONNX Runtime: NumPy beam search over the exported graphs gives the same
-token ids as transformers' generate, for several beam sizes and length penalties."""
+token ids as transformers' generate, for several beam sizes and length penalties, with and without a forced first
+token."""
 
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ def generated(row: list[int]) -> list[int]:
     return row[:row.index(EOS) + 1] if EOS in row else row
 
 
-@pytest.mark.parametrize("beams,length_penalty", [(1, 1.0), (2, 1.0), (4, 1.0), (4, 0.3), (3, 2.0)])
-def test_onnx_beam_search_gives_transformers_ids(exported, beams, length_penalty):
+@pytest.mark.parametrize("beams,length_penalty,first", [(1, 1.0, None), (2, 1.0, None), (4, 1.0, None), (4, 0.3, None),
+                                                        (3, 2.0, None), (4, 1.0, 7), (1, 1.0, 7)])
+def test_onnx_beam_search_gives_transformers_ids(exported, beams, length_penalty, first):
     import torch
 
     from tasks.kinds.seq2seq.beam_search import beam_search
@@ -61,19 +63,22 @@ def test_onnx_beam_search_gives_transformers_ids(exported, beams, length_penalty
     from tasks.registry.backends import open_onnx_session as open_session
 
     model, folder = exported
+    start = {"forced_bos_token_id": first} if first else {}  # a target language's code, as mBART-50's
     params = load_params(REPO / "params.seq2seq.yaml", [f"evaluate.num_beams={beams}", "evaluate.max_new_tokens=12",
                                                         f"evaluate.length_penalty={length_penalty}"])
     ids, mask = sources()
     with torch.inference_mode():
         eager = model.generate(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), num_beams=beams,
-                               max_new_tokens=12, length_penalty=length_penalty, early_stopping=beams > 1)
+                               max_new_tokens=12, length_penalty=length_penalty, early_stopping=beams > 1, **start)
     encoder, decoder = open_session(folder / "encoder.onnx"), open_session(folder / "decoder.onnx")
-    settings = read_beam_settings(folder, params)
+    settings = read_beam_settings(folder, params, start)
     assert (settings.start_id, settings.eos_id, settings.pad_id, settings.forced_eos) == (PAD, EOS, PAD, True)
+    assert settings.forced_bos_id == first
     encoded = encoder.run(None, {"input_ids": ids, "attention_mask": mask})
     found = beam_search(DecoderState(decoder, encoded, mask, beams), len(ids), settings)
     expected = [generated(row) for row in eager.tolist()]
     assert found == expected
+    assert first is None or {row[0] for row in found} == {first}
     assert len({len(row) for row in expected}) > 1, "every hypothesis had one length: the test would miss length bugs"
 
 

@@ -1,9 +1,11 @@
 """The causal_lm kind: GPT-style language modelling. A decoder-only model (a local checkpoint, or a small GPT-2 from
 scratch), texts packed into blocks, perplexity on validation and test against a unigram baseline, greedy and sampled
-continuations; optionally LoRA fine-tuning with PEFT, the adapter merged or kept beside the base weights.
+continuations; optionally LoRA fine-tuning with PEFT, the adapter merged or kept beside the base weights; the
+decoder exported to ONNX (fp32, int8) with its keys and values, and served from it.
 
-Implementation: tasks/kinds/causal_lm/tokenize.py (tokenizer, packing), lm_train.py (model, LoRA, Trainer, saving), lm_metrics.py
-(perplexity, unigram, the bootstrap), lm_eval.py (evaluate, generation), lm_model.py (the pyfunc), lm_checks.py.
+Implementation, in tasks/kinds/causal_lm/: tokenize.py (tokenizer, packing), train.py (model, LoRA, Trainer, saving),
+metrics.py (perplexity, unigram, the bootstrap), evaluate.py, generate.py (left-padded batches, eager generation),
+export.py (the decoder step, parity), onnx.py (greedy generation on ONNX Runtime), model.py (the pyfunc), checks.py.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ INIT_COLUMNS = [("text_column", "text", "the text to model (a .txt source has it
 INIT_MODEL = "  pretrained: null              # a local GPT-style checkpoint; null: a small GPT-2 from scratch"
 READS_DOCUMENTS = True  # whether a .txt source is read as documents (data.documents)
 OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length
+AUTO_CLASS = "AutoModelForCausalLM"  # what a pretrained checkpoint loads as
 
 
 def source_columns(data: DataParams) -> dict[str, str]:
@@ -101,6 +104,13 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str],
     return metrics, lambda seed: lm_significance(params.promote, scores, words, seed, chars), {}
 
 
+def baseline_metrics(params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    """A unigram model of the training tokens, on the test tokens the model predicts."""
+    from tasks.kinds.causal_lm.baseline import unigram_baseline
+
+    return unigram_baseline(params, train, test)
+
+
 def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:
     """None: perplexity needs the model's probabilities, and the saved predictions are continuations."""
     return {}
@@ -108,10 +118,11 @@ def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predi
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame,
                  describe_error: Callable[[Exception], str]) -> dict:
-    from tasks.registry.backends import BACKEND_FILES
+    """The decoder step as ONNX (fp32, int8) with its keys and values in and out, each checked on the test prompts'
+    greedy continuations against eager PyTorch (tasks/kinds/causal_lm/export.py)."""
+    from tasks.kinds.causal_lm.export import export_decoder
 
-    reason = "no export is built for causal_lm models yet; they run eager (PyTorch) only"
-    return {backend: {"status": "not built", "reason": reason} for backend in BACKEND_FILES}
+    return export_decoder(params, model_dir, out, test["text"].astype(str).tolist(), describe_error)
 
 
 def format_outputs(outputs) -> list[tuple[str, float | None]]:

@@ -13,48 +13,24 @@ from tasks.core.config import Params
 def load_causal_lm(folder: str | Path):
     """(model in eval mode, tokenizer) of a model folder: a plain or merged model, or base files plus a LoRA adapter
     (transformers applies an adapter it finds beside the base's config.json)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from tasks.training.loading import load_trained, load_trained_tokenizer
 
     from tasks.kinds.causal_lm.tokenize import prepare_tokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(str(folder), use_safetensors=True).eval()
-    return model, prepare_tokenizer(AutoTokenizer.from_pretrained(str(folder)))
+    model = load_trained(AutoModelForCausalLM, folder)
+    return model, prepare_tokenizer(load_trained_tokenizer(folder))
 
 
 def generate_continuations(model, tokenizer, prompts: list[str], params: Params, sample: bool = False,
                            show_progress: bool = False) -> list[str]:
     """The continuation of each prompt (EOS first, as a text starts after one in the packed blocks), greedy or
-    sampled with evaluate.temperature and top_k; seeded by project.seed, so sampling is repeatable.
+    sampled with evaluate.temperature and top_k; seeded by project.seed, so sampling is repeatable. Batches are
+    left-padded with position ids that skip the pads (tasks/kinds/causal_lm/generate.py), as the ONNX export's are."""
+    from tasks.kinds.causal_lm.generate import generate_texts
 
-    Prompts of equal token length are batched together, so no batch needs padding: GPT-2 style absolute positions
-    would otherwise shift under left padding."""
-    import torch
-    from tqdm.auto import tqdm
-
-    from tasks.kinds.causal_lm.tokenize import encode_texts
-
-    settings = params.evaluate
-    limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 1024)
-    encoded = [[tokenizer.eos_token_id] + ids[:-1] for ids in encode_texts(tokenizer, prompts)]  # drop encode's EOS
-    encoded = [ids[-max(limit - settings.max_new_tokens, 1):] for ids in encoded]
-    groups: dict[int, list[int]] = {}
-    for i, ids in enumerate(encoded):
-        groups.setdefault(len(ids), []).append(i)
-    chunks = [rows[start:start + settings.batch_size] for rows in groups.values()
-              for start in range(0, len(rows), settings.batch_size)]
-    torch.manual_seed(params.project.seed)
-    options = dict(do_sample=True, temperature=settings.temperature, top_k=settings.top_k) if sample else \
-        dict(do_sample=False)
-    found: dict[int, str] = {}
-    for chunk in tqdm(chunks, desc="generate", disable=not show_progress):
-        ids = torch.tensor([encoded[i] for i in chunk], dtype=torch.long)
-        new = min(settings.max_new_tokens, limit - ids.shape[1])
-        with torch.inference_mode():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max(new, 1),
-                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **options)
-        texts = tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
-        found |= {i: text.strip() for i, text in zip(chunk, texts)}
-    return [found[i] for i in range(len(prompts))]
+    return generate_texts(model, tokenizer, prompts, params.evaluate, sample, params.project.seed, show_progress)
 
 
 def evaluate_causal_lm(params: Params, model_dir: str | Path, show_progress: bool = True) -> tuple[dict, list[str]]:

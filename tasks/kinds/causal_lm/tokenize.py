@@ -47,7 +47,13 @@ def train_byte_tokenizer(texts: list[str], params: Params):
 
 def prepare_tokenizer(tokenizer):
     """A pretrained tokenizer as this kind uses it: GPT-2's has no pad token, so EOS pads (the collator never masks
-    by pad id, so no end of text is hidden; the embeddings keep their size, so the base weights stay as they are)."""
+    by pad id, so no end of text is hidden; the embeddings keep their size, so the base weights stay as they are).
+    Generation pads on the left itself (tasks/kinds/causal_lm/generate.py), whatever the tokenizer's padding_side."""
+    if tokenizer.eos_token is None:
+        from tasks.core.errors import LmforgeError
+
+        raise LmforgeError("the tokenizer has no end-of-text token (eos_token), which ends every text in causal_lm's "
+                           "blocks; use a decoder's own tokenizer, or name one in its tokenizer_config.json.")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -84,7 +90,7 @@ def tokenize_texts(splits: dict[str, pd.DataFrame], params: Params, pretrained: 
     from tasks.training.tokenizer_io import load_tokenizer
 
     if pretrained:
-        tokenizer = prepare_tokenizer(load_tokenizer(pretrained))
+        tokenizer = prepare_tokenizer(load_tokenizer(pretrained, params.model.trust_remote_code))
     else:
         tokenizer = train_byte_tokenizer(splits["train"]["text"].astype(str).tolist(), params)
     tokenizer.save_pretrained(str(out / "tokenizer"))

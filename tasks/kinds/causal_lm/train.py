@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tasks.core.config import LoraParams, Params
 from tasks.core.records import TokenizedData
+from tasks.hub.models import pretrained_folder
 
 MIN_POSITIONS = 256  # a from-scratch model's positions: a block, and room for a prompt plus its continuation
 LORA_MERGE_ATTR = "lmforge_lora_merge"  # set on the Trainer: save_model is given only the trainer and a folder
@@ -19,7 +20,9 @@ def build_causal_lm(params: Params, tokenizer):
     from transformers import AutoModelForCausalLM, GPT2Config
 
     if params.model.pretrained:
-        return AutoModelForCausalLM.from_pretrained(params.model.pretrained, use_safetensors=True)
+        return AutoModelForCausalLM.from_pretrained(pretrained_folder(params), use_safetensors=True,
+                                                    trust_remote_code=params.model.trust_remote_code,
+                                                    dtype=frozen_dtype(params))
     size = params.model.from_scratch
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=max(params.tokenize.block_size, MIN_POSITIONS),
                         n_embd=size.hidden_size, n_layer=size.layers, n_head=size.heads, n_inner=size.intermediate_size,
@@ -29,14 +32,44 @@ def build_causal_lm(params: Params, tokenizer):
     return AutoModelForCausalLM.from_config(config)
 
 
+def lora_targets(model, lora: LoraParams) -> list[str] | str:
+    """train.lora.target_modules, or PEFT's own choice for the model's family (its per-architecture table, which
+    get_peft_model reads too: c_attn for GPT-2, q_proj and v_proj for Llama, Qwen2 and Mistral, query_key_value for
+    GPT-NeoX, ...); one sentence for a family PEFT has no entry for."""
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
+
+    from tasks.core.errors import LmforgeError
+
+    if lora.target_modules:
+        return list(lora.target_modules)
+    family = model.config.model_type
+    if family not in PEFT_TARGETS:
+        raise LmforgeError(f"PEFT has no default LoRA target modules for {family} models; set "
+                           "train.lora.target_modules to the names of the layers to adapt (e.g. [q_proj, v_proj]).")
+    targets = PEFT_TARGETS[family]
+    return targets if isinstance(targets, str) else list(targets)  # a string is a pattern to PEFT: kept whole
+
+
+def frozen_dtype(params: Params):
+    """bf16 for the weights LoRA keeps frozen when training runs in bf16: half the memory (tasks/training/fit.py counts
+    2 bytes a parameter), and autocast computes in bf16 anyway; else the checkpoint's own (None)."""
+    from tasks.training.budget import choose_device
+
+    if params.train.lora is None or not choose_device(params.train.precision)["bf16"]:
+        return None
+    import torch
+
+    return torch.bfloat16
+
+
 def attach_lora(model, lora: LoraParams):
     """The model wrapped by PEFT: its weights frozen, low-rank updates of the target modules the only trained part."""
     import warnings
 
     from peft import LoraConfig, TaskType, get_peft_model
 
-    config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
-                        task_type=TaskType.CAUSAL_LM)
+    config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                        target_modules=lora_targets(model, lora), task_type=TaskType.CAUSAL_LM)
     with warnings.catch_warnings():
         # GPT-2's Conv1D stores weights transposed; PEFT notices, sets fan_in_fan_out itself and warns about it.
         warnings.filterwarnings("ignore", message=".*fan_in_fan_out.*")
@@ -81,7 +114,8 @@ def save_causal_lm(trainer, out: Path) -> None:
         return
     model = trainer.model
     if merge:
-        model.merge_and_unload().save_pretrained(str(out), safe_serialization=True)
+        # fp32 again after a bf16 base took the update: what evaluate, export and serving load, as without LoRA.
+        model.merge_and_unload().float().save_pretrained(str(out), safe_serialization=True)
         return
     base = Path(model.peft_config["default"].base_model_name_or_path)
     for path in base.iterdir():

@@ -22,6 +22,7 @@ INIT_COLUMNS = [("text_column", "text", "the text to classify"), ("label_column"
 INIT_MODEL = f"  pretrained: null              # null: a small BERT from scratch; or {PRETRAINED_PACKAGE} (fine-tunes MiniLM)"
 READS_DOCUMENTS = False  # whether a .txt source is read as documents (data.documents)
 OUTPUT_IS_LABEL = True  # the monitor tests a label's share (chi-square), else the output's length
+AUTO_CLASS = "AutoModelForSequenceClassification"  # what a pretrained checkpoint loads as
 
 
 def source_columns(data: DataParams) -> dict[str, str]:
@@ -104,6 +105,13 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reuse
     outputs = {who: [labels[i] if i >= 0 else "" for i in rows] for who, rows in predicted.items()}
     return metrics, lambda seed: classification_significance(rule, y_true, predicted["champion"],
                                                              predicted["challenger"], labels, seed), outputs
+
+
+def baseline_metrics(params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    """The majority label of the training split, given to every test row."""
+    from tasks.kinds.classification.baseline import majority_baseline
+
+    return majority_baseline(params, train, test)
 
 
 def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:

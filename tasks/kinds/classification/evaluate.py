@@ -16,15 +16,17 @@ def predict_split(model_dir: str | Path, tokenized_dir: str | Path, split: str, 
     """(true ids, predicted ids, labels) for one tokenized split, in dynamically padded batches."""
     import torch
     from tqdm.auto import tqdm
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
+
+    from tasks.training.loading import load_trained, load_trained_tokenizer
 
     from tasks.training.checkpoints import read_model_meta
     from tasks.kinds.classification.train import read_split
 
     labels = read_model_meta(model_dir)["labels"]
     rows = read_split(tokenized_dir, split, {label: i for i, label in enumerate(labels)})
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
-    collate = DataCollatorWithPadding(AutoTokenizer.from_pretrained(str(model_dir)))
+    model = load_trained(AutoModelForSequenceClassification, model_dir)
+    collate = DataCollatorWithPadding(load_trained_tokenizer(model_dir))
     # Batches of similar length waste little on padding; predictions go back to the rows' order.
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
     predicted: dict[int, int] = {}

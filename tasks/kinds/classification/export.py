@@ -18,7 +18,9 @@ def trace_classifier(model_dir: str | Path):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    from tasks.training.loading import load_trained
+
+    model = load_trained(AutoModelForSequenceClassification, model_dir)
 
     class Logits(torch.nn.Module):
         def __init__(self):

@@ -14,7 +14,8 @@ def tokenize_texts(splits: dict[str, pd.DataFrame], params: Params, pretrained: 
     """Unpadded token ids and labels per split, the tokenizer beside them; returns (labels, tokenizer name)."""
     from tasks.training.tokenizer_io import load_tokenizer, train_wordpiece
 
-    tokenizer = load_tokenizer(pretrained) if pretrained else train_wordpiece(splits["train"]["text"].tolist(), params)
+    texts = splits["train"]["text"].tolist()
+    tokenizer = load_tokenizer(pretrained, params.model.trust_remote_code) if pretrained else train_wordpiece(texts, params)
     tokenizer.save_pretrained(str(out / "tokenizer"))
     for name, frame in splits.items():
         # No padding here: batches are padded to their own longest row at training time.

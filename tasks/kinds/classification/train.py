@@ -10,6 +10,7 @@ import pandas as pd
 from tasks.training.budget import training_arguments
 from tasks.core.config import Params
 from tasks.core.records import TokenizedData
+from tasks.hub.models import pretrained_folder
 
 
 def read_split(tokenized_dir: str | Path, name: str, label2id: dict[str, int]) -> list[dict]:
@@ -24,9 +25,9 @@ def build_model(params: Params, labels: list[str], tokenizer):
     label_maps = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                   "label2id": {label: i for i, label in enumerate(labels)}}
     if params.model.pretrained:
-        return AutoModelForSequenceClassification.from_pretrained(params.model.pretrained, use_safetensors=True,
-                                                                  ignore_mismatched_sizes=True,
-                                                                  **label_maps)
+        return AutoModelForSequenceClassification.from_pretrained(
+            pretrained_folder(params), use_safetensors=True, ignore_mismatched_sizes=True,
+            trust_remote_code=params.model.trust_remote_code, **label_maps)
     size = params.model.from_scratch
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=size.hidden_size, num_hidden_layers=size.layers,
                         num_attention_heads=size.heads, intermediate_size=size.intermediate_size,

@@ -1,6 +1,7 @@
 """Extractive question answering: rows of context, question and answer text (with the answer's start offset, found
 when absent); a BERT-style encoder with a span head over overlapping windows of the context; SQuAD v1.1 exact match
-and token F1. Served by eager PyTorch only (no export yet). The interface is tasks/kinds/base.py."""
+and token F1; exported to ONNX, int8 ONNX and a torch.export program of the span model, whose logits go through the
+same window and span post-processing as eager PyTorch's. The interface is tasks/kinds/base.py."""
 
 from __future__ import annotations
 
@@ -26,8 +27,7 @@ INIT_COLUMNS = [("context_column", "context", "the passage"), ("question_column"
 INIT_MODEL = f"  pretrained: {PRETRAINED_PACKAGE}   # MiniLM with a span head; null: a small BERT from scratch"
 READS_DOCUMENTS = False  # whether a .txt source is read as documents (data.documents)
 OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length
-NO_EXPORT = ("not built for qa: lmforge exports no question answering model yet (no ONNX or torch.export graph of "
-             "the span head and window post-processing); the version is served by eager PyTorch")
+AUTO_CLASS = "AutoModelForQuestionAnswering"  # what a pretrained checkpoint loads as
 
 
 def source_columns(data: DataParams) -> dict[str, str]:
@@ -92,6 +92,13 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reuse
     return score_answer_models(params, test, uris, reused)
 
 
+def baseline_metrics(params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    """The context's first sentence as the answer."""
+    from tasks.kinds.qa.baseline import first_sentence_baseline
+
+    return first_sentence_baseline(params, train, test)
+
+
 def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:
     """Exact match and F1 as means over resampled questions, for intervals."""
     from tasks.kinds.qa.metrics import row_scores
@@ -101,9 +108,9 @@ def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predi
 
 
 def export_model(params: Params, model_dir: str | Path, out: Path, test: pd.DataFrame, describe_error) -> dict:
-    from tasks.registry.backends import BACKEND_FILES
+    from tasks.kinds.qa.export import export_answerer
 
-    return {backend: {"status": "not built", "reason": NO_EXPORT} for backend in BACKEND_FILES}
+    return export_answerer(params, model_dir, out, test, describe_error)
 
 
 def format_outputs(outputs) -> list[tuple[str, float | None]]:

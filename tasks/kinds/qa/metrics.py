@@ -46,9 +46,9 @@ def score_answers(predictions: list[str], references: list[str]) -> dict[str, fl
             for name, scores in row_scores(predictions, references).items()}
 
 
-def best_span(start_logits, end_logits, offsets, max_answer_tokens: int) -> tuple[int, int, float] | None:
-    """(first token, last token, log-probability) of the best span of one window: inside the context, end >= start,
-    at most max_answer_tokens long; None when the window has no context token.
+def top_spans(start_logits, end_logits, offsets, max_answer_tokens: int, top: int = 1) -> list[tuple[int, int, float]]:
+    """(first token, last token, log-probability) of the `top` best spans of one window, best first: inside the
+    context, end >= start, at most max_answer_tokens long; none when the window has no context token.
 
     The score is log softmax(start) + log softmax(end) over the window, so windows compare fairly: one that does not
     hold the answer puts its mass on [CLS] (as trained), which lowers every span of it; raw logit sums do not see that."""
@@ -58,24 +58,44 @@ def best_span(start_logits, end_logits, offsets, max_answer_tokens: int) -> tupl
     start, end = start - np.logaddexp.reduce(start), end - np.logaddexp.reduce(end)
     context = np.array([offset[0] >= 0 for offset in offsets])
     if not context.any():
-        return None
+        return []
     first, last = np.arange(length)[:, None], np.arange(length)[None, :]
     valid = context[:, None] & context[None, :] & (last >= first) & (last - first < max_answer_tokens)
     scores = np.where(valid, start[:, None] + end[None, :], -np.inf)
-    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return int(i), int(j), float(scores[i, j])
+    found = []
+    for _ in range(min(top, int(valid.sum()))):
+        i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        found.append((int(i), int(j), float(scores[i, j])))
+        scores[i, j] = -np.inf
+    return found
+
+
+def rank_answers(examples: list[int], offsets: list, start_logits, end_logits, contexts: list[str],
+                 max_answer_tokens: int) -> list[tuple[str, float, float]]:
+    """(answer text, log-probability, margin) per context: the best span over all windows of each example, cut from
+    the context by its tokens' character offsets (so case and spacing are the context's own); the margin is how far
+    its score lies above the best span of another text (from each window's two best spans; inf when there is none),
+    what an int8 model's fallback reads (tasks.kinds.qa.spans). ("", -inf, inf) when no span fits."""
+    candidates: dict[int, dict[str, float]] = {}
+    for window, example in enumerate(examples):
+        for i, j, score in top_spans(start_logits[window], end_logits[window], offsets[window], max_answer_tokens, 2):
+            found = candidates.setdefault(example, {})
+            text = contexts[example][offsets[window][i][0]:offsets[window][j][1]]
+            # Ties keep the first window's span, as a strict comparison across windows did.
+            found[text] = max(found.get(text, -np.inf), score)
+    ranked = []
+    for k in range(len(contexts)):
+        texts = sorted(candidates.get(k, {}).items(), key=lambda item: -item[1])  # stable: ties keep their order
+        if not texts:
+            ranked.append(("", -np.inf, np.inf))
+            continue
+        (text, score), rest = texts[0], texts[1:]
+        ranked.append((text, score, score - rest[0][1] if rest else np.inf))
+    return ranked
 
 
 def pick_answers(examples: list[int], offsets: list, start_logits, end_logits, contexts: list[str],
                  max_answer_tokens: int) -> list[tuple[str, float]]:
-    """(answer text, probability) per context: the best span over all windows of each example, cut from the context
-    by its tokens' character offsets (so case and spacing are the context's own); ("", 0.0) when none fits."""
-    best: dict[int, tuple[float, str]] = {}
-    for window, example in enumerate(examples):
-        found = best_span(start_logits[window], end_logits[window], offsets[window], max_answer_tokens)
-        if found is None:
-            continue
-        i, j, score = found
-        if example not in best or score > best[example][0]:
-            best[example] = (score, contexts[example][offsets[window][i][0]:offsets[window][j][1]])
-    return [(best[k][1], float(np.exp(best[k][0]))) if k in best else ("", 0.0) for k in range(len(contexts))]
+    """(answer text, probability) per context (rank_answers); ("", 0.0) when no span fits."""
+    return [(text, float(np.exp(score))) for text, score, _ in
+            rank_answers(examples, offsets, start_logits, end_logits, contexts, max_answer_tokens)]

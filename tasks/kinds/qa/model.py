@@ -2,9 +2,12 @@
 
     model = mlflow.pyfunc.load_model("models:/NAME@champion")
     model.predict(["Where did Tom go? || Tom went to Oslo on Monday."])  # [{"answer": "Oslo", "score": 0.97}]
+    model.predict([...], params={"backend": "onnx"})  # the version's ONNX export (or onnx-int8, torch-export)
 
 As the seq2seq model, the model folder (weights, tokenizer, lmforge.json with the window and span settings) travels
-as an artifact of this small PythonModel. Only eager PyTorch serves it: qa has no ONNX or torch.export export yet.
+as an artifact of this small PythonModel. The exports sit on the version's run under export/ and are used only when
+they passed their parity check, as for the classifier; every backend's start/end logits go through the same windows
+and span post-processing (tasks.kinds.qa.evaluate).
 """
 
 from __future__ import annotations
@@ -37,30 +40,33 @@ class Answerer(mlflow.pyfunc.PythonModel):
     def load_backend(self, backend: str):
         """The (questions, contexts)-to-answers function of a backend, loaded once: a server calls predict often."""
         from tasks.core.errors import LmforgeError
+        from tasks.registry.backends import BACKENDS
 
-        if backend != "eager":
-            raise LmforgeError(f"qa models are served by eager PyTorch only; backend {backend!r} has no qa export yet, "
-                               "so leave the backend out or pass eager.")
+        if backend not in BACKENDS:
+            raise LmforgeError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
         if backend not in self.answerers:
-            from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+            from tasks.training.loading import load_trained_tokenizer
 
             from tasks.kinds.qa.evaluate import answer_questions
+            from tasks.kinds.qa.spans import load_spans
 
-            model = AutoModelForQuestionAnswering.from_pretrained(str(self.folder)).eval()
-            tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
-            self.answerers[backend] = lambda questions, contexts: answer_questions(model, tokenizer, questions,
+            folder = self.folder
+            if backend != "eager":
+                from tasks.registry.registered import fetch_run_export
+
+                folder = fetch_run_export(mlflow.MlflowClient(), self.run_id, backend)
+            spans = load_spans(folder, backend)
+            tokenizer = load_trained_tokenizer(folder)
+            self.answerers[backend] = lambda questions, contexts: answer_questions(spans, tokenizer, questions,
                                                                                    contexts, self.params)
         return self.answerers[backend]
 
     # A DataFrame hint, as the classifier's: MLflow infers no schema from it, so the logged signature (with its
     # backend parameter) stands.
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[dict]:
-        import torch
-
         answer = self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")
         pairs = [split_text(text) for text in read_texts(model_input)]
-        with torch.inference_mode():
-            found = answer([q for q, _ in pairs], [c for _, c in pairs])
+        found = answer([q for q, _ in pairs], [c for _, c in pairs])
         return [{"answer": text, "score": score} for text, score in found]
 
 

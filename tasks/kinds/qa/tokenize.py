@@ -27,17 +27,33 @@ def answer_positions(offsets: list, char_start: int, char_end: int) -> tuple[int
     return start, end
 
 
+def trim_offset(context: str, offset) -> list[int]:
+    """A context token's [start, end) without the spaces around it: byte-level BPE (RoBERTa without trim_offsets,
+    ModernBERT) and SentencePiece tokens ("▁Oslo") count the space before a word as theirs, and an answer cut from
+    them would start with it. A token of spaces alone keeps an empty span where it starts."""
+    start, end = int(offset[0]), int(offset[1])
+    while start < end and context[start].isspace():
+        start += 1
+    while end > start and context[end - 1].isspace():
+        end -= 1
+    return [start, end] if start < end else [int(offset[0])] * 2
+
+
 def encode_windows(tokenizer, questions: list[str], contexts: list[str], max_length: int, stride: int,
                    answers: list[str] | None = None, starts: list | None = None) -> pd.DataFrame:
-    """One row per window: input_ids, token_type_ids, example (the row it came
+    """One row per window: input_ids, token_type_ids (where the tokenizer gives them), example (the row it came
     from), offsets ([start, end) characters of each context token, NO_OFFSET elsewhere) and, given answers, the
     answer's start_positions and end_positions (its first occurrence when `starts` gives none)."""
+    # Segment ids only where the tokenizer names them among its model's inputs (BERT, ELECTRA, DeBERTa-v2): training
+    # and every backend then feed the model the same inputs (tasks.kinds.qa.spans.span_inputs).
+    segments = "token_type_ids" in tokenizer.model_input_names
     if not questions:  # an empty split (the tokenizer refuses an empty batch)
-        return pd.DataFrame(columns=["input_ids", "token_type_ids", "example", "offsets", *(["start_positions", "end_positions"] if answers
-                                                                         is not None else [])])
+        return pd.DataFrame(columns=["input_ids", *(["token_type_ids"] if segments else []), "example", "offsets",
+                                     *(["start_positions", "end_positions"] if answers is not None else [])])
     try:
         encoded = tokenizer(questions, contexts, truncation="only_second", max_length=max_length, stride=stride,
-                            return_overflowing_tokens=True, return_offsets_mapping=True, return_token_type_ids=True)
+                            return_overflowing_tokens=True, return_offsets_mapping=True,
+                            return_token_type_ids=segments)
     except Exception as error:  # the fast tokenizer's own message names neither key
         raise LmforgeError(f"cannot cut contexts into windows of {max_length} tokens with a stride of {stride} "
                            f"({str(error).splitlines()[0][:120]}); raise tokenize.max_length or lower "
@@ -45,9 +61,12 @@ def encode_windows(tokenizer, questions: list[str], contexts: list[str], max_len
     rows = []
     for i, ids in enumerate(encoded["input_ids"]):
         sequence = encoded.sequence_ids(i)
-        offsets = [list(offset) if sequence[k] == 1 else NO_OFFSET for k, offset in enumerate(encoded["offset_mapping"][i])]
         example = encoded["overflow_to_sample_mapping"][i]
-        row = {"input_ids": ids, "token_type_ids": encoded["token_type_ids"][i], "example": example, "offsets": offsets}
+        offsets = [trim_offset(contexts[example], offset) if sequence[k] == 1 else NO_OFFSET
+                   for k, offset in enumerate(encoded["offset_mapping"][i])]
+        row = {"input_ids": ids, "example": example, "offsets": offsets}
+        if segments:
+            row["token_type_ids"] = encoded["token_type_ids"][i]
         if answers is not None:
             answer = answers[example]
             char_start = locate_answer(contexts[example], answer, starts[example] if starts is not None else None)
@@ -63,7 +82,7 @@ def tokenize_qa(splits: dict[str, pd.DataFrame], params: Params, pretrained: str
     from tasks.training.tokenizer_io import load_tokenizer, train_wordpiece
 
     train = splits["train"]
-    tokenizer = load_tokenizer(pretrained) if pretrained else train_wordpiece(
+    tokenizer = load_tokenizer(pretrained, params.model.trust_remote_code) if pretrained else train_wordpiece(
         train["context"].astype(str).tolist() + train["question"].astype(str).tolist(), params, segment_ids=True)
     tokenizer.save_pretrained(str(out / "tokenizer"))
     settings = params.tokenize

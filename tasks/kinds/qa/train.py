@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tasks.core.config import Params
 from tasks.core.records import TokenizedData
+from tasks.hub.models import pretrained_folder
 
 
 def build_qa_model(params: Params, tokenizer):
@@ -14,7 +15,8 @@ def build_qa_model(params: Params, tokenizer):
     from transformers import AutoModelForQuestionAnswering, BertConfig
 
     if params.model.pretrained:
-        return AutoModelForQuestionAnswering.from_pretrained(params.model.pretrained, use_safetensors=True)
+        return AutoModelForQuestionAnswering.from_pretrained(pretrained_folder(params), use_safetensors=True,
+                                                             trust_remote_code=params.model.trust_remote_code)
     size = params.model.from_scratch
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=size.hidden_size, num_hidden_layers=size.layers,
                         num_attention_heads=size.heads, intermediate_size=size.intermediate_size,

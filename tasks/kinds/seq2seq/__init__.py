@@ -24,6 +24,7 @@ INIT_MODEL = ("  pretrained: null              # a local encoder-decoder checkpo
               f"  # pretrained_encoder: {PRETRAINED_PACKAGE}   # or warm-start both sides from a BERT-style encoder")
 READS_DOCUMENTS = False  # whether a .txt source is read as documents (data.documents)
 OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length
+AUTO_CLASS = "AutoModelForSeq2SeqLM"  # what a pretrained checkpoint loads as
 
 
 def source_columns(data: DataParams) -> dict[str, str]:
@@ -99,6 +100,13 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reuse
         return check_significance(params.promote, len(refs), difference, seed)
 
     return metrics, significance, hyps
+
+
+def baseline_metrics(params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    """The better of copying the source and its first sentence (translation and summarization differ here)."""
+    from tasks.kinds.seq2seq.baseline import copy_or_lead_baseline
+
+    return copy_or_lead_baseline(params, train, test)
 
 
 def row_scorers(params: Params, model_dir: str | Path, test: pd.DataFrame, predicted: list[str]) -> dict:

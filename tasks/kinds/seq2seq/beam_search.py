@@ -2,10 +2,10 @@
 
 It follows transformers' own beam search (GenerationMixin._beam_search, transformers 5) step for step: 2 x beams
 candidates per sentence, finished hypotheses scored with sum log p / generated_length ** length_penalty,
-early_stopping=True (a sentence is done once it holds `beams` finished hypotheses), and the model's forced EOS at the
-last position. Two differences, neither of which changes a result: a sentence that can no longer change leaves the
-batch (transformers keeps computing it until the whole batch is done), and ties between equal scores may be broken
-in another order.
+early_stopping=True (a sentence is done once it holds `beams` finished hypotheses), a forced first token (mBART-50's
+target language, BART-large's <s>) and the model's forced EOS at the last position. Two differences, neither of which
+changes a result: a sentence that can no longer change leaves the batch (transformers keeps computing it until the
+whole batch is done), and ties between equal scores may be broken in another order.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class BeamSettings:
     eos_id: int
     pad_id: int
     forced_eos: bool = True  # the last position may only be EOS (generation_config.forced_eos_token_id)
+    forced_bos_id: int | None = None  # the first generated token, when the model or its target language fixes it
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -61,9 +62,11 @@ def beam_search(step: Step, sentences: int, settings: BeamSettings) -> list[list
         if len(log_probs[0]) < keep:
             raise ValueError(f"beam search over {beams} beams needs the {keep} best tokens of each row, "
                              f"the step gives {len(log_probs[0])}")
-        if settings.forced_eos and length == max_length - 1:  # transformers' ForcedEOSTokenLogitsProcessor
-            log_probs = np.where(np.arange(log_probs.shape[1]) == 0, 0.0, -np.inf).astype(np.float32)[None].repeat(len(tokens), 0)
-            tokens = np.full_like(tokens, settings.eos_id)
+        forced = settings.forced_bos_id if length == 1 else None  # transformers' ForcedBOSTokenLogitsProcessor
+        if settings.forced_eos and length == max_length - 1:  # ForcedEOSTokenLogitsProcessor, applied after it
+            forced = settings.eos_id
+        if forced is not None:
+            log_probs, tokens = force_token(forced, log_probs, tokens)
         width = log_probs.shape[1]
         totals = (log_probs.reshape(len(active), beams, width) + running_scores[active, :, None]).reshape(len(active), -1)
         chosen = top_k(totals, keep)
@@ -99,6 +102,12 @@ def beam_search(step: Step, sentences: int, settings: BeamSettings) -> list[list
         if not len(active):
             break
     return [trim(done[row, 0, 1:], settings) for row in rows]
+
+
+def force_token(token: int, log_probs: np.ndarray, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's candidates as the one forced token (log-probability 0) and impossible others."""
+    only = np.where(np.arange(log_probs.shape[1]) == 0, 0.0, -np.inf).astype(np.float32)
+    return only[None].repeat(len(tokens), 0), np.full_like(tokens, token)
 
 
 def trim(ids: np.ndarray, settings: BeamSettings) -> list[int]:

@@ -14,12 +14,14 @@ def generate(model, tokenizer, decoder, sources: list[str], params: Params, show
     """Hypotheses of the eager PyTorch model for the sources, in their order (beam size etc. from params.evaluate)."""
     import torch
 
-    settings = params.evaluate
+    from tasks.kinds.seq2seq.languages import forced_start
+
+    settings, start = params.evaluate, forced_start(tokenizer, params)
 
     def run_batch(batch) -> list:
         with torch.inference_mode():
             return model.generate(**batch, num_beams=settings.num_beams, max_new_tokens=settings.max_new_tokens,
-                                  length_penalty=settings.length_penalty, early_stopping=settings.num_beams > 1)
+                                  length_penalty=settings.length_penalty, early_stopping=settings.num_beams > 1, **start)
     return translate_batches(tokenizer, decoder, sources, params, run_batch, "pt", show_progress)
 
 
@@ -29,13 +31,16 @@ def translate_batches(tokenizer, decoder, sources: list[str], params: Params, ru
     batches of similar length so that padding costs little. Eager PyTorch and ONNX Runtime share it."""
     from tqdm.auto import tqdm
 
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    from tasks.kinds.seq2seq.tokenize import prefix_sources
+
+    texts = prefix_sources(sources, params)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     hyps: dict[int, str] = {}
     for start in tqdm(range(0, len(order), params.evaluate.batch_size), desc="generate", disable=not show_progress):
         chunk = order[start:start + params.evaluate.batch_size]
-        batch = tokenizer([sources[i] for i in chunk], truncation=True, max_length=params.tokenize.max_length,
+        batch = tokenizer([texts[i] for i in chunk], truncation=True, max_length=params.tokenize.max_length,
                           padding=True, return_tensors=tensors)
-        batch.pop("token_type_ids", None)
+        batch.pop("token_type_ids", None)  # a warm start's BERT tokenizer gives them (all 0); the ONNX encoder takes none
         hyps |= dict(zip(chunk, decoder.batch_decode(run_batch(batch), skip_special_tokens=True)))
     return [hyps[i].strip() for i in range(len(sources))]
 
@@ -62,15 +67,17 @@ def teacher_forced_loss(model, tokenizer, tokenized_dir: str | Path, batch_size:
 def evaluate_pairs(params: Params, model_dir: str | Path, show_progress: bool = True) -> tuple[dict, list[str]]:
     """The pure core: metrics/eval.json, metrics/samples.json and the sacreBLEU signatures; returns metrics, files."""
     import pandas as pd
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoModelForSeq2SeqLM
+
+    from tasks.training.loading import load_trained
 
     from tasks.kinds.seq2seq.meteor import corpus_meteor
     from tasks.kinds.seq2seq.metrics import ROUGE, corpus_scores
-    from tasks.kinds.seq2seq.tokenize import target_tokenizer
+    from tasks.kinds.seq2seq.tokenize import load_pair_tokenizers
 
     test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
-    model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)).eval()
-    tokenizer, decoder = AutoTokenizer.from_pretrained(str(model_dir)), target_tokenizer(model_dir)
+    model = load_trained(AutoModelForSeq2SeqLM, model_dir)
+    tokenizer, decoder = load_pair_tokenizers(model_dir, params)
     sources, refs = test["source"].astype(str).tolist(), test["target"].astype(str).tolist()
     hyps = generate(model, tokenizer, decoder, sources, params, show_progress)
     scores = corpus_scores(hyps, refs)

@@ -39,13 +39,15 @@ class Translator(mlflow.pyfunc.PythonModel):
         return self.translators[backend]
 
     def load_eager(self):
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import AutoModelForSeq2SeqLM
+
+        from tasks.training.loading import load_trained
 
         from tasks.kinds.seq2seq.evaluate import generate
-        from tasks.kinds.seq2seq.tokenize import target_tokenizer
+        from tasks.kinds.seq2seq.tokenize import load_pair_tokenizers
 
-        model = AutoModelForSeq2SeqLM.from_pretrained(str(self.folder)).eval()
-        tokenizer, decoder = AutoTokenizer.from_pretrained(str(self.folder)), target_tokenizer(self.folder)
+        model = load_trained(AutoModelForSeq2SeqLM, self.folder)
+        tokenizer, decoder = load_pair_tokenizers(self.folder, self.params)
         return lambda texts: generate(model, tokenizer, decoder, texts, self.params)
 
     # A DataFrame hint, as the classifier's: MLflow infers no schema from it, so the logged signature (with its

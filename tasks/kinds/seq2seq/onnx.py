@@ -14,17 +14,19 @@ from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
 
 
-def read_beam_settings(folder: Path, params: Params) -> BeamSettings:
-    """The ids generation needs, from the model's own config and generation config, and params.evaluate's search."""
+def read_beam_settings(folder: Path, params: Params, start: dict[str, int] | None = None) -> BeamSettings:
+    """The ids generation needs, from the model's own config and generation config (`start`, what generate is given
+    besides: a target language's forced first token), and params.evaluate's search."""
     config = json.loads((folder / "config.json").read_text())
     generation_file = folder / "generation_config.json"
     generation = json.loads(generation_file.read_text()) if generation_file.is_file() else {}
     pick = lambda key: generation.get(key, config.get(key))  # noqa: E731
-    eos = pick("eos_token_id")
+    eos, first = pick("eos_token_id"), (start or {}).get("forced_bos_token_id", pick("forced_bos_token_id"))
     return BeamSettings(beams=params.evaluate.num_beams, max_new_tokens=params.evaluate.max_new_tokens,
                         length_penalty=params.evaluate.length_penalty, start_id=int(pick("decoder_start_token_id")),
                         eos_id=int(eos[0] if isinstance(eos, list) else eos), pad_id=int(pick("pad_token_id")),
-                        forced_eos=pick("forced_eos_token_id") is not None)
+                        forced_eos=pick("forced_eos_token_id") is not None,
+                        forced_bos_id=None if first is None else int(first))
 
 
 class DecoderState:
@@ -50,9 +52,8 @@ class OnnxTranslator:
     """Texts to texts with one exported model loaded once (a server answers many requests)."""
 
     def __init__(self, folder: str | Path, backend: str, params: Params):
-        from transformers import AutoTokenizer
-
-        from tasks.kinds.seq2seq.tokenize import target_tokenizer
+        from tasks.kinds.seq2seq.languages import forced_start
+        from tasks.kinds.seq2seq.tokenize import load_pair_tokenizers
 
         folder = Path(folder)
         self.check_backend(backend)
@@ -60,8 +61,9 @@ class OnnxTranslator:
         if missing:
             raise LmforgeError(f"{folder / missing[0]}: no {backend} export here; run `lmforge export` first.")
         self.encoder, self.decoder = (open_onnx_session(folder / name) for name in SEQ2SEQ_FILES[backend])
-        self.tokenizer, self.detokenizer = AutoTokenizer.from_pretrained(str(folder)), target_tokenizer(folder)
-        self.params, self.settings = params, read_beam_settings(folder, params)
+        self.tokenizer, self.detokenizer = load_pair_tokenizers(folder, params)
+        self.params = params
+        self.settings = read_beam_settings(folder, params, forced_start(self.tokenizer, params))
 
     @staticmethod
     def check_backend(backend: str) -> None:

@@ -1,4 +1,5 @@
-"""tokenize for seq2seq: one shared or two (source, target) fast tokenizers, BPE or Unigram, or a pretrained one."""
+"""tokenize for seq2seq: one shared or two (source, target) fast tokenizers, BPE or Unigram, or a pretrained one; the
+sources as the model reads them (model.input_prefix) and the tokenizers as every reader loads them (language codes)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def build_tokenizers(splits: dict[str, pd.DataFrame], params: Params, pretrained
     from tasks.training.tokenizer_io import load_tokenizer
 
     if pretrained:
-        return load_tokenizer(pretrained), None
+        return load_tokenizer(pretrained, params.model.trust_remote_code), None
     train = splits["train"]
     if params.tokenize.shared:
         return train_subwords(train["source"].tolist() + train["target"].tolist(), params), None
@@ -51,13 +52,17 @@ def build_tokenizers(splits: dict[str, pd.DataFrame], params: Params, pretrained
 
 def tokenize_pairs(splits: dict[str, pd.DataFrame], params: Params, pretrained: str | None, out: Path) -> None:
     """Token ids of both sides per split, unpadded; the tokenizers saved beside them."""
+    from tasks.kinds.seq2seq.languages import set_languages
+
     source_tok, target_tok = build_tokenizers(splits, params, pretrained)
+    set_languages(source_tok, params)  # mBART-50's target codes too: its labels come from source_tok(text_target=)
     source_tok.save_pretrained(str(out / "tokenizer"))
     if target_tok is not None:
         target_tok.save_pretrained(str(out / TARGET_DIR))
     settings = params.tokenize
     for name, frame in splits.items():
-        inputs = source_tok(frame["source"].tolist(), truncation=True, max_length=settings.max_length)["input_ids"]
+        inputs = source_tok(prefix_sources(frame["source"].tolist(), params), truncation=True,
+                            max_length=settings.max_length)["input_ids"]
         if target_tok is None:
             labels = source_tok(text_target=frame["target"].tolist(), truncation=True,
                                 max_length=settings.max_target_length)["input_ids"]
@@ -69,12 +74,29 @@ def tokenize_pairs(splits: dict[str, pd.DataFrame], params: Params, pretrained: 
         pd.DataFrame({"input_ids": inputs, "labels": labels}).to_parquet(out / f"{name}.parquet")
 
 
+def prefix_sources(sources: list[str], params: Params) -> list[str]:
+    """The sources as the model reads them: model.input_prefix (T5's "summarize: ") before each, as written. The one
+    place it is added: tokenize, and translate_batches for evaluate, predict, serve, export parity and promotion."""
+    prefix = params.model.input_prefix
+    return [prefix + text for text in sources] if prefix else list(sources)
+
+
+def load_pair_tokenizers(folder: str | Path, params: Params):
+    """(source tokenizer, with the language codes of params.model set, target tokenizer that decodes) of a model or
+    export folder: what every reader of a trained model uses."""
+    from tasks.training.loading import load_trained_tokenizer
+
+    from tasks.kinds.seq2seq.languages import set_languages
+
+    return set_languages(load_trained_tokenizer(folder), params), target_tokenizer(folder)
+
+
 def target_tokenizer(folder: str | Path):
     """The tokenizer that decodes the model's output (in a model or a tokenized-data folder): the target one when
     separate, else the shared one."""
-    from transformers import AutoTokenizer
+    from tasks.training.loading import load_trained_tokenizer
 
     folder = Path(folder)
     # A model folder holds the shared tokenizer itself; a tokenized-data folder holds it under tokenizer/.
     found = next((path for path in (folder / TARGET_DIR, folder / "tokenizer") if path.is_dir()), folder)
-    return AutoTokenizer.from_pretrained(str(found))
+    return load_trained_tokenizer(found)

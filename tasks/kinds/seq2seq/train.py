@@ -8,6 +8,7 @@ import pandas as pd
 
 from tasks.core.config import Params
 from tasks.core.records import TokenizedData
+from tasks.hub.models import pretrained_folder
 
 
 def read_pairs(tokenized_dir: str | Path, name: str) -> list[dict]:
@@ -21,9 +22,10 @@ def warm_start(params: Params, tokenizer):
     [CLS] starting and its [SEP] ending a target (tokenize leaves [CLS] out of the labels)."""
     from transformers import EncoderDecoderModel
 
-    encoder, layers = params.model.pretrained_encoder, params.model.decoder_layers
+    encoder, layers = pretrained_folder(params, "model.pretrained_encoder"), params.model.decoder_layers
+    decoder = pretrained_folder(params, "model.pretrained_decoder") or encoder
     model = EncoderDecoderModel.from_encoder_decoder_pretrained(  # decoder_* reaches the decoder's config
-        encoder, params.model.pretrained_decoder or encoder, **({"decoder_num_hidden_layers": layers} if layers else {}))
+        encoder, decoder, **({"decoder_num_hidden_layers": layers} if layers else {}))
     start = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     end = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
     for config in (model.config, model.generation_config):
@@ -38,7 +40,8 @@ def build_seq2seq(params: Params, tokenizer, target_tokenizer):
     from transformers import AutoModelForSeq2SeqLM, MarianConfig
 
     if params.model.pretrained:
-        return AutoModelForSeq2SeqLM.from_pretrained(params.model.pretrained, use_safetensors=True)
+        return AutoModelForSeq2SeqLM.from_pretrained(pretrained_folder(params), use_safetensors=True,
+                                                     trust_remote_code=params.model.trust_remote_code)
     if params.model.pretrained_encoder:
         return warm_start(params, tokenizer)
     size = params.model.from_scratch
