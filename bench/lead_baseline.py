@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from tasks.kinds.seq2seq.metrics import ROUGE, rouge_stats
+from tasks.registry.baseline import first_sentence  # the gate's lead baseline, the same cut
 
 WORDS = (4, 6, 8, 12)
-
-
-def first_sentence(body: str) -> str:
-    """The body's first sentence: up to the first '.', '?', '!' or line break after some text."""
-    text = body.strip()
-    match = re.search(r"[.?!]\s|\n", text)
-    return text[: match.start() + 1].strip() if match else text
 
 
 def first_words(body: str, k: int) -> str:

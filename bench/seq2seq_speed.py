@@ -28,14 +28,14 @@ COLUMNS = [("approach", "backend"), ("sentences_per_s", "sentences/s"), ("senten
 
 def load_translators(params, model_dir: Path, export_dir: Path) -> dict:
     """backend -> texts-to-texts function, each loaded once (loading is not timed)."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoModelForSeq2SeqLM
 
     from tasks.kinds.seq2seq.evaluate import generate
     from tasks.kinds.seq2seq.onnx import OnnxTranslator
-    from tasks.kinds.seq2seq.tokenize import target_tokenizer
+    from tasks.kinds.seq2seq.tokenize import load_pair_tokenizers
 
     model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)).eval()
-    tokenizer, decoder = AutoTokenizer.from_pretrained(str(model_dir)), target_tokenizer(model_dir)
+    tokenizer, decoder = load_pair_tokenizers(model_dir, params)
     found = {"eager": lambda texts: generate(model, tokenizer, decoder, texts, params)}
     return found | {backend: OnnxTranslator(export_dir, backend, params) for backend in BACKENDS[1:]}
 
