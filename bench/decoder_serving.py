@@ -1,7 +1,7 @@
 """A decoder served from its ONNX export against eager PyTorch: greedy, 32 new tokens, at concurrency 1 and 8.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/decoder_serving.py [--repeats 3] [--seconds 20] [--size gpt2-124m]
-        [--backends onnx,onnx-int8] [--work DIR] [--out bench/results/decoder_serving.json]
+        [--model FOLDER] [--backends onnx,onnx-int8] [--work DIR] [--out bench/results/decoder_serving.json]
 
 The decoder (--size gpt2-124m): GPT-2 small's shape (12 layers, width 768, 12 heads, 1,024 positions, a 50,257-token
 vocabulary: 124M parameters) with random weights; its tokenizer a byte-level BPE learnt from lmforge's built-in
@@ -69,19 +69,23 @@ def build_decoder(size: str, folder: Path) -> Path:
     return folder
 
 
-def prepare(size: str, work: Path, params, texts: list[str]) -> tuple[Path, Path, dict, float]:
-    """(model folder, export folder, export record, seconds the export took), built unless --work holds them."""
+def prepare(size: str, work: Path, params, texts: list[str],
+            trained: Path | None = None) -> tuple[Path, Path, dict, float]:
+    """(model folder, export folder, export record, seconds the export took), built unless --work holds them;
+    `trained`: a model folder lmforge trained (--model), exported instead of a random one."""
     from tasks.export import describe_error
     from tasks.kinds.causal_lm.export import export_decoder
 
-    model, out = work / f"{size}-model", work / f"{size}-export"
+    name = f"model-{trained.parent.name}" if trained else size
+    model, out = trained or work / f"{name}-model", work / f"{name}-export"
     record_file = out / "record.json"
     if record_file.is_file():
         found = json.loads(record_file.read_text())
         return model, out, found["record"], found["seconds"]
-    shutil.rmtree(model, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    build_decoder(size, model)
+    if not trained:
+        shutil.rmtree(model, ignore_errors=True)
+        build_decoder(size, model)
     out.mkdir(parents=True)
     for path in model.iterdir():
         if path.suffix != ".safetensors":
@@ -170,6 +174,8 @@ def main() -> None:
     parser.add_argument("--backends", default="onnx,onnx-int8")
     parser.add_argument("--concurrency", default="1,8")
     parser.add_argument("--work", help="A folder that keeps the model and its export between runs.")
+    parser.add_argument("--model", help="A causal_lm model folder lmforge trained (e.g. data/causal_lm/model after "
+                                        "`lmforge run --params params.causal_lm.yaml`), served instead of --size.")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     params = load_params(REPO / "params.causal_lm.yaml", ["evaluate.max_new_tokens=32", "evaluate.batch_size=32"])
@@ -178,7 +184,8 @@ def main() -> None:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="lmforge-decoder-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        model_dir, out, record, export_seconds = prepare(args.size, work, params, texts)
+        trained = Path(args.model).resolve() if args.model else None
+        model_dir, out, record, export_seconds = prepare(args.size, work, params, texts, trained)
         backends = [name for name in args.backends.split(",") if record.get(name, {}).get("status") in ("passed", "failed")
                     and "error" not in record[name]]
         loaded = load_backends(model_dir, out, params, backends)

@@ -77,7 +77,7 @@ def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False
         import os
 
         from tasks.core.config import load_params
-        from tasks.core.errors import LmforgeError
+        from tasks.core.errors import LmforgeError, redact
 
         settings = load_params(params)
         if not os.environ.get("PREFECT_API_URL"):
@@ -92,11 +92,11 @@ def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False
         def emit(change) -> None:
             emit_event(**changed_event(settings, change))
             EventsWorker.drain_all()  # on the server before the next look (and before --once exits)
-            typer.echo(f"lmforge.data.changed: {settings.data.source} fingerprint {change.fingerprint} "
+            typer.echo(f"lmforge.data.changed: {redact(settings.data.source)} fingerprint {change.fingerprint} "
                        f"(was {change.previous or 'never ingested'})")
 
         if not once:
-            typer.echo(f"watching {settings.data.source} and {settings.paths.feedback}/ every {interval:g} s "
+            typer.echo(f"watching {redact(settings.data.source)} and {settings.paths.feedback}/ every {interval:g} s "
                        f"(Ctrl-C stops)", err=True)
         try:
             emitted = watch_inputs(settings, emit, interval, settle, once, repeat)

@@ -19,11 +19,12 @@ SERVING_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "mlflo
 def lineage_tags(params: Params, data_version: str, validation_success: bool, run_id: str) -> dict[str, str]:
     """What a registered version carries so that its data (dvc) and config can be found again."""
     from tasks import __version__
+    from tasks.core.errors import redact
     from tasks.hub.pins import hub_tags
     from tasks.hub.sources import source_tags
     from tasks.registry.tracking import git_commit, git_dirty
 
-    return {"data_version": data_version, "data_source": params.data.source, "git_commit": git_commit(),
+    return {"data_version": data_version, "data_source": redact(params.data.source), "git_commit": git_commit(),
             "git_dirty": git_dirty(),
             "params_hash": params.section_hash(), "inputs_hash": params.inputs_hash(), "lmforge_version": __version__,
             "validation_success": str(validation_success).lower(), "run_id": run_id, "task": params.task,

@@ -19,21 +19,42 @@ from tasks.core.runtime import run_entry, step
 META_FILE = "meta.json"
 
 
-def tokenizer_source(params: Params) -> str | None:
-    """A pretrained model (or warm-started encoder) brings its own tokenizer unless tokenize.pretrained names another."""
-    return params.tokenize.pretrained or params.model.pretrained or params.model.pretrained_encoder
+def tokenizer_source(params: Params) -> tuple[str | None, str]:
+    """A pretrained model (or warm-started encoder) brings its own tokenizer unless tokenize.pretrained names another;
+    the value, and the params key that names it."""
+    for key in ("tokenize.pretrained", "model.pretrained", "model.pretrained_encoder"):
+        section, name = key.split(".")
+        if value := getattr(getattr(params, section), name):
+            return value, key
+    return None, ""
+
+
+def tokenizer_folder(params: Params) -> str | None:
+    """The local folder of the pretrained tokenizer (a Hub id's snapshot), or None when one is trained."""
+    value, key = tokenizer_source(params)
+    return checkpoint_folder(value, params.model.trust_remote_code, key)
+
+
+# What a checkpoint folder holds that is not its tokenizer: the weights and the model's config and code.
+NOT_TOKENIZER = ("*.safetensors", "*.bin", "*.onnx", "*.pt2", "*.py", "config.json", "generation_config.json",
+                 "lmforge.json", "run.json", "model.safetensors.index.json")
 
 
 def file_digest(folder: Path) -> str:
+    """A digest of every tokenizer file (tokenizer.json, or SentencePiece models: T5's spiece.model, Marian's
+    source.spm, target.spm and vocab.json; vocabularies and merges)."""
+    from fnmatch import fnmatch
+
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.glob("*token*") if p.is_file()):
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if not any(fnmatch(path.name, pattern) for pattern in NOT_TOKENIZER):
+            digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def cache_key(params: Params, data_version: str) -> str:
     """data version + tokenizer (its files' digest when pretrained) + tokenize settings."""
-    source = checkpoint_folder(tokenizer_source(params), params.model.trust_remote_code)
+    source = tokenizer_folder(params)
     tokenizer = f"pretrained:{file_digest(Path(source))}" if source else params.tokenize.algorithm
     # validate decides which rows stay (its drop policies), so its settings are part of the key.
     parts = [data_version, tokenizer, params.section_hash("tokenize", "validate"), json.dumps(params.data.labels),
@@ -53,12 +74,11 @@ def tokenize_dataset(params: Params, data_version: str) -> TokenizedData:
         return TokenizedData(path=str(out), cache_key=key, tokenizer_path=str(out / "tokenizer"), reused=True)
     dataset = Path(params.paths.validated)
     splits = {name: pd.read_parquet(dataset / f"{name}.parquet") for name in ("train", "validation", "test")}
-    source = tokenizer_source(params)
+    source, _ = tokenizer_source(params)
     # A fresh folder: a kind that trains a second tokenizer leaves nothing of an earlier entry beside the new one.
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    folder = checkpoint_folder(source, params.model.trust_remote_code)
-    labels, tokenizer_name = get_kind(params.task).tokenize_splits(splits, params, folder, out)
+    labels, tokenizer_name = get_kind(params.task).tokenize_splits(splits, params, tokenizer_folder(params), out)
     return write_meta(out, key, data_version, labels, source or tokenizer_name)  # a Hub id as pinned, not its folder
 
 

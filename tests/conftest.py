@@ -194,3 +194,19 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch and ONNX Runtime on one thread each, for a module of tiny models: they gain nothing from two, and on a
+    shared 2-core machine two threads spun against each other (ONNX Runtime's took the cores from the rest of the
+    test; tiny models trained about ten times slower)."""
+    import torch
+
+    from tasks.registry.backends import limit_session_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with limit_session_threads(1):
+        yield
+    torch.set_num_threads(before)

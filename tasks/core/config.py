@@ -159,10 +159,10 @@ class DataParams(Section):
     def check_digests(cls, value: str | dict[str, str] | None, info: ValidationInfo) -> str | dict[str, str] | None:
         """A URL's files only (a Hub dataset is pinned by @REVISION, a local file by DVC): one digest for a file, a
         mapping of file name to digest for a folder URL."""
-        from tasks.hub.names import check_sha256, scheme
+        from tasks.hub.names import check_sha256, read_scheme
 
         source = str(info.data.get("source", ""))
-        if value is not None and scheme(source) in ("", "hf"):
+        if value is not None and read_scheme(source) in ("", "hf"):
             raise ValueError("checks a URL source's files; a Hub dataset is pinned by @REVISION in data.source, a "
                              "local file by DVC: remove data.sha256")
         if isinstance(value, dict) != (value is not None and source.endswith("/")):
@@ -173,9 +173,9 @@ class DataParams(Section):
     @field_validator("config")
     @classmethod
     def check_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        from tasks.hub.names import scheme
+        from tasks.hub.names import read_scheme
 
-        if value is not None and scheme(str(info.data.get("source", ""))) != "hf":
+        if value is not None and read_scheme(str(info.data.get("source", ""))) != "hf":
             raise ValueError("names a Hub dataset's config; use it with data.source: hf://datasets/ORG/NAME, or "
                              "remove it")
         return value
@@ -803,18 +803,25 @@ def read_raw(path: str | Path) -> dict:
     return raw
 
 
+def read_trust(raw: dict) -> object:
+    """model.trust_remote_code as the raw mapping has it (None when unset)."""
+    model = raw.get("model")
+    return model.get("trust_remote_code") if isinstance(model, dict) else None
+
+
 def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
     """Read, override and check params; any problem is one LmforgeError naming the key. What the file leaves out
     comes from the task kind's and the file name's defaults (tasks/core/defaults.py), then the schema's."""
     path = Path(path)
     raw = read_raw(path)
+    trusted = read_trust(raw)
     for assignment in overrides or []:
-        if assignment.partition("=")[0].strip() == "model.trust_remote_code":
-            # Running a repo's own code is a decision for the reviewed params file, not a flag on one command line.
-            raise LmforgeError("--set model.trust_remote_code: a Hub model's own code runs only when the params file "
-                               f"itself says `trust_remote_code: true` under model:; write it in {path} (after reading "
-                               "that code).")
         apply_override(raw, assignment)
+    if read_trust(raw) != trusted:
+        # Running a repo's own code is a decision for the reviewed params file, not a flag on one command line.
+        raise LmforgeError("--set model.trust_remote_code: a Hub model's own code runs only when the params file "
+                           f"itself says `trust_remote_code: true` under model:; write it in {path} (after reading "
+                           "that code).")
     try:
         params = Params.model_validate(raw, context={"file": str(path)})
     except ValidationError as error:

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from tasks.core.errors import LmforgeError, explain
+from tasks.core.errors import LmforgeError, explain, redact
 
 # Services of Prefect's temporary server that a local run never uses; they only contend for its SQLite file.
 IDLE_PREFECT_SERVICES = ("CANCELLATION_CLEANUP", "DB_VACUUM", "FOREMAN", "LATE_RUNS", "SCHEDULER",
@@ -161,16 +161,17 @@ def run_entry(main: Callable[[Any], Any], argv: list[str] | None = None) -> None
     argv = sys.argv[1:] if argv is None else argv
     configure_runtime()
     from tasks.core.config import load_params
-    from tasks.hub.pins import pin_params
+    from tasks.hub.pins import pin_as_resolved
 
     try:
-        # Hub ids pinned to their commit, as the flow pins them: what trains and what the lineage records is a commit.
-        main(pin_params(load_params(argv[0] if argv else "params.yaml")))
+        # Hub ids pinned to the commit the resolve stage wrote into the resolved params (what dvc.lock records), so
+        # that every stage trains and records that commit without asking the Hub again.
+        main(pin_as_resolved(load_params(argv[0] if argv else "params.yaml")))
     except Exception as error:
         explained = explain(error, main.__module__)
         if explained is None:
             raise
-        say(f"error: {explained}")
+        say(f"error: {redact(str(explained))}")
         raise SystemExit(1) from None
 
 

@@ -50,13 +50,17 @@ def describe_source(source: str) -> list[str]:
 
 def fingerprint_inputs(params: Params, local=None) -> str:
     """What the data version depends on: source files, dataset params and lmforge's code (a change reruns ingest).
-    A remote source is resolved first (no request when it is pinned and already fetched) unless `local` holds it."""
-    from tasks.hub.sources import describe_fetched, fetch_source
+    A remote source is described as `local` holds it (ingest's fetch), else as its last fetch left it: this never
+    downloads or writes (tasks/hub/sources.py peek_source)."""
+    from tasks.hub.sources import describe_fetched, peek_source
 
     digest = hashlib.sha256(params.section_hash("task", "project", "data", "paths").encode())
     feedback = describe_source(params.paths.feedback) if Path(params.paths.feedback).is_dir() else []
-    local = local or fetch_source(params)
-    source = describe_fetched(local) if local.files is not None else describe_source(params.data.source)
+    local = local or peek_source(params)
+    if local is None:
+        source = [f"{params.data.source}|not fetched yet"]
+    else:
+        source = describe_fetched(local) if local.files is not None else describe_source(params.data.source)
     for line in source + feedback:
         digest.update(line.encode())
     for module in sorted(CODE.rglob("*.py")):
@@ -99,6 +103,10 @@ def lock_is_free(params: Params) -> bool:
 
 def find_unchanged_inputs(params: Params) -> Unchanged | None:
     """The model already trained on exactly these inputs, if the stamp and the registry both say so."""
+    from tasks.hub.sources import is_pinned, is_remote
+
+    if is_remote(params.data.source) and not is_pinned(params.data):
+        return None  # what an unpinned URL or branch holds now only a fetch tells: the flow's ingest, under the lock
     stamp = read_stamp(params)
     if not stamp or stamp.get("fingerprint") != fingerprint_inputs(params) or not lock_is_free(params):
         return None

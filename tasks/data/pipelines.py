@@ -112,7 +112,7 @@ def sync_pipeline(params: Params, root: str | Path = ".") -> str:
     if pipelines.get(name) != entry or pipelines != read_pipelines(root):
         pipelines[name] = entry
         write_pipelines(pipelines, root)
-    write_resolved(own.source_file, pin_params(own))
+    write_resolved(own.source_file, pin_params(own, params.hub_pins))  # the run's own resolutions, not asked again
     for key in OUTPUTS:
         if relative(getattr(params.paths, key), root) != entry[key]:
             raise LmforgeError(f"--set paths.{key}: the run would write {getattr(params.paths, key)}, but the "

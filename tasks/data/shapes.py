@@ -31,7 +31,7 @@ def name_classes(frame: pd.DataFrame, names: dict[str, list[str]]) -> pd.DataFra
     return frame
 
 
-def dig(frame: pd.DataFrame, dotted: str) -> pd.Series | None:
+def read_nested(frame: pd.DataFrame, dotted: str) -> pd.Series | None:
     """The values at a dotted path into a nested column (`answers.text`), a list's first item where a level holds a
     list; None when no column starts the path."""
     head, _, rest = dotted.partition(".")

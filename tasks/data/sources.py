@@ -194,11 +194,11 @@ def peek_columns(source: str) -> list[str] | None:
 def pick_columns(frame: pd.DataFrame, columns: dict[str, str], origin: str) -> pd.DataFrame:
     """Rename the source's columns to canonical names (a dotted name reads inside a nested column: answers.text); a
     missing one is named with the key that sets it."""
-    from tasks.data.shapes import dig
+    from tasks.data.shapes import read_nested
 
     picked = {}
     for key, column in columns.items():
-        values = frame[column] if column in frame.columns else dig(frame, column)
+        values = frame[column] if column in frame.columns else read_nested(frame, column)
         if values is None:
             nested = any(frame[name].map(lambda value: isinstance(value, dict)).any() for name in frame.columns)
             hint = " (a dotted name reads inside a nested column, e.g. answers.text)" if nested else ""

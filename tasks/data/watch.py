@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tasks.core.config import Params
+from tasks.core.errors import redact
 
 
 @dataclass
@@ -23,10 +24,10 @@ def changed_event(params: Params, change: Change) -> dict:
     """The event's resource and payload: the payload names the params file the trigger hands the retrain."""
     return {"event": "lmforge.data.changed",
             "resource": {"prefect.resource.id": f"lmforge.data.{params.registry.model_name}",
-                         "lmforge.source": str(params.data.source)},
+                         "lmforge.source": redact(str(params.data.source))},
             "payload": {"params_path": str(params.source_file or "params.yaml"), "reason": "data change",
                         "fingerprint": change.fingerprint, "previous": change.previous,
-                        "source": str(params.data.source), "feedback": params.paths.feedback}}
+                        "source": redact(str(params.data.source)), "feedback": params.paths.feedback}}
 
 
 def watch_inputs(params: Params, emit: Callable[[Change], None], interval_s: float, settle_s: float,

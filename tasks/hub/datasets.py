@@ -8,7 +8,6 @@ the revision is used and said so. The token (HF_TOKEN) is huggingface_hub's busi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from tasks.core.errors import LmforgeError, redact
@@ -19,7 +18,7 @@ from tasks.hub.names import HubDataset, parse_hub_dataset
 from tasks.hub.refusals import describe_refusal
 
 
-def located(folder: Path, files: list[tuple[str | None, str]]) -> list[tuple[str | None, str, Path]]:
+def locate_files(folder: Path, files: list[tuple[str | None, str]]) -> list[tuple[str | None, str, Path]]:
     return [(split, name, folder / name) for split, name in files]
 
 
@@ -43,9 +42,8 @@ def fetch_hub_dataset(source: str, config: str | None, wanted: dict[str, str]) -
         folder = mirrored if mirrored.is_dir() else mirrored.parent
         files = pick_local(folder, HubDataset(found.repo_id, found.revision), config, wanted, source) \
             if mirrored.is_dir() else [(None, mirrored.name)]
-        return Fetched(located(folder, files), content_revision({name: hash_file(folder / name) for _, name in files}),
+        return Fetched(locate_files(folder, files), content_revision({name: hash_file(folder / name) for _, name in files}),
                        "mirror")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if found.pinned:
         cached = read_cached(found, config, wanted, source)
         if cached is not None:
@@ -53,15 +51,15 @@ def fetch_hub_dataset(source: str, config: str | None, wanted: dict[str, str]) -
     try:
         return download(found, config, wanted, source)
     except Exception as error:  # noqa: BLE001 - a Hub that does not answer falls back to the cache, said so
-        if not unanswered(error):
+        if not is_unanswered(error):
             raise describe_hub_error(error, found, source) from None
         cached = read_cached(found, config, wanted, source, strict=True)
         if cached is None:
-            raise Unanswered(f"data.source: the Hub did not answer for {source} ({why(error)}) and its cache holds "
-                             f"no copy of revision {found.revision}; run once where the Hub answers, or point "
+            raise Unanswered(f"data.source: the Hub did not answer for {source} ({summarize_error(error)}) and its "
+                             f"cache holds no copy of revision {found.revision}; run once where the Hub answers, or point "
                              f"LMFORGE_DATA_MIRROR at a mirror that holds hf/datasets/{found.repo_id}.",
-                             f"the Hub did not answer ({why(error)})") from None
-        cached.note = (f"the Hub did not answer ({why(error)}): using the cached copy of {source} at "
+                             f"the Hub did not answer ({summarize_error(error)})") from None
+        cached.note = (f"the Hub did not answer ({summarize_error(error)}): using the cached copy of {source} at "
                        f"{cached.revision[:12]}")
         return cached
 
@@ -73,9 +71,13 @@ def download(found: HubDataset, config: str | None, wanted: dict[str, str], sour
     info = HfApi().dataset_info(found.repo_id, revision=found.revision)
     card = info.card_data.to_dict() if info.card_data is not None else {}
     files = pick_files([item.rfilename for item in info.siblings or []], card, config, wanted, source, found.path)
-    folder = snapshot_download(found.repo_id, repo_type="dataset", revision=info.sha,
-                               allow_patterns=[name for _, name in files])
-    return Fetched(located(Path(folder), files), info.sha, "hub")
+    # The card too: it maps configs and splits to files, which a later offline read of the cache needs. By the
+    # revision asked for, so that huggingface_hub records where it points (refs/) for that read.
+    folder = Path(snapshot_download(found.repo_id, repo_type="dataset", revision=found.revision,
+                                    allow_patterns=["README.md", *(name for _, name in files)]))
+    if folder.name != info.sha:  # the branch moved between the two requests: the files chosen are the older commit's
+        return download(HubDataset(found.repo_id, folder.name, found.path), config, wanted, source)
+    return Fetched(locate_files(folder, files), info.sha, "hub")
 
 
 def read_cached(found: HubDataset, config: str | None, wanted: dict[str, str], source: str,
@@ -97,10 +99,10 @@ def read_cached(found: HubDataset, config: str | None, wanted: dict[str, str], s
         return None
     if not all((folder / name).is_file() for _, name in files):
         return None
-    return Fetched(located(folder, files), folder.name, "hub cache")
+    return Fetched(locate_files(folder, files), folder.name, "hub cache")
 
 
-def unanswered(error: Exception) -> bool:
+def is_unanswered(error: Exception) -> bool:
     """No answer at all (offline, refused, timed out) or a Hub error 5xx: what a cached copy stands in for."""
     import httpx2
     from huggingface_hub import errors
@@ -112,7 +114,7 @@ def unanswered(error: Exception) -> bool:
     return isinstance(error, errors.HfHubHTTPError) and status >= 500
 
 
-def why(error: Exception) -> str:
+def summarize_error(error: Exception) -> str:
     from huggingface_hub.utils import OfflineModeIsEnabled
 
     if isinstance(error, OfflineModeIsEnabled):
@@ -129,5 +131,5 @@ def describe_hub_error(error: Exception, found: HubDataset, source: str) -> Lmfo
     if refused is not None:
         return refused
     status = getattr(getattr(error, "response", None), "status_code", "an error")
-    return LmforgeError(f"data.source: the Hub answered {status} for {source} ({why(error)}); check the id, or point "
+    return LmforgeError(f"data.source: the Hub answered {status} for {source} ({summarize_error(error)}); check the id, or point "
                         "LMFORGE_DATA_MIRROR at a mirror that holds it.")

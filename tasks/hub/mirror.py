@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tasks.hub.names import HUB_PREFIX, parse_hub_dataset, scheme
+from tasks.hub.names import HUB_PREFIX, parse_hub_dataset, read_scheme
 
 MIRROR_ENV = "LMFORGE_DATA_MIRROR"
 
@@ -31,7 +31,7 @@ def mirror_path(source: str, root: Path) -> Path:
         found = parse_hub_dataset(source)
         return root / "hf" / "datasets" / found.repo_id / found.path
     parts = urlsplit(source)
-    return root / scheme(source) / (parts.hostname or "") / parts.path.lstrip("/")
+    return root / read_scheme(source) / (parts.hostname or "") / parts.path.lstrip("/")
 
 
 def find_in_mirror(source: str) -> Path | None:

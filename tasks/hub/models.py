@@ -25,7 +25,12 @@ COMMIT = re.compile(r"[0-9a-f]{40}")
 # Config, weights and tokenizer files: tokenizer.json, or SentencePiece models (*.model; Marian's source.spm and
 # target.spm), vocabularies (*.txt, vocab.json), tiktoken files and chat templates.
 WANTED = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.tiktoken", "*.jinja"]
+# Not what transformers loads from the repo's top folder: subfolders (other formats, originals) and Mistral's
+# consolidated.safetensors, a second copy of the weights for another runtime.
+UNWANTED = ["*/*", "consolidated*"]
 CODE = ["*.py"]  # a repo's own modelling code: fetched only when model.trust_remote_code is true
+TOKENIZER_KEY = "tokenize.pretrained"  # a tokenizer alone: its files, no weights (a tokenizer-only repo is one)
+TOKENIZER = [pattern for pattern in WANTED if pattern != "*.safetensors"]
 
 
 @dataclass(frozen=True)
@@ -46,17 +51,19 @@ def parse_hub_id(value: str | None) -> HubModel | None:
     """The Hub id a params value names, or None for a local path, `pkg:NAME` or a folder that exists."""
     if not value or value.startswith(("pkg:", "/", ".", "~")) or "\\" in value or Path(value).exists():
         return None
+    if Path(value.split("/")[0]).is_dir() and "/" in value:
+        return None  # data/model, models/my-bert: a path into a folder of the project, not an ORG
     found = HUB_ID.fullmatch(value)
     if not found or ".." in found.group("repo") or found.group("repo").endswith((".", "-")):
         return None
     return HubModel(found.group("repo"), found.group("revision") or "main")
 
 
-def checkpoint_folder(value: str | None, trust_remote_code: bool = False) -> str | None:
-    """The local folder a checkpoint value stands for: itself, or the Hub snapshot it resolves to (a process
-    resolves each id once)."""
+def checkpoint_folder(value: str | None, trust_remote_code: bool = False, key: str = "model.pretrained") -> str | None:
+    """The local folder the checkpoint value of params key `key` stands for: itself, or the Hub snapshot it resolves
+    to (a process resolves each commit once)."""
     found = parse_hub_id(value)
-    return value if found is None else resolve_hub_model(value, "a checkpoint", trust_remote_code).folder
+    return value if found is None else resolve_hub_model(value, key, trust_remote_code).folder
 
 
 def resolve_hub_model(value: str, key: str, trust_remote_code: bool = False) -> HubModel:
@@ -71,7 +78,7 @@ def resolve_hub_model(value: str, key: str, trust_remote_code: bool = False) -> 
 def pretrained_folder(params, key: str = "model.pretrained") -> str | None:
     """The local folder of the checkpoint `params` name under the dotted `key`, trusting its code as they do."""
     section, name = key.split(".")
-    return checkpoint_folder(getattr(getattr(params, section), name), params.model.trust_remote_code)
+    return checkpoint_folder(getattr(getattr(params, section), name), params.model.trust_remote_code, key)
 
 
 @cache
@@ -80,16 +87,14 @@ def resolve_commit(value: str, key: str, trust_remote_code: bool) -> HubModel:
 
 
 def fetch_hub_model(value: str, key: str, trust_remote_code: bool) -> HubModel:
-    import os
-
     wanted = parse_hub_id(value)
     if wanted is None:
         raise LmforgeError(f"{key}: {value!r} is not a Hub id; write ORG/NAME or ORG/NAME@REVISION, or a local folder.")
-    patterns = WANTED + (CODE if trust_remote_code else [])
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    tokenizer_only = key == TOKENIZER_KEY
+    patterns = (TOKENIZER if tokenizer_only else WANTED) + (CODE if trust_remote_code else [])
     folder = download_snapshot(wanted, patterns, key)
     found = HubModel(wanted.repo_id, wanted.revision, Path(folder).name, folder)
-    check_snapshot(found, key, trust_remote_code)
+    check_snapshot(found, key, trust_remote_code, tokenizer_only)
     return found
 
 
@@ -100,12 +105,15 @@ def download_snapshot(wanted: HubModel, patterns: list[str], key: str) -> str:
 
     if COMMIT.fullmatch(wanted.revision):
         try:
-            return snapshot_download(wanted.repo_id, revision=wanted.revision, allow_patterns=patterns,
-                                     local_files_only=True)
+            folder = snapshot_download(wanted.repo_id, revision=wanted.revision, allow_patterns=patterns,
+                                       ignore_patterns=UNWANTED, local_files_only=True)
+            if (Path(folder) / "config.json").is_file() and any(Path(folder).glob("*.safetensors")):
+                return folder  # a snapshot an earlier call left with only some files is completed below
         except (errors.LocalEntryNotFoundError, errors.IncompleteSnapshotError):
             pass  # not cached yet: from the Hub, below
     try:
-        return snapshot_download(wanted.repo_id, revision=wanted.revision, allow_patterns=patterns)
+        return snapshot_download(wanted.repo_id, revision=wanted.revision, allow_patterns=patterns,
+                                 ignore_patterns=UNWANTED)
     except Exception as error:  # noqa: BLE001 - each of huggingface_hub's errors becomes the user's sentence
         raise describe_hub_error(error, wanted, key) from None
 
@@ -135,23 +143,28 @@ def describe_hub_error(error: Exception, wanted: HubModel, key: str) -> LmforgeE
                         f"or fetch it with {fetch} and set HF_HUB_OFFLINE=1.")
 
 
-def check_snapshot(found: HubModel, key: str, trust_remote_code: bool) -> None:
-    """A transformers checkpoint with safetensors weights, running no code of its own unless the params trust it."""
+def check_snapshot(found: HubModel, key: str, trust_remote_code: bool, tokenizer_only: bool = False) -> None:
+    """A transformers checkpoint with safetensors weights (or, for tokenize.pretrained, a tokenizer), running no
+    code of its own unless the params trust it."""
     folder = Path(found.folder)
-    if not (folder / "config.json").is_file():
+    if tokenizer_only:
+        if not any(folder.glob("tokenizer*")) and not any(folder.glob("*.model")):
+            raise LmforgeError(f"{key}: {found.pinned} holds no tokenizer (tokenizer.json, tokenizer_config.json or a "
+                               "SentencePiece model); name a repository that ships one.")
+    elif not (folder / "config.json").is_file():
         raise LmforgeError(f"{key}: {found.pinned} holds no config.json, so it is no transformers checkpoint; name a "
                            "model repository (a dataset or a space is not one).")
-    if not any(folder.glob("*.safetensors")):
+    if not tokenizer_only and not any(folder.glob("*.safetensors")):
         raise LmforgeError(f"{key}: {found.pinned} has no .safetensors weights (pickled ones such as pytorch_model.bin "
                            "are refused: loading them can run code); pick a revision that has safetensors (the Hub's "
                            "conversion bot opens one as refs/pr/N) or convert them once, on a machine you trust, with "
                            "save_pretrained(folder, safe_serialization=True) and name that folder.")
-    custom = remote_code(folder, "config.json")
+    custom = "" if tokenizer_only else find_remote_code(folder, "config.json")
     if custom and not trust_remote_code:
         raise LmforgeError(f"{key}: {found.pinned} runs its own code ({custom}); lmforge loads it only when the params "
                            "file says `model.trust_remote_code: true` (read that code first), or pick a model "
                            "transformers implements itself.")
-    tokenizer_code = remote_code(folder, "tokenizer_config.json")
+    tokenizer_code = find_remote_code(folder, "tokenizer_config.json")
     if tokenizer_code:
         # Every step loads the tokenizer, and the model's own code is what the flag was written for.
         raise LmforgeError(f"{key}: {found.pinned}'s tokenizer runs its own code ({tokenizer_code}), which lmforge "
@@ -159,7 +172,7 @@ def check_snapshot(found: HubModel, key: str, trust_remote_code: bool) -> None:
                            "another model.")
 
 
-def remote_code(folder: Path, name: str) -> str:
+def find_remote_code(folder: Path, name: str) -> str:
     """The repo's own classes a config file (config.json, tokenizer_config.json) asks transformers to import, or ""."""
     try:
         mapping = json.loads((folder / name).read_text()).get("auto_map") or {}

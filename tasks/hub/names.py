@@ -29,14 +29,14 @@ class HubDataset:
         return bool(COMMIT.fullmatch(self.revision))
 
 
-def scheme(source: str) -> str:
+def read_scheme(source: str) -> str:
     """`hf`, one of URL_SCHEMES, or "" for a local path or a built-in dataset."""
     head, sep, _ = source.partition("://")
     return head.lower() if sep and (head.lower() == "hf" or head.lower() in URL_SCHEMES) else ""
 
 
 def is_remote(source: str) -> bool:
-    return bool(scheme(source))
+    return bool(read_scheme(source))
 
 
 def parse_hub_dataset(source: str) -> HubDataset:
@@ -54,7 +54,7 @@ def parse_hub_dataset(source: str) -> HubDataset:
 
 def check_source(source: str) -> str:
     """The source unchanged when it is local or a well-formed remote name; a ValueError otherwise."""
-    kind = scheme(source)
+    kind = read_scheme(source)
     if kind == "hf":
         parse_hub_dataset(source)
     elif kind:

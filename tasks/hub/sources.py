@@ -17,7 +17,7 @@ from pathlib import Path
 from tasks.core.runtime import say
 from tasks.hub.fetched import Fetched, Unanswered
 from tasks.hub.mirror import hash_file
-from tasks.hub.names import COMMIT, is_remote, parse_hub_dataset, scheme
+from tasks.hub.names import COMMIT, is_remote, parse_hub_dataset, read_scheme
 
 MANIFEST = "source.json"
 
@@ -46,13 +46,13 @@ def wanted_splits(data) -> dict[str, str]:
     return {"train": named.pop("train", "train")} | named
 
 
-def asked(data) -> dict:
+def describe_asked(data) -> dict:
     """What the params ask of the source: when it differs from the manifest's, the folder is fetched again."""
     return {"source": data.source, "config": data.config, "splits": wanted_splits(data), "sha256": data.sha256}
 
 
 def is_pinned(data) -> bool:
-    if scheme(data.source) == "hf":
+    if read_scheme(data.source) == "hf":
         return bool(COMMIT.fullmatch(parse_hub_dataset(data.source).revision))
     return data.sha256 is not None
 
@@ -70,7 +70,7 @@ def fetch_source(params) -> LocalSource:
     if not is_remote(data.source):
         return LocalSource(data.source, data.source)
     folder, manifest = source_folder(params), read_manifest(params)
-    same = manifest is not None and manifest.get("asked") == asked(data)
+    same = manifest is not None and manifest.get("asked") == describe_asked(data)
     if same and is_pinned(data) and all((folder / name).is_file() for name in manifest["digests"]):
         return from_manifest(manifest, folder, "cache")
     try:
@@ -82,8 +82,8 @@ def fetch_source(params) -> LocalSource:
         return from_manifest(manifest, folder, "cache")
     if fetched.note:
         say(f"[data] {fetched.note}")
-    digests = copy_in(folder, fetched)
-    record = {"asked": asked(data), "revision": fetched.revision, "origin": fetched.origin, "digests": digests,
+    digests = copy_in(folder, fetched, (manifest or {}).get("digests") or {})
+    record = {"asked": describe_asked(data), "revision": fetched.revision, "origin": fetched.origin, "digests": digests,
               "splits": [[split, name] for split, name, _ in fetched.files], "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     temporary = manifest_path(params).with_suffix(".tmp")
     temporary.write_text(json.dumps(record, indent=1))
@@ -91,8 +91,23 @@ def fetch_source(params) -> LocalSource:
     return from_manifest(record, folder, fetched.origin)
 
 
+def peek_source(params) -> LocalSource | None:
+    """The source as it stands without a request or a write: a local one itself; a remote one as its last fetch for
+    these params left it (the folder and manifest); None when none did. What read-only checks (skip-when-unchanged,
+    `lmforge watch`) look at, so that they never download or rewrite what a running ingest may be reading."""
+    data = params.data
+    if not is_remote(data.source):
+        return LocalSource(data.source, data.source)
+    folder, manifest = source_folder(params), read_manifest(params)
+    if manifest is None or manifest.get("asked") != describe_asked(data):
+        return None
+    if not all((folder / name).is_file() for name in manifest["digests"]):
+        return None
+    return from_manifest(manifest, folder, "cache")
+
+
 def fetch_remote(data, folder: Path, known: dict[str, str]) -> Fetched:
-    if scheme(data.source) == "hf":
+    if read_scheme(data.source) == "hf":
         from tasks.hub.datasets import fetch_hub_dataset
 
         return fetch_hub_dataset(data.source, data.config, wanted_splits(data))
@@ -108,9 +123,10 @@ def from_manifest(record: dict, folder: Path, origin: str) -> LocalSource:
                        dict(record["digests"]))
 
 
-def copy_in(folder: Path, fetched: Fetched) -> dict[str, str]:
+def copy_in(folder: Path, fetched: Fetched, earlier: dict[str, str]) -> dict[str, str]:
     """The fetched files into `folder` under their names (a copy that already has the bytes is left alone, so its
-    time and DVC's hash stay); files of an earlier fetch are removed. Returns name -> sha256."""
+    time and DVC's hash stay); files of the earlier fetch (`earlier`, its manifest's) that this one has not are
+    removed, nothing else. Returns name -> sha256."""
     digests = {}
     for _, name, path in fetched.files:
         target = folder / name
@@ -121,12 +137,8 @@ def copy_in(folder: Path, fetched: Fetched) -> dict[str, str]:
             shutil.copyfile(path, partial)
             partial.replace(target)
         digests[name] = digest
-    for stale in sorted(folder.rglob("*"), reverse=True):
-        name = stale.relative_to(folder).as_posix()
-        if stale.is_file() and name not in digests:
-            stale.unlink()
-        elif stale.is_dir() and not any(stale.iterdir()):
-            stale.rmdir()
+    for name in set(earlier) - set(digests):
+        (folder / name).unlink(missing_ok=True)
     return digests
 
 
@@ -146,4 +158,4 @@ def source_tags(params) -> dict[str, str]:
     """`data_revision`: what a remote source last resolved to (a registered version carries it, as the data version);
     nothing for a local source."""
     manifest = read_manifest(params) if is_remote(params.data.source) else None
-    return {"data_revision": manifest["revision"]} if manifest and manifest.get("asked") == asked(params.data) else {}
+    return {"data_revision": manifest["revision"]} if manifest and manifest.get("asked") == describe_asked(params.data) else {}

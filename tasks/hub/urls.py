@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from tasks.core.errors import LmforgeError, redact
 from tasks.hub.fetched import Fetched, Unanswered
 from tasks.hub.mirror import content_revision, find_in_mirror, hash_file
-from tasks.hub.names import SCHEME_PACKAGES, scheme
+from tasks.hub.names import SCHEME_PACKAGES, read_scheme
 
 TIMEOUT_S = 30  # per connection attempt and read: a URL that does not answer is said in seconds, not minutes
 # aiohttp's and the resolver's errors for a host that cannot be reached (fsspec wraps them in FileNotFoundError).
@@ -45,8 +45,9 @@ def fetch_urls(source: str, sha256: str | dict[str, str] | None, named: dict[str
         path, digests[name], origin = fetch_one(url, expected, folder / name, known.get(name))
         files.append((split, name, path))
         origins.add(origin)
+    # One file: its SHA-256; a folder's files: a short hash over each file's name and SHA-256 (no file's digest).
     revision = f"sha256:{digests[files[0][1]]}" if len(files) == 1 else \
-        content_revision(digests).replace("mirror:", "sha256:")
+        content_revision(digests).replace("mirror:", "files:")
     return Fetched(files, revision, "/".join(sorted(origins)))
 
 
@@ -67,7 +68,7 @@ def fetch_one(url: str, expected: str | None, local: Path, recorded: str | None)
             raise LmforgeError(f"data.source: {redact(url)} {reason}; check the URL.") from None
         raise Unanswered(f"data.source: {redact(url)} {reason}; check the URL and the network, run once where it "
                          "answers (the copy fetched then serves offline), or point LMFORGE_DATA_MIRROR at a mirror "
-                         f"holding {scheme(url)}/{urlsplit(url).hostname}{urlsplit(url).path}.",
+                         f"holding {read_scheme(url)}/{urlsplit(url).hostname}{urlsplit(url).path}.",
                          f"{redact(url)} {reason}") from None
     return local, digest, "url"
 
@@ -85,15 +86,15 @@ def open_remote(url: str):
     import fsspec
 
     options = {}
-    if scheme(url) in ("http", "https"):
+    if read_scheme(url) in ("http", "https"):
         import aiohttp
 
         options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(sock_connect=TIMEOUT_S, sock_read=TIMEOUT_S)}
     try:
         return fsspec.core.url_to_fs(url, **options)
     except ImportError:
-        package = SCHEME_PACKAGES.get(scheme(url), "fsspec")
-        raise LmforgeError(f"data.source: reading {scheme(url)}:// needs the {package} package, which lmforge does not "
+        package = SCHEME_PACKAGES.get(read_scheme(url), "fsspec")
+        raise LmforgeError(f"data.source: reading {read_scheme(url)}:// needs the {package} package, which lmforge does not "
                            f"install; pip install {package} (or copy the file and point data.source at it).") from None
 
 

@@ -114,6 +114,16 @@ def position_limit(folder: str | Path) -> int:
     return limit - offset
 
 
+def export_path(folder: Path, backend: str) -> Path:
+    """The file of a backend's export in `folder`; one sentence for an unknown backend or a missing export."""
+    if backend not in BACKEND_FILES:
+        raise LmforgeError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
+    path = folder / BACKEND_FILES[backend]
+    if not path.is_file():
+        raise LmforgeError(f"{path}: no {backend} export here; run `lmforge export` first.")
+    return path
+
+
 def load_logits(folder: str | Path, backend: str) -> Logits:
     """A function from a tokenized batch (input_ids, attention_mask as int64 arrays) to logits."""
     folder = Path(folder)
@@ -129,11 +139,7 @@ def load_logits(folder: str | Path, backend: str) -> Logits:
             with torch.inference_mode():
                 return model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
         return run_eager
-    if backend not in BACKEND_FILES:
-        raise LmforgeError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
-    path = folder / BACKEND_FILES[backend]
-    if not path.is_file():
-        raise LmforgeError(f"{path}: no {backend} export here; run `lmforge export` first.")
+    path = export_path(folder, backend)
     if backend == "torch-export":
         import torch
 

@@ -108,7 +108,7 @@ def start_run(params: Params, run_name: str | None = None) -> str:
     from tasks.hub.pins import hub_tags
 
     tags = {"params_hash": params.section_hash(), "git_commit": git_commit(), "lmforge_version": __version__,
-            "data_source": params.data.source, "task": params.task, **hub_tags(params)}
+            "data_source": redact(params.data.source), "task": params.task, **hub_tags(params)}
     flat = flatten(params.model_dump(mode="json", by_alias=True))
     mlflow_client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in flat.items()],
                             tags=[RunTag(k, v) for k, v in tags.items()])

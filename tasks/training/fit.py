@@ -56,14 +56,23 @@ def check_family(folder: str | Path, auto_class: str, task: str, key: str, trust
                            f"that kind uses (docs/kinds.md lists them), or change task.")
 
 
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors files transformers loads: the shards an index names, else model.safetensors, else every one
+    but an adapter's and a second copy for another runtime (consolidated.safetensors)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        return [folder / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    if (folder / "model.safetensors").is_file():
+        return [folder / "model.safetensors"]
+    return [path for path in sorted(folder.glob("*.safetensors")) if not path.name.startswith(("adapter_", "consolidated"))]
+
+
 def count_parameters(folder: str | Path) -> int:
-    """Parameters of the checkpoint's safetensors files, from their headers."""
+    """Parameters of the checkpoint's weights, from their safetensors headers."""
     from safetensors import safe_open
 
     total = 0
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        if path.name.startswith("adapter_"):
-            continue
+    for path in weight_files(Path(folder)):
         with safe_open(str(path), framework="np") as weights:
             for name in weights.keys():
                 shape = weights.get_slice(name).get_shape()
@@ -104,7 +113,7 @@ def check_memory(folder: str | Path, key: str, lora: bool, precision: str,
         how = ("train.lora (its frozen weights cost 4 bytes a parameter, 2 with train.precision: bf16), "
                if not lora else "train.precision: bf16 (its frozen weights in bf16: 2 bytes a parameter), "
                if precision != "bf16" else "")
-        raise LmforgeError(f"{key}: {parameters / 1e9:.2f} B parameters need about {need / GIB:.1f} GiB to train "
+        raise LmforgeError(f"{key}: {parameters / 1e6:,.0f} M parameters need about {need / GIB:.1f} GiB to train "
                            f"({training_bytes(1, lora, precision)} bytes a parameter for weights, gradients and "
                            f"optimizer state), more than {where} ({have / GIB:.1f} GiB); set {how}name a smaller "
                            "model, or train where there is more memory.")

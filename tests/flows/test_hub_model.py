@@ -1,8 +1,9 @@
-"""A model named by Hub id, end to end, as a user with a downloaded model and no network runs it: `model.pretrained:
-ORG/NAME` resolves through huggingface_hub's cache (laid out as the Hub's), the run records the commit it resolved to
-(run, version, card, training key), the version is exported, served by a real `lmforge serve` and rebuilt identical
-by `lmforge reproduce`. When the cache's `main` moves to a new commit, the next run retrains and records the new sha,
-while a rebuild of the first version still uses the old one. HF_TOKEN is in the environment and shows up nowhere."""
+"""A model named by Hub id, end to end, as a user with a gated model and a token runs it: `model.pretrained: ORG/NAME`
+resolves through huggingface_hub against a stand-in Hub on 127.0.0.1 (tests/hub_server.py), which answers only with
+the user's HF_TOKEN; the run records the commit it resolved to (run, version, card, training key), the version is
+exported, served by a real `lmforge serve` and rebuilt identical by `lmforge reproduce`. When the Hub's `main` moves
+to a new commit, the next run retrains and records the new sha, while a rebuild of the first version still uses the
+old one. The token was sent, and shows up nowhere lmforge writes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 import pytest
 
 from tests.conftest import invoke, make_project, registry, working_in
-from tests.families import cached_checkpoint, commit_sha, install_in_hub_cache
+from tests.families import cached_checkpoint, commit_sha
 from tests.flows.test_reproduce import commit_all
 from tests.hub_fixtures import point_hub
 
@@ -32,30 +33,33 @@ PARAMS = {"data": {"sample": {"rows": 600}}, "model": {"pretrained": REPO_ID},
 
 @pytest.fixture(scope="module")
 def hub_runs(prefect_harness, tmp_path_factory):
+    from tests.families import build_checkpoint
+    from tests.hub_server import FakeHub
+
     scratch = tmp_path_factory.mktemp("hub")
     root = make_project(scratch / "project", PARAMS)
     commit_all(root)
+    hub = FakeHub(token=TOKEN)
     bert = cached_checkpoint("bert", scratch / "checkpoints")
-    hf_home = scratch / "hf"
-    first = install_in_hub_cache(bert, hf_home, REPO_ID, sha=commit_sha(bert, "first"))
+    first = hub.add(REPO_ID, bert, sha=commit_sha(bert, "first"), gated=True)
     with pytest.MonkeyPatch.context() as patch, working_in(root):
-        point_hub(patch, hf_home)
+        point_hub(patch, scratch / "hf", hub.start())
         patch.setenv("HF_TOKEN", TOKEN)
-        runs = {"first": invoke("run"), "again": invoke("run")}
-        runs["reproduce-first"] = invoke("reproduce", f"models:/{NAME}/1", "--json")
-        # A new commit on the Hub's main, downloaded: the same files seeded otherwise, so the weights differ.
-        second_folder = cached_checkpoint("bert", scratch / "second")
-        from tests.families import build_checkpoint
-
-        build_checkpoint("bert", second_folder, seed=1)
-        second = install_in_hub_cache(second_folder, hf_home, REPO_ID, sha=commit_sha(second_folder, "second"))
-        runs["moved"] = invoke("run")
-        runs["reproduce-first-again"] = invoke("reproduce", f"models:/{NAME}/1", "--json")
-        yield root, runs, first, second
+        try:
+            runs = {"first": invoke("run"), "again": invoke("run")}
+            runs["reproduce-first"] = invoke("reproduce", f"models:/{NAME}/1", "--json")
+            # A new commit on the Hub's main: the same family seeded otherwise, so the weights differ.
+            second_folder = build_checkpoint("bert", scratch / "second", seed=1)
+            second = hub.add(REPO_ID, second_folder, sha=commit_sha(second_folder, "second"), gated=True)
+            runs["moved"] = invoke("run")
+            runs["reproduce-first-again"] = invoke("reproduce", f"models:/{NAME}/1", "--json")
+        finally:
+            hub.stop()
+        yield root, runs, first, second, hub, scratch
 
 
 def test_a_hub_id_trains_registers_and_records_its_commit(hub_runs):
-    root, runs, first, _ = hub_runs
+    root, runs, first, *_ = hub_runs
     assert runs["first"].exit_code == 0, runs["first"].output
     version = registry(root).get_model_version(NAME, "1")
     assert version.tags["hub.model.pretrained"] == f"{REPO_ID}@{first} (requested main)"
@@ -67,7 +71,7 @@ def test_a_hub_id_trains_registers_and_records_its_commit(hub_runs):
 
 
 def test_it_is_exported_and_served_before_it_becomes_champion(hub_runs, tmp_path):
-    root, runs, _, _ = hub_runs
+    root, runs, *_ = hub_runs
     client = registry(root)
     version = client.get_model_version(NAME, "1")
     assert version.tags["export_onnx"].startswith("passed"), version.tags
@@ -78,18 +82,18 @@ def test_it_is_exported_and_served_before_it_becomes_champion(hub_runs, tmp_path
 
 
 def test_the_same_commit_again_is_nothing_to_train(hub_runs):
-    _, runs, _, _ = hub_runs
+    _, runs, *_ = hub_runs
     assert runs["again"].exit_code == 0 and "skipped: nothing changed" in runs["again"].output, runs["again"].output
 
 
 def test_a_rebuild_from_the_lineage_is_identical(hub_runs):
-    _, runs, _, _ = hub_runs
+    _, runs, *_ = hub_runs
     found = json.loads(runs["reproduce-first"].stdout)
     assert runs["reproduce-first"].exit_code == 0 and found["verdict"] == "identical", found
 
 
 def test_a_moved_main_retrains_and_a_rebuild_of_the_first_uses_its_own_commit(hub_runs):
-    root, runs, first, second = hub_runs
+    root, runs, first, second, *_ = hub_runs
     assert runs["moved"].exit_code == 0 and "skipped" not in runs["moved"].output, runs["moved"].output
     assert registry(root).get_model_version(NAME, "2").tags["hub.model.pretrained"].startswith(f"{REPO_ID}@{second}")
     meta = json.loads((root / "data/model/lmforge.json").read_text())  # the model folder now holds version 2
@@ -98,9 +102,11 @@ def test_a_moved_main_retrains_and_a_rebuild_of_the_first_uses_its_own_commit(hu
     assert found["verdict"] == "identical", found  # rebuilt from `first`, which the cache still holds
 
 
-def test_the_token_is_nowhere(hub_runs):
-    root, runs, _, _ = hub_runs
+def test_the_token_was_sent_and_is_nowhere(hub_runs):
+    root, runs, _, _, hub, scratch = hub_runs
+    assert f"Bearer {TOKEN}" in hub.seen_authorization, "the gated model was fetched with the user's token"
     for name, result in runs.items():
         assert TOKEN not in result.output, name
-    found = subprocess.run(["grep", "-rl", TOKEN, str(root)], capture_output=True, text=True)
+    # The project (MLflow store, DVC cache, logs, model folders, cards) and the Hub cache lmforge filled.
+    found = subprocess.run(["grep", "-rl", TOKEN, str(root), str(scratch / "hf")], capture_output=True, text=True)
     assert found.stdout == "", f"the token was written to {found.stdout}"

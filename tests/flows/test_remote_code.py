@@ -70,6 +70,10 @@ def test_a_trusted_model_with_its_own_code_trains_registers_and_serves(prefect_h
         assert version.tags["hub.model.pretrained"].startswith("lmforge-tests/tiny-custom@")
         decision = json.loads((root / "data/custom/promotion.json").read_text())
         assert decision["verdict"] == "promoted" and decision["serving_check"]["passed"], decision
+        # Its export loads and traces the model's own classes like a built-in family's; served from it.
+        parity = json.loads((root / "data/custom/export/parity.json").read_text())
+        assert parity["onnx"]["status"] == "passed", parity
+        assert decision["serving_check"]["backend"] == "onnx", decision["serving_check"]
         assert (root / "data/custom/model/modeling_tiny.py").is_file(), "the trained folder keeps the code it runs"
         answer = invoke("predict", "--params", "custom.yaml", "--json", "mia had five")
         assert answer.exit_code == 0, answer.output[-3000:]

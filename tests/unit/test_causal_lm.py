@@ -10,15 +10,9 @@ import pytest
 from tasks.core.config import PromoteParams, load_params
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (tests/conftest.py)
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # CI's 2 cores are shared; these models are tiny
-    yield
-    torch.set_num_threads(before)
 
 
 def test_packing_cuts_blocks_across_texts_and_keeps_the_remainder():

@@ -5,6 +5,7 @@ named by the Parquet schema, nested answers, splits by the Hub's names). Each ba
 from __future__ import annotations
 
 import hashlib
+import shutil
 import http.server
 import threading
 from functools import partial
@@ -116,7 +117,7 @@ def test_a_folder_url_reads_the_files_data_splits_names_each_with_its_digest(roo
     params = params_for(root, {"source": f"{served.url}/", "sha256": {"reviews.csv": digest(ROWS), "test.csv": digest(ROWS)},
                                "splits": {"train": "reviews.csv", "test": "test.csv", "validation": 0.1}})
     local = fetch_source(params)
-    assert [split for split, _ in local.files] == ["train", "test"] and local.revision.startswith("sha256:")
+    assert [split for split, _ in local.files] == ["train", "test"] and local.revision.startswith("files:")
 
 
 def write_card(folder: Path, configs: list | None = None) -> None:
@@ -287,3 +288,11 @@ def test_a_hub_dataset_online_is_downloaded_at_its_commit_and_a_moved_main_is_a_
             fetch_source(hub_params(root, source="hf://datasets/lmforge-tests/absent"))
     finally:
         hub.stop()
+    # The cache huggingface_hub wrote (with its tree listing) is read again without the Hub, pinned or not.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    shutil.rmtree(root / "data" / "p", ignore_errors=True)  # not the pipeline's copy: the Hub's cache
+    pinned = fetch_source(hub_params(root, source=f"hf://datasets/lmforge-tests/reviews@{second}"))
+    assert (pinned.revision, pinned.origin) == (second, "hub cache")
+    assert fetch_source(hub_params(root)).revision == second

@@ -15,18 +15,12 @@ from tasks.core.config import load_params
 from tests.conftest import REPO
 from tests.families import DECODERS, cached_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (tests/conftest.py)
+
 PROMPTS = ["on monday mia went", "tom", "every friday pip the dog barks at", "leo had seven", "zoe counted the shells",
            "max", "on sunday ava went to the harbour with", "ida has a"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # CI's 2 cores are shared; these models are tiny
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from tasks.core.config import load_params
 from tests.conftest import REPO
 from tests.families import ENCODERS, FAMILIES, build_tokenizer, cached_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (tests/conftest.py)
+
 # (params file, data, training steps): qa's answers need more steps to stand clear of a tie than 3 labels do.
 KINDS = {"classification": ("params.yaml", "builtin:reviews", 40), "qa": ("params.qa.yaml", "builtin:facts", 120)}
 ROWS = 400  # half to train, a quarter each to validation (the int8 choice) and test (the parity check)
@@ -29,19 +31,6 @@ def checkpoints(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("families")
 
 
-@pytest.fixture
-def one_thread():
-    """torch and ONNX Runtime on one thread each: tiny models gain nothing from two, and on a shared 2-core machine
-    ONNX Runtime's spinning threads took the cores from the rest of the test."""
-    import torch
-
-    from tasks.registry.backends import limit_session_threads
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with limit_session_threads(1):
-        yield
-    torch.set_num_threads(threads)
 
 
 def fine_tune(kind_name: str, checkpoint: Path):

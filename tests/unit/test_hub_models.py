@@ -131,3 +131,22 @@ def test_trust_remote_code_is_never_taken_from_the_command_line(root):
         load_params("params.yaml", ["model.trust_remote_code=true"])
 
 
+
+
+def test_a_path_into_a_folder_of_the_project_is_no_hub_id(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert parse_hub_id("data/model") is None and parse_hub_id("models/my-bert") is not None
+
+
+def test_a_tokenizer_alone_resolves_from_a_repo_without_weights(fake_hub, checkpoints, tmp_path, root):
+    folder = tmp_path / "tokenizer-only"
+    folder.mkdir()
+    for path in cached_checkpoint("gpt2", checkpoints).iterdir():
+        if path.name.startswith("tokenizer"):
+            shutil.copy(path, folder / path.name)
+    fake_hub.add("org/tokenizer", folder)
+    found = resolve_hub_model("org/tokenizer", "tokenize.pretrained")
+    assert sorted(p.name for p in Path(found.folder).iterdir()) == ["tokenizer.json", "tokenizer_config.json"]
+    with pytest.raises(LmforgeError, match="holds no config.json"):
+        resolve_hub_model("org/tokenizer", "model.pretrained")

@@ -1,6 +1,6 @@
 """The layout's rules: steps ask tasks.kinds for what differs, never branch on params.task and never import a kind's
-package; a kind reaches no step and no other kind; infrastructure (tasks/core, data, training, registry, servers, monitoring)
-reaches no step and no kind; the import graph of flows/ and tasks/ has no cycles."""
+package; a kind reaches no step and no other kind; infrastructure (tasks/core, data, training, registry, servers,
+monitoring, hub) reaches no step and no kind; the import graph of flows/ and tasks/ has no cycles."""
 
 import ast
 import graphlib

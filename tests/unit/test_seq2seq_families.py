@@ -20,25 +20,14 @@ from tasks.core.config import load_params
 from tests.conftest import REPO
 from tests.families import SEQ2SEQS, cached_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (tests/conftest.py)
+
 WARM = "bert2bert"  # transformers' EncoderDecoderModel, warm-started from a BERT checkpoint (model.pretrained_encoder)
 PREFIX = "numbers: "
 SETTINGS = {"t5": [f"model.input_prefix='{PREFIX}'"], "mbart": ["model.source_lang=en_XX", "model.target_lang=de_DE"]}
 SPLITS = {"train": 640, "validation": 16, "test": 24}  # 40 steps of 16 rows: one epoch, so one evaluation and save
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread each for torch and ONNX Runtime: on models this small, two threads on a busy machine spun against
-    each other and trained about ten times slower."""
-    import torch
-
-    from tasks.registry.backends import limit_session_threads
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with limit_session_threads(1):
-        yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

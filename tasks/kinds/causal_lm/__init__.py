@@ -27,7 +27,7 @@ GROUP_COLUMN = None
 REFERENCE_COLUMN = None
 # What `lmforge init` writes for this kind: (data key, default column, what it holds), and the model lines.
 INIT_COLUMNS = [("text_column", "text", "the text to model (a .txt source has it already)")]
-INIT_MODEL = "  pretrained: null              # a local GPT-style checkpoint; null: a small GPT-2 from scratch"
+INIT_MODEL = "  pretrained: null              # a Hub id (ORG/NAME) or folder of a decoder; null: a small GPT-2"
 READS_DOCUMENTS = True  # whether a .txt source is read as documents (data.documents)
 OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length
 AUTO_CLASS = "AutoModelForCausalLM"  # what a pretrained checkpoint loads as

@@ -4,9 +4,6 @@ on exactly the test tokens the model predicts, with the model's tokenizer, poole
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-
 import numpy as np
 import pandas as pd
 
@@ -19,11 +16,11 @@ def unigram_scores(train_ids: list[list[int]], test_ids: list[list[int]],
                    vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Per test text (nll, predicted tokens) under the unigram model; the stream's very first token is not predicted,
     as the model's scoring windows leave it (tasks/kinds/causal_lm/tokenize.scoring_starts)."""
-    counts = Counter(token for row in train_ids for token in row)
-    total = sum(counts.values()) + vocab_size
+    from tasks.kinds.causal_lm.metrics import unigram_nll
+
+    nll_of = unigram_nll(train_ids, vocab_size)
     skipped = [1] + [0] * (len(test_ids) - 1)
-    nll = np.array([sum(-math.log((counts[token] + 1) / total) for token in row[skip:])
-                    for row, skip in zip(test_ids, skipped)], dtype=float)
+    nll = np.array([sum(nll_of(token) for token in row[skip:]) for row, skip in zip(test_ids, skipped)], dtype=float)
     return nll, np.array([len(row) - skip for row, skip in zip(test_ids, skipped)], dtype=int)
 
 

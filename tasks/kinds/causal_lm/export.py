@@ -181,8 +181,10 @@ def export_decoder(params: Params, model_dir: str | Path, out: Path, texts: list
     if all(errors.values()):  # nothing to check against eager generation: spare the test prompts' generation
         return {**{backend: {"status": "failed", "error": error} for backend, error in errors.items()}, **not_built,
                 "family": family}
+    from tasks.registry.program_exports import check_backends
+
     prompts = [prompt_of(text) for text in texts[:PARITY_PROMPTS]]
     eager = generate_eager(params, model_dir, prompts)
-    record = {backend: {"status": "failed", "error": error} if error else
-              check_decoder_parity(out, params, prompts, eager, backend) for backend, error in errors.items()}
+    record = check_backends(errors, lambda backend: check_decoder_parity(out, params, prompts, eager, backend),
+                            describe)
     return {**record, **not_built, "family": family}

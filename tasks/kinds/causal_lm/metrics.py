@@ -40,12 +40,19 @@ def perplexity_of(nll: float, tokens: int) -> tuple[float, float]:
     return loss, math.exp(min(loss, MAX_LOSS))
 
 
-def unigram_perplexity(train_ids: list[list[int]], test_ids: list[list[int]], vocab_size: int) -> float:
-    """Perplexity of add-one smoothed train token frequencies on the test tokens each block's model predicts (all
-    but its first token, as sequence_nll scores)."""
+def unigram_nll(train_ids: list[list[int]], vocab_size: int):
+    """A token's negative log-probability under add-one smoothed train token frequencies (no context at all): the
+    baseline evaluate reports and the gate holds a model to (tasks/kinds/causal_lm/baseline.py)."""
     counts = Counter(token for row in train_ids for token in row)
     total = sum(counts.values()) + vocab_size
-    nll = [-math.log((counts[token] + 1) / total) for row in test_ids for token in row[1:]]
+    return lambda token: -math.log((counts[token] + 1) / total)
+
+
+def unigram_perplexity(train_ids: list[list[int]], test_ids: list[list[int]], vocab_size: int) -> float:
+    """Perplexity of the unigram model on the test tokens each block's model predicts (all but its first token, as
+    sequence_nll scores)."""
+    nll_of = unigram_nll(train_ids, vocab_size)
+    nll = [nll_of(token) for row in test_ids for token in row[1:]]
     return perplexity_of(sum(nll), len(nll))[1]
 
 

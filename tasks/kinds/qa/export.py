@@ -11,8 +11,7 @@ from pathlib import Path
 from tasks.core.config import Params
 from tasks.kinds.qa.quantize import MIN_AGREEMENT, answer_with, quantize_with_fallback
 from tasks.kinds.qa.spans import OUTPUTS, span_inputs
-from tasks.registry.backends import (BACKEND_FILES, ONNX_FILE, PROGRAM_FILE, backend_files, drop_stack_traces,
-                                     position_limit)
+from tasks.registry.backends import BACKEND_FILES, backend_files, position_limit
 
 
 def trace_spans(model_dir: str | Path):
@@ -50,31 +49,9 @@ def trace_spans(model_dir: str | Path):
 def write_exports(model_dir: str | Path, out: Path, describe_error, quantize) -> tuple[dict[str, str], dict]:
     """The three files in `out` beside the tokenizer; per backend, the error that stopped it ("" when none), and how
     `quantize` (out -> its record) made the int8 file."""
-    import logging
+    from tasks.registry.program_exports import write_program_exports
 
-    import torch
-
-    errors, quantization = dict.fromkeys(BACKEND_FILES, ""), {}
-    try:
-        program, names = trace_spans(model_dir)
-        drop_stack_traces(program)
-        torch.export.save(program, str(out / PROGRAM_FILE))
-    except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
-        return dict.fromkeys(BACKEND_FILES, describe_error(error)), quantization
-    logging.disable(logging.WARNING)  # torch.onnx lists absent torchvision ops; the quantizer suggests pre-processing
-    try:
-        torch.onnx.export(program, input_names=names, output_names=OUTPUTS, dynamo=True,
-                          verbose=False).save(str(out / ONNX_FILE))
-    except Exception as error:  # noqa: BLE001 - recorded per backend; the eager model still serves
-        errors["onnx"] = errors["onnx-int8"] = describe_error(error)
-        return errors, quantization
-    finally:
-        logging.disable(logging.NOTSET)
-    try:
-        quantization = quantize(out)
-    except Exception as error:  # noqa: BLE001 - recorded per backend; fp32 ONNX still serves
-        errors["onnx-int8"] = describe_error(error)
-    return errors, quantization
+    return write_program_exports(lambda: trace_spans(model_dir), out, OUTPUTS, quantize, describe_error)
 
 
 def check_parity(out: Path, backend: str, reference, found) -> dict:
@@ -104,9 +81,10 @@ def export_answerer(params: Params, model_dir: str | Path, out: Path, test, desc
     questions, contexts = test["question"].astype(str).tolist(), test["context"].astype(str).tolist()
     windows = encode_windows(tokenizer, questions, contexts, params.tokenize.max_length, params.tokenize.stride)
     reference = answer_with(Path(model_dir), "eager", tokenizer, windows, contexts, params)
-    record = {backend: {"status": "failed", "error": error} if error else
-              check_parity(out, backend, reference, answer_with(out, backend, tokenizer, windows, contexts, params))
-              for backend, error in errors.items()}
+    from tasks.registry.program_exports import check_backends
+
+    record = check_backends(errors, lambda backend: check_parity(
+        out, backend, reference, answer_with(out, backend, tokenizer, windows, contexts, params)), describe_error)
     if quantization:
         record["onnx-int8"]["quantization"] = quantization
     record["min_agreement"] = MIN_AGREEMENT

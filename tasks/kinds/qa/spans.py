@@ -16,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.core.errors import LmforgeError
-from tasks.registry.backends import (BACKEND_FILES, BACKENDS, FALLBACK_FILE, ONNX_FILE, backend_files,
-                                     open_onnx_session)
+from tasks.registry.backends import FALLBACK_FILE, ONNX_FILE, backend_files, export_path, open_onnx_session
 
 OUTPUTS = ["start_logits", "end_logits"]
 SpanLogits = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]
@@ -80,11 +78,7 @@ def load_spans(folder: str | Path, backend: str) -> Spans:
     folder = Path(folder)
     if backend == "eager":
         return load_eager(folder)
-    if backend not in BACKEND_FILES:
-        raise LmforgeError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
-    path = folder / BACKEND_FILES[backend]
-    if not path.is_file():
-        raise LmforgeError(f"{path}: no {backend} export here; run `lmforge export` first.")
+    path = export_path(folder, backend)
     if backend == "torch-export":
         return load_program(path)
     spans = load_session(path)

@@ -20,7 +20,7 @@ GROUP_COLUMN = None
 REFERENCE_COLUMN = "target"
 # What `lmforge init` writes for this kind: (data key, default column, what it holds), and the model lines.
 INIT_COLUMNS = [("source_column", "source", "the input text"), ("target_column", "target", "the text to produce")]
-INIT_MODEL = ("  pretrained: null              # a local encoder-decoder checkpoint; null: a small one from scratch\n"
+INIT_MODEL = ("  pretrained: null              # a Hub id (ORG/NAME) or folder of an encoder-decoder; null: a small one\n"
               f"  # pretrained_encoder: {PRETRAINED_PACKAGE}   # or warm-start both sides from a BERT-style encoder")
 READS_DOCUMENTS = False  # whether a .txt source is read as documents (data.documents)
 OUTPUT_IS_LABEL = False  # the monitor tests a label's share (chi-square), else the output's length

@@ -100,16 +100,8 @@ def export_translator(params: Params, model_dir: str | Path, out: Path, sources:
     hyps = generate(model, *load_pair_tokenizers(model_dir, params), sources, params)
     eager = {"hyps": hyps, "seconds": round(time.perf_counter() - start, 2),
              "bleu": corpus_scores(hyps, references)["bleu"] if sources else 0.0}
-    record = {backend: {"status": "failed", "error": error} if error else
-              check_or_describe(out, params, sources, references, eager, backend, describe)
-              for backend, error in errors.items()}
+    from tasks.registry.program_exports import check_backends
+
+    record = check_backends(errors, lambda backend: check_translation_parity(out, params, sources, references, eager,
+                                                                             backend), describe)
     return {**record, **not_built, "max_bleu_diff": MAX_BLEU_DIFF}
-
-
-def check_or_describe(folder: Path, params: Params, sources: list[str], references: list[str], eager: dict,
-                      backend: str, describe) -> dict:
-    """The parity record, or the error that stopped the check: recorded, and the eager model serves."""
-    try:
-        return check_translation_parity(folder, params, sources, references, eager, backend)
-    except Exception as error:  # noqa: BLE001 - a graph ONNX Runtime refuses must not stop the export step
-        return {"status": "failed", "error": describe(error)}
