@@ -214,7 +214,8 @@ def main() -> None:
             row[f"c{n}_over_eager"] = row[f"c{n}_tokens_per_s"] / base if base and row[f"c{n}_tokens_per_s"] else None
     columns = [("backend", "backend")] + [(f"c{n}_{key}", f"c{n} {label}") for n in levels for key, label in (
         ("tokens_per_s", "tok/s"), ("over_eager", "x eager"), ("p50_ms", "p50 ms"), ("rows_per_call", "rows/call"))]
-    print_table(f"{args.size} decoder, greedy, {params.evaluate.max_new_tokens} new tokens, medians of {args.repeats} x "
+    name = Path(args.model).parent.name if args.model else args.size
+    print_table(f"{name} decoder, greedy, {params.evaluate.max_new_tokens} new tokens, medians of {args.repeats} x "
                 f"{args.seconds:g} s", rows, columns + [("identical", "identical"), ("max_abs_logit_diff", "max |dlogit|")])
     write_result(REPO / args.out, {"settings": vars(args), "size": SIZES[args.size], "export_seconds": export_seconds,
                                    "export": record, "runs": runs, "summary": rows})

@@ -37,6 +37,8 @@ def make_project(root: Path, steps: int) -> None:
     for name in ("dvc.yaml", ".dvcignore"):
         shutil.copy(REPO / name, root / name)
     (root / "tasks").symlink_to(REPO / "tasks")
+    (root / "data" / "raw").mkdir(parents=True)  # the default pipeline's input folder, which dvc.yaml names
+    (root / "data" / "raw" / ".gitkeep").touch()
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "-q"], cwd=root, check=True)
     (root / ".dvc" / "config").write_text((REPO / ".dvc" / "config").read_text())
