@@ -142,16 +142,16 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
     with command(debug):
         from tasks.core.config import load_params
         from tasks.core.errors import LmforgeError
-        from tasks.predict import load_texts, log_predictions, predict_texts
+        from tasks.predict import input_columns, load_texts, log_predictions, predict_texts
 
         settings = load_params(params, set_)
         from tasks.kinds import get_kind
 
-        keys = get_kind(settings.task).INPUT_KEYS
-        columns = {key: getattr(settings.data, key) for key in keys}
+        columns = input_columns(settings)
         if text_column:
-            columns = {keys[0]: text_column, **{key: columns[key] for key in keys[1:]}}
-        rows = list(texts or []) + (load_texts(file, columns) if file else [])
+            first = get_kind(settings.task).INPUT_KEYS[0]
+            columns = {first: text_column, **{key: name for key, name in columns.items() if key != first}}
+        rows = list(texts or []) + (load_texts(file, settings, columns) if file else [])
         if not rows:
             raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
         uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"

@@ -39,7 +39,7 @@ def score(file: Annotated[Path, typer.Option("--file", help="Inputs: a CSV, JSON
     if as_json:
         echo_json(result)
         return
-    typer.echo(f"{result['rows']} rows scored by {result['model_name']} version {result['model_version']} "
+    typer.echo(f"{result['rows']} inputs ({result['read_as']}) scored by {result['model_name']} version {result['model_version']} "
                f"({result['backend']}) in {result['seconds']:.1f} s -> {result['out']}; {result['logged']} logged")
 
 

@@ -127,10 +127,9 @@ def read_file_window(params: Params, version, path: str):
     """A new data file as a window: its inputs (the data.* input columns) and the champion's answers to them."""
     import pandas as pd
 
-    from tasks.kinds import get_kind
     from tasks.predict import load_texts
 
-    texts = load_texts(Path(path), {key: getattr(params.data, key) for key in get_kind(params.task).INPUT_KEYS})
+    texts = load_texts(Path(path), params)
     outputs, scores, _ = answer_reference(params, version, texts)
     return pd.DataFrame({"input": texts, "output": outputs, "score": scores or [None] * len(texts),
                          "request_id": [f"{path}:{row}" for row in range(len(texts))]})

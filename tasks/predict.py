@@ -7,14 +7,39 @@ from pathlib import Path
 from tasks.core.config import Params
 
 
-def load_texts(path: Path, columns: dict[str, str]) -> list[str]:
-    """The inputs in a file (data.* key: its column): one column, or several joined by " || " (a qa model reads
-    "QUESTION || CONTEXT")."""
+def input_columns(params: Params) -> dict[str, str]:
+    """The data.* keys a model reads (its kind's inputs) with the column each names."""
+    from tasks.kinds import get_kind
+
+    return {key: getattr(params.data, key) for key in get_kind(params.task).INPUT_KEYS}
+
+
+def input_documents(params: Params) -> str:
+    """How a .txt file of inputs is cut: one input per line, as a user lists texts to score, unless the params file
+    itself names data.documents (a language model's inputs read as its corpus was)."""
+    return params.data.documents if "documents" in params.data.model_fields_set else "line"
+
+
+def describe_reading(path: Path, params: Params) -> str:
+    """How a file of inputs was read, in words, so that a file read as one row cannot pass unnoticed."""
+    from tasks.data.sources import detect_format
+
+    if detect_format(path, "auto") != "text":
+        return f"rows of {path.name}"
+    how = {"line": "one per line", "blank_line": "one per paragraph", "file": "the whole file as one",
+           "auto": "paragraphs or lines, by the file's shape"}[input_documents(params)]
+    return f"{how} of {path.name}"
+
+
+def load_texts(path: Path, params: Params, columns: dict[str, str] | None = None) -> list[str]:
+    """The inputs in a file: the kind's input columns (or `columns`), one column, or several joined by " || " (a qa
+    model reads "QUESTION || CONTEXT"); a .txt file's inputs under the first column's name (input_documents)."""
     from tasks.registry.pyfunc import INPUT_SEPARATOR
     from tasks.data.sources import pick_columns, read_table
 
-    # A .txt file: one input per paragraph, under the first column's name.
-    frame = pick_columns(read_table(path, text_column=next(iter(columns.values()))), columns, str(path))
+    columns = columns or input_columns(params)
+    frame = read_table(path, documents=input_documents(params), text_column=next(iter(columns.values())))
+    frame = pick_columns(frame, columns, str(path))
     return frame.fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist()
 
 

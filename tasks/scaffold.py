@@ -33,7 +33,7 @@ def render_params(file: Path, task: str, source: str, found: list[str] | None) -
     text_source = Path(source).suffix == ".txt" or (Path(source).is_dir() and any(Path(source).glob("*.txt")))
     data = [f"  source: {source}"]
     if kind.READS_DOCUMENTS and text_source:
-        data.append("  documents: blank_line".ljust(32) + "# rows of a .txt file: file, blank_line (paragraphs) or line")
+        data.append("  documents: auto".ljust(32) + "# rows of a .txt file: auto, file, blank_line (paragraphs) or line")
     else:
         data += describe_columns(task, found)
     return "\n".join([

@@ -28,9 +28,10 @@ class ScoreResult:
     backend: str
     seconds: float
     logged: int
+    read_as: str  # how the file's inputs were read ("one per line of questions.txt"): a file read as one row shows
 
     def summary(self) -> str:
-        return (f"{self.rows} rows scored by {self.model_name} version {self.model_version} ({self.backend}) in "
+        return (f"{self.rows} inputs ({self.read_as}) scored by {self.model_name} version {self.model_version} ({self.backend}) in "
                 f"{self.seconds:.1f} s -> {self.out}")
 
 
@@ -53,14 +54,14 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
 
     from tasks.data.inference_log import make_rows, new_request_ids, open_log, version_context
     from tasks.kinds import get_kind
-    from tasks.predict import find_version, load_texts
+    from tasks.predict import describe_reading, find_version, load_texts
     from tasks.registry import tracking
     from tasks.registry.registered import load_registered
 
     if out.suffix not in OUT_FORMATS:
         raise LmforgeError(f"--out {out}: write to a {', '.join(OUT_FORMATS)} file.")
     kind = get_kind(params.task)
-    texts = load_texts(source, {key: getattr(params.data, key) for key in kind.INPUT_KEYS})
+    texts = load_texts(source, params)
     version = find_version(tracking.client(params), model_uri)
     if version is None:
         raise LmforgeError(f"{model_uri}: no such registered version; see `lmforge models`.")
@@ -90,7 +91,7 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
     write_table(frame, out)
     status = log.close_and_warn() if log else {"written": 0}
     return ScoreResult(str(out), len(texts), version.name, str(version.version), backend, round(seconds, 3),
-                       status["written"])
+                       status["written"], describe_reading(source, params))
 
 
 @step

@@ -83,18 +83,30 @@ SETTINGS = {"text_length": "validate.min_text_chars/max_text_chars", "source_len
             "answer_in_context": "data.answer_start_column"}
 
 
-def suggest_fix(check: str, task: str) -> str:
+def suggest_fix(check: str, params: Params, every_row: bool = False) -> str:
     """What the user writes to get past a failed check: the setting that moves it, or the policy that drops (or,
-    where dropping cannot help, warns about) the offending rows."""
+    where dropping cannot help, warns about) the offending rows. Where every row fails, dropping them would leave
+    nothing, so no drop is suggested; a length check that every text of a plain-text source fails points at how the
+    file is cut into texts (data.documents)."""
     from tasks.core.config import CHECKS, POLICY_LETTERS
 
     if check == "columns":
         return "name the source's columns in data.*_column"
-    allowed = CHECKS[task].get(check, "f")
-    policy = next((word for word in ("drop", "warn") if POLICY_LETTERS[word] in allowed), None)
+    allowed = CHECKS[params.task].get(check, "f")
+    policies = ("warn",) if every_row else ("drop", "warn")
+    policy = next((word for word in policies if POLICY_LETTERS[word] in allowed), None)
     fixes = ([f"change {SETTINGS[check]}"] if check in SETTINGS else []) + \
         ([f"set validate.policies.{check}: {policy}"] if policy else [])
+    if every_row and check.endswith("_length") and reads_plain_text(params):
+        fixes.insert(0, "set data.documents to how the .txt files hold their texts (line: one per line, blank_line: "
+                        "paragraphs, file: the whole file)")
     return " or ".join(fixes) or "fix the data"
+
+
+def reads_plain_text(params: Params) -> bool:
+    """Whether the source is .txt files (a file, or a folder holding them)."""
+    source = Path(params.data.source)
+    return source.suffix.lower() == ".txt" or (source.is_dir() and any(source.glob("*.txt")))
 
 
 def describe_failure(item: dict, examples: int, unit: str = "rows", settings: dict | None = None,
@@ -149,8 +161,11 @@ def validate_dataset(params: Params) -> ValidationReport:
         if policy_of(params, check) == "warn":
             warnings.append(f"{summary} [{check}: warn]{examples}")
         else:
-            summaries.append(f"{summary}; {suggest_fix(check, params.task)}")
-            failures.append(f"{summary} [{check}]{examples}; {suggest_fix(check, params.task)}")
+            counted = item.get("result", {})
+            every_row = counted.get("unexpected_count") == counted.get("element_count", -1)
+            fix = suggest_fix(check, params, every_row)
+            summaries.append(f"{summary}; {fix}")
+            failures.append(f"{summary} [{check}]{examples}; {fix}")
     counts = dropped["check"].value_counts().to_dict() if len(dropped) else {}
     kept_rows = write_validated(kept, dropped, columns, out_dir)
     report_path = out_dir / REPORT_FILE

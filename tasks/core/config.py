@@ -130,9 +130,10 @@ class DataParams(Section):
     group_column: str | None = Field(None, description="Column of a group (document, user, article) whose rows stay in "
                                                        "one split when splits are carved, and which leakage checks "
                                                        "across train and test; qa groups by context when unset.")
-    documents: Literal["file", "blank_line", "line"] = Field(
-        "blank_line", description="causal_lm, .txt sources: how a text file is cut into rows: the whole file, "
-                                  "paragraphs (blank lines between them) or lines.")
+    documents: Literal["auto", "file", "blank_line", "line"] = Field(
+        "auto", description=".txt sources: how a text file is cut into rows: the whole file, paragraphs (blank lines "
+                            "between them), lines, or auto: paragraphs where the file has blank lines, else lines. "
+                            "Files of inputs to predict or score are read one per line unless this is set.")
     labels: list[str] | None = Field(None, description="The declared label set; rows outside it fail validation.")
     keep_columns: list[str] = Field([], description="Source columns kept in the dataset under their own names (e.g. "
                                                     "a site or language), for promote.slices to slice by.")

@@ -23,7 +23,7 @@ def detect_format(path: Path, fmt: str) -> str:
     return SUFFIX_FORMATS[path.suffix.lower()]
 
 
-def read_table(path: Path, fmt: str = "auto", documents: str = "blank_line", text_column: str = "text") -> pd.DataFrame:
+def read_table(path: Path, fmt: str = "auto", documents: str = "auto", text_column: str = "text") -> pd.DataFrame:
     """One file as a frame of strings; a missing, empty, header-only or non-UTF-8 file is an LmforgeError. Plain text
     is cut into rows of `text_column` by `documents` (the whole file, paragraphs or lines)."""
     if not path.exists():
@@ -96,10 +96,14 @@ def read_jsonl(path: Path) -> pd.DataFrame:
 
 
 def read_text(path: Path, documents: str, column: str) -> pd.DataFrame:
-    """Plain text as rows: the whole file, its paragraphs (split at blank lines) or its non-blank lines."""
+    """Plain text as rows: the whole file, its paragraphs (split at blank lines) or its non-blank lines; auto reads
+    paragraphs where the file has a blank line between texts and lines where it has none, since a corpus of one
+    sentence per line (Penn Treebank, a list of questions) is not one paragraph."""
     import re
 
     text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    if documents == "auto":
+        documents = "blank_line" if re.search(r"\n[ \t]*\n", text.strip()) else "line"
     if documents == "file":
         parts = [text.strip("\n")]
     elif documents == "line":
@@ -145,7 +149,7 @@ def pick_files(folder: Path, named: dict[str, str]) -> list[tuple[str, Path]]:
 
 
 def read_files(files: list[tuple[str | None, str]], fmt: str = "auto", named: dict[str, str] | None = None,
-               documents: str = "blank_line", text_column: str = "text") -> list[tuple[str | None, pd.DataFrame]]:
+               documents: str = "auto", text_column: str = "text") -> list[tuple[str | None, pd.DataFrame]]:
     """Frames of the files a remote source was fetched as, each with the split it holds (None: a single file)."""
     if named and any(split is None for split, _ in files):
         split = next(iter(named))
@@ -154,7 +158,7 @@ def read_files(files: list[tuple[str | None, str]], fmt: str = "auto", named: di
     return [(split, read_table(Path(path), fmt, documents, text_column)) for split, path in files]
 
 
-def read_source(source: str, fmt: str = "auto", named: dict[str, str] | None = None, documents: str = "blank_line",
+def read_source(source: str, fmt: str = "auto", named: dict[str, str] | None = None, documents: str = "auto",
                 text_column: str = "text") -> list[tuple[str | None, pd.DataFrame]]:
     """Frames of a file or a folder, each with the split its file stands for (None when a single file)."""
     path = Path(source)

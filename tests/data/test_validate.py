@@ -123,3 +123,20 @@ def test_each_failure_ends_with_the_setting_that_changes_it(root):
     assert few.failures[0].endswith("change validate.min_rows_per_class or set validate.policies.class_rows: warn")
     over = run_suite(root, MESSY, "validate.policies={text_length: drop, duplicates: drop, leakage: drop}")
     assert "set validate.mostly.text_length: 0.92 to drop them" in over.failures[0], over.failures
+
+
+def test_a_check_every_row_fails_suggests_no_drop_and_names_how_text_files_are_cut(root):
+    """Dropping every row leaves nothing to train on; a corpus read as one text is cut by data.documents."""
+    from tasks.validate import suggest_fix
+
+    long = {split: ([f"{'x' * 41} {n} {split}" for n in range(len(texts))], labels)
+            for split, (texts, labels) in GOOD.items()}
+    report = run_suite(root, long)
+    assert report.failures[0].startswith("10 of 10 rows have a text shorter than"), report.failures
+    assert report.failures[0].endswith("; change validate.min_text_chars/max_text_chars or set "
+                                       "validate.policies.text_length: warn"), report.failures
+    (root / "ptb.txt").write_text("one line\n")
+    params = load_params(REPO / "params.causal_lm.yaml", [f"data.source={root / 'ptb.txt'}"])
+    fix = suggest_fix("text_length", params, every_row=True)
+    assert fix.startswith("set data.documents to how the .txt files hold their texts") and ": drop" not in fix, fix
+    assert suggest_fix("text_length", params).endswith("set validate.policies.text_length: drop")

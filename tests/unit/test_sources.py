@@ -110,6 +110,30 @@ def test_plain_text_is_cut_into_rows(tmp_path, documents, rows):
     assert frame["text"].tolist() == rows and set(frame["text_file"]) == {"play.txt"}
 
 
+def test_auto_reads_paragraphs_where_there_are_blank_lines_and_lines_where_there_are_none(tmp_path):
+    """A corpus of one sentence per line (Penn Treebank's shape) is not one paragraph."""
+    (tmp_path / "ptb.txt").write_text(" the cat sat \n a dog ran \n\n")  # a blank line at the end only
+    (tmp_path / "play.txt").write_text("ANNA:\nWhere now?\n\nTOM:\nTo Oslo.\n")
+    assert read_table(tmp_path / "ptb.txt")["text"].tolist() == [" the cat sat ", " a dog ran "]
+    assert read_table(tmp_path / "play.txt")["text"].tolist() == ["ANNA:\nWhere now?", "TOM:\nTo Oslo."]
+
+
+def test_inputs_to_score_are_one_per_line_unless_the_params_file_says_otherwise(tmp_path):
+    from tasks.core.config import load_params
+    from tasks.predict import describe_reading, load_texts
+    from tests.conftest import REPO
+
+    questions = tmp_path / "questions.txt"
+    questions.write_text("What is it?\nWho was it?\n\nWhere is it?\n")
+    default = load_params(REPO / "params.yaml")
+    assert load_texts(questions, default) == ["What is it?", "Who was it?", "Where is it?"]
+    assert describe_reading(questions, default) == "one per line of questions.txt"
+    paragraphs = load_params(REPO / "params.causal_lm.yaml", ["data.documents=blank_line"])
+    assert load_texts(questions, paragraphs) == ["What is it?\nWho was it?", "Where is it?"]
+    (tmp_path / "rows.csv").write_text("text\nfine\n")
+    assert describe_reading(tmp_path / "rows.csv", default) == "rows of rows.csv"
+
+
 def test_a_folder_of_text_is_a_corpus_carved_by_file(tmp_path):
     """Files not named like a split are all training text; carved shares then take whole files."""
     from tasks.core.config import load_params
