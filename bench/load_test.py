@@ -6,7 +6,7 @@
 Without --project it clones HEAD into a temporary folder and builds two versions there with the default pipeline:
 the champion (version 1) and a 40-step version 2 the gate rejects, exported with `lmforge export 2` so that both
 answer on ONNX. First each version's answer to every pool text (the project's test split) is read from a server
-pinned to it (--model-version). Then one server follows @champion on 127.0.0.1 while --clients kept-alive clients
+pinned to it (--model). Then one server follows @champion on 127.0.0.1 while --clients kept-alive clients
 send one to three pool texts a request for --seconds; halfway, `lmforge promote 2`. Checked: errors (a status other
 than 200, or a broken connection); each answer's rows against the rows of the version it names (same labels,
 probabilities within 1e-4) and of the other version; the versions over time (when 2 first answered, how many
@@ -63,7 +63,7 @@ def ask(connection: http.client.HTTPConnection, texts: list[str]) -> tuple[int, 
 
 def read_answers(project: Path, version: str, texts: list[str]) -> dict[str, tuple[str, float]]:
     """What a version answers for each text alone, from a server pinned to it."""
-    server, port = start_server(project, "--model-version", version)
+    server, port = start_server(project, "--model", version)
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         found = {}

@@ -12,6 +12,7 @@ import typer
 from flows import (cli_approve, cli_card, cli_loop, cli_monitor, cli_params, cli_registry, cli_reproduce, cli_servers,
                    cli_sweep)
 from flows.cli_shared import Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
+from tasks.registry.model_refs import FORMS
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
                   help="lmforge: from a raw text dataset to a validated, versioned, trained, registered model.")
@@ -130,7 +131,7 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
 
 @app.command()
 def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
-            model: Annotated[str | None, typer.Option(help="Model URI; default models:/<registry.model_name>@<registry.champion_alias>.")] = None,
+            model: Annotated[str | None, typer.Option(help=f"The version: {FORMS}; default the champion.")] = None,
             file: Annotated[Path | None, typer.Option(help="A CSV or JSONL file of texts.")] = None,
             text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column "
                                                                  "(data.source_column for seq2seq).")] = None,
@@ -143,6 +144,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         from tasks.core.config import load_params
         from tasks.core.errors import LmforgeError
         from tasks.predict import input_columns, load_texts, log_predictions, predict_texts
+        from tasks.registry.model_refs import parse_model_ref
 
         settings = load_params(params, set_)
         from tasks.kinds import get_kind
@@ -154,7 +156,7 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         rows = list(texts or []) + (load_texts(file, settings, columns) if file else [])
         if not rows:
             raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
-        uri = model or f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
+        uri = parse_model_ref(model, settings.registry.model_name, settings.registry.champion_alias).uri
         started = time.perf_counter()
         outputs = predict_texts(settings, uri, rows, backend.value)
         request_ids = log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)

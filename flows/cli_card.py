@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from tasks.registry.model_refs import FORMS
 
 DISAGREES_EXIT = 3  # the card was printed; its figures do not match their records
 
 
-def card(version: Annotated[str, typer.Argument(help="The version: a number, or @ALIAS (e.g. @champion).")] = "@champion",
+def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] = "@champion",
          rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the card again from the registry and log it "
                                                                  "(a version registered before cards existed has none).")] = False,
          params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,

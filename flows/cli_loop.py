@@ -10,12 +10,13 @@ import typer
 
 from flows.cli_shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
                               run_prefect_flow)
+from tasks.registry.model_refs import FORMS
 
 
 def score(file: Annotated[Path, typer.Option("--file", help="Inputs: a CSV, JSONL, Parquet or .txt file (the data.* "
                                                             "input columns, as in the training data).")],
           out: Annotated[Path, typer.Option("--out", help="Where the predictions go: .parquet, .csv or .jsonl.")],
-          model: Annotated[str | None, typer.Option(help="Model URI; default the champion.")] = None,
+          model: Annotated[str | None, typer.Option(help=f"The version: {FORMS}; default the champion.")] = None,
           backend: Annotated[Backend, typer.Option(help="eager (PyTorch) or one of the version's exports that passed "
                                                         "its parity check.")] = Backend.eager,
           batch_rows: Annotated[int, typer.Option(min=1, help="Inputs per model call (length-sorted).")] = 64,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from tasks.registry.model_refs import FORMS
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
 
@@ -78,7 +79,7 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, a
         Console(width=max(160, Console().width)).print(table)
 
 
-def promote(version: Annotated[str, typer.Argument(help="The version to make champion.")],
+def promote(version: Annotated[str, typer.Argument(help=f"The version to make champion: {FORMS}.")],
             reason: ReasonOption, params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
             as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Make VERSION the champion by hand, whatever the rule says; recorded with who and --reason."""
@@ -88,9 +89,15 @@ def promote(version: Annotated[str, typer.Argument(help="The version to make cha
         from tasks.core.config import load_params
         from tasks.core.runtime import hold_lock
 
+        from tasks.registry.model_refs import find_model_version, parse_model_ref, require_own_model
+
         settings = load_params(params, set_)
+        ref = parse_model_ref(version, settings.registry.model_name, settings.registry.champion_alias)
+        require_own_model(ref, settings.registry.model_name, "promote")
+        client = tracking.client(settings)
+        version = str(find_model_version(client, ref).version)
         with hold_lock(settings.paths.lock, 60):
-            decision = promote_by_hand(tracking.client(settings), settings, version, reason)
+            decision = promote_by_hand(client, settings, version, reason)
         if as_json:
             echo_json(decision)  # it names the model already
             return
@@ -117,7 +124,7 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
                    f"{decision['champion_before']} to version {decision['champion_after']}; recorded by {decision['by']}.")
 
 
-def export(version: Annotated[str | None, typer.Argument(help="The version; default the champion.")] = None,
+def export(version: Annotated[str | None, typer.Argument(help=f"The version ({FORMS}); default the champion.")] = None,
            params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
            debug: DebugOption = False) -> None:
     """Export VERSION as ONNX, int8 ONNX and a torch.export program (seq2seq: ONNX and int8 ONNX for beam search),
@@ -125,16 +132,13 @@ def export(version: Annotated[str | None, typer.Argument(help="The version; defa
     with command(debug):
         from tasks.registry import tracking
         from tasks.core.config import load_params
-        from tasks.core.errors import LmforgeError
         from tasks.export import describe_parity, export_version
-        from tasks.predict import find_version
+        from tasks.registry.model_refs import find_model_version, parse_model_ref, require_own_model
 
         settings = load_params(params, set_)
-        uri = f"models:/{settings.registry.model_name}/{version}" if version else \
-            f"models:/{settings.registry.model_name}@{settings.registry.champion_alias}"
-        found = find_version(tracking.client(settings), uri)
-        if found is None:
-            raise LmforgeError(f"{uri} is not in the registry; `lmforge models` lists the versions.")
+        ref = parse_model_ref(version, settings.registry.model_name, settings.registry.champion_alias)
+        require_own_model(ref, settings.registry.model_name, "export")
+        found = find_model_version(tracking.client(settings), ref)
         record = export_version(settings, str(found.version), found.run_id)
         from tasks.card import publish_card
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from tasks.registry.model_refs import FORMS
 
 DIFFERS_EXIT = 3  # a rebuild that differs is an answer, not a failure of the command; scripts can tell them apart
 # The classification default's macro F1 over rebuilds with 1 to 5 threads spread by 0.045 (0.951 to 0.996;
@@ -34,7 +35,7 @@ def print_result(result: dict) -> None:
             typer.echo(f"  {name:<13} {value}")
 
 
-def reproduce(uri: Annotated[str, typer.Argument(help="The version: models:/NAME/VERSION.")],
+def reproduce(uri: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")],
               check_determinism: Annotated[bool, typer.Option(
                   "--check-determinism", help="Also train a second time with another thread count and hash seed, "
                                               "and name the first artifact that differs between the two.")] = False,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from flows.cli_shared import DebugOption, ParamsOption, SetOption, command
+from tasks.registry.model_refs import FORMS
 
 
 def ui(prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
@@ -155,19 +156,31 @@ def explain_lost_server(error: BaseException, api_url: str):
 def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.port.")] = None,
           host: Annotated[str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")] = None,
           backend: Annotated[str | None, typer.Option(help="eager, onnx, onnx-int8 or torch-export; default serve.backend.")] = None,
-          model_version: Annotated[str | None, typer.Option(
-              "--model-version", help="Serve this version only, not following @champion (the gate's serving check "
-                                      "does so).")] = None,
+          model: Annotated[str | None, typer.Option(
+              "--model", help=f"The version ({FORMS}); default @champion, followed live. A number serves that version "
+                              "only (the gate's serving check does so); an alias is followed as @champion is.")] = None,
+          model_version: Annotated[str | None, typer.Option("--model-version", hidden=True,
+                                                            help="The older spelling of --model.")] = None,
           workers: Annotated[int | None, typer.Option(help="Server processes on the port; default serve.workers.")] = None,
           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
     """Serve @champion over HTTP (MLflow's /invocations and /ping); a promotion or rollback is picked up live."""
     with command(debug):
         from tasks.core.config import load_params
 
+        from tasks.registry.model_refs import parse_model_ref, require_own_model
+
         overrides = [*(set_ or []), *(f"serve.{key}={value}" for key, value in
                                       (("port", port), ("host", host), ("backend", backend), ("workers", workers))
                                       if value is not None)]
         settings = load_params(params, overrides)
+        if model_version:
+            typer.echo("note: --model-version is now --model (the same values).", err=True)
+        ref = parse_model_ref(model or model_version, settings.registry.model_name, settings.registry.champion_alias)
+        require_own_model(ref, settings.registry.model_name, "serve")
+        model_version = ref.version
+        if ref.alias != settings.registry.champion_alias and ref.alias:  # followed in @champion's place
+            overrides.append(f"registry.champion_alias={ref.alias}")
+            settings = load_params(params, overrides)
         import uvicorn
 
         where = settings.serve

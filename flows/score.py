@@ -8,6 +8,7 @@ from prefect import flow
 
 from tasks.core.config import load_params
 from tasks.registry import tracking
+from tasks.registry.model_refs import parse_model_ref
 from tasks.score import score
 
 
@@ -17,5 +18,5 @@ def score_flow(source: str, out: str, params_path: str = "params.yaml", override
     """Predictions for each input of `source`, written to `out` with the version that made them."""
     params = load_params(params_path, overrides)
     tracking.check_server(params)
-    uri = model_uri or f"models:/{params.registry.model_name}@{params.registry.champion_alias}"
+    uri = parse_model_ref(model_uri, params.registry.model_name, params.registry.champion_alias).uri
     return asdict(score(params, source, out, uri, backend, batch_rows))

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from tasks.core.config import Params
-from tasks.core.errors import LmforgeError
 from tasks.core.runtime import run_entry, step
 
 CARD_MD, CARD_JSON, ARTIFACT_PATH = "MODEL_CARD.md", "model_card.json", "card"
@@ -20,17 +19,15 @@ CARD_TAG = "model_card"  # on the version: where its card lies on the run
 
 
 def version_sources(params: Params, version: str, name: str | None = None):
-    """The records of registered version VERSION (a number, or @ALIAS) of the model `name` (default this project's)."""
+    """The records of the registered version `version` names (any form of tasks.registry.model_refs) of the model
+    `name` (default this project's)."""
     from tasks.model_card.sources import VersionSources
-    from tasks.predict import find_version
     from tasks.registry import tracking
+    from tasks.registry.model_refs import find_model_version, parse_model_ref
 
-    name, client = name or params.registry.model_name, tracking.client(params)
-    uri = f"models:/{name}{version}" if version.startswith("@") else f"models:/{name}/{version}"
-    found = find_version(client, uri)
-    if found is None:
-        raise LmforgeError(f"{name} has no version {version}; `lmforge models` lists the versions.")
-    return VersionSources(client, found)
+    client = tracking.client(params)
+    ref = parse_model_ref(version, name or params.registry.model_name, params.registry.champion_alias)
+    return VersionSources(client, find_model_version(client, ref))
 
 
 def write_card(params: Params, sources, write_local: bool = True) -> tuple[dict, str, Path]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,15 +28,6 @@ class VersionRecord:
     notes: list[str] = field(default_factory=list)
 
 
-def parse_model_uri(uri: str) -> tuple[str, str]:
-    """models:/NAME/VERSION (or NAME/VERSION) to (NAME, VERSION)."""
-    found = re.fullmatch(r"(?:models:/)?([^/@]+)/(\d+)", uri.strip())
-    if not found:
-        raise LmforgeError(f"{uri!r} names no registered version; write models:/NAME/VERSION, e.g. "
-                           "models:/lmforge-reviews/1 (`lmforge models` lists them).")
-    return found.group(1), found.group(2)
-
-
 def hash_model_files(folder: Path) -> dict[str, str]:
     return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(folder.rglob("*")) if path.is_file() and path.name not in NOT_COMPARED}
@@ -56,18 +46,15 @@ def download_model(name: str, version: str, target: Path) -> Path:
 
 
 def read_version(params, uri: str, scratch: Path) -> VersionRecord:
-    """Everything recorded about the version at `uri`; its model files go under `scratch`."""
-    from mlflow.exceptions import MlflowException
-
+    """Everything recorded about the version `uri` names (any form of tasks.registry.model_refs); its model files
+    go under `scratch`."""
     from tasks.registry import tracking
+    from tasks.registry.model_refs import find_model_version, parse_model_ref
 
-    name, number = parse_model_uri(uri)
     client = tracking.client(params)
-    try:
-        version = client.get_model_version(name, number)
-    except MlflowException:
-        raise LmforgeError(f"{name} version {number} is not in the registry at {tracking.tracking_uri(params)}; "
-                           "`lmforge models` lists the versions there.") from None
+    version = find_model_version(client, parse_model_ref(uri, params.registry.model_name,
+                                                         params.registry.champion_alias))
+    name, number = version.name, str(version.version)
     model = download_model(name, number, scratch / "registered")
     meta = json.loads((model / "lmforge.json").read_text())
     run = client.get_run(version.run_id)

@@ -52,7 +52,7 @@ def hub_runs(prefect_harness, tmp_path_factory):
             second_folder = build_checkpoint("bert", scratch / "second", seed=1)
             second = hub.add(REPO_ID, second_folder, sha=commit_sha(second_folder, "second"), gated=True)
             runs["moved"] = invoke("run")
-            runs["reproduce-first-again"] = invoke("reproduce", f"models:/{NAME}/1", "--json")
+            runs["reproduce-first-again"] = invoke("reproduce", f"{NAME}/1", "--json")
         finally:
             hub.stop()
         yield root, runs, first, second, hub, scratch

@@ -79,5 +79,5 @@ def test_a_changed_param_is_caught_where_it_changes_the_model(trained):
 
 
 def test_a_version_that_is_not_registered_is_one_sentence(trained):
-    result = invoke("reproduce", f"models:/{NAME}/9")
-    assert result.exit_code == 1 and "version 9 is not in the registry" in result.output
+    result = invoke("reproduce", "9")  # the params file's model, by number
+    assert result.exit_code == 1 and f"{NAME} has no version 9; `lmforge models` lists" in result.output, result.output

@@ -137,7 +137,7 @@ def test_each_registered_version_has_a_model_card_that_holds(trained, monkeypatc
 
     root, first, *_ = trained
     monkeypatch.chdir(root)
-    one, two = (json.loads(invoke("card", version, "--json").stdout) for version in ("1", "2"))
+    one, two = (json.loads(invoke("card", version, "--json").stdout) for version in ("1", "test-reviews@challenger"))
     assert one["check"] == two["check"] == {"holds": True, "problems": []}
     f1 = card_figure(one, "Test metrics", "f1_macro")
     assert f1 == first.metrics["eval_f1_macro"] and card_figure(one, "Test metrics", "f1_macro 0") <= f1
@@ -188,7 +188,7 @@ def test_models_predict_promote_and_rollback_speak_json(trained, monkeypatch):
     assert [row["input"] for row in predicted["predictions"]] == list(EXAMPLES)
     assert [row["output"] for row in predicted["predictions"]] == plain
     assert all(0 <= row["score"] <= 1 for row in predicted["predictions"]) and predicted["backend"] == "eager"
-    moved = json.loads(invoke("promote", "2", "--reason", "json test", "--json").stdout)
+    moved = json.loads(invoke("promote", "@challenger", "--reason", "json test", "--json").stdout)
     assert moved["champion_after"] == "2" and moved["champion_before"] == "1", moved
     back = json.loads(invoke("rollback", "--reason", "json test", "--json").stdout)
     assert back["champion_after"] == "1" and back["champion_before"] == "2", back
@@ -258,11 +258,16 @@ def test_the_new_champion_is_exported_and_predicts_on_each_backend(trained, monk
     else:  # a failed parity check is never used
         assert quantized.exit_code == 1 and "passed its parity check (failed)" in quantized.output, quantized.output
     # By hand, for a version whose files are no longer in data/model (version 2 trained last): from the registry.
-    again = invoke("export", "1")
+    again = invoke("export", "test-reviews/1")
     assert again.exit_code == 0 and "onnx          passed" in again.output, again.output
+    other = invoke("export", "models:/another-model/1")
+    assert other.exit_code == 1 and "export works on the model of its params file, test-reviews" in other.output
     assert labels(invoke("predict", "--backend", "onnx", *EXAMPLES)) == labels(eager)
     refused = invoke("predict", "--backend", "onnx", "--model", "models:/test-reviews/2", "fine")
     assert refused.exit_code == 1 and "lmforge export 2" in refused.output, refused.output
+    assert labels(invoke("predict", "--model", "@champion", "--backend", "onnx", *EXAMPLES)) == labels(eager)
+    bad = invoke("predict", "--model", "test-reviews", "fine")
+    assert bad.exit_code == 1 and "names no model version; write N, @ALIAS" in bad.output, bad.output
     # The registered pyfunc takes the same choice, for anyone who loads the model with MLflow alone.
     import mlflow
 

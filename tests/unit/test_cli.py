@@ -27,3 +27,11 @@ def test_help_does_not_import_torch():
              "assert CliRunner().invoke(app, ['--help']).exit_code == 0\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_older_spelling_of_an_option_still_works_and_names_the_new_one(project):
+    """`serve --model-version N` was the only way to pin a version; it now reads as `--model N` and says so."""
+    old, new = invoke("serve", "--model-version", "7"), invoke("serve", "--model", "7")
+    assert old.exit_code == new.exit_code == 1, old.output
+    assert "note: --model-version is now --model" in old.stderr and "--model-version" not in new.stderr
+    assert "has no version 7 to serve" in old.stderr and "has no version 7 to serve" in new.stderr, new.stderr

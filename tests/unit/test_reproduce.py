@@ -9,7 +9,8 @@ import pytest
 from tasks.core.errors import LmforgeError
 from tasks.rebuild.compare import judge
 from tasks.rebuild.data import compute_data_version
-from tasks.rebuild.record import VersionRecord, parse_model_uri
+from tasks.rebuild.record import VersionRecord
+from tasks.registry.model_refs import parse_model_ref, require_own_model
 from tasks.rebuild.worktree import add_worktree, check_commit, link_project_inputs
 
 FILES = {"tokenizer.json": "a" * 64, "model.safetensors": "b" * 64, "config.json": "c" * 64}
@@ -74,10 +75,27 @@ def test_the_data_version_is_computed_as_dvc_records_it(tmp_path):
     assert compute_data_version(tmp_path) == hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
 
-def test_model_uris_parse_and_a_bad_one_is_one_sentence():
-    assert parse_model_uri("models:/lmforge-reviews/3") == ("lmforge-reviews", "3")
-    with pytest.raises(LmforgeError, match="models:/NAME/VERSION"):
-        parse_model_uri("models:/lmforge-reviews@champion")
+@pytest.mark.parametrize("value, name, version, alias", [
+    (None, "own", None, "champion"), ("3", "own", "3", None), ("@challenger", "own", None, "challenger"),
+    ("lmforge-reviews/3", "lmforge-reviews", "3", None), ("lmforge-reviews@champion", "lmforge-reviews", None, "champion"),
+    ("models:/lmforge-reviews/03", "lmforge-reviews", "3", None), ("models:/my.model-2@c_1", "my.model-2", None, "c_1"),
+])
+def test_every_command_names_a_version_the_same_ways(value, name, version, alias):
+    ref = parse_model_ref(value, "own")
+    assert (ref.name, ref.version, ref.alias) == (name, version, alias)
+    assert ref.uri == (f"models:/{name}/{version}" if version else f"models:/{name}@{alias}")
+
+
+@pytest.mark.parametrize("value", ["lmforge-reviews", "models:/3", "models:/@champion", "a/b/3", "3a", "@", "x/"])
+def test_a_bad_version_name_is_one_sentence_listing_the_forms(value):
+    with pytest.raises(LmforgeError, match=r"names no model version; write N, @ALIAS, NAME/N, NAME@ALIAS or models:/"):
+        parse_model_ref(value, "own")
+
+
+def test_a_command_of_the_pipeline_refuses_another_models_version():
+    with pytest.raises(LmforgeError, match="promote works on the model of its params file, own; .* --params"):
+        require_own_model(parse_model_ref("other/2", "own"), "own", "promote")
+    require_own_model(parse_model_ref("own/2", "own"), "own", "promote")
 
 
 def test_project_inputs_the_worktree_lacks_are_linked_and_the_params_stay_as_recorded(tmp_path):

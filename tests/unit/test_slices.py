@@ -1,7 +1,6 @@
 """The per-slice gate, pure: rows cut by class, length and column; a challenger better overall that loses one slice
 is rejected naming it; small slices are shown, not judged; bad slice params are refused by their dotted key."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
