@@ -63,7 +63,7 @@ mirror: setup
 
 # The two built-in defaults through DVC; one pipeline per params file: dvc repro card@sst2 runs configs/sst2.yaml.
 repro: setup
-	$(BIN)/dvc repro card@reviews card@numbers
+	$(BIN)/dvc repro card@reviews card@seq2seq
 
 # The newer kinds on real data against their targets (about 30 min each): SQuAD subset, Tiny Shakespeare, AESLC.
 bench-kinds: $(VENV)/.installed-pretrained

@@ -40,6 +40,7 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
         from tasks.core.errors import LmforgeError
 
         settings = load_params(params, set_)
+        check_undeclared(name or settings.schedule.name)
         if (cron is None) == (interval is None):
             raise LmforgeError('give exactly one of --cron "0 3 * * *" or --interval SECONDS.')
         if not os.environ.get("PREFECT_API_URL"):
@@ -55,6 +56,22 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
             serve_deployment(retrain, deployment, cron, interval, {"params_path": str(params), "overrides": set_ or []})
         except BaseException as error:
             raise explain_lost_server(error, os.environ["PREFECT_API_URL"]) or error
+
+
+def check_undeclared(deployment: str, declared_in: Path = Path("prefect.yaml")) -> None:
+    """`lmforge schedule` would take over a deployment prefect.yaml declares for the retrain flow (the same
+    retrain/NAME), and `prefect deploy` would take it back: refuse the name."""
+    import yaml
+
+    from tasks.core.errors import LmforgeError
+
+    if not declared_in.is_file():
+        return
+    declared = {item.get("name") for item in (yaml.safe_load(declared_in.read_text()) or {}).get("deployments") or []
+                if str(item.get("entrypoint", "")).endswith(":retrain")}
+    if deployment in declared:
+        raise LmforgeError(f"retrain/{deployment} is the deployment {declared_in} declares for a work pool; give "
+                           "`lmforge schedule` another name (--name, or schedule.name in the params file).")
 
 
 SHUTDOWN_GRACE_S = 30.0

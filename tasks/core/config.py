@@ -435,7 +435,9 @@ class ExportParams(Section):
 
 
 class ScheduleParams(Section):
-    name: str = Field("lmforge-retrain", description="Name of the Prefect deployment `lmforge schedule` serves.")
+    name: str = Field("lmforge-schedule", description="Name of the Prefect deployment `lmforge schedule` serves; "
+                                                      "default lmforge-retrain-<name> for a params file other than "
+                                                      "params.yaml. Never a name prefect.yaml deploys.")
     lock_timeout_s: float = Field(3600, gt=0, description="How long a run waits for an overlapping one to finish.")
 
 

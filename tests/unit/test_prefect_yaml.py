@@ -3,6 +3,7 @@ a valid deployment trigger on the event the monitor emits."""
 
 import importlib
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -27,3 +28,17 @@ def test_deployments_and_the_retrain_trigger_are_valid():
         assert set(trigger.parameters) <= set(deployments["lmforge-retrain"]["parameters"]) | {"trigger"}
     (schedule,) = deployments["lmforge-retrain"]["schedules"]
     assert schedule["parameters"] == {"trigger": "schedule"}
+
+
+def test_no_params_file_schedules_a_deployment_prefect_yaml_declares():
+    """`lmforge schedule` and `prefect deploy` would take retrain/NAME from each other: the names never meet."""
+    from flows.cli_servers import check_undeclared
+    from tasks.core.config import load_params
+    from tasks.core.errors import LmforgeError
+
+    files = [REPO / "params.yaml", *REPO.glob("params.*.yaml"), *(REPO / "configs").glob("*.yaml")]
+    for file in files:
+        check_undeclared(load_params(file).schedule.name, REPO / "prefect.yaml")
+    with pytest.raises(LmforgeError, match=r"^retrain/lmforge-retrain is the deployment .*prefect.yaml declares for a "
+                                           r"work pool; give `lmforge schedule` another name \(--name"):
+        check_undeclared("lmforge-retrain", REPO / "prefect.yaml")
