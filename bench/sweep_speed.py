@@ -26,7 +26,7 @@ def measure(project: Path, workers: int, args) -> callable:
     def run() -> dict:
         settings = [f"data.sample.rows={args.rows}", f"train.epochs={args.epochs}", "train.early_stopping_patience=0",
                     "sweep.pruning=false", f"registry.model_name=sweep-bench-{workers}"]
-        command = [sys.executable, "-m", "flows.cli", "sweep", "--trials", str(args.trials), "--workers", str(workers),
+        command = [sys.executable, "-m", "cli", "sweep", "--trials", str(args.trials), "--workers", str(workers),
                    *[part for setting in settings for part in ("--set", setting)]]
         return run_command(command, keep="trial ", cwd=project)
     return run

@@ -74,7 +74,7 @@ def invoke(*args: str):
     """`lmforge ARGS` in this process, as a user would type it; stderr stays separate from stdout."""
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from cli.app import app
 
     return CliRunner().invoke(app, list(args))
 

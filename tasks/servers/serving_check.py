@@ -40,7 +40,7 @@ def start_server(params: Params, version: str, folder: Path) -> tuple[subprocess
     settings = folder / "params.yaml"
     settings.write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
     port = free_port()
-    command = [sys.executable, "-m", "flows.cli", "serve", "--params", str(settings), "--model", version,
+    command = [sys.executable, "-m", "cli", "serve", "--params", str(settings), "--model", version,
                "--host", "127.0.0.1", "--port", str(port), "--set", "monitor.log=false"]
     process = launch(command, folder / "serve.log", {**os.environ, "PYTHONUNBUFFERED": "1"}, die_with_parent)
     return process, f"http://127.0.0.1:{port}"

@@ -20,7 +20,7 @@ from tests.conftest import make_project, merge, registry
 from tests.flows.test_overlap import TINY
 
 pytestmark = pytest.mark.flow
-LMFORGE = [sys.executable, "-m", "flows.cli"]
+LMFORGE = [sys.executable, "-m", "cli"]
 WAITING = re.compile(r"\[approval\] (\S+) version (\d+) passed the gate; waiting up to \d+ s for: lmforge approve "
                      r"(\S+) --reason TEXT \[--reject\] --api (\S+)")
 

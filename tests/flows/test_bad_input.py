@@ -145,7 +145,7 @@ def test_console_shows_one_sentence_and_no_traceback(tmp_path, override):
     from tests.conftest import FAST_PARAMS, make_project
 
     root = make_project(tmp_path / "project", FAST_PARAMS)
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--set", override], cwd=root,
+    done = subprocess.run([sys.executable, "-m", "cli", "run", "--set", override], cwd=root,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout

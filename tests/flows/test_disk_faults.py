@@ -39,7 +39,7 @@ def mount():
 def run_lmforge(root: Path) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(root / ".prefect")
-    return subprocess.run([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", "run"], cwd=root, env=env, capture_output=True, text=True,
                           timeout=600)
 
 

@@ -28,7 +28,7 @@ def test_overlapping_runs_take_turns_and_leave_a_consistent_registry(tmp_path):
     root = make_project(tmp_path / "project", TINY)
     env = {**os.environ, "PREFECT_HOME": str(root / ".prefect")}
     env.pop("PREFECT_API_URL", None)
-    start = lambda *extra: subprocess.Popen([sys.executable, "-m", "flows.cli", "run", *extra], cwd=root, env=env,
+    start = lambda *extra: subprocess.Popen([sys.executable, "-m", "cli", "run", *extra], cwd=root, env=env,
                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = start()
     time.sleep(1)

@@ -37,7 +37,7 @@ def test_schedule_exits_in_one_sentence_when_its_prefect_server_goes(tmp_path):
     schedule = None
     try:
         # Polls every second and no client retries, so that giving up takes seconds here (minutes by default).
-        schedule = subprocess.Popen([sys.executable, "-m", "flows.cli", "schedule", "--interval", "3600", "--name",
+        schedule = subprocess.Popen([sys.executable, "-m", "cli", "schedule", "--interval", "3600", "--name",
                                      "nightly"], cwd=root, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     env=env | {"PREFECT_API_URL": api, "PREFECT_HOME": str(root / ".prefect"),
                                                "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_CLIENT_MAX_RETRIES": "0"})

@@ -21,7 +21,7 @@ def test_sigterm_mid_training_leaves_nothing_running_and_the_run_failed(tmp_path
     root = make_project(tmp_path / "project", merge(FAST_PARAMS, {"train": {"epochs": 50}}))
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(root / ".prefect")
-    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, stdout=subprocess.PIPE,
+    run = subprocess.Popen([sys.executable, "-m", "cli", "run"], cwd=root, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     seen = ""
     for line in run.stderr:  # the run's progress lines: wait until training has started
@@ -51,7 +51,7 @@ def test_sigterm_mid_training_leaves_nothing_running_and_the_run_failed(tmp_path
 def start_run(root, *extra: str) -> subprocess.Popen:
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(root / ".prefect")
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", *extra], cwd=root, env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "cli", "run", *extra], cwd=root, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -97,7 +97,7 @@ def test_kill_9_between_registering_and_the_alias_then_the_next_run_registers_cl
     root = make_project(tmp_path / "project", merge(TINY, {"promote": {"floors": {"f1_macro": 1.0}}}))  # no export
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env |= {"PREFECT_HOME": str(root / ".prefect"), "LMFORGE_FAILPOINT": "register:registered"}
-    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, text=True,
+    run = subprocess.Popen([sys.executable, "-m", "cli", "run"], cwd=root, env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     seen = ""
     for line in run.stderr:

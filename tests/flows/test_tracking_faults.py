@@ -53,7 +53,7 @@ def start_run(root: Path, uri: str, **extra: str) -> subprocess.Popen:
     # Secrets a machine at 3 a.m. has in its environment: none may reach a log, a store or the output.
     env |= {"AWS_SECRET_ACCESS_KEY": SECRET, "MLFLOW_TRACKING_TOKEN": SECRET, "LMFORGE_TEST_API_KEY": SECRET,
             "DB_PASSWORD": SECRET}
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "cli", "run"], cwd=root, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

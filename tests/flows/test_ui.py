@@ -84,7 +84,7 @@ def test_ui_shows_the_registered_model_and_the_flow_runs(tmp_path):
     root = make_project(tmp_path / "project", TINY)
     env = {**os.environ, "PREFECT_HOME": str(root / ".prefect")}
     env.pop("PREFECT_API_URL", None)
-    lmforge = lambda *args: [sys.executable, "-m", "flows.cli", *args]
+    lmforge = lambda *args: [sys.executable, "-m", "cli", *args]
     prefect_port, mlflow_port = free_port(), free_port()
     # Its output (the servers' too: they inherit it) goes to a file, never an undrained pipe: a pipe fills up at
     # 64 KiB of access logs and blocks whoever writes next, the servers included.

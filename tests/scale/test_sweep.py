@@ -24,7 +24,7 @@ def swept(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("sweep") / "project", merge(FAST_PARAMS, SWEEP))
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(root / ".prefect")
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "sweep"], cwd=root, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "cli", "sweep"], cwd=root, env=env, capture_output=True,
                           text=True, timeout=900)
     return root, done
 

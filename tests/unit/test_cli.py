@@ -23,7 +23,7 @@ def test_bare_lmforge_prints_help_and_exits_0():
 
 def test_help_does_not_import_torch():
     # A fresh interpreter: this test process may have imported torch already.
-    probe = ("import sys\nfrom typer.testing import CliRunner\nfrom flows.cli import app\n"
+    probe = ("import sys\nfrom typer.testing import CliRunner\nfrom cli.app import app\n"
              "assert CliRunner().invoke(app, ['--help']).exit_code == 0\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -1,6 +1,7 @@
 """The layout's rules: steps ask tasks.kinds for what differs, never branch on params.task and never import a kind's
 package; a kind reaches no step and no other kind; infrastructure (tasks/core, data, training, registry, servers,
-monitoring, hub) reaches no step and no kind; the import graph of flows/ and tasks/ has no cycles."""
+monitoring, hub) reaches no step and no kind; flows/ holds Prefect flows and cli/ the command line; the import graph
+of cli/, flows/ and tasks/ has no cycles."""
 
 import ast
 import graphlib
@@ -23,7 +24,7 @@ PROTOCOL = (*TaskKind.__annotations__, *(name for name, value in vars(TaskKind).
 
 def module_files() -> dict[str, Path]:
     found = {}
-    for package in ("tasks", "flows"):
+    for package in ("tasks", "flows", "cli"):
         for path in (REPO / package).rglob("*.py"):
             found[".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")] = path
     return found
@@ -88,7 +89,7 @@ def branches_on_task(path: Path) -> list[int]:
 
 def test_no_step_or_flow_branches_on_the_task_kind():
     files = module_files()
-    drivers = sorted(steps_of(import_graph()) | {name for name in files if name.startswith("flows.")})
+    drivers = sorted(steps_of(import_graph()) | {name for name in files if name.startswith(("flows.", "cli."))})
     found = {name: lines for name in drivers if (lines := branches_on_task(files[name]))}
     assert not found, f"compare params.task instead of asking tasks.kinds: {found}"
 
@@ -96,7 +97,7 @@ def test_no_step_or_flow_branches_on_the_task_kind():
 def check_layout(graph: dict[str, set[str]]) -> None:
     steps = steps_of(graph)
     assert {"tasks.ingest", "tasks.train", "tasks.export", "tasks.serve"} <= steps
-    for driver in sorted(steps | {name for name in graph if name.startswith("flows.")}):
+    for driver in sorted(steps | {name for name in graph if name.startswith(("flows.", "cli."))}):
         direct = {other for other in graph[driver] if kind_of(other)}
         assert not direct, f"{driver} imports {sorted(direct)}; ask tasks.kinds.get_kind(params.task) instead"
     for task in KINDS:
@@ -142,3 +143,15 @@ def test_every_kind_provides_the_whole_interface(task):
 
 def test_the_registry_and_the_params_schema_name_the_same_kinds():
     assert set(KINDS) == set(get_args(Params.model_fields["task"].annotation)) == set(TASK_METRICS) == set(CHECKS)
+
+
+def test_flows_hold_prefect_flows_and_the_command_line_lives_in_cli():
+    """The folder shows the architecture: no command in flows/, no flow in cli/."""
+    graph, files = import_graph(), module_files()
+    for name, path in files.items():
+        text = path.read_text()
+        if name.startswith("flows."):
+            assert "import typer" not in text, f"{name}: a command belongs in cli/"
+        if name.startswith("cli."):
+            assert "@flow" not in text and "@task" not in text, f"{name}: a flow or task belongs in flows/ or tasks/"
+    assert not any(other.startswith("cli") for name in graph if not name.startswith("cli.") for other in graph[name])

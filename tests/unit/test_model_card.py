@@ -94,7 +94,7 @@ def test_an_edited_number_in_the_card_or_its_record_fails_the_check(version):
 
 
 def test_lmforge_card_prints_checks_and_rebuilds(version):
-    from flows.cli import app
+    from cli.app import app
 
     params, client, run_id = version
     runner = CliRunner()

@@ -1,39 +1,14 @@
-"""The `lmforge` command line. Heavy libraries are imported inside commands so that --help stays instant."""
+"""`lmforge run`: the retrain flow on a params file, and its summary."""
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from flows import (cli_approve, cli_card, cli_loop, cli_monitor, cli_params, cli_registry, cli_reproduce, cli_servers,
-                   cli_sweep)
-from flows.cli_shared import Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
-from tasks.registry.model_refs import FORMS
-
-app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
-                  help="lmforge: from a raw text dataset to a validated, versioned, trained, registered model.")
-
-
-def show_version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        typer.echo(f"lmforge {version('lmforge')}")
-        raise typer.Exit()
-
-
-@app.callback(invoke_without_command=True)
-def start(context: typer.Context,
-          _version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
-                                                 help="Print lmforge's version and exit.")] = False) -> None:
-    """Bare `lmforge` prints this help and exits 0: asking what it does is not a mistake."""
-    if context.invoked_subcommand is None:
-        typer.echo(context.get_help())
-        raise typer.Exit()
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
 
 
 def print_summary(summary) -> None:
@@ -79,7 +54,6 @@ def print_unchanged(settings, as_json: bool = False) -> bool:
     return True
 
 
-@app.command()
 def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
         debug: DebugOption = False,
         force: Annotated[bool, typer.Option("--force", help="Train even if data and params are unchanged.")] = False) -> None:
@@ -128,57 +102,3 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
         return
     print_summary(summary)
 
-
-@app.command()
-def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
-            model: Annotated[str | None, typer.Option(help=f"The version: {FORMS}; default the champion.")] = None,
-            file: Annotated[Path | None, typer.Option(help="A CSV or JSONL file of texts.")] = None,
-            text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column "
-                                                                 "(data.source_column for seq2seq).")] = None,
-            backend: Annotated[Backend, typer.Option(help="eager (PyTorch), or one of the version's exports that passed "
-                                                          "its parity check.")] = Backend.eager,
-            params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
-            debug: DebugOption = False) -> None:
-    """Print label and score for each text (or each row of --file); seq2seq models print their output text."""
-    with command(debug):
-        from tasks.core.config import load_params
-        from tasks.core.errors import LmforgeError
-        from tasks.predict import input_columns, load_texts, log_predictions, predict_texts
-        from tasks.registry.model_refs import parse_model_ref
-
-        settings = load_params(params, set_)
-        from tasks.kinds import get_kind
-
-        columns = input_columns(settings)
-        if text_column:
-            first = get_kind(settings.task).INPUT_KEYS[0]
-            columns = {first: text_column, **{key: name for key, name in columns.items() if key != first}}
-        rows = list(texts or []) + (load_texts(file, settings, columns) if file else [])
-        if not rows:
-            raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
-        uri = parse_model_ref(model, settings.registry.model_name, settings.registry.champion_alias).uri
-        started = time.perf_counter()
-        outputs = predict_texts(settings, uri, rows, backend.value)
-        request_ids = log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)
-        predictions = list(zip(rows, outputs))
-        if as_json:
-            echo_json({"model": uri, "backend": backend.value, "predictions": [
-                {"input": text, "output": output, "score": score} | ({"request_id": request_ids[i]} if request_ids else {})
-                for i, (text, (output, score)) in enumerate(predictions)]})
-            return
-        for text, (label, score) in predictions:
-            typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
-
-
-for module in (cli_monitor, cli_loop, cli_params, cli_registry, cli_approve, cli_card, cli_reproduce, cli_servers,
-               cli_sweep):
-    for function in module.COMMANDS:
-        app.command()(function)
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

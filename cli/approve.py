@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, JsonOption, command, echo_json
+from cli.shared import DebugOption, JsonOption, command, echo_json
 
 
 def approve(run: Annotated[str, typer.Argument(help="The waiting flow run: its name (the run prints it) or id.")],
@@ -36,5 +36,3 @@ def approve(run: Annotated[str, typer.Argument(help="The waiting flow run: its n
             return
         typer.echo(f"flow run {name}: {'rejected' if reject else 'approved'} ({reason}); it goes on within seconds.")
 
-
-COMMANDS = (approve,)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, JsonOption, SetOption, command, echo_json
+from cli.shared import DebugOption, JsonOption, SetOption, command, echo_json
 
 
 def init(name: Annotated[str, typer.Argument(help="The params file to write (NAME.yaml).")],
@@ -53,5 +53,3 @@ def params(file: Annotated[Path, typer.Argument(help="The params file.")] = Path
             shown = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...")
             typer.echo(f"{key:<{width}}{shown:<34} # {origin}")
 
-
-COMMANDS = (init, params)

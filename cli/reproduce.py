@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 from tasks.registry.model_refs import FORMS
 
 DIFFERS_EXIT = 3  # a rebuild that differs is an answer, not a failure of the command; scripts can tell them apart
@@ -57,5 +57,3 @@ def reproduce(uri: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")]
         if result["verdict"] == "differs":
             raise typer.Exit(DIFFERS_EXIT)
 
-
-COMMANDS = (reproduce,)

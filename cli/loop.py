@@ -1,16 +1,57 @@
-"""`lmforge score`, `lmforge feedback` and `lmforge watch`: the loop after promotion, from batch answers to labels
+"""`lmforge predict`, `score`, `feedback` and `watch`: the loop after promotion, from the champion's answers to labels
 that come back and data that changes (which a Prefect trigger turns into a retrain)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from flows.cli_shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
+from cli.shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
                               run_prefect_flow)
 from tasks.registry.model_refs import FORMS
+
+
+def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+            model: Annotated[str | None, typer.Option(help=f"The version: {FORMS}; default the champion.")] = None,
+            file: Annotated[Path | None, typer.Option(help="A CSV or JSONL file of texts.")] = None,
+            text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column "
+                                                                 "(data.source_column for seq2seq).")] = None,
+            backend: Annotated[Backend, typer.Option(help="eager (PyTorch), or one of the version's exports that passed "
+                                                          "its parity check.")] = Backend.eager,
+            params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+            debug: DebugOption = False) -> None:
+    """Print label and score for each text (or each row of --file); seq2seq models print their output text."""
+    with command(debug):
+        from tasks.core.config import load_params
+        from tasks.core.errors import LmforgeError
+        from tasks.predict import input_columns, load_texts, log_predictions, predict_texts
+        from tasks.registry.model_refs import parse_model_ref
+
+        settings = load_params(params, set_)
+        from tasks.kinds import get_kind
+
+        columns = input_columns(settings)
+        if text_column:
+            first = get_kind(settings.task).INPUT_KEYS[0]
+            columns = {first: text_column, **{key: name for key, name in columns.items() if key != first}}
+        rows = list(texts or []) + (load_texts(file, settings, columns) if file else [])
+        if not rows:
+            raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
+        uri = parse_model_ref(model, settings.registry.model_name, settings.registry.champion_alias).uri
+        started = time.perf_counter()
+        outputs = predict_texts(settings, uri, rows, backend.value)
+        request_ids = log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)
+        predictions = list(zip(rows, outputs))
+        if as_json:
+            echo_json({"model": uri, "backend": backend.value, "predictions": [
+                {"input": text, "output": output, "score": score} | ({"request_id": request_ids[i]} if request_ids else {})
+                for i, (text, (output, score)) in enumerate(predictions)]})
+            return
+        for text, (label, score) in predictions:
+            typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
 
 
 def score(file: Annotated[Path, typer.Option("--file", help="Inputs: a CSV, JSONL, Parquet or .txt file (the data.* "
@@ -106,5 +147,3 @@ def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False
         if once and not emitted:
             typer.echo("unchanged since the last ingest: no event")
 
-
-COMMANDS = (score, feedback, watch)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, run_prefect_flow
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, run_prefect_flow
 
 
 def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
@@ -66,5 +66,3 @@ def compare(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, 
     typer.echo(f"{report['model_name']}, the last {report['window_hours']:g} hours of the inference log:")
     typer.echo(describe_traffic(report) or "  no shadow or canary answers in this window: serve with --set "
                "serve.shadow=true or --set serve.canary.share=0.1 while a challenger is registered.")
-
-COMMANDS = (monitor, compare)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 from tasks.registry.model_refs import FORMS
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
@@ -151,5 +151,3 @@ def export(version: Annotated[str | None, typer.Argument(help=f"The version ({FO
             if isinstance(result, dict):
                 typer.echo(f"  {backend:<13} {describe_parity(result)}")
 
-
-COMMANDS = (models, promote, rollback, export)

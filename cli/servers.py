@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, ParamsOption, SetOption, command
+from cli.shared import DebugOption, ParamsOption, SetOption, command
 from tasks.registry.model_refs import FORMS
 
 
@@ -239,5 +239,3 @@ def serve_workers(settings, params: Path, overrides: list[str], model_version: s
     uvicorn.run("tasks.serve:create_app", factory=True, workers=where.workers, host=where.host, port=where.port,
                 log_level="warning")
 
-
-COMMANDS = (ui, schedule, serve)

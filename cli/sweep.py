@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, ParamsOption, SetOption, command, quiet_prefect_console
+from cli.shared import DebugOption, ParamsOption, SetOption, command, quiet_prefect_console
 
 
 def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False,
@@ -58,5 +58,3 @@ def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, de
     typer.echo(f"  best trial    {summary.best.number}: test {metrics}\n  model         {summary.model}\n"
                f"  promotion     {summary.verdict}")
 
-
-COMMANDS = (sweep,)

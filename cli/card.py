@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 from tasks.registry.model_refs import FORMS
 
 DISAGREES_EXIT = 3  # the card was printed; its figures do not match their records
@@ -45,5 +45,3 @@ def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] 
                 typer.echo(f"  {problem}", err=True)
             raise typer.Exit(DISAGREES_EXIT)
 
-
-COMMANDS = (card,)
