@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 from tasks.registry.model_refs import FORMS
 
-DISAGREES_EXIT = 3  # the card was printed; its figures do not match their records
 
 
 def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] = "@champion",
@@ -43,5 +42,5 @@ def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] 
                        f"({len(problems)}); `lmforge card {version} --rebuild` builds it again from them:", err=True)
             for problem in problems:
                 typer.echo(f"  {problem}", err=True)
-            raise typer.Exit(DISAGREES_EXIT)
+            raise typer.Exit(ANSWER_NO_EXIT)  # the card was printed; its figures do not match their records
 

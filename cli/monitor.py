@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, run_prefect_flow
+from cli.shared import (ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
+                        run_prefect_flow)
 
 
 def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
@@ -35,14 +36,21 @@ def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, 
         report = run_prefect_flow(load_flow, as_json, debug, str(params), overrides, str(file) if file else None)
     if as_json:
         echo_json(report)
-        return
+    else:
+        print_report(report, settings.monitor.experiment)
+    if report["drift"]:
+        raise typer.Exit(ANSWER_NO_EXIT)
+
+
+def print_report(report: dict, experiment: str) -> None:
+    # The message starts with the verdict ("drift: ...", "no drift: ...", or why there was nothing to judge).
     typer.echo(f"{report['model_name']} version {report['model_version']}: {report['rows']} requests, "
-               f"{'DRIFT' if report['drift'] else 'no drift'}: {report['message']}")
+               f"{report['message'].replace('drift:', 'DRIFT:', 1) if report['drift'] else report['message']}")
     for name, result in report["tests"].items():
         typer.echo(f"  {name:<22} statistic {result['statistic']:.4g}  p {result['p_value']:.4g}"
                    + ("  drift" if result["drift"] else ""))
     if report["run_id"]:
-        typer.echo(f"  MLflow run    {report['run_id']} (experiment {settings.monitor.experiment})")
+        typer.echo(f"  MLflow run    {report['run_id']} (experiment {experiment})")
 
 
 def compare(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, SetOption, command, echo_json
+from cli.shared import DebugOption, JsonOption, SetOption, Task, command, echo_json, note_old_spelling
 
 
 def init(name: Annotated[str, typer.Argument(help="The params file to write (NAME.yaml).")],
-         task: Annotated[str, typer.Option(help="classification, seq2seq, qa or causal_lm.")] = "classification",
+         task: Annotated[Task, typer.Option(help="The task kind.")] = Task.classification,
          source: Annotated[str, typer.Option(help="The data: a CSV/JSONL/Parquet/.txt file, a folder of them, a Hub "
                                                   "dataset (hf://datasets/ORG/NAME[@REVISION]), a URL, or "
                                                   "builtin:NAME.")] = "builtin:reviews",
@@ -24,25 +24,29 @@ def init(name: Annotated[str, typer.Argument(help="The params file to write (NAM
         from tasks.data.pipelines import PIPELINES_FILE, sync_pipeline
         from tasks.scaffold import write_params_file
 
-        file = write_params_file(name, task, source, force)
+        file = write_params_file(name, task.value, source, force)
         try:
             pipeline = sync_pipeline(load_params(file))
         except Exception:
             file.unlink()  # never leave a params file that cannot run
             raise
         typer.echo(f"wrote {file} (pipeline {pipeline} in {PIPELINES_FILE}); check its columns, then:\n"
-                   f"  lmforge params {file}      # every value and where it comes from\n"
+                   f"  lmforge params --params {file}      # every value and where it comes from\n"
                    f"  lmforge run --params {file}")
 
 
-def params(file: Annotated[Path, typer.Argument(help="The params file.")] = Path("params.yaml"),
+def params(file: Annotated[Path | None, typer.Argument(help="The params file (the older spelling of --params).",
+                                                       show_default=False)] = None,
+           params_file: Annotated[Path, typer.Option("--params", help="The params file.")] = Path("params.yaml"),
            set_: SetOption = None, as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Print every value of a params file as lmforge reads it, and where it comes from: the file, --set, the task
     kind's or the file name's default, or the schema's default."""
     with command(debug):
         from tasks.core.resolved import describe_params
 
-        rows = describe_params(file, set_)
+        if file is not None:
+            note_old_spelling(f"lmforge params {file}", f"lmforge params --params {file}")
+        rows = describe_params(file or params_file, set_)
         if as_json:
             echo_json([{"key": key, "value": value, "origin": origin} for key, value, origin in rows])
             return

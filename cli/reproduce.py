@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 from tasks.registry.model_refs import FORMS
 
-DIFFERS_EXIT = 3  # a rebuild that differs is an answer, not a failure of the command; scripts can tell them apart
 # The classification default's macro F1 over rebuilds with 1 to 5 threads spread by 0.045 (0.951 to 0.996;
 # bench/README.md): what another machine's arithmetic alone moved a metric by.
 DEFAULT_TOLERANCE = 0.05
@@ -55,5 +54,5 @@ def reproduce(uri: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")]
         result = reproduce_version(load_params(params, set_), uri, tolerance, check_determinism, change, keep)
         echo_json(result) if as_json else print_result(result)
         if result["verdict"] == "differs":
-            raise typer.Exit(DIFFERS_EXIT)
+            raise typer.Exit(ANSWER_NO_EXIT)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, ParamsOption, SetOption, command
+from cli.shared import Backend, DebugOption, ParamsOption, SetOption, command, note_old_spelling
 from tasks.registry.model_refs import FORMS
 
 
@@ -172,7 +172,7 @@ def explain_lost_server(error: BaseException, api_url: str):
 
 def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.port.")] = None,
           host: Annotated[str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")] = None,
-          backend: Annotated[str | None, typer.Option(help="eager, onnx, onnx-int8 or torch-export; default serve.backend.")] = None,
+          backend: Annotated[Backend | None, typer.Option(help="What answers; default serve.backend.")] = None,
           model: Annotated[str | None, typer.Option(
               "--model", help=f"The version ({FORMS}); default @champion, followed live. A number serves that version "
                               "only (the gate's serving check does so); an alias is followed as @champion is.")] = None,
@@ -187,11 +187,12 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
         from tasks.registry.model_refs import parse_model_ref, require_own_model
 
         overrides = [*(set_ or []), *(f"serve.{key}={value}" for key, value in
-                                      (("port", port), ("host", host), ("backend", backend), ("workers", workers))
+                                      (("port", port), ("host", host), ("backend", backend and backend.value),
+                                       ("workers", workers))
                                       if value is not None)]
         settings = load_params(params, overrides)
         if model_version:
-            typer.echo("note: --model-version is now --model (the same values).", err=True)
+            note_old_spelling("--model-version", "--model")
         ref = parse_model_ref(model or model_version, settings.registry.model_name, settings.registry.champion_alias)
         require_own_model(ref, settings.registry.model_name, "serve")
         model_version = ref.version

@@ -11,6 +11,11 @@ from typing import Annotated, NoReturn
 import typer
 
 from tasks.core.backend_names import BACKENDS
+from tasks.kinds import KINDS
+
+# Exit codes, one table for every command (docs/cli.md): 0 done, 1 failed, 2 usage; 3 is "the answer is no" (drift
+# found, a rebuild that differs, a card that disagrees), which scripts can tell from a failure of the command.
+ANSWER_NO_EXIT = 3
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override one value: section.key=value (repeatable).")]
@@ -20,6 +25,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 # What `predict --backend` can run: a choice list in --help, the same names as serve.backend.
 Backend = Enum("Backend", {name.replace("-", "_"): name for name in BACKENDS}, type=str)
+# The task kinds `init --task` can write (tasks.kinds.KINDS, light to import): a choice list too, so a typo exits 2.
+Task = Enum("Task", {name: name for name in KINDS}, type=str)
+
+
+def note_old_spelling(old: str, new: str) -> None:
+    """An older spelling still works, and says once what replaced it."""
+    typer.echo(f"note: {old} is now {new} (the same values).", err=True)
 
 
 def echo_json(value) -> None:
@@ -65,7 +77,7 @@ def command(debug: bool) -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort):
         raise
-    except BrokenPipeError:  # `lmforge params FILE | head`: the reader left; nothing failed
+    except BrokenPipeError:  # `lmforge params --params FILE | head`: the reader left; nothing failed
         import os
         import sys
 

@@ -2,7 +2,7 @@
 
 Two layers sit between the schema's own defaults and the file: the task kind's (what it promotes by, the tokenizer it
 trains, its sizes) and the file name's (where outputs go, the registered model, the schedule: two minimal files of
-one project never overwrite each other). `tasks.core.config` applies them; `lmforge params FILE` shows which one set what.
+one project never overwrite each other). `tasks.core.config` applies them; `lmforge params --params FILE` shows which one set what.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ HEADER = """# Params reference
 
 Every key of a params file, generated from the schema (`tasks/core/config.py`) by `make docs`; do not edit by hand.
 A key a file leaves out takes the task kind's default (below), then one named after the file (outputs, registered
-model, schedule), then the schema's default shown here. `lmforge params FILE` prints the values a run will read and
+model, schedule), then the schema's default shown here. `lmforge params --params FILE` prints the values a run will read and
 where each comes from.
 """
 

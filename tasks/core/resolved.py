@@ -1,6 +1,6 @@
 """A params file as lmforge reads it, every key filled in (the file, then the task kind's and the file name's
 defaults, then the schema's). DVC's stages read their params from this resolved copy, so that a params file holds
-only what its user changes and still runs under `dvc repro`; `lmforge params FILE` shows each value's origin. The DVC
+only what its user changes and still runs under `dvc repro`; `lmforge params --params FILE` shows each value's origin. The DVC
 stage that writes it is `python -m tasks.resolve FILE`."""
 
 from __future__ import annotations

@@ -146,8 +146,9 @@ def test_ui_shows_the_registered_model_and_the_flow_runs(tmp_path):
         (root / "traffic.csv").write_text("text\n" + "\n".join(f"what is the capital of country {n}?" for n in range(60)))
         for command in (lmforge("predict", "--file", "traffic.csv"), lmforge("monitor", "--json")):
             done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stderr[-3000:]
+            assert done.returncode in (0, 3), done.stderr[-3000:]  # monitor: 3 when it finds drift
         report = json.loads(done.stdout)
+        assert done.returncode == (3 if report["drift"] else 0), report
         (artifact,) = api(f"{prefect}/api/artifacts/filter", {"artifacts": {"key": {"any_": ["test-reviews-monitor"]}}})
         page = browse(chromium, f"{prefect}/artifacts/artifact/{artifact['id']}", "prefect-monitor", tmp_path / "chrome")
         verdict = "DRIFT" if report["drift"] else "no drift"

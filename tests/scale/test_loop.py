@@ -71,10 +71,10 @@ def test_drift_and_labels_retrain_through_prefect_triggers(tmp_path, monkeypatch
         for key, value in env.items():
             monkeypatch.setenv(key, value)
 
-        def run(*args: str, program: str = "lmforge") -> str:
+        def run(*args: str, program: str = "lmforge", code: int = 0) -> str:
             done = subprocess.run([str(BIN / program), *args], cwd=root, env=env, text=True, capture_output=True,
                                   timeout=600)
-            assert done.returncode == 0, f"{program} {' '.join(args)}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+            assert done.returncode == code, f"{program} {' '.join(args)}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
             return done.stdout
 
         run("run")  # version 1 becomes the champion
@@ -91,7 +91,7 @@ def test_drift_and_labels_retrain_through_prefect_triggers(tmp_path, monkeypatch
         with serving("--set", shifted) as send:
             status, _ = send(json.dumps({"inputs": QUESTIONS * 4}).encode())
             assert status == 200
-        report = json.loads(run("monitor", "--json", "--set", shifted, "--set", "monitor.on_drift=retrain"))
+        report = json.loads(run("monitor", "--json", "--set", shifted, "--set", "monitor.on_drift=retrain", code=3))
         assert report["drift"] and report["tests"]["input_embedding_mmd"]["p_value"] < 0.01, report
         drift_run = wait_for_run(api, 1)
         assert drift_run["parameters"]["trigger"] == "drift" and drift_run["state_type"] == "COMPLETED", drift_run

@@ -56,7 +56,7 @@ def test_a_minimal_file_still_names_a_bad_key(root):
 
 def test_params_command_names_the_origin_of_every_value(root):
     write(root / "answers.yaml", "task: qa\ndata: {source: builtin:facts}\ntrain: {epochs: 2}\n")
-    result = invoke("params", "answers.yaml", "--set", "train.learning_rate=0.01", "--json")
+    result = invoke("params", "--params", "answers.yaml", "--set", "train.learning_rate=0.01", "--json")
     assert result.exit_code == 0, result.output
     rows = {row["key"]: row for row in json.loads(result.stdout)}
     assert rows["train.epochs"] == {"key": "train.epochs", "value": 2, "origin": "file"}
@@ -65,8 +65,9 @@ def test_params_command_names_the_origin_of_every_value(root):
                                               "origin": "default for task qa"}
     assert rows["registry.model_name"]["origin"] == "default from the file name"
     assert rows["train.batch_size"]["origin"] == "default" and rows["train.batch_size"]["value"] == 32
-    table = invoke("params", "answers.yaml")
+    table = invoke("params", "answers.yaml")  # the older spelling: still read, and the new one named
     assert table.exit_code == 0 and "# default for task qa" in table.stdout
+    assert "note: lmforge params answers.yaml is now lmforge params --params answers.yaml" in table.stderr
 
 
 @pytest.fixture
@@ -95,11 +96,11 @@ def test_init_writes_a_minimal_file_that_loads_and_lists_its_pipeline(project_di
     assert again.exit_code == 1 and "faq.yaml: exists already" in again.output
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--task", "ranking"], "--task ranking: no such task kind"),
-    (["--source", "nowhere.csv"], "--source nowhere.csv: no such file or folder"),
+@pytest.mark.parametrize("args, expected, code", [
+    (["--task", "ranking"], "'ranking' is not one of", 2),  # a usage error: the choices are listed
+    (["--source", "nowhere.csv"], "--source nowhere.csv: no such file or folder", 1),
 ])
-def test_init_refuses_bad_input_in_one_sentence(project_dir, args, expected):
+def test_init_refuses_bad_input_in_one_sentence(project_dir, args, expected, code):
     result = invoke("init", "bad", *args)
-    assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output, result.output
+    assert result.exit_code == code and expected in result.output and "Traceback" not in result.output, result.output
     assert not (project_dir / "bad.yaml").exists()
