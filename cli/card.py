@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import (ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
+                        version_keys)
 from tasks.registry.model_refs import FORMS
 
 
@@ -34,7 +35,8 @@ def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] 
             record, markdown = found
             problems = check_card(record, markdown, sources)
         if as_json:
-            echo_json(record | {"check": {"holds": not problems, "problems": problems}})
+            echo_json(version_keys(record["model"], record["version"]) | record
+                      | {"check": {"holds": not problems, "problems": problems}})
         else:
             typer.echo(markdown)
         if problems:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
-                              run_prefect_flow)
+                        run_prefect_flow, version_keys)
 from tasks.registry.model_refs import FORMS
 
 
@@ -46,9 +46,15 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
         request_ids = log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)
         predictions = list(zip(rows, outputs))
         if as_json:
-            echo_json({"model": uri, "backend": backend.value, "predictions": [
-                {"input": text, "output": output, "score": score} | ({"request_id": request_ids[i]} if request_ids else {})
-                for i, (text, (output, score)) in enumerate(predictions)]})
+            from tasks.predict import find_version
+            from tasks.registry import tracking
+
+            found = find_version(tracking.client(settings), uri)
+            answers = [{"input": text, "output": output, "score": score}
+                       | ({"request_id": request_ids[i]} if request_ids else {})
+                       for i, (text, (output, score)) in enumerate(predictions)]
+            echo_json(version_keys(found.name, found.version)
+                      | {"model": uri, "backend": backend.value, "predictions": answers})
             return
         for text, (label, score) in predictions:
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, version_keys
 from tasks.registry.model_refs import FORMS
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
@@ -29,7 +29,7 @@ def describe_versions(client, params) -> list[dict]:
     for version in registered_versions(client, params.registry.model_name):
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
         tags = version.tags
-        records.append({
+        records.append(version_keys(version.name, version.version) | {
             "version": str(version.version), "aliases": sorted(aliases.get(str(version.version), [])),
             "created": datetime.fromtimestamp(version.creation_timestamp / 1000).isoformat(timespec="seconds"),
             "metrics": {name: metrics.get(f"eval_{name}") for name in key_metrics(params)},
@@ -99,7 +99,7 @@ def promote(version: Annotated[str, typer.Argument(help=f"The version to make ch
         with hold_lock(settings.paths.lock, 60):
             decision = promote_by_hand(client, settings, version, reason)
         if as_json:
-            echo_json(decision)  # it names the model already
+            echo_json(version_keys(settings.registry.model_name, decision["champion_after"]) | decision)
             return
         typer.echo(f"{settings.registry.model_name} version {version} is now @{settings.registry.champion_alias} "
                    f"(was {decision['champion_before'] or 'none'}); recorded by {decision['by']}.")
@@ -118,7 +118,7 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
         with hold_lock(settings.paths.lock, 60):
             decision = roll_back(tracking.client(settings), settings, reason)
         if as_json:
-            echo_json(decision)  # it names the model already
+            echo_json(version_keys(settings.registry.model_name, decision["champion_after"]) | decision)
             return
         typer.echo(f"{settings.registry.model_name}: @{settings.registry.champion_alias} rolled back from version "
                    f"{decision['champion_before']} to version {decision['champion_after']}; recorded by {decision['by']}.")
@@ -144,7 +144,7 @@ def export(version: Annotated[str | None, typer.Argument(help=f"The version ({FO
 
         publish_card(settings, str(found.version), write_local=False)  # its card shows the new parity
         if as_json:
-            echo_json({"model_name": settings.registry.model_name, "version": str(found.version), "exports": record})
+            echo_json(version_keys(found.name, found.version) | {"version": str(found.version), "exports": record})
             return
         typer.echo(f"{settings.registry.model_name} version {found.version}:")
         for backend, result in record.items():

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
+from cli.shared import (ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
+                        version_keys)
 from tasks.registry.model_refs import FORMS
 
 # The classification default's macro F1 over rebuilds with 1 to 5 threads spread by 0.045 (0.951 to 0.996;
@@ -52,7 +53,7 @@ def reproduce(uri: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")]
         from tasks.rebuild.reproduce import reproduce_version
 
         result = reproduce_version(load_params(params, set_), uri, tolerance, check_determinism, change, keep)
-        echo_json(result) if as_json else print_result(result)
+        echo_json(version_keys(result["model"], result["version"]) | result) if as_json else print_result(result)
         if result["verdict"] == "differs":
             raise typer.Exit(ANSWER_NO_EXIT)
 

@@ -34,6 +34,11 @@ def note_old_spelling(old: str, new: str) -> None:
     typer.echo(f"note: {old} is now {new} (the same values).", err=True)
 
 
+def version_keys(name: str, version: object) -> dict:
+    """The keys every command's JSON names a registered version by (docs/cli.md): defined once, here."""
+    return {"model_name": name, "model_version": None if version is None else str(version)}
+
+
 def echo_json(value) -> None:
     """One JSON document on stdout; progress stays on stderr, so `| python -m json.tool` reads it."""
     import json
