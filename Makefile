@@ -87,3 +87,4 @@ clean:
 # The params reference page, generated from the schema (tests/unit/test_params_reference.py fails when it is stale).
 docs: setup
 	$(BIN)/python -m tasks.core.reference > docs/params-reference.md
+	$(BIN)/python -m cli.reference

@@ -117,7 +117,8 @@ def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False
                                                             "reported (a copy in progress is not new data).")] = 60.0,
           repeat: Annotated[float, typer.Option(min=1, help="Seconds after which a change ingest has still not read "
                                                             "is reported again.")] = 600.0,
-          once: Annotated[bool, typer.Option(help="Look once, report a change at once, and exit.")] = False) -> None:
+          once: Annotated[bool, typer.Option(help="Look once, report a change at once, and exit.")] = False,
+          as_json: JsonOption = False) -> None:
     """Emit lmforge.data.changed to the Prefect server (PREFECT_API_URL) when the source's files or the labels fed
     back change; prefect.yaml's trigger runs the retrain deployment on it (with the params file as it is, so the
     watch takes no --set)."""
@@ -140,6 +141,10 @@ def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False
         def emit(change) -> None:
             emit_event(**changed_event(settings, change))
             EventsWorker.drain_all()  # on the server before the next look (and before --once exits)
+            if as_json:  # a JSON line per event
+                echo_json({"event": "lmforge.data.changed", "source": redact(settings.data.source),
+                           "fingerprint": change.fingerprint, "previous": change.previous}, indent=None)
+                return
             typer.echo(f"lmforge.data.changed: {redact(settings.data.source)} fingerprint {change.fingerprint} "
                        f"(was {change.previous or 'never ingested'})")
 
@@ -151,5 +156,8 @@ def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
         if once and not emitted:
-            typer.echo("unchanged since the last ingest: no event")
+            if as_json:
+                echo_json({"event": None, "source": redact(settings.data.source)}, indent=None)
+            else:
+                typer.echo("unchanged since the last ingest: no event")
 

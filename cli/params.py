@@ -17,7 +17,7 @@ def init(name: Annotated[str, typer.Argument(help="The params file to write (NAM
                                                   "dataset (hf://datasets/ORG/NAME[@REVISION]), a URL, or "
                                                   "builtin:NAME.")] = "builtin:reviews",
          force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-         debug: DebugOption = False) -> None:
+         as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Write a commented, minimal params file for a dataset and list it as a pipeline of the project."""
     with command(debug):
         from tasks.core.config import load_params
@@ -30,6 +30,9 @@ def init(name: Annotated[str, typer.Argument(help="The params file to write (NAM
         except Exception:
             file.unlink()  # never leave a params file that cannot run
             raise
+        if as_json:
+            echo_json({"params_file": str(file), "pipeline": pipeline, "pipelines_file": PIPELINES_FILE})
+            return
         typer.echo(f"wrote {file} (pipeline {pipeline} in {PIPELINES_FILE}); check its columns, then:\n"
                    f"  lmforge params --params {file}      # every value and where it comes from\n"
                    f"  lmforge run --params {file}")

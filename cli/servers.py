@@ -8,30 +8,36 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import Backend, DebugOption, ParamsOption, SetOption, command, note_old_spelling
+from cli.shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, note_old_spelling,
+                        version_keys)
 from tasks.registry.model_refs import FORMS
 
 
 def ui(prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
        mlflow_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
-       params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+       params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+       debug: DebugOption = False) -> None:
     """Start the Prefect UI and the MLflow UI on 127.0.0.1 over this project's stores; Ctrl-C stops both."""
     with command(debug):
         from tasks.core.config import load_params
         from tasks.servers.ui import serve_until_stopped, start_servers
 
         processes, urls = start_servers(load_params(params, set_), prefect_port, mlflow_port)
-        typer.echo(f"Prefect UI  {urls['prefect_ui']}\nMLflow UI   {urls['mlflow_ui']}\n"
-                   f"lmforge runs in this project now report to {urls['prefect_api_url']}; "
-                   f"elsewhere: export PREFECT_API_URL={urls['prefect_api_url']}\nCtrl-C stops both.", color=False)
+        if as_json:  # one line when both answer; the servers then run until Ctrl-C
+            echo_json({key: urls[key] for key in ("prefect_ui", "mlflow_ui", "prefect_api_url")}, indent=None)
+        else:
+            typer.echo(f"Prefect UI  {urls['prefect_ui']}\nMLflow UI   {urls['mlflow_ui']}\n"
+                       f"lmforge runs in this project now report to {urls['prefect_api_url']}; "
+                       f"elsewhere: export PREFECT_API_URL={urls['prefect_api_url']}\nCtrl-C stops both.", color=False)
         serve_until_stopped(processes)
-        typer.echo("stopped the Prefect and MLflow servers.")
+        typer.echo("stopped the Prefect and MLflow servers.", err=as_json)
 
 
 def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 3 * * *".')] = None,
              interval: Annotated[float | None, typer.Option(help="Run every INTERVAL seconds.")] = None,
              name: Annotated[str | None, typer.Option(help="Deployment name; default schedule.name.")] = None,
-             params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+             params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+             debug: DebugOption = False) -> None:
     """Serve the retrain flow as a Prefect deployment on a schedule (needs a Prefect server: `lmforge ui`)."""
     with command(debug):
         import os
@@ -50,8 +56,12 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
         from flows.retrain import retrain
 
         deployment = name or settings.schedule.name
-        typer.echo(f"serving deployment retrain/{deployment} ({f'cron {cron}' if cron else f'every {interval:g} s'}) "
-                   f"on {os.environ['PREFECT_API_URL']}; Ctrl-C stops it.")
+        if as_json:
+            echo_json({"deployment": f"retrain/{deployment}", "cron": cron, "interval_s": interval,
+                       "prefect_api_url": os.environ["PREFECT_API_URL"]}, indent=None)
+        else:
+            typer.echo(f"serving deployment retrain/{deployment} ({f'cron {cron}' if cron else f'every {interval:g} s'})"
+                       f" on {os.environ['PREFECT_API_URL']}; Ctrl-C stops it.")
         try:
             serve_deployment(retrain, deployment, cron, interval, {"params_path": str(params), "overrides": set_ or []})
         except BaseException as error:
@@ -179,7 +189,8 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
           model_version: Annotated[str | None, typer.Option("--model-version", hidden=True,
                                                             help="The older spelling of --model.")] = None,
           workers: Annotated[int | None, typer.Option(help="Server processes on the port; default serve.workers.")] = None,
-          params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False) -> None:
+          params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+          debug: DebugOption = False) -> None:
     """Serve @champion over HTTP (MLflow's /invocations and /ping); a promotion or rollback is picked up live."""
     with command(debug):
         from tasks.core.config import load_params
@@ -207,21 +218,34 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
                         "authentication.", fg=typer.colors.YELLOW, err=True)
         which = "" if model_version else f" @{settings.registry.champion_alias}"
         if where.workers > 1:
-            serve_workers(settings, params, overrides, model_version, which)
+            serve_workers(settings, params, overrides, model_version, which, as_json)
             return
         from tasks.serve import build_app
 
         app, holder = build_app(settings, model_version)
         champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
-        typer.echo(f"serving {settings.registry.model_name}{which} (version "
-                   f"{champion.version}, {champion.backend}) on http://{where.host}:{where.port}/invocations; "
-                   "Ctrl-C stops it.")
-        if app.state.log is not None:
-            typer.echo(f"logging each answer to {settings.paths.inference_log}/ (monitor.log: false turns it off)")
+        announce(settings, champion.version, champion.backend, which, as_json, app.state.log is not None)
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
 
 
-def serve_workers(settings, params: Path, overrides: list[str], model_version: str | None, which: str) -> None:
+def announce(settings, version: str, backend: str, which: str, as_json: bool, logging: bool) -> None:
+    """What the server answers with and where: a line for people, or one JSON line for a script that started it."""
+    where = settings.serve
+    url = f"http://{where.host}:{where.port}/invocations"
+    if as_json:
+        echo_json(version_keys(settings.registry.model_name, version) | {
+            "following": which.strip().lstrip("@") or None, "backend": backend, "url": url,
+            "workers": where.workers, "inference_log": settings.paths.inference_log if logging else None}, indent=None)
+        return
+    processes = f" with {where.workers} worker processes" if where.workers > 1 else ""
+    typer.echo(f"serving {settings.registry.model_name}{which} (version {version}, {backend}){processes} on {url}; "
+               "Ctrl-C stops it.")
+    if logging:
+        typer.echo(f"logging each answer to {settings.paths.inference_log}/ (monitor.log: false turns it off)")
+
+
+def serve_workers(settings, params: Path, overrides: list[str], model_version: str | None, which: str,
+                  as_json: bool = False) -> None:
     """serve.workers processes on one port (uvicorn's supervisor restarts one that dies), each with its own champion
     holder and inference-log writer, built from the same params file and overrides."""
     import json
@@ -235,8 +259,7 @@ def serve_workers(settings, params: Path, overrides: list[str], model_version: s
     os.environ[SERVE_SPEC] = json.dumps({"params": str(params.resolve()), "overrides": overrides,
                                          "pinned": model_version})
     where = settings.serve
-    typer.echo(f"serving {settings.registry.model_name}{which} (version {version}) with {where.workers} worker "
-               f"processes on http://{where.host}:{where.port}/invocations; Ctrl-C stops them.")
+    announce(settings, version, where.backend, which, as_json, settings.monitor.log)
     uvicorn.run("tasks.serve:create_app", factory=True, workers=where.workers, host=where.host, port=where.port,
                 log_level="warning")
 

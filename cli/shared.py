@@ -39,11 +39,12 @@ def version_keys(name: str, version: object) -> dict:
     return {"model_name": name, "model_version": None if version is None else str(version)}
 
 
-def echo_json(value) -> None:
-    """One JSON document on stdout; progress stays on stderr, so `| python -m json.tool` reads it."""
+def echo_json(value, indent: int | None = 1) -> None:
+    """One JSON document on stdout; progress stays on stderr, so `| python -m json.tool` reads it. A server's or a
+    watch's documents are one line each (indent None), a JSON line per event."""
     import json
 
-    typer.echo(json.dumps(value, indent=1, default=str))
+    typer.echo(json.dumps(value, indent=indent, default=str))
 
 
 def fail(error: BaseException, debug: bool) -> NoReturn:

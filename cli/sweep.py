@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, ParamsOption, SetOption, command, quiet_prefect_console
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
 
 
-def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, debug: DebugOption = False,
+def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+          debug: DebugOption = False,
           trials: Annotated[int | None, typer.Option(help="Trials to train (sweep.trials).")] = None,
           workers: Annotated[int | None, typer.Option(help="Trials at once: local Dask workers (sweep.workers).")] = None,
           dask_address: Annotated[str | None, typer.Option(help="A running Dask scheduler (tcp://host:8786) "
@@ -43,12 +44,23 @@ def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, de
         runner = DaskTaskRunner(address=dask_address) if dask_address else DaskTaskRunner(
             cluster_kwargs={"n_workers": settings.sweep.workers, "threads_per_worker": 1, "processes": True,
                             "dashboard_address": None})
+        import contextlib
+        import sys
+
+        # With --json, stdout holds the JSON alone, as for `lmforge run --json`.
+        quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         try:
-            summary = sweep_flow.with_options(task_runner=runner)(str(params), overrides)
+            with quiet:
+                summary = sweep_flow.with_options(task_runner=runner)(str(params), overrides)
         except KeyboardInterrupt:
             typer.secho("error: the sweep was interrupted; its MLflow runs are marked FAILED.", fg=typer.colors.RED,
                         err=True)
             raise typer.Exit(130) from None
+    if as_json:
+        from dataclasses import asdict
+
+        echo_json(asdict(summary))
+        return
     typer.echo(f"\nlmforge sweep finished: {summary.sweep_id} (MLflow run {summary.parent_run_id})")
     for result in summary.trials:
         mark = "*" if summary.best and result.number == summary.best.number else " "
