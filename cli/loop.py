@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
-                        run_prefect_flow, version_keys)
+                        note_old_spelling, run_prefect_flow, version_keys)
 from tasks.registry.model_refs import FORMS
 
 
@@ -91,18 +91,26 @@ def score(file: Annotated[Path, typer.Option("--file", help="Inputs: a CSV, JSON
                f"({result['backend']}) in {result['seconds']:.1f} s -> {result['out']}; {result['logged']} logged")
 
 
-def feedback(labels: Annotated[Path, typer.Argument(help="A CSV, JSONL or Parquet file with request_id and label "
-                                                         "columns (label: the right class, target text or answer).")],
+def feedback(file: Annotated[Path | None, typer.Option("--file", help="A CSV, JSONL or Parquet file with request_id "
+                                                                     "and label columns (label: the right class, "
+                                                                     "target text or answer).")] = None,
+             labels: Annotated[Path | None, typer.Argument(help="The older spelling of --file.", hidden=True,
+                                                           show_default=False)] = None,
              params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
              debug: DebugOption = False) -> None:
     """Join labels to logged requests by request id and append them to the feedback source (paths.feedback), which
     the next retrain reads as training rows. The whole file or nothing."""
     with command(debug):
         from tasks.core.config import load_params
+        from tasks.core.errors import LmforgeError
         from tasks.feedback import feed_back
 
+        if labels is not None:
+            note_old_spelling(f"lmforge feedback {labels}", f"lmforge feedback --file {labels}")
+        if (file or labels) is None:
+            raise LmforgeError("no labels to feed back: give --file LABELS.csv (request_id and label columns).")
         settings = load_params(params, set_)
-        rows, segment = feed_back(settings, labels)
+        rows, segment = feed_back(settings, file or labels)
     if as_json:
         echo_json({"rows": rows, "segment": str(segment), "feedback": settings.paths.feedback})
         return

@@ -43,7 +43,7 @@ def describe_default(param) -> str:
 
 def render_command(name: str, command) -> list[str]:
     """A command's heading, what it does, its usage line and a table of its arguments and options."""
-    arguments = [param for param in command.params if param.param_type_name == "argument"]
+    arguments = [param for param in command.params if param.param_type_name == "argument" and not param.hidden]
     usage = " ".join(["lmforge", name, *(f"[{param.name.upper()}]" if not param.required else param.name.upper()
                                          for param in arguments), "[OPTIONS]"])
     lines = [f"### `lmforge {name}`", "", cell(command.help or ""), "", f"`{usage}`", ""]

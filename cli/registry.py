@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, version_keys
+from cli.shared import (DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, note_old_spelling,
+                        version_keys)
 from tasks.registry.model_refs import FORMS
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
@@ -105,7 +106,8 @@ def promote(version: Annotated[str, typer.Argument(help=f"The version to make ch
                    f"(was {decision['champion_before'] or 'none'}); recorded by {decision['by']}.")
 
 
-def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
+def rollback(reason: Annotated[str | None, typer.Option("--reason", help="Why: recorded with the decision, as "
+                                                                      "promote's.")] = None, params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
              as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """Move the champion back to the version that held it before the current one; recorded."""
     with command(debug):
@@ -115,8 +117,10 @@ def rollback(reason: ReasonOption = "rollback", params: ParamsOption = Path("par
         from tasks.core.runtime import hold_lock
 
         settings = load_params(params, set_)
+        if reason is None:  # once optional; a decision without a why is recorded as such, and said
+            note_old_spelling("lmforge rollback without --reason", "lmforge rollback --reason WHY")
         with hold_lock(settings.paths.lock, 60):
-            decision = roll_back(tracking.client(settings), settings, reason)
+            decision = roll_back(tracking.client(settings), settings, reason or "rollback (no reason given)")
         if as_json:
             echo_json(version_keys(settings.registry.model_name, decision["champion_after"]) | decision)
             return

@@ -507,7 +507,7 @@ def test_shadow_scores_the_challenger_aside_and_compare_runs_the_paired_test(tra
         assert set(rows["model_version"]) == {version} and rows["input"].tolist() == reviews["text"].tolist(), role
     pd.DataFrame({"request_id": ids[:50], "label": reviews["label"][:50]}).to_csv(root / "shadow-labels.csv",
                                                                                  index=False)
-    assert invoke("feedback", "shadow-labels.csv", *where).exit_code == 0
+    assert invoke("feedback", "--file", "shadow-labels.csv", *where).exit_code == 0
     compared = invoke("compare", "--json", *where)
     assert compared.exit_code == 0, compared.output
     [record] = json.loads(compared.stdout)["shadow"]
@@ -666,10 +666,11 @@ def test_score_feedback_and_live_quality_close_the_loop(trained, monkeypatch):
     assert (out["prediction"] == reviews["label"]).mean() >= 0.8 and out["request_id"].nunique() == 120
     labels = out[["request_id"]].assign(label=reviews["label"]).head(80)
     labels.to_csv(root / "labels.csv", index=False)
-    fed = invoke("feedback", "labels.csv", "--json", "--set", where)
+    fed = invoke("feedback", "--file", "labels.csv", "--json", "--set", where)
     assert fed.exit_code == 0 and json.loads(fed.stdout)["rows"] == 80, fed.output
-    again = invoke("feedback", "labels.csv", "--set", where)
+    again = invoke("feedback", "labels.csv", "--set", where)  # the older spelling: read, and the new one named
     assert again.exit_code == 1 and "fed back before" in again.stderr, again.output
+    assert "note: lmforge feedback labels.csv is now lmforge feedback --file labels.csv" in again.stderr
     monitored = invoke("monitor", "--json", "--set", where)
     assert monitored.exit_code == 0, monitored.output
     report = json.loads(monitored.stdout)

@@ -99,7 +99,7 @@ def test_drift_and_labels_retrain_through_prefect_triggers(tmp_path, monkeypatch
 
         labels = pd.DataFrame({"request_id": calm["request_ids"], "label": reviews["label"].tolist()})
         labels.to_csv(root / "labels.csv", index=False)
-        assert json.loads(run("feedback", "labels.csv", "--json"))["rows"] == 200
+        assert json.loads(run("feedback", "--file", "labels.csv", "--json"))["rows"] == 200
         assert "lmforge.data.changed" in run("watch", "--once")
         data_run = wait_for_run(api, 2)
         assert data_run["parameters"]["trigger"] == "data change" and data_run["state_name"] == "Completed", \
