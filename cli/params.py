@@ -38,7 +38,7 @@ def init(name: Annotated[str, typer.Argument(help="The params file to write (NAM
                    f"  lmforge run --params {file}")
 
 
-def params(file: Annotated[Path | None, typer.Argument(help="The params file (the older spelling of --params).",
+def params(file: Annotated[Path | None, typer.Argument(help="The older spelling of --params.", hidden=True,
                                                        show_default=False)] = None,
            params_file: Annotated[Path, typer.Option("--params", help="The params file.")] = Path("params.yaml"),
            set_: SetOption = None, as_json: JsonOption = False, debug: DebugOption = False) -> None:
