@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -529,6 +530,17 @@ class MonitorParams(Section):
     on_drift: Literal["alert", "retrain"] = Field(
         "alert", description="alert: the lmforge.monitor.drift event only; retrain: also lmforge.retrain.requested, "
         "on which prefect.yaml's trigger runs the retrain deployment.")
+
+    @model_validator(mode="after")
+    def check_permutations(self) -> "MonitorParams":
+        # A permutation test's smallest p-value is 1/(permutations+1): below 1/alpha - 1 permutations it is never under
+        # alpha, and the embedding test could never report drift.
+        needed = math.floor(1 / self.alpha)
+        if 1 / (self.permutations + 1) >= self.alpha:
+            raise ValueError(f"permutations {self.permutations} can never report drift at alpha {self.alpha} (the "
+                             f"smallest p-value is 1/{self.permutations + 1}); set monitor.permutations to at least "
+                             f"{needed} or raise monitor.alpha")
+        return self
 
 
 class CardParams(Section):

@@ -66,3 +66,12 @@ def test_output_paths_outside_the_project_are_refused(value):
     with pytest.raises(LmforgeError, match=r"--set: paths.model is invalid: .* resolves to .*(outside the project|the project folder itself).*such as data/model.$"):
         load_params(REPO / "params.yaml", [f"paths.model={value}"])
     assert load_params(REPO / "params.yaml", ["paths.model=data/../data/other"]).paths.model == "data/../data/other"
+
+
+def test_a_monitor_that_could_never_report_drift_is_refused():
+    """The embedding test's smallest p-value is 1/(permutations+1): at 99 permutations and alpha 0.01 it never drifts."""
+    with pytest.raises(LmforgeError, match=r"monitor is invalid: permutations 99 can never report drift at alpha 0.01 "
+                                           r"\(the smallest p-value is 1/100\); set monitor.permutations to at least 100"):
+        load_params(REPO / "params.yaml", ["monitor.permutations=99"])
+    assert load_params(REPO / "params.yaml", ["monitor.permutations=100"]).monitor.permutations == 100
+    assert load_params(REPO / "params.yaml", ["monitor.permutations=20", "monitor.alpha=0.05"]).monitor.alpha == 0.05
