@@ -73,13 +73,13 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
               lineage: dict[str, str] | None, resume_from: str | None, replay: dict | None = None) -> TrainedModel:
     """Train in this process (one of several under DDP: then only process 0 writes the model)."""
     import torch
-    from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
+    from transformers import EarlyStoppingCallback, set_seed
 
     from tasks.training.distributed import mean_over_processes
     from tasks.training.environment import describe_environment
     from tasks.training.replay import replay_callback
     from tasks.tokenize import read_meta
-    from tasks.training.tokenizer_io import copy_tokenizers
+    from tasks.training.tokenizer_io import copy_tokenizers, read_tokenizer
 
     cfg, kind = params.train, get_kind(params.task)
     if cfg.threads:
@@ -89,7 +89,7 @@ def fit_model(params: Params, tokens: TokenizedData, on_log: StepLog | None, sho
     torch.use_deterministic_algorithms(True, warn_only=True)
     set_seed(params.project.seed)
     labels = read_meta(tokens.path)["labels"]
-    tokenizer = AutoTokenizer.from_pretrained(tokens.tokenizer_path)
+    tokenizer = read_tokenizer(tokens.tokenizer_path)
     checkpoints = checkpoint_dir(params, tokens)
     callbacks = [EarlyStoppingCallback(cfg.early_stopping_patience)] if cfg.early_stopping_patience else []
     if on_log:

@@ -27,6 +27,6 @@ def load_trained(auto_class, folder: str | Path, **kwargs):
 def load_trained_tokenizer(folder: str | Path):
     """The tokenizer saved in a trained model or export folder; a folder whose model runs its own code reads its
     config with that code too (transformers would otherwise stop to ask on the terminal)."""
-    from transformers import AutoTokenizer
+    from tasks.training.tokenizer_io import read_tokenizer
 
-    return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trusts_code(folder))
+    return read_tokenizer(folder, trusts_code(folder))

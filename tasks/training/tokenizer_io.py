@@ -8,14 +8,25 @@ from pathlib import Path
 from tasks.core.errors import LmforgeError
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # a trained WordPiece tokenizer's, BERT's
+# How transformers 5 loaded a tokenizer, which its save_pretrained writes into tokenizer_config.json: local_files_only
+# is true where HF_HUB_OFFLINE is set. A model rebuilt on a machine online must write the bytes an offline one wrote.
+LOADING_KWARGS = ("is_local", "local_files_only")
+
+
+def read_tokenizer(folder: str | Path, trust_remote_code: bool = False):
+    """AutoTokenizer.from_pretrained, less what it records of how it was loaded (LOADING_KWARGS)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    for key in LOADING_KWARGS:
+        tokenizer.init_kwargs.pop(key, None)
+    return tokenizer
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False):
     """A pretrained checkpoint's tokenizer; `trust_remote_code` as the params say (its config may need the code)."""
-    from transformers import AutoTokenizer
-
     try:
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        return read_tokenizer(path, trust_remote_code)
     except (OSError, ValueError) as error:
         raise LmforgeError(f"{path}: holds no loadable tokenizer ({str(error).splitlines()[0][:120]}); "
                            "set tokenize.pretrained to a folder with tokenizer.json, or null to train one.") from None

@@ -40,3 +40,21 @@ def test_a_trained_wordpiece_is_the_same_in_every_process():
     runs = {subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
                            ).stdout for _ in range(3)}
     assert len(runs) == 1, runs
+
+
+def test_a_tokenizer_saved_again_is_the_same_bytes_online_and_offline(tmp_path, monkeypatch):
+    """transformers 5 writes how a tokenizer was loaded (local_files_only: true where HF_HUB_OFFLINE is set) into the
+    tokenizer_config.json it saves: a model trained offline and rebuilt online would differ at tokenize."""
+    import transformers.tokenization_utils_base as base
+
+    from tasks.kinds.classification.builtin import generate_reviews
+    from tasks.training.tokenizer_io import read_tokenizer, train_wordpiece
+
+    train_wordpiece(generate_reviews(200, 0)["text"].tolist(), load_params(REPO / "params.yaml")).save_pretrained(
+        tmp_path / "trained")
+    saved = {}
+    for offline in (True, False):
+        monkeypatch.setattr(base, "is_offline_mode", lambda: offline)
+        read_tokenizer(tmp_path / "trained").save_pretrained(tmp_path / str(offline))
+        saved[offline] = (tmp_path / str(offline) / "tokenizer_config.json").read_text()
+    assert saved[True] == saved[False] and "local_files_only" not in saved[True], saved
