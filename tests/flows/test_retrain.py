@@ -679,6 +679,21 @@ def test_score_feedback_and_live_quality_close_the_loop(trained, monkeypatch):
     assert quality["value"] >= 0.8 and quality["test_value"] >= 0.8, quality
     assert report["tests"]["live_accuracy_binomial"]["p_value"] >= 0.01 and not report["drift"], report
     assert report["checks"]["text_length"] == {"success": True, "unexpected": 0, "rows": 120}, report["checks"]
+    # The alarm, not only the quiet: labels that say the champion is mostly wrong on the same answers (each replaced
+    # by another class) make the live accuracy fall below the test split's, and the monitor says drift (exit 3).
+    wrong_log = "paths.inference_log=data/inference-score-wrong"
+    assert invoke("score", "--file", "batch.csv", "--out", "scored/wrong.jsonl", "--set", wrong_log).exit_code == 0
+    wrong = pd.read_json(root / "scored/wrong.jsonl", lines=True, dtype=False).head(80)
+    classes = sorted(reviews["label"].unique())
+    flipped = wrong[["request_id"]].assign(label=[classes[(classes.index(label) + 1) % len(classes)]
+                                                  for label in wrong["prediction"]])
+    flipped.to_csv(root / "wrong-labels.csv", index=False)
+    assert invoke("feedback", "--file", "wrong-labels.csv", "--set", wrong_log,
+                  "--set", "paths.feedback=data/feedback-wrong").exit_code == 0
+    alarmed = invoke("monitor", "--json", "--set", wrong_log, "--set", "paths.feedback=data/feedback-wrong")
+    alarm = json.loads(alarmed.stdout)
+    assert alarmed.exit_code == 3 and alarm["drift"] and alarm["quality"]["value"] == 0.0, alarm
+    assert alarm["tests"]["live_accuracy_binomial"]["drift"] and "live_accuracy_binomial" in alarm["message"], alarm
     before = pd.read_parquet(root / "data/dataset/train.parquet")
     retrained = invoke("run", "--set", where, "--set", "train.max_steps=10")
     assert retrained.exit_code == 0, retrained.output
