@@ -163,7 +163,7 @@ def measure_monitor(rows: int) -> dict:
                            f"paths.inference_log={folder.relative_to(REPO)}"], cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - started
     shutil.rmtree(folder, ignore_errors=True)
-    if done.returncode:
+    if done.returncode not in (0, 3):  # 3: the monitor found drift, an answer
         return {"error": done.stderr[-2000:]}
     report = json.loads(done.stdout)
     return {"rows_logged": status["written"], "rows_in_window": report["rows"], "wall_s": round(wall, 1),

@@ -15,7 +15,8 @@ from cli.params import init, params
 from cli.registry import export, models, promote, rollback
 from cli.reproduce import reproduce
 from cli.run import run
-from cli.servers import schedule, serve, ui
+from cli.serve import serve
+from cli.servers import schedule, ui
 from cli.sweep import sweep
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,

@@ -35,4 +35,3 @@ def approve(run: Annotated[str, typer.Argument(help="The waiting flow run: its n
             echo_json({"flow_run": name, **answer})
             return
         typer.echo(f"flow run {name}: {'rejected' if reject else 'approved'} ({reason}); it goes on within seconds.")
-

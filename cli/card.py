@@ -12,7 +12,6 @@ from cli.shared import (ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, S
 from tasks.registry.model_refs import FORMS
 
 
-
 def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] = "@champion",
          rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the card again from the registry and log it "
                                                                  "(a version registered before cards existed has none).")] = False,
@@ -25,7 +24,12 @@ def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] 
         from tasks.core.config import load_params
         from tasks.model_card.check import check_card
 
+        from tasks.registry.model_refs import parse_model_ref, require_own_model
+
         settings = load_params(params, set_)
+        if rebuild:  # built with this params file's card settings and logged on the version: its own model only
+            require_own_model(parse_model_ref(version, settings.registry.model_name), settings.registry.model_name,
+                              "card --rebuild")
         sources = version_sources(settings, version)
         found = None if rebuild else read_card(sources)
         if found is None:  # built now from these very records: nothing to check it against but themselves
@@ -45,4 +49,3 @@ def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] 
             for problem in problems:
                 typer.echo(f"  {problem}", err=True)
             raise typer.Exit(ANSWER_NO_EXIT)  # the card was printed; its figures do not match their records
-

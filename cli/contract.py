@@ -4,6 +4,9 @@ shape here and that the doc is up to date."""
 
 from __future__ import annotations
 
+# 3 is "the answer is no" (drift found, a rebuild that differs, a card that disagrees), which scripts can tell from a
+# failure of the command.
+ANSWER_NO_EXIT = 3
 EXIT_CODES = (
     (0, 'done (including a run skipped because nothing changed, and a challenger the gate rejected)'),
     (1, 'a handled failure: one sentence on stderr naming the file, key, column or server, and how to fix it'),
@@ -16,6 +19,9 @@ EXIT_CODES = (
          'from its last checkpoint'),
 )
 
+# What promote and rollback print: the decision they record.
+DECISION = ('the recorded decision: `{"model_name", "model_version" (the champion now), "time", "by", "kind", '
+            '"champion_before", "champion_after", "verdict", "reasons": [text], ...}`')
 # command -> the shape of what `--json` prints (Markdown). A registered version is always model_name + model_version.
 JSON_SHAPES = {
     'run': '`{"outcome", "data_version", "run_id", "tracking_uri", "trigger", "data_push", "validation", "tokens", '
@@ -27,10 +33,8 @@ JSON_SHAPES = {
               '"rolled_back", "canary_rolled_back", "rebuilt" (`reproduce`\'s last verdict, or "-")}]}`, newest first',
     'predict': '`{"model_name", "model_version", "model" (the URI asked for), "backend", "predictions": '
                '[{"input", "output" (label or text), "score" (number or null), "request_id" (when logged)}]}`',
-    'promote': 'the recorded decision: `{"model_name", "model_version" (the champion now), "time", "by", '
-               '"kind", "champion_before", "champion_after", "verdict", "reasons": [text], ...}`',
-    'rollback': 'the recorded decision: `{"model_name", "model_version" (the champion now), "time", "by", '
-                '"kind", "champion_before", "champion_after", "verdict", "reasons": [text], ...}`',
+    'promote': DECISION,
+    'rollback': DECISION,
     'export': '`{"model_name", "model_version", "version", "exports": {backend: {"status", "agreement", ...}}}`',
     'params': '`[{"key" (dotted), "value", "origin"}]`',
     'compare': '`{"model_name", "window_hours", "shadow": [{"champion_version", "challenger_version", '
@@ -58,7 +62,8 @@ JSON_SHAPES = {
     'feedback': '`{"rows" (appended), "segment" (its file), "feedback" (the folder)}`',
     'init': '`{"params_file", "pipeline", "pipelines_file"}`',
     'sweep': '`{"sweep_id", "parent_run_id", "trials": [{"number", "state", "values", "value", "run_id", "model_path", '
-             '"message", "overrides"}], "best" (a trial or null), "metrics", "model", "verdict"}`',
+             '"message", "overrides"}], "best" (a trial or null), "metrics", "model", "verdict", "model_name", '
+             '"model_version"}`',
     'watch': 'a JSON line per event: `{"event": "lmforge.data.changed", "source", "fingerprint", "previous"}`; '
              '`--once` with nothing new: `{"event": null, "source"}`',
     'serve': 'one JSON line once it answers: `{"model_name", "model_version", "following" (an alias, or null when '

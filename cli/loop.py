@@ -16,7 +16,8 @@ from tasks.registry.model_refs import FORMS
 
 def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
             model: Annotated[str | None, typer.Option(help=f"The version: {FORMS}; default the champion.")] = None,
-            file: Annotated[Path | None, typer.Option(help="A CSV or JSONL file of texts.")] = None,
+            file: Annotated[Path | None, typer.Option(help="A CSV, JSONL, Parquet or .txt file of inputs (a .txt: one "
+                                                           "per line).")] = None,
             text_column: Annotated[str | None, typer.Option(help="Column of --file; default data.text_column "
                                                                  "(data.source_column for seq2seq).")] = None,
             backend: Annotated[Backend, typer.Option(help="eager (PyTorch), or one of the version's exports that passed "
@@ -27,34 +28,34 @@ def predict(texts: Annotated[list[str] | None, typer.Argument(help="Texts to cla
     with command(debug):
         from tasks.core.config import load_params
         from tasks.core.errors import LmforgeError
-        from tasks.predict import input_columns, load_texts, log_predictions, predict_texts
-        from tasks.registry.model_refs import parse_model_ref
+        from tasks.predict import map_input_columns, load_texts, log_predictions, predict_texts
+        from tasks.registry import tracking
+        from tasks.registry.model_refs import find_model_version, parse_model_ref
 
         settings = load_params(params, set_)
         from tasks.kinds import get_kind
 
-        columns = input_columns(settings)
+        columns = map_input_columns(settings)
         if text_column:
             first = get_kind(settings.task).INPUT_KEYS[0]
             columns = {first: text_column, **{key: name for key, name in columns.items() if key != first}}
         rows = list(texts or []) + (load_texts(file, settings, columns) if file else [])
         if not rows:
-            raise LmforgeError("nothing to predict: give texts as arguments or --file with a CSV/JSONL file.")
-        uri = parse_model_ref(model, settings.registry.model_name, settings.registry.champion_alias).uri
+            raise LmforgeError("nothing to predict: give texts as arguments, or --file with a CSV, JSONL, Parquet or "
+                               ".txt file.")
+        ref = parse_model_ref(model, settings.registry.model_name, settings.registry.champion_alias)
+        found = find_model_version(tracking.client(settings), ref)  # once: an alias may move while it answers
         started = time.perf_counter()
-        outputs = predict_texts(settings, uri, rows, backend.value)
-        request_ids = log_predictions(settings, uri, backend.value, rows, outputs, time.perf_counter() - started)
+        outputs = predict_texts(settings, f"models:/{found.name}/{found.version}", rows, backend.value)
+        request_ids = log_predictions(settings, found, ref.uri, backend.value, rows, outputs,
+                                      time.perf_counter() - started)
         predictions = list(zip(rows, outputs))
         if as_json:
-            from tasks.predict import find_version
-            from tasks.registry import tracking
-
-            found = find_version(tracking.client(settings), uri)
             answers = [{"input": text, "output": output, "score": score}
                        | ({"request_id": request_ids[i]} if request_ids else {})
                        for i, (text, (output, score)) in enumerate(predictions)]
             echo_json(version_keys(found.name, found.version)
-                      | {"model": uri, "backend": backend.value, "predictions": answers})
+                      | {"model": ref.uri, "backend": backend.value, "predictions": answers})
             return
         for text, (label, score) in predictions:
             typer.echo(f"{label}\t{text}" if score is None else f"{label}\t{score:.4f}\t{text}")
@@ -75,7 +76,11 @@ def score(file: Annotated[Path, typer.Option("--file", help="Inputs: a CSV, JSON
         from tasks.core.config import load_params
         from tasks.registry.tracking import check_server
 
-        check_server(load_params(params, set_))
+        from tasks.registry.model_refs import parse_model_ref
+
+        settings = load_params(params, set_)
+        parse_model_ref(model, settings.registry.model_name)  # a name that names no version fails before Prefect starts
+        check_server(settings)
 
         def load_flow():
             from flows.score import score_flow
@@ -87,8 +92,9 @@ def score(file: Annotated[Path, typer.Option("--file", help="Inputs: a CSV, JSON
     if as_json:
         echo_json(result)
         return
-    typer.echo(f"{result['rows']} inputs ({result['read_as']}) scored by {result['model_name']} version {result['model_version']} "
-               f"({result['backend']}) in {result['seconds']:.1f} s -> {result['out']}; {result['logged']} logged")
+    from tasks.score import ScoreResult
+
+    typer.echo(ScoreResult(**result).summary())
 
 
 def feedback(file: Annotated[Path | None, typer.Option("--file", help="A CSV, JSONL or Parquet file with request_id "
@@ -100,15 +106,14 @@ def feedback(file: Annotated[Path | None, typer.Option("--file", help="A CSV, JS
              debug: DebugOption = False) -> None:
     """Join labels to logged requests by request id and append them to the feedback source (paths.feedback), which
     the next retrain reads as training rows. The whole file or nothing."""
+    if (file or labels) is None:  # a usage error, exit 2, as a missing argument was
+        raise typer.BadParameter("give the labels file (request_id and label columns).", param_hint="--file")
     with command(debug):
         from tasks.core.config import load_params
-        from tasks.core.errors import LmforgeError
         from tasks.feedback import feed_back
 
         if labels is not None:
             note_old_spelling(f"lmforge feedback {labels}", f"lmforge feedback --file {labels}")
-        if (file or labels) is None:
-            raise LmforgeError("no labels to feed back: give --file LABELS.csv (request_id and label columns).")
         settings = load_params(params, set_)
         rows, segment = feed_back(settings, file or labels)
     if as_json:
@@ -168,4 +173,3 @@ def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False
                 echo_json({"event": None, "source": redact(settings.data.source)}, indent=None)
             else:
                 typer.echo("unchanged since the last ingest: no event")
-

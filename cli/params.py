@@ -59,4 +59,3 @@ def params(file: Annotated[Path | None, typer.Argument(help="The older spelling 
         for key, value, origin in rows:
             shown = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...")
             typer.echo(f"{key:<{width}}{shown:<34} # {origin}")
-

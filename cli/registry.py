@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import (DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, note_old_spelling,
-                        version_keys)
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, version_keys
 from tasks.registry.model_refs import FORMS
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
@@ -89,14 +88,13 @@ def promote(version: Annotated[str, typer.Argument(help=f"The version to make ch
         from tasks.registry.champion import promote_by_hand
         from tasks.core.config import load_params
         from tasks.core.runtime import hold_lock
-
         from tasks.registry.model_refs import find_model_version, parse_model_ref, require_own_model
 
         settings = load_params(params, set_)
         ref = parse_model_ref(version, settings.registry.model_name, settings.registry.champion_alias)
         require_own_model(ref, settings.registry.model_name, "promote")
         client = tracking.client(settings)
-        version = str(find_model_version(client, ref).version)
+        version = ref.version or str(find_model_version(client, ref).version)  # a number promote_by_hand checks
         with hold_lock(settings.paths.lock, 60):
             decision = promote_by_hand(client, settings, version, reason)
         if as_json:
@@ -107,8 +105,9 @@ def promote(version: Annotated[str, typer.Argument(help=f"The version to make ch
 
 
 def rollback(reason: Annotated[str | None, typer.Option("--reason", help="Why: recorded with the decision, as "
-                                                                      "promote's.")] = None, params: ParamsOption = Path("params.yaml"), set_: SetOption = None,
-             as_json: JsonOption = False, debug: DebugOption = False) -> None:
+                                                                      "promote's.")] = None,
+             params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
+             debug: DebugOption = False) -> None:
     """Move the champion back to the version that held it before the current one; recorded."""
     with command(debug):
         from tasks.registry import tracking
@@ -118,7 +117,8 @@ def rollback(reason: Annotated[str | None, typer.Option("--reason", help="Why: r
 
         settings = load_params(params, set_)
         if reason is None:  # once optional; a decision without a why is recorded as such, and said
-            note_old_spelling("lmforge rollback without --reason", "lmforge rollback --reason WHY")
+            typer.echo("note: give --reason WHY, as promote takes it; recorded as 'rollback (no reason given)'.",
+                       err=True)
         with hold_lock(settings.paths.lock, 60):
             decision = roll_back(tracking.client(settings), settings, reason or "rollback (no reason given)")
         if as_json:
@@ -154,4 +154,3 @@ def export(version: Annotated[str | None, typer.Argument(help=f"The version ({FO
         for backend, result in record.items():
             if isinstance(result, dict):
                 typer.echo(f"  {backend:<13} {describe_parity(result)}")
-

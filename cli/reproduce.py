@@ -56,4 +56,3 @@ def reproduce(uri: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")]
         echo_json(version_keys(result["model"], result["version"]) | result) if as_json else print_result(result)
         if result["verdict"] == "differs":
             raise typer.Exit(ANSWER_NO_EXIT)
-

@@ -101,4 +101,3 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
         echo_json(asdict(summary))
         return
     print_summary(summary)
-

@@ -1,5 +1,4 @@
-"""`lmforge ui` (Prefect and MLflow web UIs), `lmforge schedule` (the retrain flow as a scheduled deployment) and
-`lmforge serve` (the champion over HTTP)."""
+"""`lmforge ui` (Prefect and MLflow web UIs) and `lmforge schedule` (the retrain flow as a scheduled deployment)."""
 
 from __future__ import annotations
 
@@ -8,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, note_old_spelling,
-                        version_keys)
-from tasks.registry.model_refs import FORMS
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json
 
 
 def ui(prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
@@ -46,7 +43,10 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
         from tasks.core.errors import LmforgeError
 
         settings = load_params(params, set_)
-        check_undeclared(name or settings.schedule.name)
+        from tasks.servers.deployments import check_undeclared
+
+        deployment = name or settings.schedule.name
+        check_undeclared(deployment)
         if (cron is None) == (interval is None):
             raise LmforgeError('give exactly one of --cron "0 3 * * *" or --interval SECONDS.')
         if not os.environ.get("PREFECT_API_URL"):
@@ -55,7 +55,6 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
         check_prefect_answers(os.environ["PREFECT_API_URL"])
         from flows.retrain import retrain
 
-        deployment = name or settings.schedule.name
         if as_json:
             echo_json({"deployment": f"retrain/{deployment}", "cron": cron, "interval_s": interval,
                        "prefect_api_url": os.environ["PREFECT_API_URL"]}, indent=None)
@@ -66,22 +65,6 @@ def schedule(cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. 
             serve_deployment(retrain, deployment, cron, interval, {"params_path": str(params), "overrides": set_ or []})
         except BaseException as error:
             raise explain_lost_server(error, os.environ["PREFECT_API_URL"]) or error
-
-
-def check_undeclared(deployment: str, declared_in: Path = Path("prefect.yaml")) -> None:
-    """`lmforge schedule` would take over a deployment prefect.yaml declares for the retrain flow (the same
-    retrain/NAME), and `prefect deploy` would take it back: refuse the name."""
-    import yaml
-
-    from tasks.core.errors import LmforgeError
-
-    if not declared_in.is_file():
-        return
-    declared = {item.get("name") for item in (yaml.safe_load(declared_in.read_text()) or {}).get("deployments") or []
-                if str(item.get("entrypoint", "")).endswith(":retrain")}
-    if deployment in declared:
-        raise LmforgeError(f"retrain/{deployment} is the deployment {declared_in} declares for a work pool; give "
-                           "`lmforge schedule` another name (--name, or schedule.name in the params file).")
 
 
 SHUTDOWN_GRACE_S = 30.0
@@ -121,7 +104,6 @@ def serve_deployment(flow, name: str, cron: str | None, interval: float | None, 
     except asyncio.CancelledError:
         if not stopping.is_set():
             raise  # not our Ctrl-C: let it be seen
-
 
 
 def interrupt(main, stopping) -> None:
@@ -178,88 +160,3 @@ def explain_lost_server(error: BaseException, api_url: str):
     return LmforgeError(f"the Prefect server at {api_url} stopped answering, so the deployment is no longer served; "
                         "run `lmforge schedule` under a supervisor that restarts it (systemd Restart=on-failure, a "
                         "container restart policy), and it serves again once the server is back.")
-
-
-def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.port.")] = None,
-          host: Annotated[str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")] = None,
-          backend: Annotated[Backend | None, typer.Option(help="What answers; default serve.backend.")] = None,
-          model: Annotated[str | None, typer.Option(
-              "--model", help=f"The version ({FORMS}); default @champion, followed live. A number serves that version "
-                              "only (the gate's serving check does so); an alias is followed as @champion is.")] = None,
-          model_version: Annotated[str | None, typer.Option("--model-version", hidden=True,
-                                                            help="The older spelling of --model.")] = None,
-          workers: Annotated[int | None, typer.Option(help="Server processes on the port; default serve.workers.")] = None,
-          params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
-          debug: DebugOption = False) -> None:
-    """Serve @champion over HTTP (MLflow's /invocations and /ping); a promotion or rollback is picked up live."""
-    with command(debug):
-        from tasks.core.config import load_params
-
-        from tasks.registry.model_refs import parse_model_ref, require_own_model
-
-        overrides = [*(set_ or []), *(f"serve.{key}={value}" for key, value in
-                                      (("port", port), ("host", host), ("backend", backend and backend.value),
-                                       ("workers", workers))
-                                      if value is not None)]
-        settings = load_params(params, overrides)
-        if model_version:
-            note_old_spelling("--model-version", "--model")
-        ref = parse_model_ref(model or model_version, settings.registry.model_name, settings.registry.champion_alias)
-        require_own_model(ref, settings.registry.model_name, "serve")
-        model_version = ref.version
-        if ref.alias != settings.registry.champion_alias and ref.alias:  # followed in @champion's place
-            overrides.append(f"registry.champion_alias={ref.alias}")
-            settings = load_params(params, overrides)
-        import uvicorn
-
-        where = settings.serve
-        if where.host not in ("127.0.0.1", "localhost", "::1"):
-            typer.secho(f"warning: serving on {where.host}, reachable from other machines; there is no "
-                        "authentication.", fg=typer.colors.YELLOW, err=True)
-        which = "" if model_version else f" @{settings.registry.champion_alias}"
-        if where.workers > 1:
-            serve_workers(settings, params, overrides, model_version, which, as_json)
-            return
-        from tasks.serve import build_app
-
-        app, holder = build_app(settings, model_version)
-        champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
-        announce(settings, champion.version, champion.backend, which, as_json, app.state.log is not None)
-        uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
-
-
-def announce(settings, version: str, backend: str, which: str, as_json: bool, logging: bool) -> None:
-    """What the server answers with and where: a line for people, or one JSON line for a script that started it."""
-    where = settings.serve
-    url = f"http://{where.host}:{where.port}/invocations"
-    if as_json:
-        echo_json(version_keys(settings.registry.model_name, version) | {
-            "following": which.strip().lstrip("@") or None, "backend": backend, "url": url,
-            "workers": where.workers, "inference_log": settings.paths.inference_log if logging else None}, indent=None)
-        return
-    processes = f" with {where.workers} worker processes" if where.workers > 1 else ""
-    typer.echo(f"serving {settings.registry.model_name}{which} (version {version}, {backend}){processes} on {url}; "
-               "Ctrl-C stops it.")
-    if logging:
-        typer.echo(f"logging each answer to {settings.paths.inference_log}/ (monitor.log: false turns it off)")
-
-
-def serve_workers(settings, params: Path, overrides: list[str], model_version: str | None, which: str,
-                  as_json: bool = False) -> None:
-    """serve.workers processes on one port (uvicorn's supervisor restarts one that dies), each with its own champion
-    holder and inference-log writer, built from the same params file and overrides."""
-    import json
-    import os
-
-    import uvicorn
-
-    from tasks.serve import SERVE_SPEC, find_servable
-
-    version = find_servable(settings, model_version)
-    os.environ[SERVE_SPEC] = json.dumps({"params": str(params.resolve()), "overrides": overrides,
-                                         "pinned": model_version})
-    where = settings.serve
-    announce(settings, version, where.backend, which, as_json, settings.monitor.log)
-    uvicorn.run("tasks.serve:create_app", factory=True, workers=where.workers, host=where.host, port=where.port,
-                log_level="warning")
-

@@ -10,12 +10,9 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from cli.contract import ANSWER_NO_EXIT  # noqa: F401 - the commands take it from here, with their options
 from tasks.core.backend_names import BACKENDS
 from tasks.kinds import KINDS
-
-# Exit codes, one table for every command (docs/cli.md): 0 done, 1 failed, 2 usage; 3 is "the answer is no" (drift
-# found, a rebuild that differs, a card that disagrees), which scripts can tell from a failure of the command.
-ANSWER_NO_EXIT = 3
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override one value: section.key=value (repeatable).")]

@@ -69,4 +69,3 @@ def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as
                         if k.removeprefix("eval_") in ("accuracy", "f1_macro", "bleu", "chrf"))
     typer.echo(f"  best trial    {summary.best.number}: test {metrics}\n  model         {summary.model}\n"
                f"  promotion     {summary.verdict}")
-

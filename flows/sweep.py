@@ -35,6 +35,8 @@ class SweepSummary:
     best: TrialResult | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     model: str = ""
+    model_name: str = ""
+    model_version: str = ""
     verdict: str = ""
 
 
@@ -80,4 +82,5 @@ def sweep(params_path: str = "params.yaml", overrides: list[str] | None = None) 
         remove_unchosen(params, sweep_id, results, best)
         return SweepSummary(sweep_id, parent, results, best, evaluation.metrics,
                             f"{version.name} version {version.version} @{version.alias}",
-                            f"{'promoted' if decision.promoted else 'rejected'}: {decision.reason}")
+                            f"{'promoted' if decision.promoted else 'rejected'}: {decision.reason}",
+                            version.name, str(version.version))

@@ -7,7 +7,7 @@ from pathlib import Path
 from tasks.core.config import Params
 
 
-def input_columns(params: Params) -> dict[str, str]:
+def map_input_columns(params: Params) -> dict[str, str]:
     """The data.* keys a model reads (its kind's inputs) with the column each names."""
     from tasks.kinds import get_kind
 
@@ -16,8 +16,9 @@ def input_columns(params: Params) -> dict[str, str]:
 
 def input_documents(params: Params) -> str:
     """How a .txt file of inputs is cut: one input per line, as a user lists texts to score, unless the params file
-    itself names data.documents (a language model's inputs read as its corpus was)."""
-    return params.data.documents if "documents" in params.data.model_fields_set else "line"
+    itself sets data.documents to paragraphs or whole files (a language model's inputs read as its corpus was)."""
+    chosen = params.data.documents if "documents" in params.data.model_fields_set else "line"
+    return chosen if chosen in ("blank_line", "file") else "line"
 
 
 def describe_reading(path: Path, params: Params) -> str:
@@ -26,8 +27,8 @@ def describe_reading(path: Path, params: Params) -> str:
 
     if detect_format(path, "auto") != "text":
         return f"rows of {path.name}"
-    how = {"line": "one per line", "blank_line": "one per paragraph", "file": "the whole file as one",
-           "auto": "paragraphs or lines, by the file's shape"}[input_documents(params)]
+    how = {"line": "one per line", "blank_line": "one per paragraph", "file": "the whole file as one"}[
+        input_documents(params)]
     return f"{how} of {path.name}"
 
 
@@ -37,25 +38,10 @@ def load_texts(path: Path, params: Params, columns: dict[str, str] | None = None
     from tasks.registry.pyfunc import INPUT_SEPARATOR
     from tasks.data.sources import pick_columns, read_table
 
-    columns = columns or input_columns(params)
+    columns = columns or map_input_columns(params)
     frame = read_table(path, documents=input_documents(params), text_column=next(iter(columns.values())))
     frame = pick_columns(frame, columns, str(path))
     return frame.fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist()
-
-
-def find_version(client, model_uri: str):
-    """The registered version a models:/NAME@ALIAS or models:/NAME/N URI names, or None."""
-    from mlflow.exceptions import MlflowException
-
-    path = model_uri.removeprefix("models:/")
-    if path == model_uri:
-        return None
-    try:
-        if "@" in path:
-            return client.get_model_version_by_alias(*path.split("@", 1))
-        return client.get_model_version(*path.rsplit("/", 1))
-    except (MlflowException, TypeError):
-        return None
 
 
 def predict_exported(folder: Path, backend: str, texts: list[str]) -> list[tuple[str, float]]:
@@ -76,16 +62,15 @@ def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str
     return get_kind(params.task).format_outputs(outputs)
 
 
-def log_predictions(params: Params, model_uri: str, backend: str, texts: list[str],
+def log_predictions(params: Params, version, model_uri: str, backend: str, texts: list[str],
                     outputs: list[tuple[str, float | None]], seconds: float, source: str = "predict") -> list[str]:
-    """Append the answers to the inference log (monitor.log), on disk before the command returns; returns each
-    answer's request id (what `lmforge feedback` joins labels on), none when logging is off."""
+    """Append the answers of registered `version` (asked for as `model_uri`, whose alias the rows keep) to the
+    inference log (monitor.log), on disk before the command returns; returns each answer's request id (what
+    `lmforge feedback` joins labels on), none when logging is off."""
     if not params.monitor.log:
         return []
     from tasks.data.inference_log import make_rows, new_request_ids, open_log, version_context
-    from tasks.registry import tracking
 
-    version = find_version(tracking.client(params), model_uri)
     request_ids = new_request_ids(len(texts))
     context = version_context(source, version, model_uri, backend)
     answers = [{"output": output, "score": score} for output, score in outputs]

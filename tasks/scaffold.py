@@ -30,7 +30,9 @@ def render_params(file: Path, task: str, source: str, found: list[str] | None) -
     from tasks.kinds import get_kind
 
     kind = get_kind(task)
-    text_source = Path(source).suffix == ".txt" or (Path(source).is_dir() and any(Path(source).glob("*.txt")))
+    from tasks.data.sources import is_text_source
+
+    text_source = is_text_source(source)
     data = [f"  source: {source}"]
     if kind.READS_DOCUMENTS and text_source:
         data.append("  documents: auto".ljust(32) + "# rows of a .txt file: auto, file, blank_line (paragraphs) or line")

@@ -31,8 +31,8 @@ class ScoreResult:
     read_as: str  # how the file's inputs were read ("one per line of questions.txt"): a file read as one row shows
 
     def summary(self) -> str:
-        return (f"{self.rows} inputs ({self.read_as}) scored by {self.model_name} version {self.model_version} ({self.backend}) in "
-                f"{self.seconds:.1f} s -> {self.out}")
+        return (f"{self.rows} inputs ({self.read_as}) scored by {self.model_name} version {self.model_version} "
+                f"({self.backend}) in {self.seconds:.1f} s -> {self.out}; {self.logged} logged")
 
 
 def write_table(frame, out: Path) -> None:
@@ -54,7 +54,8 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
 
     from tasks.data.inference_log import make_rows, new_request_ids, open_log, version_context
     from tasks.kinds import get_kind
-    from tasks.predict import describe_reading, find_version, load_texts
+    from tasks.predict import describe_reading, load_texts
+    from tasks.registry.model_refs import find_model_version, parse_model_ref
     from tasks.registry import tracking
     from tasks.registry.registered import load_registered
 
@@ -62,10 +63,8 @@ def score_file(params: Params, source: Path, out: Path, model_uri: str, backend:
         raise LmforgeError(f"--out {out}: write to a {', '.join(OUT_FORMATS)} file.")
     kind = get_kind(params.task)
     texts = load_texts(source, params)
-    version = find_version(tracking.client(params), model_uri)
-    if version is None:
-        raise LmforgeError(f"{model_uri}: no such registered version; see `lmforge models`.")
-    model = load_registered(params, model_uri)
+    version = find_model_version(tracking.client(params), parse_model_ref(model_uri, params.registry.model_name))
+    model = load_registered(params, f"models:/{version.name}/{version.version}")  # the version found, whatever moves
     context = version_context("score", version, model_uri, backend)
     log = open_log(params.paths.inference_log, params.monitor)
     request_ids = new_request_ids(len(texts))

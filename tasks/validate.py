@@ -97,16 +97,17 @@ def suggest_fix(check: str, params: Params, every_row: bool = False) -> str:
     policy = next((word for word in policies if POLICY_LETTERS[word] in allowed), None)
     fixes = ([f"change {SETTINGS[check]}"] if check in SETTINGS else []) + \
         ([f"set validate.policies.{check}: {policy}"] if policy else [])
-    if every_row and check.endswith("_length") and reads_plain_text(params):
+    if every_row and check.endswith("_length") and reads_documents(params):
         fixes.insert(0, "set data.documents to how the .txt files hold their texts (line: one per line, blank_line: "
                         "paragraphs, file: the whole file)")
     return " or ".join(fixes) or "fix the data"
 
 
-def reads_plain_text(params: Params) -> bool:
-    """Whether the source is .txt files (a file, or a folder holding them)."""
-    source = Path(params.data.source)
-    return source.suffix.lower() == ".txt" or (source.is_dir() and any(source.glob("*.txt")))
+def reads_documents(params: Params) -> bool:
+    """Whether data.documents cuts this source into texts: plain text read by a kind that reads documents."""
+    from tasks.data.sources import is_text_source
+
+    return get_kind(params.task).READS_DOCUMENTS and is_text_source(params.data.source)
 
 
 def describe_failure(item: dict, examples: int, unit: str = "rows", settings: dict | None = None,

@@ -114,6 +114,12 @@ def read_text(path: Path, documents: str, column: str) -> pd.DataFrame:
     return pd.DataFrame({column: rows, TEXT_FILE_COLUMN: path.name})
 
 
+def is_text_source(source: str) -> bool:
+    """Whether a data source is plain text: a .txt file, or a folder that holds them."""
+    path = Path(source)
+    return path.suffix.lower() == ".txt" or (path.is_dir() and any(path.glob("*.txt")))
+
+
 def split_name(path: Path) -> str | None:
     """The split a file stands for by its name (train.csv, dev.jsonl), or None."""
     return SPLIT_NAMES.get(path.stem.lower())

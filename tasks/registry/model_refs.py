@@ -34,7 +34,7 @@ def parse_model_ref(value: str | None, model_name: str, default_alias: str = "ch
     text = (value or "").strip()
     if not text:
         return ModelRef(model_name, alias=default_alias)
-    if text.isdigit():
+    if re.fullmatch(r"\d+", text, re.ASCII):
         return ModelRef(model_name, version=str(int(text)))
     found = PATTERN.fullmatch(text.removeprefix("models:/"))
     if found is None or (text.startswith("models:/") and not found.group("name")):

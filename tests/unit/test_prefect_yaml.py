@@ -32,7 +32,7 @@ def test_deployments_and_the_retrain_trigger_are_valid():
 
 def test_no_params_file_schedules_a_deployment_prefect_yaml_declares():
     """`lmforge schedule` and `prefect deploy` would take retrain/NAME from each other: the names never meet."""
-    from cli.servers import check_undeclared
+    from tasks.servers.deployments import check_undeclared
     from tasks.core.config import load_params
     from tasks.core.errors import LmforgeError
 

@@ -10,8 +10,8 @@ from tasks.core.errors import LmforgeError
 from tasks.rebuild.compare import judge
 from tasks.rebuild.data import compute_data_version
 from tasks.rebuild.record import VersionRecord
-from tasks.registry.model_refs import parse_model_ref, require_own_model
 from tasks.rebuild.worktree import add_worktree, check_commit, link_project_inputs
+from tasks.registry.model_refs import parse_model_ref, require_own_model
 
 FILES = {"tokenizer.json": "a" * 64, "model.safetensors": "b" * 64, "config.json": "c" * 64}
 METRICS = {"eval_accuracy": 0.9, "eval_f1_macro": 0.88, "eval_runtime": 0.5}
