@@ -5,11 +5,12 @@ and a changed param are each caught at their stage, and the verdict is tagged on
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
 
-from tests.conftest import invoke, make_project, registry, working_in
+from tests.conftest import REPO, invoke, make_project, registry, working_in
 
 pytestmark = pytest.mark.flow
 NAME = "test-rebuild"
@@ -30,6 +31,10 @@ def trained(prefect_harness, tmp_path_factory):
     from tasks.kinds.classification.builtin import generate_reviews
 
     root = make_project(tmp_path_factory.mktemp("rebuild") / "project", PARAMS)
+    # The project's own copy of the code, committed (not the link to this checkout the other flow tests use), so a
+    # rebuild can show it runs the recorded commit's code rather than whatever the folder holds now.
+    (root / "tasks").unlink()
+    shutil.copytree(REPO / "tasks", root / "tasks", ignore=shutil.ignore_patterns("__pycache__"))
     commit_all(root)  # the data file stays untracked, as data does: the record's data version stands for it
     generate_reviews(1200, 11).to_csv(root / "reviews.csv", index=False)
     with working_in(root):
@@ -82,3 +87,18 @@ def test_a_changed_param_is_caught_where_it_changes_the_model(trained):
 def test_a_version_that_is_not_registered_is_one_sentence(trained):
     result = invoke("reproduce", "9")  # the params file's model, by number
     assert result.exit_code == 1 and f"{NAME} has no version 9; `lmforge models` lists" in result.output, result.output
+
+
+def test_a_rebuild_runs_the_recorded_commits_code_not_the_folders(trained):
+    """The code changed and committed after training (another seed: another model) is not what a rebuild runs."""
+    train = trained / "tasks" / "train.py"
+    before = train.read_text()
+    assert "set_seed(params.project.seed)" in before
+    train.write_text(before.replace("set_seed(params.project.seed)", "set_seed(params.project.seed + 1)"))
+    commit_all(trained)
+    try:
+        code, found = reproduce()
+    finally:
+        train.write_text(before)
+        commit_all(trained)
+    assert code == 0 and found["verdict"] == "identical", found
