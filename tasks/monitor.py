@@ -30,7 +30,8 @@ def find_champion(params: Params):
 
 
 def read_reference(params: Params, version) -> list[str]:
-    """The inputs of the champion's test split, as the model reads them (several columns joined like predict's)."""
+    """The inputs of the champion's test split, as requests to the model look (several columns joined like predict's;
+    a language model's texts cut to the prompts evaluate makes of them)."""
     import pandas as pd
 
     from tasks.data.versioning import find_version_file
@@ -42,8 +43,9 @@ def read_reference(params: Params, version) -> list[str]:
         raise LmforgeError(f"version {version.version} of {version.name} has no data_version tag, so there is no "
                            "reference data to compare with; promote a version lmforge trained.")
     frame = pd.read_parquet(find_version_file(data_version, "test.parquet"))
-    columns = [getattr(params.data, key) for key in get_kind(params.task).INPUT_KEYS]
-    return frame[columns].fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist()
+    kind = get_kind(params.task)
+    columns = [getattr(params.data, key) for key in kind.INPUT_KEYS]
+    return kind.reference_inputs(frame[columns].fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist())
 
 
 def answer_reference(params: Params, version, texts: list[str]):

@@ -92,3 +92,7 @@ class TaskKind(Protocol):
 
     def serve_rows(self, outputs) -> list[dict]:
         """The pyfunc's outputs as the JSON rows `lmforge serve` answers with."""
+
+    def reference_inputs(self, texts: list[str]) -> list[str]:
+        """The test split's inputs as requests to the model look (the monitor's reference): the texts themselves, or
+        what a user sends for them (a language model is sent the first words of a text, as evaluate prompts it)."""

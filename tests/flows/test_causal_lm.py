@@ -106,4 +106,16 @@ def test_monitor_tests_the_models_own_loss_on_what_it_wrote(modelled, monkeypatc
     report = json.loads(result.stdout)
     assert result.exit_code == (3 if report["drift"] else 0), result.output
     assert report["rows"] == len(prompts) and "output_loss_ks" in report["tests"], report
+    # Prompts like the test split's (compared with the prompts evaluate makes of it, not with whole stories): quiet.
+    assert not report["tests"]["output_loss_ks"]["drift"], report["tests"]
     assert report["tests"]["output_loss_ks"]["window_rows"] == len(prompts), report
+    # The alarm, not only the quiet: prompts of strings no story holds make the model unsure of what it writes, and
+    # the test on its own loss says so.
+    noise = [f"{word} {number} {word[::-1]}" for word in ("xqzv", "plorf", "gnarb", "zzyq", "vortl", "krimp")
+             for number in (7, 31, 404, 9001, 55)]
+    shifted = "paths.inference_log=data/inference-noise"
+    assert invoke("predict", *noise, "--set", shifted).exit_code == 0
+    alarmed = invoke("monitor", "--json", "--set", shifted)
+    alarm = json.loads(alarmed.stdout)
+    assert alarm["tests"]["output_loss_ks"]["p_value"] < 0.01 and alarm["tests"]["output_loss_ks"]["drift"], alarm
+    assert alarmed.exit_code == 3 and alarm["drift"], alarm

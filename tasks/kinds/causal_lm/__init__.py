@@ -131,3 +131,11 @@ def format_outputs(outputs) -> list[tuple[str, float | None]]:
 
 def serve_rows(outputs) -> list[dict]:
     return [{"output": str(text)} for text in outputs]
+
+
+def reference_inputs(texts: list[str]) -> list[str]:
+    """Prompts, as evaluate makes them: a window of prompts compared with whole test texts (their lengths, their
+    embeddings, the model's loss on its continuations of them) would report drift on the model's own traffic."""
+    from tasks.kinds.causal_lm.tokenize import prompt_of
+
+    return [prompt_of(text) for text in texts]
