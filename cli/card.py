@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import (ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
-                        version_keys)
+from cli.contract import ANSWER_NO_EXIT
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, version_keys
 from tasks.registry.model_refs import FORMS
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import (ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
-                        run_prefect_flow)
+from cli.contract import ANSWER_NO_EXIT
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, run_prefect_flow
 
 
 def monitor(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import (ANSWER_NO_EXIT, DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json,
-                        version_keys)
+from cli.contract import ANSWER_NO_EXIT
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, version_keys
 from tasks.registry.model_refs import FORMS
 
 # The classification default's macro F1 over rebuilds with 1 to 5 threads spread by 0.045 (0.951 to 0.996;

@@ -10,7 +10,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from cli.contract import ANSWER_NO_EXIT  # noqa: F401 - the commands take it from here, with their options
 from tasks.core.backend_names import BACKENDS
 from tasks.kinds import KINDS
 
