@@ -71,6 +71,19 @@ def run_command(command: list[str], env: dict | None = None, keep: str | None = 
     return found
 
 
+def run_clients(client: Callable[[int], object], clients: int) -> float:
+    """`clients` threads of `client(i)` at once, until each returns: the wall clock seconds they took together."""
+    import threading
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 3) -> tuple[float, list[float]]:
     """Median wall seconds of fn() after warm-up runs, and every timed run."""
     for _ in range(warmup):

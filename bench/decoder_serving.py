@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, make_parser, print_table, run_interleaved, write_result  # noqa: E402
+from common import REPO, make_parser, print_table, run_clients, run_interleaved, write_result  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 EOS = "<|endoftext|>"
@@ -147,13 +147,7 @@ def serve_clients(predict, counter: list[int], prompts: list[str], clients: int,
                 inside[0] -= 1
             n += clients
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = run_clients(client, clients)
     batcher.close()
     status = batcher.status()
     return {"tokens_per_s": counter[0] / wall, "tokens": counter[0], "requests": len(latencies),

@@ -17,13 +17,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, make_parser, print_table, write_result  # noqa: E402
+from common import REPO, make_parser, print_table, run_clients, write_result  # noqa: E402
 from serve_speed import PARAMS, percentile, post  # noqa: E402
 from shadow_canary import free_port  # noqa: E402
 
@@ -81,16 +80,11 @@ def concurrent(port: int, texts: list[str], seconds: float, clients: int = 32) -
             n += clients
         connection.close()
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    wall = run_clients(client, clients)
     ok = [seconds for seconds, status in results if status == 200]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=10) as response:
         batching = json.loads(response.read())["batching"] or {}
-    return {"rows_per_call": batching.get("rows_per_call", 1.0), "c32_requests_per_s": len(ok) / (time.perf_counter() - started), "c32_p50_ms": 1000 * percentile(ok, 0.5),
+    return {"rows_per_call": batching.get("rows_per_call", 1.0), "c32_requests_per_s": len(ok) / wall, "c32_p50_ms": 1000 * percentile(ok, 0.5),
             "c32_p95_ms": 1000 * percentile(ok, 0.95), "c32_errors": len(results) - len(ok)}
 
 
