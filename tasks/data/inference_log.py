@@ -8,6 +8,7 @@ queue or a failing disk costs rows, never answers: they are counted, and the fir
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -109,12 +110,14 @@ class InferenceLog:
             pq.write_table(pa.Table.from_pylist(batch), temporary)
             temporary.replace(self.folder / f"{name}.parquet")
             self.written += len(batch)
-        except OSError as error:
+        except Exception as error:  # noqa: BLE001 - a failing disk or a row Arrow cannot type: the writer lives on
             self.dropped += len(batch)
             if not self.error:
-                self.error = (f"{self.folder}: the inference log cannot be written ({error.strerror or error}); "
+                why = getattr(error, "strerror", None) or error
+                self.error = (f"{self.folder}: the inference log cannot be written ({why}); "
                               "answers go on, rows are counted as not logged; free the disk or set monitor.log: false.")
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # on a read-only disk even the removal fails (with nothing to remove)
+                temporary.unlink(missing_ok=True)
 
     def close(self) -> dict:
         """Write what is queued and stop; returns the final status."""

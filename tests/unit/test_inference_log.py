@@ -51,6 +51,28 @@ def test_an_unwritable_folder_costs_rows_and_says_why_once(tmp_path):
     assert status["error"].startswith(f"{tmp_path / 'log'}: the inference log cannot be written") and status["error"].endswith(".")
 
 
+def test_a_read_only_disk_costs_every_row_and_the_writer_lives_on(tmp_path, monkeypatch):
+    """On a read-only disk the temporary cannot be opened nor removed (EROFS, not ENOENT): each batch is counted and
+    the writer goes on to the next, rather than dying with the rest of the rows queued."""
+    import errno
+    import pathlib
+
+    import pyarrow.parquet as pq
+
+    def read_only(*_args, **_kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(pq, "write_table", read_only)
+    monkeypatch.setattr(pathlib.Path, "unlink", read_only)
+    log = InferenceLog(tmp_path, MonitorParams(flush_s=0.02))
+    for texts in (["a", "b"], ["c", "d"], ["e"]):
+        log.record(rows_for(texts))
+        time.sleep(0.1)  # one batch per flush
+    assert log.thread.is_alive()
+    status = log.close()
+    assert status["not_logged"] == 5 and status["written"] == 0 and status["queued"] == 0, status
+    assert "(Read-only file system)" in status["error"], status
+
 def test_readers_skip_half_written_segments_and_the_retention_prunes(tmp_path):
     folder = tmp_path / "log"
     log = InferenceLog(folder, MonitorParams(flush_s=0.05))
