@@ -86,12 +86,17 @@ def train_core(style: str, specials: list[str], vocab_size: int = 600):
     """A `tokenizers` Tokenizer of the family's style, trained on training_lines()."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+    from tasks.training.tokenizer_io import drop_added_tokens, list_alphabet
+
     if style == "wordpiece":
         core = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         core.normalizer = normalizers.BertNormalizer(lowercase=True)
         core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         core.decoder = decoders.WordPiece()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+        # The product's alphabet first (tasks/training/tokenizer_io.py says why): the same ids in every process, so
+        # that a test's tiny model trains the same way whichever process builds its checkpoint.
+        pieces = list_alphabet(core, list(training_lines()))
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials + pieces, show_progress=False)
     elif style in ("roberta", "gpt2", "cls_bpe"):
         core = Tokenizer(models.BPE())
         core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -110,7 +115,29 @@ def train_core(style: str, specials: list[str], vocab_size: int = 600):
         trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=specials[
             specials.index("<unk>") if "<unk>" in specials else specials.index("[UNK]")], show_progress=False)
     core.train_from_iterator(training_lines(), trainer)
-    return core
+    if style == "wordpiece":
+        return drop_added_tokens(core, set(pieces))
+    return settle_unigram(core, len(specials)) if isinstance(core.model, models.Unigram) else core
+
+
+def settle_unigram(core, specials: int):
+    """tokenizers' Unigram trainer ends with sums in thread order: the same pieces in every process, but scores that
+    differ in the fourth decimal and so another order (and another tiny model). Scores from each piece's count in the
+    training lines, in one order after the special tokens, make it the same tokenizer in every process."""
+    import json
+    import math
+
+    from tokenizers import Tokenizer
+
+    state = json.loads(core.to_str())
+    text = " " + " ".join(training_lines())  # Metaspace's "▁" is the space before a word
+    pieces = [piece for piece, _ in state["model"]["vocab"][specials:]]
+    counts = {piece: text.count(piece.replace("\u2581", " ")) for piece in pieces}
+    total = sum(counts.values()) + len(pieces)
+    scored = sorted(((piece, round(math.log((counts[piece] + 1) / total), 6)) for piece in pieces),
+                    key=lambda pair: (-pair[1], pair[0]))
+    state["model"]["vocab"] = state["model"]["vocab"][:specials] + [list(pair) for pair in scored]
+    return Tokenizer.from_str(json.dumps(state))
 
 
 # The family's special tokens (in id order), the post-processor template and the tokens the tokenizer names.

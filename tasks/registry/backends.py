@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,13 +43,20 @@ def limit_session_threads(threads: int):
         SESSION_THREADS.reset(token)
 
 
+def capped_threads() -> int | None:
+    """OMP_NUM_THREADS, where set: the cap torch honours, so that ONNX Runtime (which does not read it) keeps to it
+    too, e.g. on a machine shared by several processes, where each one's threads spinning on every core slow all."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def open_onnx_session(path: str | Path, spinning: bool = True):
     """`spinning`: whether its threads keep the cores busy a while after each call, waiting for the next one."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # warnings about unused initializers are noise to a user
-    threads = SESSION_THREADS.get()
+    threads = SESSION_THREADS.get() or capped_threads()
     if threads:
         options.intra_op_num_threads = options.inter_op_num_threads = threads
     if threads or not spinning:

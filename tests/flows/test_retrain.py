@@ -548,14 +548,26 @@ def test_canary_answers_a_sticky_share_and_is_rolled_back_when_it_answers_slower
                 assert status == 200 and body["route"] == route, (key, body)
                 assert body["model_version"] == (challenger if route == "canary" else champion)
                 assert (body["champion_version"], body["challenger_version"]) == (champion, challenger)
+    slow = [key for key, route in routes.items() if route == "canary"]
+    fast = next(key for key, route in routes.items() if route == "champion")
+    # Judged after 10 answers with the same one-word requests on both sides and a second of p95 allowed: a canary no
+    # slower than the champion keeps its share (a rule that took back every judged canary would pass the next block).
+    with serving(*canary, "--set", "serve.canary.min_requests=10", "--set", "serve.canary.p95_margin_ms=1000") as send:
+        wait_for_challenger(send, challenger)
+        for n in range(12):
+            keyed(send, slow[n % len(slow)])
+            keyed(send, fast)
+        status, ping = send(b"", "/ping")
+        figures = ping["challenger"]["canary_figures"]
+        assert figures["canary"]["requests"] >= 10 and figures["champion"]["requests"] >= 10, ping  # judged
+        assert not ping["challenger"]["canary_rolled_back"] and ping["challenger"]["canary_share"] == 0.5, ping
     # Judged after 10 answers, 20 ms of p95 allowed: the canary's callers send 64 long texts a request, the
     # champion's one word, so the canary's p95 is far above the champion's and it is taken back.
-    slow = [key for key, route in routes.items() if route == "canary"]
     with serving(*canary, "--set", "serve.canary.min_requests=10", "--set", "serve.canary.p95_margin_ms=20") as send:
         wait_for_challenger(send, challenger)
         for n in range(12):
             keyed(send, slow[n % len(slow)], long)
-            keyed(send, next(key for key, route in routes.items() if route == "champion"))
+            keyed(send, fast)
         status, ping = send(b"", "/ping")
         assert ping["challenger"]["canary_rolled_back"] and ping["challenger"]["canary_share"] == 0, ping
         assert all(keyed(send, key)[1]["route"] == "champion" for key in slow)
