@@ -29,8 +29,8 @@ $(VENV)/.installed-pretrained: $(VENV)/.installed
 run: setup
 	$(BIN)/lmforge run
 
-# Two processes, a test file each at a time (its module fixtures stay in one process): about 1.5 times faster on 2
-# cores, since flow tests wait on servers and disks as much as they compute. TEST_WORKERS=0 runs them in one process.
+# Two processes, a test file each at a time (its module fixtures stay in one process), one torch thread each
+# (tests/conftest.py): flow tests wait on servers and disks as much as they compute. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 WORKERS = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 test: setup
@@ -47,8 +47,9 @@ test-faults: setup
 test-scale: setup
 	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale
 
-# Every architecture family of each kind from a Hub id (tiny checkpoints the tests build, laid out as the Hub's cache):
-# train, export with parity, serve, reproduce, monitor embeddings; CI runs it. Two processes, as make test.
+# Every kind's built-in pipeline to its threshold, DVC's two rebuilds from scratch, and every architecture family of
+# each kind from a Hub id (tiny checkpoints the tests build, laid out as the Hub's cache): train, export with parity,
+# serve, reproduce, monitor embeddings; CI runs it. Two processes, as make test.
 test-matrix: setup
 	LMFORGE_MATRIX=1 $(BIN)/python -m pytest $(WORKERS) -m matrix
 

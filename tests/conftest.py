@@ -139,8 +139,9 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     """Opt-in tiers run only when asked: slow (real data, pretrained weights: LMFORGE_SLOW=1, make test-slow),
     faults (injected faults, minutes each: LMFORGE_FAULTS=1, make test-faults) and scale (several processes or servers:
-    LMFORGE_SCALE=1, make test-scale) and matrix (every architecture family from a Hub id: LMFORGE_MATRIX=1, make
-    test-matrix); .ci/run runs faults, scale and matrix after make test."""
+    LMFORGE_SCALE=1, make test-scale) and matrix (every kind to its threshold, every architecture family from a Hub id,
+    DVC's rebuilds from scratch: LMFORGE_MATRIX=1, make test-matrix); .ci/run runs faults, scale and matrix after make
+    test."""
     tiers = {"slow": ("LMFORGE_SLOW", "make test-slow"), "faults": ("LMFORGE_FAULTS", "make test-faults"),
              "scale": ("LMFORGE_SCALE", "make test-scale"), "matrix": ("LMFORGE_MATRIX", "make test-matrix")}
     for tier, (variable, command) in tiers.items():
@@ -156,11 +157,13 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: first.get(f"{item.path.parent.name}/{item.path.name}", len(first)))
 
 
-# The files whose module fixtures train a model to a threshold, and DVC's two runs, longest first (make test's
+# The files whose module fixtures train a model to a threshold, longest first (make test's and make test-matrix's
 # durations).
-LONGEST_FILES = ("flows/test_dvc_repro.py", "flows/test_seq2seq.py", "flows/test_retrain.py",
-                 "flows/test_minimal_params.py", "flows/test_summarize.py", "flows/test_causal_lm.py",
-                 "flows/test_bad_input.py", "flows/test_qa.py")
+LONGEST_FILES = ("flows/test_families_decoders.py", "flows/test_families_encoders.py", "flows/test_families_seq2seq.py",
+                 "flows/test_hub_model.py", "flows/test_retrain.py", "flows/test_dvc_repro.py", "flows/test_seq2seq.py",
+                 "flows/test_reproduce.py", "flows/test_approval.py", "flows/test_summarize.py",
+                 "flows/test_bad_input.py", "flows/test_causal_lm.py", "flows/test_serving_check.py",
+                 "flows/test_qa.py", "flows/test_minimal_params.py")
 
 
 @contextmanager

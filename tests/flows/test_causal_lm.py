@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import invoke, make_project, registry, working_in
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.matrix]  # every kind end to end: make test-matrix
 FAST_STORIES = {
     "data": {"sample": {"rows": 1200, "seed": 5}},
     "registry": {"model_name": "test-stories"},

@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import FAST_PARAMS, REPO, make_project, merge
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.matrix]  # two rebuilds from scratch: make test-matrix
 
 # The gate lets the model through (no floor, no significance, no baseline): this checks that DVC runs every stage
 # and repeats its outputs. 20 steps learn nothing (every row gets the majority label, exactly the majority baseline's

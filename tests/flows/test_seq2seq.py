@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import FAST_PAIRS, invoke, make_project, registry, working_in
 from tests.flows.test_bad_input import assert_refused
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.matrix]  # every kind end to end: make test-matrix
 MODEL = "test-numbers"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import invoke, make_project, registry, working_in
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.matrix]  # every kind end to end: make test-matrix
 FAST_REPORTS = {
     "data": {"sample": {"rows": 2500, "seed": 5}},
     "train": {"epochs": 8},

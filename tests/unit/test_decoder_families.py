@@ -64,6 +64,7 @@ def exported(request, params, tmp_path_factory):
     return request.param, folder, root / "export", export_folder(params, folder, root / "export")
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 def test_each_family_exports_and_passes_parity(exported):
     family, _, out, record = exported
     assert record["family"] == family
@@ -77,6 +78,7 @@ def test_each_family_exports_and_passes_parity(exported):
     assert record["torch-export"]["status"] == "not built"
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 def test_onnx_greedy_equals_eager_for_single_prompts_and_left_padded_batches(exported, params):
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
     from tasks.kinds.causal_lm.generate import generate_texts
@@ -93,6 +95,7 @@ def test_onnx_greedy_equals_eager_for_single_prompts_and_left_padded_batches(exp
     assert [generator([prompt])[0] for prompt in PROMPTS] == eager_alone, family
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 def test_first_step_logits_of_a_padded_batch_are_each_prompts_own(exported, params):
     """Left padding with position ids that skip the pads: each row's logits are those of its prompt alone."""
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
@@ -177,6 +180,7 @@ def test_lora_targets_come_from_peft_per_family(tmp_path_factory):
         attach_lora(model, LoraParams())
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 def test_a_merged_lora_llama_exports_and_passes_parity(params, tmp_path, tmp_path_factory):
     import torch
     from transformers import AutoModelForCausalLM

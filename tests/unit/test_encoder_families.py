@@ -106,6 +106,7 @@ def check_segments_reach_the_graph(out: Path, family: str) -> None:
     assert feed["token_type_ids"].any() and not np.allclose(session.run(None, feed)[0], plain)
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 @pytest.mark.parametrize("family", ENCODERS)
 @pytest.mark.parametrize("kind_name", list(KINDS))
 def test_each_encoder_family_trains_exports_and_answers_like_eager(kind_name, family, checkpoints, root, monkeypatch,

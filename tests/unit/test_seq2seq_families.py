@@ -81,6 +81,7 @@ def train_and_export(family: str, checkpoints: Path, root: Path):
     return params, model_dir, test, record
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 @pytest.mark.parametrize("family", [*SEQ2SEQS, WARM])
 def test_each_family_exports_and_its_onnx_beam_search_answers_as_eager(family, trained):
     from tasks.export import summarize_export
@@ -154,6 +155,7 @@ def test_each_family_starts_decoding_with_its_own_token(family, start, checkpoin
     assert out[0, 0] == expected
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 def test_input_prefix_reaches_tokenization_and_prediction_once(trained):
     """model.input_prefix stands before each source in the tokenized data and in what translate_batches (evaluate,
     predict, serve, export parity, promotion) feeds the model, once; it is part of tokenize's cache key."""
@@ -173,6 +175,7 @@ def test_input_prefix_reaches_tokenization_and_prediction_once(trained):
     assert cache_key(plain, "v1") != cache_key(params, "v1")
 
 
+@pytest.mark.matrix  # trains and exports every family: make test-matrix
 def test_mbart_language_codes_start_each_side_and_the_generated_text(trained):
     """mBART-50: en_XX starts each source, de_DE each target, and de_DE is the first token eager generate and the
     ONNX beam search produce (forced_bos_token_id), right after </s>."""
