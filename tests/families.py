@@ -88,6 +88,7 @@ def train_core(style: str, specials: list[str], vocab_size: int = 600):
 
     from tasks.training.tokenizer_io import drop_added_tokens, list_alphabet
 
+    lines = training_lines()  # built once: the trainer, the alphabet and the Unigram scores read the same lines
     if style == "wordpiece":
         core = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         core.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -95,7 +96,7 @@ def train_core(style: str, specials: list[str], vocab_size: int = 600):
         core.decoder = decoders.WordPiece()
         # The product's alphabet first (tasks/training/tokenizer_io.py says why): the same ids in every process, so
         # that a test's tiny model trains the same way whichever process builds its checkpoint.
-        pieces = list_alphabet(core, list(training_lines()))
+        pieces = list_alphabet(core, list(lines))
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials + pieces, show_progress=False)
     elif style in ("roberta", "gpt2", "cls_bpe"):
         core = Tokenizer(models.BPE())
@@ -114,13 +115,13 @@ def train_core(style: str, specials: list[str], vocab_size: int = 600):
         core.decoder = decoders.Metaspace()
         trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=specials[
             specials.index("<unk>") if "<unk>" in specials else specials.index("[UNK]")], show_progress=False)
-    core.train_from_iterator(training_lines(), trainer)
+    core.train_from_iterator(lines, trainer)
     if style == "wordpiece":
         return drop_added_tokens(core, set(pieces))
-    return settle_unigram(core, len(specials)) if isinstance(core.model, models.Unigram) else core
+    return settle_unigram(core, len(specials), lines) if isinstance(core.model, models.Unigram) else core
 
 
-def settle_unigram(core, specials: int):
+def settle_unigram(core, specials: int, lines: tuple[str, ...]):
     """tokenizers' Unigram trainer ends with sums in thread order: the same pieces in every process, but scores that
     differ in the fourth decimal and so another order (and another tiny model). Scores from each piece's count in the
     training lines, in one order after the special tokens, make it the same tokenizer in every process."""
@@ -130,7 +131,7 @@ def settle_unigram(core, specials: int):
     from tokenizers import Tokenizer
 
     state = json.loads(core.to_str())
-    text = " " + " ".join(training_lines())  # Metaspace's "▁" is the space before a word
+    text = " " + " ".join(lines)  # Metaspace's "▁" is the space before a word
     pieces = [piece for piece, _ in state["model"]["vocab"][specials:]]
     counts = {piece: text.count(piece.replace("\u2581", " ")) for piece in pieces}
     total = sum(counts.values()) + len(pieces)
