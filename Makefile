@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: docs setup run test test-faults test-scale test-matrix test-slow mirror repro bench bench-full bench-kinds clean
+.PHONY: docs setup run test test-faults test-scale test-matrix test-tiers test-slow mirror repro bench bench-full bench-kinds clean
 
 setup: $(VENV)/.installed
 
@@ -37,21 +37,26 @@ test: setup
 	$(BIN)/python -m pytest $(WORKERS)
 
 # Injected faults (kill -9, MLflow and Prefect servers stopped, full and read-only disks): minutes each; CI runs them.
-# One process, as test-scale: each test times a fault, a browser or a server against one run; two processes at once
-# saved little (faults 322 s against 356 s, scale 423 s against 478 s) and a wait or the browser ran out.
+# Two processes, as make test: with one torch thread each they no longer spin against each other (faults and scale
+# together took 450 s in two processes, 675 s one after the other in one).
 test-faults: setup
-	LMFORGE_FAULTS=1 $(BIN)/python -m pytest -m faults
+	LMFORGE_FAULTS=1 $(BIN)/python -m pytest $(WORKERS) -m faults
 
 # Several processes, servers and machines at once (DDP under torchrun, Dask sweeps, work-pool workers on PostgreSQL
 # stores, overlapping runs, `lmforge ui` in a browser); CI runs them.
 test-scale: setup
-	LMFORGE_SCALE=1 $(BIN)/python -m pytest -m scale
+	LMFORGE_SCALE=1 $(BIN)/python -m pytest $(WORKERS) -m scale
 
 # Every kind's built-in pipeline to its threshold, DVC's two rebuilds from scratch, and every architecture family of
 # each kind from a Hub id (tiny checkpoints the tests build, laid out as the Hub's cache): train, export with parity,
-# serve, reproduce, monitor embeddings; CI runs it. Two processes, as make test.
+# serve, reproduce, monitor embeddings; CI runs it.
 test-matrix: setup
 	LMFORGE_MATRIX=1 $(BIN)/python -m pytest $(WORKERS) -m matrix
+
+# The three tiers above in one run (what .ci/run runs after make test): the longest files of all three start first
+# and the short ones fill the two processes' gaps, instead of each tier waiting on its own longest file.
+test-tiers: setup
+	LMFORGE_FAULTS=1 LMFORGE_SCALE=1 LMFORGE_MATRIX=1 $(BIN)/python -m pytest $(WORKERS) -m "faults or scale or matrix"
 
 test-slow: $(VENV)/.installed-pretrained
 	LMFORGE_SLOW=1 $(BIN)/python -m pytest tests/slow
