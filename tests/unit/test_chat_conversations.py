@@ -1,0 +1,99 @@
+"""The chat kind's conversations: what is accepted, and which tokens carry loss under a chat template."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tasks.kinds.chat.builtin import generate_conversations
+from tasks.kinds.chat.conversations import conversation_problem, dump_conversation, last_answer, pair_conversation
+from tasks.kinds.chat.template import CHATML, IGNORE, TemplateError, encode_conversation, encode_prompt, give_template
+
+TALK = [{"role": "system", "content": "be brief."}, {"role": "user", "content": "which day comes after monday?"},
+        {"role": "assistant", "content": "tuesday"}, {"role": "user", "content": "and after that?"},
+        {"role": "assistant", "content": "wednesday"}]
+ORDER = "has its roles out of order"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    """A byte-level BPE learnt from the built-in conversations, with no chat template of its own."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    lines = [turn["content"] for row in generate_conversations(300, 1)["messages"] for turn in json.loads(row)]
+    core.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                        show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+
+
+@pytest.mark.parametrize(("turns", "problem"), [
+    (TALK, None),
+    (TALK[1:3], None),
+    (TALK[1:2], "has no assistant turn"),
+    (TALK[:4], "ends on a user turn that nothing answers"),
+    ([TALK[2], TALK[1], TALK[2]], ORDER),
+    ([TALK[1], TALK[0], TALK[2]], ORDER),
+    ([TALK[1], {"role": "assistant", "content": "  "}], "has an empty assistant turn"),
+    ([{"role": "tool", "content": "x"}, TALK[2]], "has a role other than system, user and assistant (tool)"),
+    ([TALK[1], {"role": "assistant", "content": None}], "has a turn whose content is not text"),
+])
+def test_a_conversation_is_accepted_or_named_by_what_is_wrong(turns, problem):
+    found = conversation_problem(dump_conversation(turns))
+    assert (found if found is None or "(" in problem else found.split(" (")[0]) == problem
+
+
+def test_a_value_that_is_no_list_of_turns_is_named():
+    assert conversation_problem('{"role": "user"}').startswith("is not a list of {role, content} turns")
+    assert conversation_problem("not json").startswith("is not a list of {role, content} turns")
+    assert conversation_problem(["hello"]).startswith("is not a list of {role, content} turns")
+
+
+def test_a_prompt_and_response_become_one_exchange():
+    turns = pair_conversation("add 2 and 3", "5", system="be brief.")
+    assert [turn["role"] for turn in turns] == ["system", "user", "assistant"]
+    assert last_answer(dump_conversation(turns)) == "5"
+
+
+def test_only_the_assistants_tokens_carry_loss_in_every_turn(tokenizer):
+    assert give_template(tokenizer, allow_default=True) and tokenizer.chat_template == CHATML
+    encoded = encode_conversation(tokenizer, TALK)
+    learnt = [token for token, label in zip(encoded["input_ids"], encoded["labels"]) if label != IGNORE]
+    assert all(label in (IGNORE, token) for token, label in zip(encoded["input_ids"], encoded["labels"]))
+    # Each answer and the end marker that teaches the model to stop; nothing of the system or user turns.
+    assert tokenizer.decode(learnt) == "tuesday<|im_end|>\nwednesday<|im_end|>\n"
+    prompt = encode_prompt(tokenizer, TALK[:2])
+    assert tokenizer.decode(prompt).endswith("<|im_start|>assistant\n")
+    assert encoded["input_ids"][:len(prompt)] == prompt  # what serving sends is how training saw it
+
+
+def test_a_tokenizer_without_a_template_is_refused_unless_a_default_is_allowed(tokenizer):
+    from transformers import PreTrainedTokenizerFast
+
+    bare = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, eos_token="<|endoftext|>")
+    bare.chat_template = None
+    with pytest.raises(TemplateError, match="has no chat template"):
+        give_template(bare, allow_default=False)
+
+
+def test_a_template_whose_renderings_do_not_extend_each_other_is_refused(tokenizer):
+    # Numbering turns from the end: the first turn renders differently once another follows it.
+    tokenizer = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer, eos_token="<|endoftext|>")
+    tokenizer.chat_template = ("{% for m in messages %}{{ (messages|length - loop.index)|string + m['content'] }}"
+                               "{% endfor %}")
+    with pytest.raises(TemplateError, match="cannot be told apart"):
+        encode_conversation(tokenizer, TALK[1:3])
+
+
+def test_the_builtin_conversations_are_valid_distinct_and_the_same_for_a_seed():
+    first, again = generate_conversations(500, 3), generate_conversations(500, 3)
+    assert first.equals(again) and first["messages"].is_unique
+    assert all(conversation_problem(row) is None for row in first["messages"])
+    roles = [len(json.loads(row)) for row in first["messages"]]
+    assert {2, 3, 4}.issubset(roles)  # plain, with a system prompt, with a follow-up
+    assert not generate_conversations(500, 4).equals(first)
