@@ -109,7 +109,7 @@ def counting(run_batch, eos: int, counter: list[int]):
 def load_backends(model_dir: Path, out: Path, params, backends: list[str]) -> dict:
     """Per backend: (prompts -> continuations through the one batching the server uses, its token counter)."""
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
-    from tasks.kinds.causal_lm.generate import continue_prompts, eager_runner, position_limit
+    from tasks.decoders.generate import continue_prompts, eager_runner, position_limit
     from tasks.kinds.causal_lm.onnx import OnnxGenerator
 
     model, tokenizer = load_causal_lm(model_dir)

@@ -18,24 +18,26 @@ BUILTIN_SOURCE = "builtin:reviews"
 BUILTIN_PAIRS = "builtin:numbers"
 # The generated datasets, and the task each is for (tasks/ingest.py has their generators).
 BUILTIN_TASKS = {BUILTIN_SOURCE: "classification", BUILTIN_PAIRS: "seq2seq", "builtin:reports": "seq2seq",
-                 "builtin:facts": "qa", "builtin:stories": "causal_lm"}
+                 "builtin:facts": "qa", "builtin:stories": "causal_lm", "builtin:instructions": "chat"}
 # The metrics evaluate reports for every dataset, per task (per-class ones come on top for classification); each one
 # can be promote.primary_metric, guarded or floored. Those in LOWER_IS_BETTER improve downwards (a floor is a ceiling).
 TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"),
                 "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL"),
                 "qa": ("exact_match", "f1"),
-                "causal_lm": ("word_perplexity", "bits_per_char", "perplexity", "loss")}
+                "causal_lm": ("word_perplexity", "bits_per_char", "perplexity", "loss"),
+                "chat": ("exact_match", "rougeL", "chrf", "loss")}
 LOWER_IS_BETTER = frozenset({"word_perplexity", "bits_per_char", "perplexity", "loss"})
 # What run summaries show of evaluate's metrics, whichever kind: the promotable ones and a few to read them by.
 SHOWN_METRICS = tuple(dict.fromkeys(f"eval_{name}" for names in TASK_METRICS.values() for name in names
                                     if name != "loss")) + ("eval_meteor", "eval_unigram_perplexity", "eval_top_output_share")
 # Per task: the tokenizers it may train, the train.select_by values it knows, the significance tests that fit it.
 TASK_TOKENIZERS = {"classification": ("wordpiece",), "seq2seq": ("bpe", "unigram"), "qa": ("wordpiece",),
-                   "causal_lm": ("bpe", "unigram")}
+                   "causal_lm": ("bpe", "unigram"), "chat": ("bpe", "unigram")}
 TASK_SELECT_BY = {"classification": ("auto", "loss"), "seq2seq": ("auto", "loss", "bleu"), "qa": ("auto", "loss"),
-                  "causal_lm": ("auto", "loss")}
+                  "causal_lm": ("auto", "loss"), "chat": ("auto", "loss")}
 TASK_SIGNIFICANCE = {"classification": ("bootstrap", "mcnemar", "none"), "seq2seq": ("bootstrap", "none"),
-                     "qa": ("bootstrap", "mcnemar", "none"), "causal_lm": ("bootstrap", "none")}
+                     "qa": ("bootstrap", "mcnemar", "none"), "causal_lm": ("bootstrap", "none"),
+                     "chat": ("bootstrap", "mcnemar", "none")}
 # The validation checks per task (tasks/data/checks.py) and what each may do when rows break it: fail, warn or drop them.
 CHECKS = {
     "classification": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "label_set": "fwd",
@@ -46,10 +48,13 @@ CHECKS = {
            "duplicates": "fwd", "leakage": "fwd"},
     "causal_lm": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "duplicates": "fwd",
                   "leakage": "fwd"},
+    "chat": {"columns": "f", "nulls": "fwd", "conversation": "fwd", "text_length": "fwd", "duplicates": "fwd",
+             "leakage": "fwd"},
 }
 # Each kind's canonical dataset columns (ingest renames the source's to these).
 TASK_COLUMNS = {"classification": ("text", "label"), "seq2seq": ("source", "target"),
-                "qa": ("question", "context", "answer"), "causal_lm": ("text",)}
+                "qa": ("question", "context", "answer"), "causal_lm": ("text",),
+                "chat": ("messages",)}
 POLICY_LETTERS = {"fail": "f", "warn": "w", "drop": "d"}
 # train keys left out of cache keys and lineage hashes: a model trained in 2 processes (the same global batch) or
 # with 4 threads is the model 1 process with 2 threads trains, so it is reused and its checkpoints resumed.
@@ -105,7 +110,7 @@ class DataParams(Section):
                                                     "installed; a folder URL ends in /), or a built-in dataset: "
                                                     "builtin:reviews (classification), builtin:numbers or "
                                                     "builtin:reports (seq2seq), builtin:facts (qa), builtin:stories "
-                                                    "(causal_lm). Default: the task kind's built-in dataset. A remote "
+                                                    "(causal_lm), builtin:instructions (chat). Default: the task kind's built-in dataset. A remote "
                                                     "source is fetched into data/<name>/source/ (LMFORGE_DATA_MIRROR: "
                                                     "a local mirror of it).")
     sha256: str | dict[str, str] | None = Field(
@@ -125,6 +130,13 @@ class DataParams(Section):
     context_column: str = Field("context", description="qa: the passage the answer is taken from.")
     question_column: str = Field("question", description="qa: the question asked of the context.")
     answer_column: str = Field("answer", description="qa: the answer's text, as it stands in the context.")
+    messages_column: str = Field("messages", description="chat: each conversation, a list of {role, content} turns "
+                                                         "(roles system, user, assistant: OpenAI's format) or its "
+                                                         "JSON text; unused when data.prompt_column is set.")
+    prompt_column: str | None = Field(None, description="chat: one prompt per row (e.g. Alpaca's instruction), "
+                                                        "answered by data.response_column; null: data.messages_column.")
+    response_column: str | None = Field(None, description="chat: the answer to data.prompt_column (e.g. output).")
+    system_column: str | None = Field(None, description="chat: a system prompt per row, beside data.prompt_column.")
     answer_start_column: str | None = Field(None, description="qa: the answer's character offset in the context; "
                                                               "null finds its first occurrence.")
     split_column: str | None = Field(None, description="Column naming each row's split; else files or a seeded split.")
@@ -241,6 +253,10 @@ class TokenizeParams(Section):
     max_target_length: int = Field(64, ge=8, description="seq2seq: target tokens kept for training.")
     stride: int = Field(32, ge=1, description="qa: tokens shared by consecutive windows of a long context.")
     block_size: int = Field(64, ge=8, description="causal_lm: tokens per training block (texts are packed).")
+    chat_template: Literal["auto", "own", "chatml"] = Field(
+        "auto", description="chat: the template conversations are rendered with: own (the tokenizer's; refused "
+                            "when it has none), chatml (ChatML, <|im_start|>role ... <|im_end|>, its markers added as "
+                            "tokens), auto (own when the tokenizer has one, else chatml).")
 
 
 class FromScratchParams(Section):
@@ -595,7 +611,7 @@ class PathParams(Section):
 
 
 class Params(Section):
-    task: Literal["classification", "seq2seq", "qa", "causal_lm"] = "classification"
+    task: Literal["classification", "seq2seq", "qa", "causal_lm", "chat"] = "classification"
     project: ProjectParams = ProjectParams()
     data: DataParams = DataParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
@@ -682,10 +698,21 @@ class Params(Section):
         if self.train.select_by not in TASK_SELECT_BY[self.task]:
             raise ValueError(f"train.select_by: {self.train.select_by} does not fit task {self.task}; use "
                              + " or ".join(TASK_SELECT_BY[self.task]))
+        data = self.data
+        if (data.prompt_column is None) != (data.response_column is None):
+            missing = "response_column" if data.response_column is None else "prompt_column"
+            raise ValueError(f"data.{missing}: data.prompt_column and data.response_column name a pair of columns; "
+                             "set both, or neither to read data.messages_column")
+        if data.system_column is not None and data.prompt_column is None:
+            raise ValueError("data.system_column: a system prompt column goes beside data.prompt_column; set "
+                             "prompt_column and response_column, or remove it")
+        if data.prompt_column is not None and self.task != "chat":
+            raise ValueError("data.prompt_column: prompt and response columns make chat conversations; set task: "
+                             "chat, or remove data.prompt_column and data.response_column")
         if self.task == "qa" and self.train.label_smoothing:
             raise ValueError("train.label_smoothing: a qa model's span head has no single logits to smooth; set it to 0")
-        if self.train.lora is not None and (self.task != "causal_lm" or not self.model.pretrained):
-            raise ValueError("train.lora: LoRA adapts a pretrained causal_lm checkpoint; set task: causal_lm and "
+        if self.train.lora is not None and (self.task not in ("causal_lm", "chat") or not self.model.pretrained):
+            raise ValueError("train.lora: LoRA adapts a pretrained decoder; set task: causal_lm or chat and "
                              "model.pretrained, or remove train.lora")
         warm = self.model.pretrained_encoder or self.model.pretrained_decoder or self.model.decoder_layers
         if warm and (self.task != "seq2seq" or self.model.pretrained or not self.model.pretrained_encoder):

@@ -42,6 +42,14 @@ KIND_DEFAULTS: dict[str, dict] = {
         "model": {"from_scratch": {"intermediate_size": 512}},
         "promote": {"primary_metric": "word_perplexity", "guarded": {}, "floors": {}},
     },
+    "chat": {
+        "data": {"source": "builtin:instructions"},
+        # An answer's case is part of it (exact match compares it), and the template's markers are case-sensitive.
+        "tokenize": {"algorithm": "bpe", "lowercase": False, "max_length": 256},
+        "model": {"from_scratch": {"intermediate_size": 512}},
+        "validate": {"max_text_chars": 20000},
+        "promote": {"primary_metric": "exact_match", "guarded": {"chrf": 1.0}, "floors": {}},
+    },
 }
 
 # The file name that keeps the schema's plain output paths (data/dataset, metrics ...): the project's first params.

@@ -186,7 +186,7 @@ def test_lora_fine_tune_lowers_validation_perplexity_merged_or_kept_apart(root):
     from tasks.kinds.causal_lm.tokenize import read_blocks, train_byte_tokenizer
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
     from tasks.kinds.causal_lm.metrics import perplexity_of, score_blocks
-    from tasks.kinds.causal_lm.train import LORA_MERGE_ATTR
+    from tasks.decoders.build import LORA_MERGE_ATTR
     from tasks.core.records import TokenizedData
 
     frame = causal_lm.make_builtin("builtin:stories", 240, seed=2)

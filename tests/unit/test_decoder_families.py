@@ -81,7 +81,7 @@ def test_each_family_exports_and_passes_parity(exported):
 @pytest.mark.matrix  # trains and exports every family: make test-matrix
 def test_onnx_greedy_equals_eager_for_single_prompts_and_left_padded_batches(exported, params):
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
-    from tasks.kinds.causal_lm.generate import generate_texts
+    from tasks.decoders.generate import generate_texts
     from tasks.kinds.causal_lm.onnx import OnnxGenerator
 
     family, folder, out, _ = exported
@@ -99,7 +99,7 @@ def test_onnx_greedy_equals_eager_for_single_prompts_and_left_padded_batches(exp
 def test_first_step_logits_of_a_padded_batch_are_each_prompts_own(exported, params):
     """Left padding with position ids that skip the pads: each row's logits are those of its prompt alone."""
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
-    from tasks.kinds.causal_lm.generate import eager_first_logits, encode_prompts, pad_left
+    from tasks.decoders.generate import eager_first_logits, encode_prompts, pad_left
     from tasks.kinds.causal_lm.onnx import OnnxGenerator
 
     _, folder, out, _ = exported
@@ -151,7 +151,7 @@ def test_prompts_start_as_the_training_texts_start(family, params, tmp_path_fact
     after EOS is tokenized as the first words of a packed training text are, so the model continues what it saw."""
     from transformers import AutoTokenizer
 
-    from tasks.kinds.causal_lm.generate import encode_prompts
+    from tasks.decoders.generate import encode_prompts
     from tasks.kinds.causal_lm.tokenize import encode_texts, prompt_of
 
     tokenizer = AutoTokenizer.from_pretrained(str(cached_checkpoint(family, tmp_path_factory.getbasetemp() / "families")))
@@ -167,7 +167,7 @@ def test_lora_targets_come_from_peft_per_family(tmp_path_factory):
 
     from tasks.core.config import LoraParams
     from tasks.core.errors import LmforgeError
-    from tasks.kinds.causal_lm.train import attach_lora
+    from tasks.decoders.build import attach_lora
 
     for family in DECODERS:
         folder = cached_checkpoint(family, tmp_path_factory.getbasetemp() / "families")
@@ -186,7 +186,7 @@ def test_a_merged_lora_llama_exports_and_passes_parity(params, tmp_path, tmp_pat
     from transformers import AutoModelForCausalLM
 
     from tasks.core.config import LoraParams
-    from tasks.kinds.causal_lm.train import attach_lora
+    from tasks.decoders.build import attach_lora
 
     base = shutil.copytree(cached_checkpoint("llama", tmp_path_factory.getbasetemp() / "families"), tmp_path / "base")
     sharpen(base, seed=1)
@@ -210,12 +210,12 @@ def test_lora_in_bf16_keeps_its_frozen_weights_in_bf16_and_saves_the_merge_in_fp
     import torch
 
     from tasks.core.config import load_params
-    from tasks.kinds.causal_lm.train import attach_lora, build_causal_lm
+    from tasks.decoders.build import attach_lora, build_decoder
 
     folder = cached_checkpoint("llama", tmp_path_factory.mktemp("bf16"))
     settings = load_params(REPO / "params.causal_lm.yaml", [f"model.pretrained={folder}", "train.lora={r: 4}",
                                                             "train.precision=bf16"])
-    model = attach_lora(build_causal_lm(settings, None), settings.train.lora)
+    model = attach_lora(build_decoder(settings, None, settings.tokenize.block_size), settings.train.lora)
     frozen = {p.dtype for p in model.parameters() if not p.requires_grad}
     trained = {p.dtype for p in model.parameters() if p.requires_grad}
     assert frozen == {torch.bfloat16} and trained == {torch.float32}
@@ -225,4 +225,4 @@ def test_lora_in_bf16_keeps_its_frozen_weights_in_bf16_and_saves_the_merge_in_fp
     merged = model.merge_and_unload().float()
     assert {p.dtype for p in merged.parameters()} == {torch.float32}
     plain = load_params(REPO / "params.causal_lm.yaml", [f"model.pretrained={folder}", "train.lora={r: 4}"])
-    assert {p.dtype for p in build_causal_lm(plain, None).parameters()} == {torch.float32}
+    assert {p.dtype for p in build_decoder(plain, None, plain.tokenize.block_size).parameters()} == {torch.float32}

@@ -3,8 +3,9 @@ scratch), texts packed into blocks, perplexity on validation and test against a 
 continuations; optionally LoRA fine-tuning with PEFT, the adapter merged or kept beside the base weights; the
 decoder exported to ONNX (fp32, int8) with its keys and values, and served from it.
 
-Implementation, in tasks/kinds/causal_lm/: tokenize.py (tokenizer, packing), train.py (model, LoRA, Trainer, saving),
-metrics.py (perplexity, unigram, the bootstrap), evaluate.py, generate.py (left-padded batches, eager generation),
+Implementation, in tasks/kinds/causal_lm/: tokenize.py (tokenizer, packing), train.py (the Trainer; the model, LoRA
+and saving are tasks/decoders/build.py's), metrics.py (perplexity, unigram, the bootstrap), evaluate.py (generation in
+left-padded batches: tasks/decoders/generate.py),
 export.py (the decoder step, parity), onnx.py (greedy generation on ONNX Runtime), model.py (the pyfunc), checks.py.
 """
 
@@ -66,9 +67,9 @@ def build_trainer(params: Params, tokens: TokenizedData, tokenizer, labels: list
 
 
 def save_model(trainer, out: Path) -> None:
-    from tasks.kinds.causal_lm.train import save_causal_lm
+    from tasks.decoders.build import save_decoder
 
-    save_causal_lm(trainer, Path(out))
+    save_decoder(trainer, Path(out))
 
 
 def selection_metric(params: Params) -> tuple[str, bool]:

@@ -27,8 +27,8 @@ def generate_continuations(model, tokenizer, prompts: list[str], params: Params,
                            show_progress: bool = False) -> list[str]:
     """The continuation of each prompt (EOS first, as a text starts after one in the packed blocks), greedy or
     sampled with evaluate.temperature and top_k; seeded by project.seed, so sampling is repeatable. Batches are
-    left-padded with position ids that skip the pads (tasks/kinds/causal_lm/generate.py), as the ONNX export's are."""
-    from tasks.kinds.causal_lm.generate import generate_texts
+    left-padded with position ids that skip the pads (tasks/decoders/generate.py), as the ONNX export's are."""
+    from tasks.decoders.generate import generate_texts
 
     return generate_texts(model, tokenizer, prompts, params.evaluate, sample, params.project.seed, show_progress)
 

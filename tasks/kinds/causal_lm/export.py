@@ -156,7 +156,7 @@ def generate_eager(params: Params, model_dir: str | Path, prompts: list[str]) ->
     import time
 
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
-    from tasks.kinds.causal_lm.generate import eager_first_logits, encode_prompts, generate_texts, pad_left, position_limit
+    from tasks.decoders.generate import eager_first_logits, encode_prompts, generate_texts, pad_left, position_limit
 
     model, tokenizer = load_causal_lm(model_dir)
     start = time.perf_counter()

@@ -1,7 +1,7 @@
 """A decoder's ONNX export (tasks.kinds.causal_lm.export) run on ONNX Runtime: greedy continuations driven from NumPy,
 the keys and values of every layer held between steps, so each step feeds one new token per row. No PyTorch.
 
-The batching is evaluate's (tasks.kinds.causal_lm.generate): prompts left-padded, the first call reads them whole
+The batching is evaluate's (tasks.decoders.generate): prompts left-padded, the first call reads them whole
 (an empty past), each later call one token per row. The past's mask grows by the mask of what was just fed, and a
 row that wrote EOS leaves the batch (transformers keeps computing it until every row is done; the text is the same).
 """
@@ -27,7 +27,7 @@ class OnnxGenerator:
     def __init__(self, folder: str | Path, backend: str, params: Params):
         from tasks.training.loading import load_trained_tokenizer
 
-        from tasks.kinds.causal_lm.generate import position_limit
+        from tasks.decoders.generate import position_limit
         from tasks.kinds.causal_lm.tokenize import prepare_tokenizer
 
         folder = Path(folder)
@@ -61,13 +61,13 @@ class OnnxGenerator:
 
     def first_logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The next-token logits of a left-padded batch of prompts (parity compares them with eager's)."""
-        from tasks.kinds.causal_lm.generate import position_ids
+        from tasks.decoders.generate import position_ids
 
         return self.run_step(ids, mask, np.zeros((len(ids), 0), np.int64), position_ids(mask), self.empty_past(len(ids)))[0]
 
     def generate_ids(self, ids: np.ndarray, mask: np.ndarray, new_tokens: int) -> list[list[int]]:
         """Greedy: each row's generated ids, up to and including its EOS."""
-        from tasks.kinds.causal_lm.generate import position_ids
+        from tasks.decoders.generate import position_ids
 
         eos = self.tokenizer.eos_token_id
         written: list[list[int]] = [[] for _ in ids]
@@ -90,7 +90,7 @@ class OnnxGenerator:
         return written
 
     def __call__(self, prompts: list[str], show_progress: bool = False) -> list[str]:
-        from tasks.kinds.causal_lm.generate import continue_prompts
+        from tasks.decoders.generate import continue_prompts
 
         return continue_prompts(self.tokenizer, prompts, self.params.evaluate, self.limit, self.generate_ids,
                                 show_progress)

@@ -48,7 +48,7 @@ def train_byte_tokenizer(texts: list[str], params: Params):
 def prepare_tokenizer(tokenizer):
     """A pretrained tokenizer as this kind uses it: GPT-2's has no pad token, so EOS pads (the collator never masks
     by pad id, so no end of text is hidden; the embeddings keep their size, so the base weights stay as they are).
-    Generation pads on the left itself (tasks/kinds/causal_lm/generate.py), whatever the tokenizer's padding_side."""
+    Generation pads on the left itself (tasks/decoders/generate.py), whatever the tokenizer's padding_side."""
     if tokenizer.eos_token is None:
         from tasks.core.errors import LmforgeError
 

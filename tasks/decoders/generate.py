@@ -1,5 +1,5 @@
 """Continuations of prompts in left-padded batches: the one batching that eager PyTorch (evaluate, the eager pyfunc)
-and the ONNX export (tasks.kinds.causal_lm.onnx) both run, so that their continuations compare prompt for prompt.
+and an ONNX export (causal_lm's onnx.py) both run, so that their continuations compare prompt for prompt.
 
 A prompt is EOS and then its tokens, as a text starts after an EOS in the packed training blocks. A batch is prompts
 of similar length padded on the left, so that every row's next token is predicted in the last column; position ids

@@ -1,0 +1,62 @@
+"""The checks for chat conversations: the messages column present, no null, every conversation in order (an optional
+system turn, then user and assistant in turn, ending on a non-empty answer), its length within bounds, no
+conversation repeated in train or shared by train and test. Built from tasks.data.checks' helpers, as the other
+kinds' checks are, so that a repeat or a leak means the same everywhere."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tasks.core.config import Params
+from tasks.data.checks import Check, in_train, repeat_checks
+from tasks.kinds.chat.conversations import conversation_problem, load_conversation
+
+
+def conversation_chars(value) -> int | None:
+    """The characters of a conversation's turns together (None when it is not one): what the length bounds measure."""
+    try:
+        return sum(len(str(turn["content"] or "")) for turn in load_conversation(value))
+    except (ValueError, TypeError):
+        return None
+
+
+def describe_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with what the checks look at: each conversation's problem (None when fine) and its length."""
+    messages = rows["messages"]
+    return rows.assign(problem=messages.map(lambda value: None if value is None else conversation_problem(value)),
+                       chars=messages.map(lambda value: None if value is None else conversation_chars(value)))
+
+
+def chat_batches(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
+    """The frames the checks look at: the rows described, train conversations, and conversations of train and test
+    (each unique within its split, so a repeated one there means train and test share it)."""
+    if "messages" not in rows.columns:
+        return {"rows": rows}
+    described = describe_rows(rows)
+    kept = described.dropna(subset=["messages"])
+    shared = kept[kept["split"].isin(["train", "test"])].drop_duplicates(["split", "messages"])
+    return {"rows": described, "train_conversations": kept.loc[in_train(kept), ["split", "messages"]],
+            "train_test_conversations": shared[["split", "messages"]]}
+
+
+def chat_checks(params: Params) -> list[Check]:
+    import great_expectations.expectations as gxe
+
+    v = params.validate_
+
+    def out_of_bounds(rows: pd.DataFrame, p: Params) -> pd.Series:
+        chars = describe_rows(rows)["chars"]
+        return chars.notna() & ~chars.between(v.min_text_chars, v.max_text_chars)
+
+    return [
+        Check("columns", "rows", lambda p, m: [gxe.ExpectColumnToExist(column=c) for c in ("messages", "split")]),
+        Check("nulls", "rows", lambda p, m: [gxe.ExpectColumnValuesToNotBeNull(column="messages", mostly=m)],
+              lambda rows, p: rows["messages"].isna()),
+        Check("conversation", "rows", lambda p, m: [gxe.ExpectColumnValuesToBeNull(column="problem", mostly=m)],
+              lambda rows, p: describe_rows(rows)["problem"].notna(),
+              "are not conversations that end on an answer (roles out of order, no or an empty assistant turn)"),
+        Check("text_length", "rows", lambda p, m: [gxe.ExpectColumnValuesToBeBetween(
+            column="chars", min_value=v.min_text_chars, max_value=v.max_text_chars, mostly=m)], out_of_bounds,
+              "have fewer or more characters in their turns than validate.min_text_chars/max_text_chars allow"),
+    ] + repeat_checks(params, "messages", lambda rows: rows["messages"], "train_conversations",
+                      "train_test_conversations")
