@@ -24,7 +24,7 @@ def load_frames(data: DataParams, task: str = "classification", local=None) -> l
         if data.splits.named_files():
             raise LmforgeError(f"data.splits names files, but data.source is {data.source}; give shares, or a folder.")
         builtin = kind.make_builtin(data.source, data.sample.rows, data.sample.seed)
-        return [(None, keep_columns(builtin, builtin, data))]
+        return [(None, keep_columns(kind.canonical_rows(builtin), builtin, data))]
     columns = kind.source_columns(data)
     if data.split_column:
         columns["split_column"] = data.split_column
@@ -38,8 +38,9 @@ def load_frames(data: DataParams, task: str = "classification", local=None) -> l
     # The paragraphs of one text file stay in one split, as the rows of a group do, when there are files to choose.
     text_files = sum(TEXT_FILE_COLUMN in frame.columns for split, frame in read if split in (None, "train"))
     by_file = not data.group_column and text_files > 1
-    return [(split, keep_columns(pick_columns(frame, columns | ({"group_column": TEXT_FILE_COLUMN} if by_file else {}),
-                                              data.source), frame, data)) for split, frame in read]
+    picked = columns | ({"group_column": TEXT_FILE_COLUMN} if by_file else {})
+    return [(split, keep_columns(kind.canonical_rows(pick_columns(frame, picked, data.source)), frame, data))
+            for split, frame in read]
 
 
 def keep_first_rows(read: list[tuple[str | None, pd.DataFrame]], limit: int | None) -> list[tuple[str | None, pd.DataFrame]]:

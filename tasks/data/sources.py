@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tasks.core.errors import LmforgeError
@@ -220,6 +222,23 @@ def pick_columns(frame: pd.DataFrame, columns: dict[str, str], origin: str) -> p
 
 def as_text(column: pd.Series) -> pd.Series:
     """Values as strings with nulls kept, so a typed source (JSONL numbers, Parquet ints, floats, booleans) gives the
-    labels and texts a CSV would: 1 and 1.0 are both "1", never a column that mixes str and float."""
+    labels and texts a CSV would: 1 and 1.0 are both "1", never a column that mixes str and float. A nested value (a
+    JSONL list or object, a Parquet list or struct) becomes its JSON text, which reads back as the value."""
+    if column.dtype == object and column.map(is_nested).any():
+        column = column.map(lambda value: json.dumps(plain_value(value), ensure_ascii=False) if is_nested(value)
+                            else value)
     typed = column.convert_dtypes()
     return typed.astype("string").astype(object).where(typed.notna(), None)
+
+
+def is_nested(value) -> bool:
+    return isinstance(value, (list, tuple, dict, np.ndarray))
+
+
+def plain_value(value):
+    """A reader's nested value as JSON can write it: Parquet's lists come as numpy arrays, its numbers as numpy's."""
+    if isinstance(value, dict):
+        return {str(key): plain_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [plain_value(item) for item in value]
+    return value.item() if isinstance(value, np.generic) else value

@@ -40,6 +40,10 @@ class TaskKind(Protocol):
     # The transformers Auto class a pretrained checkpoint is loaded as: which architecture families the kind can use.
     AUTO_CLASS: str
 
+    def canonical_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows with their source columns renamed (source_columns) as the kind keeps them: most kinds keep them
+        as they are; chat makes one conversation per row of prompt and response columns."""
+
     def make_builtin(self, source: str, rows: int, seed: int) -> pd.DataFrame:
         """The generated dataset `builtin:NAME` of this kind (config.BUILTIN_TASKS lists which are whose)."""
 

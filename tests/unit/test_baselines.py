@@ -77,11 +77,11 @@ def test_the_unigram_scores_pool_to_evaluates_unigram_perplexity():
 
 
 def test_causal_lm_scores_the_unigram_model_through_the_challengers_tokenizer(root):
-    from tasks.kinds.causal_lm.tokenize import train_byte_tokenizer
+    from tasks.decoders.tokenizer import train_byte_tokenizer
 
     texts = [f"mia had {n} pears and gave one to tom." for n in ("two", "three", "four", "five")] * 5
     params = params_of("params.causal_lm.yaml", "paths.model=model", "tokenize.vocab_size=300")
-    train_byte_tokenizer(texts, params).save_pretrained("model")  # what train saves beside the weights
+    train_byte_tokenizer(texts, params.tokenize).save_pretrained("model")  # what train saves beside the weights
     name, metrics = get_kind("causal_lm").baseline_metrics(params, pd.DataFrame({"text": texts}),
                                                            pd.DataFrame({"text": texts[:3]}))
     assert name == "a unigram model of the training tokens"

@@ -183,7 +183,8 @@ def test_lora_fine_tune_lowers_validation_perplexity_merged_or_kept_apart(root):
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     from tasks.kinds import causal_lm
-    from tasks.kinds.causal_lm.tokenize import read_blocks, train_byte_tokenizer
+    from tasks.decoders.tokenizer import train_byte_tokenizer
+    from tasks.kinds.causal_lm.tokenize import read_blocks
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
     from tasks.kinds.causal_lm.metrics import perplexity_of, score_blocks
     from tasks.decoders.build import LORA_MERGE_ATTR
@@ -193,7 +194,7 @@ def test_lora_fine_tune_lowers_validation_perplexity_merged_or_kept_apart(root):
     splits = {"train": frame[:200], "validation": frame[200:220], "test": frame[220:]}
     base = root / "base"
     make_base(base, train_byte_tokenizer(splits["train"]["text"].tolist(), load_params(
-        REPO / "params.causal_lm.yaml", ["tokenize.vocab_size=300"])))
+        REPO / "params.causal_lm.yaml", ["tokenize.vocab_size=300"]).tokenize))
     params = load_params(REPO / "params.causal_lm.yaml", [
         f"model.pretrained={base}", "train.lora={r: 8, alpha: 32, dropout: 0.0, target_modules: [c_attn, c_fc]}",
         "tokenize.block_size=32", "train.epochs=2", "train.batch_size=16", "train.learning_rate=0.01",

@@ -1,4 +1,5 @@
-"""tokenize for causal_lm: a byte-level BPE or Unigram tokenizer (or a pretrained one), and texts packed into blocks.
+"""tokenize for causal_lm: a byte-level BPE or Unigram tokenizer (tasks/decoders/tokenizer.py, or a pretrained one),
+and texts packed into blocks.
 
 Each text gets an end-of-text token, the texts of a split are concatenated, and the stream is cut into blocks of
 tokenize.block_size tokens (run_clm's group_texts). Unlike run_clm the last, shorter block is kept: every token of
@@ -14,35 +15,7 @@ import pandas as pd
 
 from tasks.core.config import Params
 
-EOS, PAD, UNK = "<|endoftext|>", "<pad>", "<unk>"
-LONG_TEXT = 1_000_000  # a trained tokenizer's model_max_length: none that truncation or its warning should apply
 PROMPT_WORDS = 4  # the words of a test text its continuation is generated from
-
-
-def train_byte_tokenizer(texts: list[str], params: Params):
-    """A byte-level BPE or Unigram tokenizer learnt from texts: every byte is in the alphabet, so nothing is unknown."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    settings = params.tokenize
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    if settings.algorithm == "unigram":
-        core = Tokenizer(models.Unigram())
-        trainer = trainers.UnigramTrainer(vocab_size=settings.vocab_size, special_tokens=[EOS, PAD, UNK],
-                                          unk_token=UNK, initial_alphabet=alphabet, show_progress=False)
-    else:
-        core = Tokenizer(models.BPE())
-        trainer = trainers.BpeTrainer(vocab_size=settings.vocab_size, min_frequency=settings.min_frequency,
-                                      special_tokens=[EOS, PAD], initial_alphabet=alphabet, show_progress=False)
-    core.normalizer = normalizers.Sequence([normalizers.NFKC()] + ([normalizers.Lowercase()] if settings.lowercase else []))
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    core.train_from_iterator(texts, trainer)
-    # A pad token of its own: padding with EOS would make a collator that masks pads hide every end of text.
-    extra = {"unk_token": UNK} if settings.algorithm == "unigram" else {}
-    # No length limit: whole texts are encoded and then packed; the model's positions bound what it reads.
-    return PreTrainedTokenizerFast(tokenizer_object=core, model_max_length=LONG_TEXT, bos_token=EOS,
-                                   eos_token=EOS, pad_token=PAD, **extra)
 
 
 def prepare_tokenizer(tokenizer):
@@ -87,12 +60,13 @@ def scoring_blocks(blocks: list[dict]) -> list[dict]:
 
 def tokenize_texts(splits: dict[str, pd.DataFrame], params: Params, pretrained: str | None, out: Path) -> str:
     """Write out/tokenizer and one Parquet of packed blocks (input_ids) per split; returns the tokenizer's name."""
+    from tasks.decoders.tokenizer import train_byte_tokenizer
     from tasks.training.tokenizer_io import load_tokenizer
 
     if pretrained:
         tokenizer = prepare_tokenizer(load_tokenizer(pretrained, params.model.trust_remote_code))
     else:
-        tokenizer = train_byte_tokenizer(splits["train"]["text"].astype(str).tolist(), params)
+        tokenizer = train_byte_tokenizer(splits["train"]["text"].astype(str).tolist(), params.tokenize)
     tokenizer.save_pretrained(str(out / "tokenizer"))
     for name, frame in splits.items():
         blocks = pack_blocks(encode_texts(tokenizer, frame["text"].astype(str).tolist()), params.tokenize.block_size)

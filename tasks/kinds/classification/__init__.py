@@ -29,6 +29,10 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return {"text_column": data.text_column, "label_column": data.label_column}
 
 
+def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
 def make_builtin(source: str, rows: int, seed: int) -> pd.DataFrame:
     from tasks.kinds.classification.builtin import generate_reviews
 

@@ -38,6 +38,10 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return columns
 
 
+def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
 def make_builtin(source: str, rows: int, seed: int) -> pd.DataFrame:
     from tasks.kinds.qa.builtin import generate_facts
 

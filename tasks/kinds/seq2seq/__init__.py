@@ -31,6 +31,10 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return {"source_column": data.source_column, "target_column": data.target_column}
 
 
+def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
 def make_builtin(source: str, rows: int, seed: int) -> pd.DataFrame:
     from tasks.kinds.seq2seq.builtin import generate_numbers
     from tasks.kinds.seq2seq.builtin_reports import generate_reports
