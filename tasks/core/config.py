@@ -25,7 +25,7 @@ TASK_METRICS = {"classification": ("accuracy", "precision_macro", "recall_macro"
                 "seq2seq": ("bleu", "chrf", "rouge1", "rouge2", "rougeL"),
                 "qa": ("exact_match", "f1"),
                 "causal_lm": ("word_perplexity", "bits_per_char", "perplexity", "loss"),
-                "chat": ("exact_match", "rougeL", "chrf", "loss")}
+                "chat": ("exact_match", "rougeL", "chrf")}
 LOWER_IS_BETTER = frozenset({"word_perplexity", "bits_per_char", "perplexity", "loss"})
 # What run summaries show of evaluate's metrics, whichever kind: the promotable ones and a few to read them by.
 SHOWN_METRICS = tuple(dict.fromkeys(f"eval_{name}" for names in TASK_METRICS.values() for name in names
@@ -110,8 +110,8 @@ class DataParams(Section):
                                                     "installed; a folder URL ends in /), or a built-in dataset: "
                                                     "builtin:reviews (classification), builtin:numbers or "
                                                     "builtin:reports (seq2seq), builtin:facts (qa), builtin:stories "
-                                                    "(causal_lm), builtin:instructions (chat). Default: the task kind's built-in dataset. A remote "
-                                                    "source is fetched into data/<name>/source/ (LMFORGE_DATA_MIRROR: "
+                                                    "(causal_lm), builtin:instructions (chat). Default: the task "
+                                                    "kind's built-in dataset. A remote source is fetched into data/<name>/source/ (LMFORGE_DATA_MIRROR: "
                                                     "a local mirror of it).")
     sha256: str | dict[str, str] | None = Field(
         None, description="A URL source's SHA-256 (64 hex digits), checked before anything is read; a folder URL's: "

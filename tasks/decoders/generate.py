@@ -58,16 +58,22 @@ def length_batches(encoded: list[list[int]], batch_size: int) -> list[list[int]]
 def continue_prompts(tokenizer, prompts: list[str], settings: EvaluateParams, limit: int, run_batch: RunBatch,
                      show_progress: bool = False) -> list[str]:
     """Each prompt's continuation as text (special tokens dropped, spaces stripped), in the prompts' order."""
+    encoded = encode_prompts(tokenizer, prompts, limit, settings.max_new_tokens)
+    return continue_ids(tokenizer, encoded, settings, limit, run_batch, show_progress)
+
+
+def continue_ids(tokenizer, encoded: list[list[int]], settings: EvaluateParams, limit: int, run_batch: RunBatch,
+                 show_progress: bool = False) -> list[str]:
+    """Each encoded prompt's continuation as text (special tokens dropped, spaces stripped), in their order."""
     from tqdm.auto import tqdm
 
-    encoded = encode_prompts(tokenizer, prompts, limit, settings.max_new_tokens)
     found: dict[int, str] = {}
     for chunk in tqdm(length_batches(encoded, settings.batch_size), desc="generate", disable=not show_progress):
         ids, mask = pad_left([encoded[i] for i in chunk], tokenizer.pad_token_id)
         new = max(min(settings.max_new_tokens, limit - ids.shape[1]), 1)
         texts = tokenizer.batch_decode(run_batch(ids, mask, new), skip_special_tokens=True)
         found |= {i: text.strip() for i, text in zip(chunk, texts)}
-    return [found[i] for i in range(len(prompts))]
+    return [found[i] for i in range(len(encoded))]
 
 
 def eager_runner(model, tokenizer, sample: bool, settings: EvaluateParams) -> RunBatch:

@@ -13,6 +13,7 @@ KINDS = {
     "seq2seq": "tasks.kinds.seq2seq",
     "qa": "tasks.kinds.qa",
     "causal_lm": "tasks.kinds.causal_lm",
+    "chat": "tasks.kinds.chat",
 }
 
 

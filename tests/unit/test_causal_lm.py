@@ -39,7 +39,7 @@ def test_collate_masks_only_padding_not_end_of_text():
 def test_uniform_logits_have_perplexity_of_the_vocabulary():
     import torch
 
-    from tasks.kinds.causal_lm.metrics import perplexity_of, sequence_nll
+    from tasks.decoders.scoring import perplexity_of, sequence_nll
 
     vocab = 7
     labels = torch.tensor([[1, 2, 3, 4, 5], [6, 0, 1, -100, -100]])
@@ -54,7 +54,7 @@ def test_uniform_logits_have_perplexity_of_the_vocabulary():
 def test_a_half_sure_model_has_perplexity_two():
     import torch
 
-    from tasks.kinds.causal_lm.metrics import perplexity_of, sequence_nll
+    from tasks.decoders.scoring import perplexity_of, sequence_nll
 
     # logits (ln 2, 0, 0) give the first token 2 / (2 + 1 + 1) = 1/2; every label is that token.
     logits = torch.tensor([[[math.log(2), 0.0, 0.0]] * 4])
@@ -186,7 +186,8 @@ def test_lora_fine_tune_lowers_validation_perplexity_merged_or_kept_apart(root):
     from tasks.decoders.tokenizer import train_byte_tokenizer
     from tasks.kinds.causal_lm.tokenize import read_blocks
     from tasks.kinds.causal_lm.evaluate import load_causal_lm
-    from tasks.kinds.causal_lm.metrics import perplexity_of, score_blocks
+    from tasks.decoders.scoring import perplexity_of
+    from tasks.kinds.causal_lm.metrics import score_blocks
     from tasks.decoders.build import LORA_MERGE_ATTR
     from tasks.core.records import TokenizedData
 

@@ -38,7 +38,8 @@ def evaluate_causal_lm(params: Params, model_dir: str | Path, show_progress: boo
     import pandas as pd
 
     from tasks.kinds.causal_lm.tokenize import prompt_of, read_blocks
-    from tasks.kinds.causal_lm.metrics import bits_per_char, char_counts, perplexity_of, score_blocks, unigram_perplexity, word_counts
+    from tasks.decoders.scoring import perplexity_of
+    from tasks.kinds.causal_lm.metrics import bits_per_char, char_counts, score_blocks, unigram_perplexity, word_counts
     from tasks.registry.predictions import write_predictions
 
     model, tokenizer = load_causal_lm(model_dir)

@@ -75,3 +75,18 @@ def last_answer(value) -> str:
 def prompt_turns(value) -> list[Turn]:
     """Everything before the last assistant turn: what the model is asked to answer at evaluation and serving."""
     return load_conversation(value)[:-1]
+
+
+def read_turns(text: str) -> list[dict[str, str]]:
+    """A request's turns: a JSON list of {role, content} turns, or any other text as one user turn."""
+    if text.lstrip().startswith("["):
+        try:
+            return load_conversation(text)
+        except (ValueError, TypeError):
+            pass  # a prompt that merely starts with a bracket
+    return [{"role": "user", "content": text}]
+
+
+def as_request(turns: list[dict[str, str]]) -> str:
+    """What a client sends for a conversation: its turns as JSON (read back by read_turns)."""
+    return json.dumps(turns, ensure_ascii=False)

@@ -31,7 +31,8 @@ def template_tokenizer(params: Params, pretrained: str | None, texts: list[str])
     if not pretrained:
         if choice == "own":
             raise LmforgeError("tokenize.chat_template is own, but the tokenizer is trained on the data and has no "
-                               "template of its own; set it to chatml or auto, or name a tokenizer in tokenize.pretrained.")
+                               "template of its own; set it to chatml or auto, or name a tokenizer in "
+                               "tokenize.pretrained.")
         tokenizer = train_byte_tokenizer(texts, params.tokenize, (START, END))
     else:
         tokenizer = load_tokenizer(pretrained, params.model.trust_remote_code)
