@@ -97,3 +97,22 @@ def test_the_builtin_conversations_are_valid_distinct_and_the_same_for_a_seed():
     roles = [len(json.loads(row)) for row in first["messages"]]
     assert {2, 3, 4}.issubset(roles)  # plain, with a system prompt, with a follow-up
     assert not generate_conversations(500, 4).equals(first)
+
+
+def test_ingest_reads_conversations_from_jsonl_and_from_prompt_and_response_columns(root):
+    from tasks.core.config import Params
+    from tasks.ingest import load_frames
+
+    talk = [{"role": "user", "content": "hi", "name": "ignored"}, {"role": "assistant", "content": "hello"}]
+    (root / "talk.jsonl").write_text(json.dumps({"messages": talk, "id": 1}) + "\n")
+    params = Params.model_validate({"task": "chat", "data": {"source": "talk.jsonl"}})
+    [(_, frame)] = load_frames(params.data, "chat")
+    assert frame["messages"].tolist() == [dump_conversation(talk)]  # role and content only, compact
+    (root / "alpaca.csv").write_text("instruction,output,persona\nadd 2 and 3,5,be brief.\nsay hi,,\n")
+    params = Params.model_validate({"task": "chat", "data": {
+        "source": "alpaca.csv", "prompt_column": "instruction", "response_column": "output",
+        "system_column": "persona"}})
+    [(_, frame)] = load_frames(params.data, "chat")
+    assert list(frame.columns) == ["messages"]
+    assert frame["messages"][0] == dump_conversation(pair_conversation("add 2 and 3", "5", "be brief."))
+    assert frame["messages"][1] is None  # no response: validation's nulls check names it

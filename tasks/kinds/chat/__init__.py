@@ -47,18 +47,21 @@ def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
     if "prompt" in frame.columns:
         system = frame["system"] if "system" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
-        messages = [None if prompt is None or response is None else
-                    dump_conversation(pair_conversation(prompt, response, extra or None))
-                    for prompt, response, extra in zip(frame["prompt"], frame["response"], system)]
-        return frame.drop(columns=[c for c in ("prompt", "response", "system") if c in frame.columns]).assign(
-            messages=messages)[["messages", *(c for c in frame.columns if c not in ("prompt", "response", "system"))]]
+        # object dtype: pandas would read a list of texts and Nones as strings with NaN for the Nones.
+        messages = pd.Series([None if prompt is None or response is None else
+                              dump_conversation(pair_conversation(prompt, response, extra or None))
+                              for prompt, response, extra in zip(frame["prompt"], frame["response"], system)],
+                             index=frame.index, dtype=object)
+        rest = [column for column in frame.columns if column not in ("prompt", "response", "system")]
+        return frame[rest].assign(messages=messages)[["messages", *rest]]
 
     def tidy(value):
         try:
             return None if value is None else dump_conversation(load_conversation(value))
         except (ValueError, TypeError, KeyError, AttributeError):
             return value
-    return frame.assign(messages=frame["messages"].map(tidy))
+    return frame.assign(messages=pd.Series([tidy(value) for value in frame["messages"]], index=frame.index,
+                                           dtype=object))
 
 
 def make_builtin(source: str, rows: int, seed: int) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 
-from tasks.registry.pyfunc import log_pyfunc, read_model_folder, read_texts
+from tasks.registry.pyfunc import BACKEND_PARAM, log_pyfunc, read_model_folder, read_texts
 
 
 class ChatModel(mlflow.pyfunc.PythonModel):
@@ -32,12 +32,20 @@ class ChatModel(mlflow.pyfunc.PythonModel):
             self.loaded = load_chat_model(self.folder)
         return self.loaded
 
+    def load_backend(self, backend: str):
+        """Only eager PyTorch runs a chat model (no export is built for it yet); loaded once."""
+        if backend != "eager":
+            from tasks.core.errors import LmforgeError
+
+            raise LmforgeError(f"a chat model has no {backend} export; it is served by eager PyTorch (--backend eager).")
+        return self.load_eager()
+
     # A DataFrame hint, as the other kinds': MLflow then keeps the logged signature with its backend parameter.
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[str]:
         from tasks.kinds.chat.conversations import read_turns
         from tasks.kinds.chat.evaluate import answer_turns
 
-        model, tokenizer = self.load_eager()
+        model, tokenizer = self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")
         return answer_turns(model, tokenizer, [read_turns(text) for text in read_texts(model_input)],
                             self.params.evaluate)
 
