@@ -44,7 +44,7 @@ def read_reference(params: Params, version) -> list[str]:
                            "reference data to compare with; promote a version lmforge trained.")
     frame = pd.read_parquet(find_version_file(data_version, "test.parquet"))
     kind = get_kind(params.task)
-    columns = [getattr(params.data, key) for key in kind.INPUT_KEYS]
+    columns = [key.removesuffix("_column") for key in kind.INPUT_KEYS]  # a data version's own names, not the source's
     return kind.reference_inputs(frame[columns].fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist())
 
 

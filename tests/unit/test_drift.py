@@ -40,3 +40,25 @@ def test_a_champion_without_a_data_version_is_named(root):
     version = SimpleNamespace(name="lmforge-reviews", version="3", tags={})
     with pytest.raises(LmforgeError, match="version 3 of lmforge-reviews has no data_version tag"):
         read_reference(load_params("params.yaml"), version)
+
+
+def test_the_reference_is_read_by_the_datasets_own_column_names_whatever_the_source_called_them(root, monkeypatch):
+    """A data version keeps canonical columns (text, question, context, ...); the source's names (data.text_column:
+    sentence, as SST-2's) are gone from it, so the reference must not look for them."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    import tasks.data.versioning
+    from tasks.core.config import load_params
+    from tasks.monitor import read_reference
+
+    pd.DataFrame({"question": ["who?", "when?"], "context": ["ann did.", "at noon."], "answer": ["ann", "noon"],
+                  "split": "test"}).to_parquet(root / "test.parquet")
+    monkeypatch.setattr(tasks.data.versioning, "find_version_file", lambda version, name: root / name)
+    version = SimpleNamespace(name="lmforge-qa", version="1", tags={"data_version": "abc.dir"})
+    (root / "params.yaml").write_text("task: qa\ndata: {question_column: query, context_column: passage}\n")
+    assert read_reference(load_params("params.yaml"), version) == ["who? || ann did.", "when? || at noon."]
+    (root / "params.yaml").write_text("task: classification\ndata: {text_column: sentence}\n")
+    pd.DataFrame({"text": ["fine film"], "label": ["positive"], "split": "test"}).to_parquet(root / "test.parquet")
+    assert read_reference(load_params("params.yaml"), version) == ["fine film"]
