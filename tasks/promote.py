@@ -141,7 +141,9 @@ def canned_requests(params: Params, challenger: ModelVersion) -> tuple[list[str]
     kind = get_kind(params.task)
     columns = [key.removesuffix("_column") for key in kind.INPUT_KEYS]
     rows = min(params.promote.serving_check.rows, len(test))
-    texts = [INPUT_SEPARATOR.join(str(row[c]) for c in columns) for _, row in test.head(rows).iterrows()]
+    # As requests look: a language model is sent a prompt, a chat model a conversation without its last answer.
+    texts = kind.reference_inputs([INPUT_SEPARATOR.join(str(row[c]) for c in columns)
+                                   for _, row in test.head(rows).iterrows()])
     # A kind without one expected output per row (causal_lm continues a prompt of its text) is checked for answers only.
     predicted = read_predictions(params, challenger, len(test)) if kind.REFERENCE_COLUMN else None
     return texts, predicted[:rows] if predicted is not None else None
