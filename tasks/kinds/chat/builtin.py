@@ -2,7 +2,7 @@
 some a follow-up that needs the turn before it.
 
 Deterministic for a seed. Each task's answer follows from its question by a rule a small decoder can learn in
-minutes (add two numbers, name the day after, reverse or sort a few words, count them, name an animal's sound), so
+minutes (add two digits, name the day after, reverse or sort a few words, count them, name an animal's sound), so
 a fine-tune beats its untuned base by far on exact match, and a wrong answer is plainly wrong.
 """
 
@@ -18,17 +18,25 @@ DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 WORDS = "red blue green apple river stone cloud lamp fox bread kite moon salt tree wolf door".split()
 SOUNDS = {"cat": "purrs", "dog": "barks", "owl": "hoots", "hen": "clucks", "goat": "bleats", "frog": "croaks",
           "cow": "moos", "duck": "quacks"}
+NAMES = "mia tom ava leo zoe sam ida max eva ben lily noah ruby otto nina hugo".split()
 SYSTEM = "you answer in as few words as you can."
 
 
 def add_numbers(rng: random.Random) -> tuple[str, str]:
-    a, b = rng.randrange(0, 50), rng.randrange(0, 50)
+    # One digit each: a byte-level tokenizer makes most two-digit numbers one token, and a small model cannot add
+    # tokens it has to memorise whole.
+    a, b = rng.randrange(0, 10), rng.randrange(0, 10)
     return f"what is {a} plus {b}?", str(a + b)
 
 
 def next_day(rng: random.Random) -> tuple[str, str]:
+    """Asked plainly or about two people meeting: hundreds of ways to ask a rule of seven answers."""
     day = rng.randrange(7)
-    return f"which day comes after {DAYS[day]}?", DAYS[(day + 1) % 7]
+    name, friend = rng.sample(NAMES, 2)
+    question = rng.choice((f"which day comes after {DAYS[day]}?",
+                           f"{name} met {friend} on {DAYS[day]}. which day came next?",
+                           f"{name} works on {DAYS[day]}. which day does {name} rest?"))
+    return question, DAYS[(day + 1) % 7]
 
 
 def reverse_words(rng: random.Random) -> tuple[str, str]:
@@ -47,8 +55,10 @@ def count_words(rng: random.Random) -> tuple[str, str]:
 
 
 def animal_sound(rng: random.Random) -> tuple[str, str]:
-    animal = rng.choice(sorted(SOUNDS))
-    return f"what does a {animal} do?", f"a {animal} {SOUNDS[animal]}."
+    animal, name = rng.choice(sorted(SOUNDS)), rng.choice(NAMES)
+    if rng.random() < 0.5:
+        return f"what does a {animal} do?", f"a {animal} {SOUNDS[animal]}."
+    return f"{name} has a {animal}. what does it do?", f"it {SOUNDS[animal]}."
 
 
 TASKS = (add_numbers, next_day, reverse_words, sort_words, count_words, animal_sound)
