@@ -24,9 +24,9 @@ def tuned(prefect_harness, tmp_path_factory):
 def test_a_tiny_decoder_learns_the_instructions_and_is_promoted_by_exact_match(tuned):
     root, result = tuned
     assert result.exit_code == 0, result.output
-    metrics = json.loads((root / "metrics/chat/eval.json").read_text())
+    metrics = json.loads((root / "metrics/eval.json").read_text())
     assert metrics["eval_exact_match"] >= 60 and metrics["eval_chrf"] >= 70, metrics
-    promotion = json.loads((root / "data/chat/promotion.json").read_text())
+    promotion = json.loads((root / "data/promotion.json").read_text())
     assert promotion["verdict"] == "promoted" and promotion["rule"]["primary_metric"] == "exact_match", promotion
     # promote asks the registered model the test prompts as evaluate did: the same answers, the same scores.
     for name in ("exact_match", "rougeL", "chrf"):
@@ -34,9 +34,9 @@ def test_a_tiny_decoder_learns_the_instructions_and_is_promoted_by_exact_match(t
     baseline = promotion["baseline"]
     assert "most common training answer" in baseline["name"] and baseline["beaten"], baseline
     assert baseline["metrics"]["exact_match"] < 15, baseline
-    samples = json.loads((root / "metrics/chat/samples.json").read_text())
+    samples = json.loads((root / "metrics/samples.json").read_text())
     assert samples and {"prompt", "answer", "reference"} <= set(samples[0]), samples[:1]
-    encoding = json.loads((root / "data/chat/tokenized/encoding.json").read_text())
+    encoding = json.loads((root / "data/tokenized/encoding.json").read_text())
     assert "<|im_start|>" in encoding["chat_template"], encoding
 
 
