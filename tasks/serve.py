@@ -47,7 +47,7 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
     batch = params.serve.batch
     batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0)) \
         if batch.max_size > 1 and not threads else None
-    return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher)
+    return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher, model)
 
 
 def build_app(params: Params, pinned: str | None = None):
@@ -116,6 +116,9 @@ def build_app(params: Params, pinned: str | None = None):
             return answer(503, {"error": str(error)})
         return answer(200, body, body["model_version"], body["route"])
 
+    from tasks.servers.openai_api import add_openai_routes
+
+    add_openai_routes(app, params, router.champion, answer)
     return app, router.champion
 
 

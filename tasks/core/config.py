@@ -521,6 +521,11 @@ class ServeParams(Section):
                                             "id, for `lmforge compare`.")
     canary: CanaryParams = CanaryParams()
     batch: BatchParams = BatchParams()
+    max_new_tokens: int = Field(256, ge=1, description="chat, causal_lm: the most tokens one answer may be asked for "
+                                                        "(an OpenAI request's max_tokens); more is refused with 400.")
+    max_prompt_tokens: int = Field(2048, ge=1, description="chat, causal_lm: the longest prompt (a conversation "
+                                                           "rendered with its template) served; longer is refused "
+                                                           "with 400.")
     workers: int = Field(1, ge=1, le=64, description="Server processes sharing the port, each following the champion "
                                                      "on its own and writing its own segments of the inference log.")
 

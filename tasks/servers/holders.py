@@ -23,6 +23,7 @@ class Served:
     tags: dict = field(default_factory=dict)
     direct: Callable[[list[str]], list[dict]] | None = None
     batcher: object | None = None
+    model: object | None = None  # the loaded python model: what OpenAI's routes ask to generate (its `complete`)
 
     def close(self) -> None:
         if self.batcher is not None:

@@ -66,3 +66,36 @@ def test_a_conversation_without_an_answer_stops_the_flow_with_one_sentence(tuned
     assert "1 of" in result.output and "has no assistant turn" in result.output, result.output
     assert "validate.policies.conversation: drop" in result.output, result.output
     assert len(registry(root).search_model_versions("name='test-chat'")) == before
+
+
+def test_the_openai_client_talks_to_lmforge_serve(tuned, monkeypatch):
+    """The official client, pointed at a real `lmforge serve` by base_url: chat, streamed chat, completions, models,
+    and a refusal it raises as OpenAI's own error."""
+    import openai
+
+    from tests.serving import serving
+
+    root, _ = tuned
+    monkeypatch.chdir(root)
+    with serving() as send:
+        client = openai.OpenAI(base_url=f"{send.base_url}/v1", api_key="unused", max_retries=0)
+        [model] = client.models.list().data
+        assert model.id == "test-chat", model
+        asked = [{"role": "user", "content": "which day comes after monday?"}]
+        chat = client.chat.completions.create(model="test-chat", messages=asked, temperature=0, max_tokens=8)
+        assert chat.choices[0].message.content == "tuesday" and chat.choices[0].finish_reason == "stop", chat
+        assert chat.usage.prompt_tokens > 5 and chat.usage.completion_tokens >= 1, chat.usage
+        stream = client.chat.completions.create(model="test-chat", messages=asked, temperature=0, stream=True)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "tuesday"
+        sampled = [client.chat.completions.create(model="test-chat", messages=asked, seed=5, temperature=1.5)
+                   .choices[0].message.content for _ in range(2)]
+        assert sampled[0] == sampled[1], sampled  # seeded: the same draw twice
+        cut = client.chat.completions.create(model="test-chat", messages=asked, temperature=0, max_tokens=1)
+        assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens == 1, cut
+        text = client.completions.create(model="test-chat", prompt=["<|im_start|>user\nwhat does a cow do?"],
+                                         max_tokens=4, temperature=0)
+        assert len(text.choices) == 1 and text.usage.completion_tokens <= 4, text
+        with pytest.raises(openai.BadRequestError, match="over this server's limit"):
+            client.chat.completions.create(model="test-chat", messages=asked, max_tokens=100000)
+        status, body = send(b'{"messages": [', "/v1/chat/completions")
+        assert status == 400 and "not JSON" in body["error"]["message"], body

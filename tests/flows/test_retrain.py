@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest
 
 from tasks.training.checkpoints import hash_weights
+from tests.serving import serving
 from tests.conftest import invoke, registry
 
 pytestmark = pytest.mark.flow
@@ -280,47 +280,6 @@ def test_the_new_champion_is_exported_and_predicts_on_each_backend(trained, monk
 
     with pytest.raises(LmforgeError, match="unknown"):
         model.predict(["fine"], params={"backend": "tflite"})
-
-
-@contextlib.contextmanager
-def serving(*options: str):
-    """`lmforge serve` as a user starts it, in the current folder; yields send(body, path) -> (status, JSON) once it
-    answers /ping, and stops it after."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.error
-    import urllib.request
-    from pathlib import Path
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([str(Path(sys.executable).with_name("lmforge")), "serve", "--port", str(port), *options],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-    def send(body: bytes, path: str = "/invocations", headers: dict | None = None) -> tuple[int, dict]:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body or None,
-                                         headers={"Content-Type": "application/json", **(headers or {})})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    try:
-        for _ in range(120):
-            try:
-                send(b"", "/ping")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert server.poll() is None, server.stdout.read()
-                time.sleep(0.5)
-        yield send
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_serve_answers_refuses_bad_requests_and_follows_the_champion(trained, monkeypatch):

@@ -50,5 +50,29 @@ class ChatModel(mlflow.pyfunc.PythonModel):
                             self.params.evaluate)
 
 
+    def complete(self, prompts: list, generation, max_prompt_tokens: int) -> list[dict]:
+        """OpenAI's requests: each prompt (a list of turns; a text for /v1/completions, continued as it is) answered
+        as `generation` (tasks.servers.openai_protocol.Generation) asks: its text, token counts and why it ended."""
+        from tasks.decoders.generate import answer_ids
+        from tasks.kinds.chat.template import encode_prompt
+        from tasks.servers.openai_protocol import OpenAIError, apply_stop, finish_reason
+
+        model, tokenizer = self.load_eager()
+        encoded = [encode_prompt(tokenizer, prompt) if isinstance(prompt, list) else
+                   tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+        if max(map(len, encoded)) > max_prompt_tokens:
+            raise OpenAIError(f"the prompt has {max(map(len, encoded))} tokens, over this server's limit of "
+                              f"{max_prompt_tokens} (serve.max_prompt_tokens)", "messages")
+        rows = answer_ids(model, tokenizer, encoded, generation.max_new_tokens, generation.temperature,
+                          generation.top_p, generation.seed)
+        answers = []
+        for prompt, row in zip(encoded, rows):
+            text, stopped = apply_stop(tokenizer.decode(row, skip_special_tokens=True).strip(), generation.stop)
+            tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if stopped else len(row)
+            answers.append({"text": text, "prompt_tokens": len(prompt), "completion_tokens": tokens,
+                            "finish_reason": finish_reason(stopped, len(row), generation.max_new_tokens)})
+        return answers
+
+
 def log_chat_model(model_dir: str | Path, pip_requirements: list[str]):
     return log_pyfunc(model_dir, pip_requirements, "chat_model.py", ["a question"], ["its answer"])
