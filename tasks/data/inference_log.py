@@ -35,10 +35,14 @@ def keep_input(text: str, how: str) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest() if how == "hash" else None
 
 
+GENERATION_KEYS = ("prompt_tokens", "completion_tokens", "ttft_ms")  # a generated answer's, else null
+
+
 def make_rows(texts: list[str], answers: list[dict], request_ids: list[str], context: dict, latency_ms: float,
               how: str) -> list[dict]:
     """One log row per input: when, which request, which model, how fast, what it answered and (as asked) what it
-    was asked. `context`: source, model_name, model_version, alias, backend."""
+    was asked; for a generated answer (OpenAI's routes) its token counts and time to its first token. `context`:
+    source, model_name, model_version, alias, backend."""
     now = time.time()
     rows = []
     for text, answer, request_id in zip(texts, answers, request_ids):
@@ -46,7 +50,8 @@ def make_rows(texts: list[str], answers: list[dict], request_ids: list[str], con
         score = answer.get("score")
         rows.append({"time": now, "request_id": request_id, **context, "latency_ms": float(latency_ms),
                      "output": None if output is None else str(output),
-                     "score": None if score is None else float(score), "input": keep_input(text, how)})
+                     "score": None if score is None else float(score), "input": keep_input(text, how),
+                     **{key: answer.get(key) for key in GENERATION_KEYS}})
     return rows
 
 

@@ -7,6 +7,9 @@ as server-sent events in OpenAI's chunk format, the answer sent once it is gener
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' `request: Request` annotation at run time.
+import json
+import time
+
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
 
@@ -18,7 +21,7 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
     from fastapi.responses import StreamingResponse
     from starlette.concurrency import run_in_threadpool as run_in_thread
 
-    from tasks.data.inference_log import new_request_ids
+    from tasks.data.inference_log import make_rows, new_request_ids
     from tasks.servers.openai_protocol import (OpenAIError, chat_chunk, chat_response, completion_response, error_body,
                                                event, models_list, read_request, usage)
 
@@ -46,11 +49,13 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
             refusal = OpenAIError(f"version {served.version} of {name} does not generate text through OpenAI's API "
                                   "(it serves chat models); send its requests to /invocations")
             return answer(400, error_body(refusal), served.version)
+        started = time.perf_counter()
         try:
             answers = await run_in_thread(complete, generation.prompts, generation, params.serve.max_prompt_tokens)
         except OpenAIError as error:
             return answer(400, error_body(error), served.version)
         request_id = new_request_ids(1)[0]
+        record(served, generation.prompts, answers, request_id, 1000 * (time.perf_counter() - started))
         counted = usage(sum(row["prompt_tokens"] for row in answers), sum(row["completion_tokens"] for row in answers))
         if generation.stream and chat:
             return StreamingResponse(stream_chat(request_id, answers[0], counted, generation.usage_in_stream),
@@ -65,9 +70,22 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
                                      headers={"X-Model-Version": served.version})
         return answer(200, body, served.version)
 
-    def stream_chat(request_id: str, found: dict, counted: dict, with_usage: bool):
-        import time
+    def record(served, prompts: list, answers: list[dict], request_id: str, latency_ms: float) -> None:
+        """The inference log's rows of a request (one per prompt, sharing its id): the prompt as a client sent it
+        (a conversation as the JSON of its turns), the answer, its tokens; answered whole, so its first token came
+        with the last."""
+        log = app.state.log
+        if log is None:
+            return
+        texts = [prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False) for prompt in prompts]
+        rows = [{"output": row["text"], "prompt_tokens": row["prompt_tokens"],
+                 "completion_tokens": row["completion_tokens"], "ttft_ms": latency_ms} for row in answers]
+        context = {"source": "serve", "model_name": name, "model_version": served.version,
+                   "alias": params.registry.champion_alias, "backend": served.backend, "role": "champion",
+                   "champion_version": served.version, "challenger_version": None}
+        log.record(make_rows(texts, rows, [request_id] * len(texts), context, latency_ms, params.monitor.log_inputs))
 
+    def stream_chat(request_id: str, found: dict, counted: dict, with_usage: bool):
         created = int(time.time())
         yield chat_chunk(request_id, name, {"role": "assistant", "content": ""}, None, created)
         yield chat_chunk(request_id, name, {"content": found["text"]}, None, created)

@@ -99,3 +99,13 @@ def test_the_openai_client_talks_to_lmforge_serve(tuned, monkeypatch):
             client.chat.completions.create(model="test-chat", messages=asked, max_tokens=100000)
         status, body = send(b'{"messages": [', "/v1/chat/completions")
         assert status == 400 and "not JSON" in body["error"]["message"], body
+    # What the champion answered through OpenAI's routes is in the inference log, as /invocations answers are: the
+    # conversation as the JSON of its turns, the answer, its tokens and the time to its first token.
+    from tasks.data.inference_log import read_log
+
+    logged = read_log(root / "data/inference")
+    generated = logged[logged["completion_tokens"].notna()]
+    assert len(generated) >= 6 and (generated["output"] == "tuesday").any(), generated
+    asked = generated["input"].str.contains('"content": "which day comes after monday?"', regex=False)
+    assert asked.any(), generated["input"]
+    assert (generated["prompt_tokens"] > 5).all() and (generated["ttft_ms"] > 0).all(), generated
