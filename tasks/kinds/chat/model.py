@@ -37,7 +37,8 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         if backend != "eager":
             from tasks.core.errors import LmforgeError
 
-            raise LmforgeError(f"a chat model has no {backend} export; it is served by eager PyTorch (--backend eager).")
+            raise LmforgeError(f"a chat model has no {backend} export; it is served by eager PyTorch "
+                               "(--backend eager).")
         return self.load_eager()
 
     # A DataFrame hint, as the other kinds': MLflow then keeps the logged signature with its backend parameter.
