@@ -114,10 +114,10 @@ def generate_texts(model, tokenizer, prompts: list[str], settings: EvaluateParam
 
 
 def answer_ids(model, tokenizer, encoded: list[list[int]], max_new_tokens: int, temperature: float = 0.0,
-               top_p: float = 1.0, seed: int | None = None) -> list[list[int]]:
+               top_p: float = 1.0, seed: int | None = None, streamer=None) -> list[list[int]]:
     """Each encoded prompt's generated ids up to its end-of-text token (excluded), as one request asks for them:
     greedy at temperature 0, else sampled with temperature and top_p (seeded when `seed` is given, so repeatable).
-    The prompts of a request form one left-padded batch."""
+    The prompts of a request form one left-padded batch; `streamer` (one prompt) receives the tokens as written."""
     import torch
 
     if seed is not None:
@@ -129,6 +129,7 @@ def answer_ids(model, tokenizer, encoded: list[list[int]], max_new_tokens: int, 
         dict(do_sample=False)
     with torch.inference_mode():
         out = model.generate(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), max_new_tokens=new,
-                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **options)
+                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                             streamer=streamer, **options)
     rows = out[:, ids.shape[1]:].tolist()
     return [row[:row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row for row in rows]

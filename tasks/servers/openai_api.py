@@ -2,8 +2,9 @@
 MLflow's `/invocations`, answered by the champion the server follows (a model whose python model can `complete`).
 
 The requests are read and the answers written by tasks/servers/openai_protocol.py; generation runs in a worker
-thread, so /ping and the parsing of other requests go on meanwhile. A streamed request (`stream: true`) is answered
-as server-sent events in OpenAI's chunk format, the answer sent once it is generated.
+thread, so /ping and the parsing of other requests go on meanwhile. A streamed chat request (`stream: true`) is
+answered as server-sent events in OpenAI's chunk format, each piece as the model writes it (a model without a
+`stream` of its own, and a streamed completion, are sent whole once generated).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' `request: Request` annotation at run time.
@@ -45,6 +46,8 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
         except LmforgeError as error:
             return answer(503, {"error": {"message": str(error), "type": "server_error"}})
         complete = getattr(served.model, "complete", None)
+        if generation.stream and chat and hasattr(served.model, "stream"):
+            return await stream_answer(served, generation)
         if complete is None:
             refusal = OpenAIError(f"version {served.version} of {name} does not generate text through OpenAI's API "
                                   "(it serves chat models); send its requests to /invocations")
@@ -79,11 +82,42 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
             return
         texts = [prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False) for prompt in prompts]
         rows = [{"output": row["text"], "prompt_tokens": row["prompt_tokens"],
-                 "completion_tokens": row["completion_tokens"], "ttft_ms": latency_ms} for row in answers]
+                 "completion_tokens": row["completion_tokens"], "ttft_ms": row.get("ttft_ms", latency_ms)}
+                for row in answers]
         context = {"source": "serve", "model_name": name, "model_version": served.version,
                    "alias": params.registry.champion_alias, "backend": served.backend, "role": "champion",
                    "champion_version": served.version, "challenger_version": None}
         log.record(make_rows(texts, rows, [request_id] * len(texts), context, latency_ms, params.monitor.log_inputs))
+
+    async def stream_answer(served, generation):
+        """The answer's pieces as OpenAI's chunks while the model writes them; the prompt is checked (and a 400
+        answered) before the first byte is sent, since after it the status is fixed."""
+        started = time.perf_counter()
+        pieces = served.model.stream(generation.prompts[0], generation, params.serve.max_prompt_tokens)
+        try:
+            first = await run_in_thread(next, pieces)
+        except OpenAIError as error:
+            return answer(400, error_body(error), served.version)
+        ttft = 1000 * (time.perf_counter() - started)
+        request_id = new_request_ids(1)[0]
+
+        def events():
+            created = int(time.time())
+            yield chat_chunk(request_id, name, {"role": "assistant", "content": ""}, None, created)
+            found = first
+            while isinstance(found, str):
+                yield chat_chunk(request_id, name, {"content": found}, None, created)
+                found = next(pieces)
+            yield chat_chunk(request_id, name, {}, found["finish_reason"], created)
+            counted = usage(found["prompt_tokens"], found["completion_tokens"])
+            if generation.usage_in_stream:
+                yield event({"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk", "created": created,
+                             "model": name, "choices": [], "usage": counted})
+            yield event("[DONE]")
+            record(served, generation.prompts, [found | {"ttft_ms": ttft}], request_id,
+                   1000 * (time.perf_counter() - started))
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"X-Model-Version": served.version})
 
     def stream_chat(request_id: str, found: dict, counted: dict, with_usage: bool):
         created = int(time.time())

@@ -87,6 +87,17 @@ def test_the_openai_client_talks_to_lmforge_serve(tuned, monkeypatch):
         assert chat.usage.prompt_tokens > 5 and chat.usage.completion_tokens >= 1, chat.usage
         stream = client.chat.completions.create(model="test-chat", messages=asked, temperature=0, stream=True)
         assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "tuesday"
+        # Streamed as it is written: a longer answer comes in several pieces, which make the greedy answer.
+        longer = [{"role": "user", "content": "reverse these words: red blue green"}]
+        whole = client.chat.completions.create(model="test-chat", messages=longer, temperature=0).choices[0]
+        pieces = [chunk.choices[0].delta.content for chunk in client.chat.completions.create(
+            model="test-chat", messages=longer, temperature=0, stream=True,
+            stream_options={"include_usage": True}) if chunk.choices and chunk.choices[0].delta.content]
+        assert len(pieces) >= 2 and "".join(pieces) == whole.message.content, (pieces, whole)
+        stopped = client.chat.completions.create(model="test-chat", messages=longer, temperature=0, stream=True,
+                                                 stop=[" "])
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stopped if chunk.choices) == \
+            whole.message.content.split(" ")[0]
         sampled = [client.chat.completions.create(model="test-chat", messages=asked, seed=5, temperature=1.5)
                    .choices[0].message.content for _ in range(2)]
         assert sampled[0] == sampled[1], sampled  # seeded: the same draw twice

@@ -75,5 +75,49 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         return answers
 
 
+    def stream(self, turns: list, generation, max_prompt_tokens: int):
+        """One request's answer as it is written: yields pieces of text (a stop sequence and what follows it held
+        back), then a last dict with the token counts and why it ended (as `complete` returns them)."""
+        import threading
+
+        from transformers import TextIteratorStreamer
+
+        from tasks.decoders.generate import answer_ids
+        from tasks.kinds.chat.template import encode_prompt
+        from tasks.servers.openai_protocol import OpenAIError, apply_stop, finish_reason
+
+        model, tokenizer = self.load_eager()
+        encoded = encode_prompt(tokenizer, turns) if isinstance(turns, list) else \
+            tokenizer(turns, add_special_tokens=False)["input_ids"]
+        if len(encoded) > max_prompt_tokens:
+            raise OpenAIError(f"the prompt has {len(encoded)} tokens, over this server's limit of {max_prompt_tokens} "
+                              "(serve.max_prompt_tokens)", "messages")
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        found: dict = {}
+        worker = threading.Thread(target=lambda: found.setdefault("rows", answer_ids(
+            model, tokenizer, [encoded], generation.max_new_tokens, generation.temperature, generation.top_p,
+            generation.seed, streamer)), daemon=True)
+        worker.start()
+        held = max((len(stop) for stop in generation.stop), default=1) - 1  # a stop's start may still be unseen
+        text, sent, stopped = "", 0, False
+        for piece in streamer:
+            text += piece
+            cut, stopped = apply_stop(text.lstrip(), generation.stop)
+            safe = len(cut) if stopped else max(len(cut) - held, sent)
+            if safe > sent:
+                yield cut[sent:safe]
+                sent = safe
+            if stopped:
+                break
+        worker.join()
+        cut, stopped = apply_stop(text.strip(), generation.stop)
+        if len(cut) > sent:
+            yield cut[sent:]
+        row = found.get("rows", [[]])[0]
+        tokens = len(tokenizer(cut, add_special_tokens=False)["input_ids"]) if stopped else len(row)
+        yield {"prompt_tokens": len(encoded), "completion_tokens": tokens, "text": cut,
+               "finish_reason": finish_reason(stopped, len(row), generation.max_new_tokens)}
+
+
 def log_chat_model(model_dir: str | Path, pip_requirements: list[str]):
     return log_pyfunc(model_dir, pip_requirements, "chat_model.py", ["a question"], ["its answer"])
