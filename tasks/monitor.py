@@ -35,6 +35,7 @@ def read_reference(params: Params, version) -> list[str]:
     import pandas as pd
 
     from tasks.data.versioning import find_version_file
+    from tasks.feedback import input_columns
     from tasks.kinds import get_kind
     from tasks.registry.pyfunc import INPUT_SEPARATOR
 
@@ -43,9 +44,8 @@ def read_reference(params: Params, version) -> list[str]:
         raise LmforgeError(f"version {version.version} of {version.name} has no data_version tag, so there is no "
                            "reference data to compare with; promote a version lmforge trained.")
     frame = pd.read_parquet(find_version_file(data_version, "test.parquet"))
-    kind = get_kind(params.task)
-    columns = [key.removesuffix("_column") for key in kind.INPUT_KEYS]  # a data version's own names, not the source's
-    return kind.reference_inputs(frame[columns].fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist())
+    columns = input_columns(params.task)  # a data version's own names, not the source's
+    return get_kind(params.task).reference_inputs(frame[columns].fillna("").astype(str).agg(INPUT_SEPARATOR.join, axis=1).tolist())
 
 
 def answer_reference(params: Params, version, texts: list[str]):

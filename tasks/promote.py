@@ -134,12 +134,13 @@ def check_serving_of(params: Params, challenger: ModelVersion) -> dict | None:
 def canned_requests(params: Params, challenger: ModelVersion) -> tuple[list[str], list[str] | None]:
     """The first rows of the test split as a client would send them, and the challenger's own outputs on them (from
     evaluate's predictions), when the kind's outputs can be compared."""
+    from tasks.feedback import input_columns
     from tasks.registry.predictions import read_predictions
     from tasks.registry.pyfunc import INPUT_SEPARATOR
 
     test = pd.read_parquet(Path(params.paths.validated) / "test.parquet")
     kind = get_kind(params.task)
-    columns = [key.removesuffix("_column") for key in kind.INPUT_KEYS]
+    columns = input_columns(params.task)
     rows = min(params.promote.serving_check.rows, len(test))
     # As requests look: a language model is sent a prompt, a chat model a conversation without its last answer.
     texts = kind.reference_inputs([INPUT_SEPARATOR.join(str(row[c]) for c in columns)
