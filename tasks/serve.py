@@ -91,6 +91,7 @@ def build_app(params: Params, pinned: str | None = None):
                             "worker": os.getpid(),
                             "log": log.status() if log else None,
                             "batching": champion.batcher.status() if champion.batcher else None,
+                            "generation": champion.generating().status() if champion.generating() else None,
                             "challenger": router.status() if router.challenger else None}, champion.version)
 
     @app.post("/invocations")

@@ -28,6 +28,12 @@ class Served:
     def close(self) -> None:
         if self.batcher is not None:
             self.batcher.close()
+        if self.generating() is not None:
+            self.generating().close()
+
+    def generating(self):
+        """The continuous batcher of a model that writes answers (OpenAI's routes), once it started."""
+        return getattr(self.model, "batcher", None)
 
 
 # (params, a registry ModelVersion, ONNX threads or None) -> Served: the serve step's, which knows the task kinds.

@@ -101,21 +101,24 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
         ttft = 1000 * (time.perf_counter() - started)
         request_id = new_request_ids(1)[0]
 
-        def events():
+        async def events():
             created = int(time.time())
-            yield chat_chunk(request_id, name, {"role": "assistant", "content": ""}, None, created)
-            found = first
-            while isinstance(found, str):
-                yield chat_chunk(request_id, name, {"content": found}, None, created)
-                found = next(pieces)
-            yield chat_chunk(request_id, name, {}, found["finish_reason"], created)
-            counted = usage(found["prompt_tokens"], found["completion_tokens"])
-            if generation.usage_in_stream:
-                yield event({"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk", "created": created,
-                             "model": name, "choices": [], "usage": counted})
-            yield event("[DONE]")
-            record(served, generation.prompts, [found | {"ttft_ms": ttft}], request_id,
-                   1000 * (time.perf_counter() - started))
+            try:
+                yield chat_chunk(request_id, name, {"role": "assistant", "content": ""}, None, created)
+                found = first
+                while isinstance(found, str):
+                    yield chat_chunk(request_id, name, {"content": found}, None, created)
+                    found = await run_in_thread(next, pieces)
+                yield chat_chunk(request_id, name, {}, found["finish_reason"], created)
+                counted = usage(found["prompt_tokens"], found["completion_tokens"])
+                if generation.usage_in_stream:
+                    yield event({"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk",
+                                 "created": created, "model": name, "choices": [], "usage": counted})
+                yield event("[DONE]")
+                record(served, generation.prompts, [found | {"ttft_ms": ttft}], request_id,
+                       1000 * (time.perf_counter() - started))
+            finally:  # the client gone mid-answer (the server cancels this generator): its row is freed
+                pieces.close()
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"X-Model-Version": served.version})
 
