@@ -41,16 +41,18 @@ def export_dir(params: Params) -> Path:
 def export_model(params: Params, model_dir: str | Path, test) -> dict:
     """The pure core: the task kind's exports under export_dir(params), each checked for parity on the test split's
     rows (a DataFrame of them); the record is also parity.json."""
+    from tasks.decoders.adapters import merged_folder
     from tasks.training.tokenizer_io import copy_tokenizers
 
     out = export_dir(params)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    for name in COPIED:
-        if (Path(model_dir) / name).is_file():
-            shutil.copy2(Path(model_dir) / name, out / name)
-    copy_tokenizers(model_dir, out)
-    record = get_kind(params.task).export_model(params, model_dir, out, test, describe_error)
+    with merged_folder(model_dir) as model_dir:  # a LoRA adapter kept apart is exported merged into its base
+        for name in COPIED:
+            if (Path(model_dir) / name).is_file():
+                shutil.copy2(Path(model_dir) / name, out / name)
+        copy_tokenizers(model_dir, out)
+        record = get_kind(params.task).export_model(params, model_dir, out, test, describe_error)
     # parity.json: each backend's verdict; how fast it ran here and now goes to the run record (and the tags).
     split = {backend: split_facts(result, TIMINGS) if isinstance(result, dict) else (result, {})
              for backend, result in record.items()}

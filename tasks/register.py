@@ -76,13 +76,14 @@ def read_registered(params: Params) -> ModelVersion:
 
 def read_model_tags(model_dir: str | Path) -> dict[str, str]:
     """The weights' digest and the training environment's fingerprint (env_* tags), from the model folder's record
-    (none in older ones)."""
+    (none in older ones); a LoRA adapter's base (lora_base)."""
+    from tasks.decoders.adapters import base_tags
     from tasks.training.checkpoints import WEIGHTS_KEY, read_model_meta
     from tasks.training.environment import environment_tags
 
     meta = read_model_meta(model_dir, missing_ok=True)
     weights = {WEIGHTS_KEY: meta[WEIGHTS_KEY]} if meta.get(WEIGHTS_KEY) else {}
-    return weights | environment_tags(meta.get("environment", {}))
+    return weights | environment_tags(meta.get("environment", {})) | base_tags(model_dir)
 
 
 @step

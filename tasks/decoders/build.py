@@ -4,7 +4,6 @@ tokenizer, optionally wrapped with LoRA (PEFT); and saving it so that AutoModelF
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from tasks.core.config import LoraParams, Params
@@ -77,13 +76,15 @@ def attach_lora(model, lora: LoraParams):
 
 
 def save_decoder(trainer, out: Path) -> None:
-    """The trained model in `out`, loadable by AutoModelForCausalLM.from_pretrained(out) in every case:
+    """The trained model in `out`:
 
     - no LoRA: the whole model (safetensors);
     - LoRA, merge: the adapter merged into the weights, saved as a plain model;
-    - LoRA, no merge: the base checkpoint's files copied in, with adapter_model.safetensors and adapter_config.json
-      beside them; transformers (with peft installed) loads a folder holding both as the base plus the adapter,
-      and the folder stands alone, as a registered model must (the base folder may be gone where it is served)."""
+    - LoRA, no merge: the adapter alone (adapter_model.safetensors, adapter_config.json) and lmforge_base.json naming
+      its base (tasks/decoders/adapters.py), which load_decoder finds again; token embeddings the chat template's
+      markers added to the base are saved with the adapter."""
+    from tasks.decoders.adapters import write_base
+
     merge = getattr(trainer, LORA_MERGE_ATTR, None)
     out.mkdir(parents=True, exist_ok=True)
     if merge is None:
@@ -95,14 +96,7 @@ def save_decoder(trainer, out: Path) -> None:
         model.merge_and_unload().float().save_pretrained(str(out), safe_serialization=True)
         return
     base = Path(model.peft_config["default"].base_model_name_or_path)
-    for path in base.iterdir():
-        if path.is_file() and (path.suffix == ".safetensors" or path.name in (
-                "config.json", "generation_config.json", "model.safetensors.index.json")):
-            shutil.copy2(path, out / path.name)
-    model.save_pretrained(str(out), safe_serialization=True)
-    # transformers loads the base from the copy here; peft's AutoPeftModelForCausalLM follows this path instead, so
-    # it is made absolute (a relative model.pretrained would depend on the folder a later process starts in).
-    config_path = out / "adapter_config.json"
-    config = json.loads(config_path.read_text())
-    config["base_model_name_or_path"] = str(base.resolve())
-    config_path.write_text(json.dumps(config, indent=2))
+    base_vocab = json.loads((base / "config.json").read_text()).get("vocab_size")
+    vocab = model.get_input_embeddings().num_embeddings
+    model.save_pretrained(str(out), safe_serialization=True, save_embedding_layers=vocab != base_vocab)
+    write_base(out, base, vocab)

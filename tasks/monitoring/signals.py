@@ -80,8 +80,11 @@ def load_generator(folder: str | Path):
     model that does not generate text (a classifier, a span extractor)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
+    from tasks.decoders.adapters import is_adapter_folder, load_decoder
     from tasks.training.loading import load_trained, trusts_code
 
+    if is_adapter_folder(folder):
+        return load_decoder(folder), False
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trusts_code(folder))
     if config.is_encoder_decoder:
         return load_trained(AutoModelForSeq2SeqLM, folder), True

@@ -54,7 +54,7 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
             return answer(400, error_body(refusal), served.version)
         started = time.perf_counter()
         try:
-            answers = await run_in_thread(complete, generation.prompts, generation, params.serve.max_prompt_tokens)
+            answers = await run_in_thread(complete, generation.prompts, generation, params.serve)
         except OpenAIError as error:
             return answer(400, error_body(error), served.version)
         request_id = new_request_ids(1)[0]
@@ -93,7 +93,7 @@ def add_openai_routes(app, params: Params, champion, answer) -> None:
         """The answer's pieces as OpenAI's chunks while the model writes them; the prompt is checked (and a 400
         answered) before the first byte is sent, since after it the status is fixed."""
         started = time.perf_counter()
-        pieces = served.model.stream(generation.prompts[0], generation, params.serve.max_prompt_tokens)
+        pieces = served.model.stream(generation.prompts[0], generation, params.serve)
         try:
             first = await run_in_thread(next, pieces)
         except OpenAIError as error:

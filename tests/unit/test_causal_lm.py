@@ -216,7 +216,10 @@ def test_lora_fine_tune_lowers_validation_perplexity_merged_or_kept_apart(root):
 
     setattr(trainer, LORA_MERGE_ATTR, False)  # kept apart first: merging changes the trainer's model in place
     causal_lm.save_model(trainer, root / "adapter")
-    assert {"adapter_model.safetensors", "adapter_config.json", "config.json"} <= {p.name for p in (root / "adapter").iterdir()}
+    trainer.processing_class.save_pretrained(str(root / "adapter"))  # as train does beside every model
+    kept_files = {p.name for p in (root / "adapter").iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "lmforge_base.json"} <= kept_files
+    assert "model.safetensors" not in kept_files  # the adapter alone: its base is named, not copied
     kept = perplexity_of(*score_blocks(load_causal_lm(root / "adapter")[0], validation, 32))[1]
 
     setattr(trainer, LORA_MERGE_ATTR, True)

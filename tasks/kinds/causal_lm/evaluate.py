@@ -11,15 +11,13 @@ from tasks.core.config import Params
 
 
 def load_causal_lm(folder: str | Path):
-    """(model in eval mode, tokenizer) of a model folder: a plain or merged model, or base files plus a LoRA adapter
-    (transformers applies an adapter it finds beside the base's config.json)."""
-    from transformers import AutoModelForCausalLM
-
-    from tasks.training.loading import load_trained, load_trained_tokenizer
-
+    """(model in eval mode, tokenizer) of a model folder: a plain or merged model, or a LoRA adapter applied to the
+    base it names (tasks/decoders/adapters.py)."""
+    from tasks.decoders.adapters import load_decoder
     from tasks.kinds.causal_lm.tokenize import prepare_tokenizer
+    from tasks.training.loading import load_trained_tokenizer
 
-    model = load_trained(AutoModelForCausalLM, folder)
+    model = load_decoder(folder)
     return model, prepare_tokenizer(load_trained_tokenizer(folder))
 
 

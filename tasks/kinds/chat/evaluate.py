@@ -14,14 +14,13 @@ from tasks.core.config import EvaluateParams, Params
 
 def load_chat_model(folder: str | Path):
     """(model in eval mode, tokenizer with its chat template) of a model folder."""
-    from transformers import AutoModelForCausalLM
-
-    from tasks.training.loading import load_trained, load_trained_tokenizer
+    from tasks.decoders.adapters import load_decoder
+    from tasks.training.loading import load_trained_tokenizer
 
     tokenizer = load_trained_tokenizer(folder)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return load_trained(AutoModelForCausalLM, folder), tokenizer
+    return load_decoder(folder), tokenizer
 
 
 def answer_loss(model, rows: list[dict], batch_size: int, pad_id: int) -> tuple[float, int]:

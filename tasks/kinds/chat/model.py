@@ -50,19 +50,19 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         return answer_turns(model, tokenizer, [read_turns(text) for text in read_texts(model_input)],
                             self.params.evaluate)
 
-    def open_batcher(self):
+    def open_batcher(self, max_rows: int):
         """The continuous batcher that writes the OpenAI routes' answers (tasks/decoders/batching.py), started on
-        the first request: up to serve.batch.max_size answers advance together."""
+        the first request: up to `max_rows` answers (the server's serve.batch.max_size) advance together."""
         if getattr(self, "batcher", None) is None:
             from tasks.decoders.batching import DecodeBatcher
             from tasks.decoders.generate import position_limit
 
             model, tokenizer = self.load_eager()
             self.batcher = DecodeBatcher(model, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                                         self.params.serve.batch.max_size, position_limit(model.config.to_dict()))
+                                         max_rows, position_limit(model.config.to_dict()))
         return self.batcher
 
-    def start(self, prompts: list, generation, max_prompt_tokens: int) -> list:
+    def start(self, prompts: list, generation, serve) -> list:
         """Each prompt (a list of turns; a text for /v1/completions, continued as it is) encoded, its length
         checked, and its answer started on the batcher: [(prompt ids, job)]."""
         from tasks.kinds.chat.template import encode_prompt
@@ -71,28 +71,28 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         _, tokenizer = self.load_eager()
         encoded = [encode_prompt(tokenizer, prompt) if isinstance(prompt, list) else
                    tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
-        if max(map(len, encoded)) > max_prompt_tokens:
+        if max(map(len, encoded)) > serve.max_prompt_tokens:
             raise OpenAIError(f"the prompt has {max(map(len, encoded))} tokens, over this server's limit of "
-                              f"{max_prompt_tokens} (serve.max_prompt_tokens)", "messages")
-        batcher = self.open_batcher()
+                              f"{serve.max_prompt_tokens} (serve.max_prompt_tokens)", "messages")
+        batcher = self.open_batcher(serve.batch.max_size)
         return [(ids, batcher.submit(ids, generation.max_new_tokens, generation.temperature, generation.top_p,
                                      generation.seed)) for ids in encoded]
 
-    def complete(self, prompts: list, generation, max_prompt_tokens: int) -> list[dict]:
-        """OpenAI's requests: each prompt answered as `generation` (tasks.servers.openai_protocol.Generation) asks:
-        its text, token counts and why it ended."""
+    def complete(self, prompts: list, generation, serve) -> list[dict]:
+        """OpenAI's requests: each prompt answered as `generation` (tasks.servers.openai_protocol.Generation) asks,
+        within the server's limits (`serve`, its ServeParams): its text, token counts and why it ended."""
         _, tokenizer = self.load_eager()
         return [ending(tokenizer, ids, job.result(), tokenizer.decode(job.result(), skip_special_tokens=True),
-                       generation) for ids, job in self.start(prompts, generation, max_prompt_tokens)]
+                       generation) for ids, job in self.start(prompts, generation, serve)]
 
-    def stream(self, turns: list, generation, max_prompt_tokens: int):
+    def stream(self, turns: list, generation, serve):
         """One request's answer as it is written: yields pieces of text (a stop sequence and what follows it held
         back), then a last dict with the token counts and why it ended (as `complete` returns them). Closing the
         generator early (its client gone) ends the answer and frees its row."""
         from tasks.servers.openai_protocol import apply_stop
 
         _, tokenizer = self.load_eager()
-        [(ids, job)] = self.start([turns], generation, max_prompt_tokens)
+        [(ids, job)] = self.start([turns], generation, serve)
         held = max((len(stop) for stop in generation.stop), default=1) - 1  # a stop's start may still be unseen
         written, sent = [], 0
         try:
