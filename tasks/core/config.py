@@ -337,8 +337,9 @@ class LoraParams(Section):
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | None = Field(None, description="Module names to adapt; null: PEFT's default for the "
                                                                "architecture (GPT-2: c_attn).")
-    merge: bool = Field(True, description="Merge the adapter into the weights when saving; false keeps it apart "
-                                          "(adapter_model.safetensors beside the base checkpoint's files).")
+    merge: bool = Field(False, description="Merge the adapter into the base's weights and register the whole model; "
+                                           "false registers the adapter alone, naming its base (Hub id at its commit, "
+                                           "or folder and weights' SHA-256); exports are merged either way.")
 
 
 class TrainParams(Section):
