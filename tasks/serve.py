@@ -119,7 +119,7 @@ def build_app(params: Params, pinned: str | None = None):
 
     from tasks.servers.openai_api import add_openai_routes
 
-    add_openai_routes(app, params, router.champion, answer)
+    add_openai_routes(app, params, router, answer)
     return app, router.champion
 
 

@@ -146,6 +146,11 @@ def chat_chunk(request_id: str, model: str, delta: dict, reason: str | None, cre
                   "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]})
 
 
+def completion_chunk(request_id: str, model: str, text: str, reason: str | None, created: int) -> str:
+    return event({"id": f"cmpl-{request_id}", "object": "text_completion", "created": created, "model": model,
+                  "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": reason}]})
+
+
 def error_body(error: OpenAIError) -> dict:
     return {"error": {"message": str(error), "type": "invalid_request_error", "param": error.param, "code": None}}
 

@@ -21,10 +21,11 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 
+from tasks.decoders.serving import WritesAnswers
 from tasks.registry.pyfunc import BACKEND_PARAM, log_pyfunc, read_model_folder, read_texts
 
 
-class LanguageModel(mlflow.pyfunc.PythonModel):
+class LanguageModel(WritesAnswers, mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         self.folder, self.run_id, self.params = read_model_folder(context)
         self.loaded = None
@@ -59,6 +60,12 @@ class LanguageModel(mlflow.pyfunc.PythonModel):
     # backend parameter) stands; from a list[str] hint it inferred one without parameters and dropped the backend.
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[str]:
         return self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")(read_texts(model_input))
+
+    def encode_request(self, tokenizer, prompt) -> list[int]:
+        """OpenAI's prompt as training saw text: after an EOS; a conversation (a language model has no chat
+        template) as its turns' contents, one per line, continued."""
+        text = prompt if isinstance(prompt, str) else "\n".join(turn["content"] for turn in prompt)
+        return [tokenizer.eos_token_id] + tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def score_texts(self, texts: list[str]):
         """(summed negative log-likelihoods, predicted token counts), arrays with one value per text, scored in the
