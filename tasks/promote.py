@@ -43,7 +43,8 @@ def judge_challenger(params: Params, challenger: ModelVersion, data_version: str
     metrics, significance_of, outputs = kind.score_models(params, test, uris, reused)
     significance = None if current is None or rule.significance.test == "none" else significance_of(params.project.seed)
     slices, slice_failures = score_slices(params, kind, test, outputs) if rule.slices else ([], [])
-    baseline = judge_baseline(rule, metrics["challenger"], score_baseline(params, kind, test))
+    baseline = judge_baseline(rule, metrics["challenger"], score_baseline(params, kind, test),
+                              outputs.get("challenger"), params.project.seed)
     verdict = apply_slices(decide(rule, metrics["challenger"], metrics.get("champion"), significance, baseline), rule,
                            slices, slice_failures)
     return {"kind": "automatic", "model_name": name, "data_version": data_version, "test_rows": len(test),

@@ -46,3 +46,15 @@ def serving(*options: str):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def wait_for_challenger(send, version: str) -> dict:
+    """/ping once the server has loaded the challenger (it loads in the background, after the champion)."""
+    import time
+
+    for _ in range(120):
+        status, ping = send(b"", "/ping")
+        if status == 200 and (ping["challenger"] or {}).get("version") == version:
+            return ping
+        time.sleep(0.5)
+    raise AssertionError(f"the challenger never loaded: {ping}")

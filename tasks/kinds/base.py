@@ -77,10 +77,12 @@ class TaskKind(Protocol):
         """Promotion: metrics of each model (by role) on the test rows, the significance check for a seed, and each
         model's outputs on the rows (by role; empty when they cannot be scored row by row) for the slice gate."""
 
-    def baseline_metrics(self, params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    def baseline_metrics(self, params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple:
         """Promotion: the kind's trivial baseline (learnt from `train` where it learns anything) scored on the test
         rows with the metric code score_models uses: (what it is, as a reason names it; its metrics, the primary
-        one among them). The gate refuses a model that does not beat it (promote.beat_baseline)."""
+        one among them[; its paired test against the challenger's outputs, `(outputs, seed) -> record`, for a
+        baseline worth a significance test]). The gate refuses a model that does not beat it
+        (promote.beat_baseline)."""
 
     def row_scorers(self, params: Params, model_dir: str | Path, test: pd.DataFrame,
                     predicted: list[str]) -> dict[str, Callable]:

@@ -18,23 +18,35 @@ def first_sentence(text: str) -> str:
     return text[:match.start() + 1].strip() if match else text
 
 
-def judge_baseline(rule: PromoteParams, challenger: dict[str, float],
-                   baseline: tuple[str, dict[str, float]] | None) -> dict:
+def judge_baseline(rule: PromoteParams, challenger: dict[str, float], baseline: tuple | None,
+                   answers: list | None = None, seed: int = 0) -> dict:
     """The decision's record of the baseline: its name and metrics, and whether the challenger beats it strictly on
     the primary metric (downwards for a metric in LOWER_IS_BETTER), with the reason the verdict gives.
-    An equal score does not beat it: a model no better than the obvious has learnt nothing the gate can see."""
+    An equal score does not beat it: a model no better than the obvious has learnt nothing the gate can see.
+
+    A baseline scored answer by answer (chat's untuned base model) brings a third element, its paired test against
+    the challenger's `answers` on the same rows: then beating it also takes the rule's significance test."""
     if not rule.beat_baseline or baseline is None:
         return {"checked": False, "reason": "promote.beat_baseline is false" if not rule.beat_baseline
                 else "no baseline was scored"}
-    name, metrics = baseline
+    name, metrics, *paired = baseline
     primary = rule.primary_metric
     ours, theirs = challenger[primary], metrics[primary]
     lower = primary in LOWER_IS_BETTER
     beaten = ours < theirs if lower else ours > theirs
-    sign = {(True, True): "<", (True, False): ">=", (False, True): ">", (False, False): "<="}[(lower, beaten)]
+    significance = None
+    if paired and answers is not None and rule.significance.test != "none":
+        from tasks.registry.promotion_rule import describe_significance
+
+        significance = paired[0](answers, seed)
+        beaten = beaten and significance["passed"]
+    sign = {(True, True): "<", (True, False): ">=", (False, True): ">", (False, False): "<="}[
+        (lower, ours < theirs if lower else ours > theirs)]
     reason = f"{'beats' if beaten else 'does not beat'} the baseline ({name}): {primary} {ours:.4f} {sign} {theirs:.4f}"
+    if significance:
+        reason += f", {describe_significance(significance)}"
     return {"checked": True, "name": name, "primary_metric": primary, "metrics": metrics, "beaten": beaten,
-            "reason": reason}
+            "reason": reason, "significance": significance}
 
 
 def describe_baseline(record: dict | None) -> str:

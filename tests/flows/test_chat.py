@@ -5,6 +5,7 @@ beats the most common answer by far, is promoted by exact match, and answers a p
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,63 @@ def test_the_openai_client_talks_to_lmforge_serve(tuned, monkeypatch):
     asked = generated["input"].str.contains('"content": "which day comes after monday?"', regex=False)
     assert asked.any(), generated["input"]
     assert (generated["prompt_tokens"] > 5).all() and (generated["ttft_ms"] > 0).all(), generated
+
+
+def test_lora_adapters_register_alone_and_serve_as_champion_and_canary_on_one_base(tuned, monkeypatch):
+    """LoRA on the model just tuned: an adapter that does not beat its own base is not promoted; each version's
+    artifact is the adapter alone with its base named; two adapters answer OpenAI's routes from one server, the
+    champion and a canary, and the champion's chat requests are shadowed by the other."""
+    import shutil
+
+    import openai
+
+    from tasks.data.inference_log import read_log
+    from tests.serving import serving, wait_for_challenger
+
+    root, _ = tuned
+    monkeypatch.chdir(root)
+    base = root / "data/chat-base"
+    shutil.copytree(root / "data/model", base)
+    lora = ["--set", f"model.pretrained={base}", "--set", "train.lora={r: 4, alpha: 8}", "--set",
+            "registry.model_name=test-chat-lora", "--set", "train.epochs=2"]
+    idle = invoke("run", *lora, "--set", "train.learning_rate=1e-9")  # the adapter barely moves: base's answers
+    assert idle.exit_code == 0, idle.output
+    decision = json.loads((root / "data/promotion.json").read_text())
+    assert decision["verdict"] != "promoted" and not decision["baseline"]["beaten"], decision["baseline"]
+    assert "the untuned base model" in decision["baseline"]["reason"], decision["baseline"]
+    tuned_run = invoke("run", *lora, "--set", "train.learning_rate=0.002")
+    assert tuned_run.exit_code == 0, tuned_run.output
+    client = registry(root)
+    versions = {str(v.version): v for v in client.search_model_versions("name='test-chat-lora'")}
+    assert sorted(versions) == ["1", "2"], versions
+    for version in versions.values():
+        assert version.tags["lora_base"].startswith(f"{base.resolve()} (weights sha256 "), version.tags
+        files = {path.name for path in registered_files(version, root / f"registered-{version.version}")}
+        assert "adapter_model.safetensors" in files and "model.safetensors" not in files, files
+    client.set_registered_model_alias("test-chat-lora", "champion", "2")
+    client.set_registered_model_alias("test-chat-lora", "challenger", "1")
+    serve = ["--set", "registry.model_name=test-chat-lora", "--set", "serve.canary.share=0.5", "--set",
+             "serve.shadow=true", "--set", "serve.refresh_s=0.5", "--set", "paths.inference_log=data/inference-lora"]
+    asked = [{"role": "user", "content": "which day comes after monday?"}]
+    with serving(*serve) as send:
+        wait_for_challenger(send, "1")
+        routes = {}
+        for key in range(12):
+            talk = openai.OpenAI(base_url=f"{send.base_url}/v1", api_key="unused", max_retries=0,
+                                 default_headers={"X-Canary-Key": f"caller-{key}"})
+            reply = talk.chat.completions.with_raw_response.create(model="test-chat-lora", messages=asked,
+                                                                    temperature=0)
+            routes[reply.headers["X-Route"]] = reply.headers["X-Model-Version"]
+            assert reply.parse().choices[0].message.content, reply
+        assert routes == {"champion": "2", "canary": "1"}, routes
+    logged = read_log(root / "data/inference-lora")
+    assert {"champion", "canary", "shadow"} <= set(logged["role"]), logged["role"].value_counts()
+    assert set(logged[logged["role"] == "shadow"]["model_version"]) == {"1"}
+
+
+def registered_files(version, into: Path) -> list[Path]:
+    """The files of a registered version's model folder, as a server downloads them."""
+    import mlflow
+
+    mlflow.artifacts.download_artifacts(version.source, dst_path=str(into))
+    return list((into / "artifacts" / "model").iterdir())

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tasks.training.checkpoints import hash_weights
-from tests.serving import serving
+from tests.serving import serving, wait_for_challenger
 from tests.conftest import invoke, registry
 
 pytestmark = pytest.mark.flow
@@ -421,18 +421,6 @@ def test_monitor_flags_shifted_traffic_not_in_distribution_traffic(trained, monk
     report = json.loads(empty.stdout)
     assert empty.exit_code == 0 and report["rows"] == 0 and not report["drift"] and not report["run_id"], report
     assert report["message"].startswith(f"no requests answered by version {champion}"), report
-
-
-def wait_for_challenger(send, version: str) -> dict:
-    """/ping once the server has loaded the challenger (it loads in the background, after the champion)."""
-    import time
-
-    for _ in range(120):
-        status, ping = send(b"", "/ping")
-        if status == 200 and (ping["challenger"] or {}).get("version") == version:
-            return ping
-        time.sleep(0.5)
-    raise AssertionError(f"the challenger never loaded: {ping}")
 
 
 def test_shadow_scores_the_challenger_aside_and_compare_runs_the_paired_test(trained, monkeypatch):

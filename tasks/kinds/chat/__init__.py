@@ -122,8 +122,9 @@ def score_models(params: Params, test: pd.DataFrame, uris: dict[str, str], reuse
     return score_chat_models(params, test, uris, reused)
 
 
-def baseline_metrics(params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict[str, float]]:
-    """The untuned base model's answers (a fine-tune), or the most common training answer (a model from scratch)."""
+def baseline_metrics(params: Params, train: pd.DataFrame, test: pd.DataFrame) -> tuple:
+    """The untuned base model's answers (a fine-tune, with its paired test against the challenger's), or the most
+    common training answer (a model from scratch)."""
     from tasks.kinds.chat.baseline import chat_baseline
 
     return chat_baseline(params, train, test)

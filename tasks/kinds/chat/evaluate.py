@@ -84,11 +84,8 @@ def score_chat_models(params: Params, test: pd.DataFrame, uris: dict[str, str], 
     """Each model's answers to the test prompts scored as evaluate scores them (saved answers reused where they are
     of the same weights); significance by a paired bootstrap of conversations on the primary metric (or McNemar on
     exact matches)."""
-    import numpy as np
-
     from tasks.kinds.chat.conversations import as_request, last_answer, prompt_turns
     from tasks.kinds.chat.metrics import row_scores
-    from tasks.registry.promotion_rule import check_significance
     from tasks.registry.registered import load_registered
 
     conversations = test["messages"].tolist()
@@ -101,11 +98,19 @@ def score_chat_models(params: Params, test: pd.DataFrame, uris: dict[str, str], 
                for who, rows in per_row.items()}
 
     def significance(seed: int) -> dict:
-        name = params.promote.primary_metric
-        mean = lambda who, picks: per_row[who][name][picks].mean(-1)
-        difference = lambda picks: mean("challenger", picks) - mean("champion", picks)
-        matches = (np.ones(len(references)), per_row["champion"]["exact_match"] / 100,
-                   per_row["challenger"]["exact_match"] / 100)
-        return check_significance(params.promote, len(references), difference, seed, matches)
+        return compare_answers(params, per_row["champion"], per_row["challenger"], seed)
 
     return metrics, significance, answers
+
+
+def compare_answers(params: Params, champion: dict, challenger: dict, seed: int) -> dict:
+    """The rule's paired test of two models' per-row scores (metrics.row_scores) on the same conversations: a
+    bootstrap of the primary metric, or McNemar on exact matches."""
+    import numpy as np
+
+    from tasks.registry.promotion_rule import check_significance
+
+    name, rows = params.promote.primary_metric, len(challenger["exact_match"])
+    difference = lambda picks: challenger[name][picks].mean(-1) - champion[name][picks].mean(-1)
+    matches = (np.ones(rows), champion["exact_match"] / 100, challenger["exact_match"] / 100)
+    return check_significance(params.promote, rows, difference, seed, matches)
