@@ -24,7 +24,7 @@ def load_frames(data: DataParams, task: str = "classification", local=None) -> l
         if data.splits.named_files():
             raise LmforgeError(f"data.splits names files, but data.source is {data.source}; give shares, or a folder.")
         builtin = kind.make_builtin(data.source, data.sample.rows, data.sample.seed)
-        return [(None, keep_columns(kind.canonical_rows(builtin), builtin, data))]
+        return [(None, keep_columns(kind.canonical_rows(builtin, data), builtin, data))]
     columns = kind.source_columns(data)
     if data.split_column:
         columns["split_column"] = data.split_column
@@ -39,7 +39,7 @@ def load_frames(data: DataParams, task: str = "classification", local=None) -> l
     text_files = sum(TEXT_FILE_COLUMN in frame.columns for split, frame in read if split in (None, "train"))
     by_file = not data.group_column and text_files > 1
     picked = columns | ({"group_column": TEXT_FILE_COLUMN} if by_file else {})
-    return [(split, keep_columns(kind.canonical_rows(pick_columns(frame, picked, data.source)), frame, data))
+    return [(split, keep_columns(kind.canonical_rows(pick_columns(frame, picked, data.source), data), frame, data))
             for split, frame in read]
 
 

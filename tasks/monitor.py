@@ -88,6 +88,7 @@ def compare_window(params: Params, version, window, reference: list[str], from_f
     tests: dict = {}
     texts = window["input"].tolist()
     inputs_kept = (from_file or params.monitor.log_inputs == "text") and all(isinstance(text, str) for text in texts)
+    texts = kind.logged_inputs(texts) if inputs_kept else texts
     examples: list[str] = []
     signals: dict = {}
     checks: dict = {}

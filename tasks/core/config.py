@@ -137,6 +137,9 @@ class DataParams(Section):
                                                         "answered by data.response_column; null: data.messages_column.")
     response_column: str | None = Field(None, description="chat: the answer to data.prompt_column (e.g. output).")
     system_column: str | None = Field(None, description="chat: a system prompt per row, beside data.prompt_column.")
+    prompt_template: str | None = Field(None, description="chat: the user's turn made of data.prompt_column's text, "
+                                                          "written where {prompt} stands (e.g. 'what does this "
+                                                          "question ask for? {prompt}'); null: the text itself.")
     answer_start_column: str | None = Field(None, description="qa: the answer's character offset in the context; "
                                                               "null finds its first occurrence.")
     split_column: str | None = Field(None, description="Column naming each row's split; else files or a seeded split.")
@@ -709,6 +712,9 @@ class Params(Section):
             missing = "response_column" if data.response_column is None else "prompt_column"
             raise ValueError(f"data.{missing}: data.prompt_column and data.response_column name a pair of columns; "
                              "set both, or neither to read data.messages_column")
+        if data.prompt_template is not None and (data.prompt_column is None or "{prompt}" not in data.prompt_template):
+            raise ValueError("data.prompt_template: a template writes data.prompt_column's text where {prompt} stands; "
+                             "set data.prompt_column and put {prompt} in the template, or remove it")
         if data.system_column is not None and data.prompt_column is None:
             raise ValueError("data.system_column: a system prompt column goes beside data.prompt_column; set "
                              "prompt_column and response_column, or remove it")

@@ -40,7 +40,7 @@ class TaskKind(Protocol):
     # The transformers Auto class a pretrained checkpoint is loaded as: which architecture families the kind can use.
     AUTO_CLASS: str
 
-    def canonical_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def canonical_rows(self, frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
         """The rows with their source columns renamed (source_columns) as the kind keeps them: most kinds keep them
         as they are; chat makes one conversation per row of prompt and response columns."""
 
@@ -102,3 +102,7 @@ class TaskKind(Protocol):
     def reference_inputs(self, texts: list[str]) -> list[str]:
         """The test split's inputs as requests to the model look (the monitor's reference): the texts themselves, or
         what a user sends for them (a language model is sent the first words of a text, as evaluate prompts it)."""
+
+    def logged_inputs(self, texts: list[str]) -> list[str]:
+        """The inference log's inputs in the form reference_inputs gives (what the monitor compares): the texts
+        themselves, or one form of the several a request may take (chat: a prompt or a conversation, as JSON turns)."""

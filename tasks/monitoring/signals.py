@@ -12,10 +12,9 @@ def embed_texts(folder: str | Path, texts: list[str], batch_size: int = 64, max_
     """One vector per text from the model in `folder` (any kind: an encoder-decoder's encoder, else the model's
     base), in length-sorted batches; rows come back in the texts' order."""
     import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
     from transformers.utils import logging as hf_logging
 
-    from tasks.training.loading import load_trained, load_trained_tokenizer, trusts_code
+    from tasks.training.loading import load_trained_tokenizer
 
     tokenizer = load_trained_tokenizer(folder)
     if tokenizer.pad_token is None:  # a decoder's (GPT-2, Llama, ...): the mask keeps pads out of the mean
@@ -25,10 +24,7 @@ def embed_texts(folder: str | Path, texts: list[str], batch_size: int = 64, max_
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # loading the base model of a task checkpoint reports its unused head
     try:
-        # A warm-started EncoderDecoderModel has no AutoModel class; its seq2seq class holds the same encoder.
-        config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trusts_code(folder))
-        warm = config.model_type == "encoder-decoder"
-        model = load_trained(AutoModelForSeq2SeqLM if warm else AutoModel, folder)
+        model = load_embedder(folder)
     finally:
         hf_logging.set_verbosity(verbosity)
     encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
@@ -47,6 +43,22 @@ def embed_texts(folder: str | Path, texts: list[str], batch_size: int = 64, max_
     for chunk, values in found:
         vectors[chunk] = values
     return vectors
+
+
+def load_embedder(folder: str | Path):
+    """The model whose hidden states embed texts: a LoRA adapter's decoder body (base and adapter), else the folder's
+    base model (a warm-started EncoderDecoderModel has no AutoModel class; its seq2seq class holds the same
+    encoder)."""
+    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
+
+    from tasks.decoders.adapters import is_adapter_folder, load_decoder
+    from tasks.training.loading import load_trained, trusts_code
+
+    if is_adapter_folder(folder):
+        return load_decoder(folder).get_base_model().base_model
+    config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trusts_code(folder))
+    warm = config.model_type == "encoder-decoder"
+    return load_trained(AutoModelForSeq2SeqLM if warm else AutoModel, folder)
 
 
 def read_signals(folder: str | Path, reference: list[str], window: list[str]) -> dict[str, float]:

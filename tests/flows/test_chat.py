@@ -181,3 +181,27 @@ def registered_files(version, into: Path) -> list[Path]:
 
     mlflow.artifacts.download_artifacts(version.source, dst_path=str(into))
     return list((into / "artifacts" / "model").iterdir())
+
+
+def test_monitor_reads_the_prompts_embeddings_and_the_answers_length_and_loss(tuned, monkeypatch):
+    """Requests like the held-out conversations (sent as prompts or as JSON turns: the monitor reads both as turns)
+    are quiet; prompts of strings no instruction holds move the prompts' embeddings and the answers' length and loss."""
+    from tasks.kinds.chat.builtin import generate_conversations
+    from tasks.kinds.chat.conversations import as_request, prompt_turns
+
+    root, _ = tuned
+    monkeypatch.chdir(root)
+    turns = [prompt_turns(value) for value in generate_conversations(40, 999)["messages"]]
+    like = [as_request(asked) if i % 2 or len(asked) > 1 else asked[0]["content"] for i, asked in enumerate(turns)]
+    noise = [f"{word} {number} {word[::-1]}" for word in ("xqzv", "plorf", "gnarb", "zzyq", "vortl", "krimp")
+             for number in (7, 31, 404, 9001, 55, 12)]
+    reports = {}
+    for name, prompts in (("like", like), ("noise", noise)):
+        where = f"paths.inference_log=data/inference-{name}"
+        assert invoke("predict", *prompts, "--set", where).exit_code == 0
+        result = invoke("monitor", "--json", "--set", where)
+        reports[name] = json.loads(result.stdout)
+        assert result.exit_code == (3 if reports[name]["drift"] else 0), result.output
+    tests = ("input_embedding_mmd", "output_length_ks", "output_loss_ks")
+    assert not any(reports["like"]["tests"][name]["drift"] for name in tests), reports["like"]["tests"]
+    assert all(reports["noise"]["tests"][name]["drift"] for name in tests), reports["noise"]["tests"]

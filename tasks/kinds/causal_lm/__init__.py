@@ -38,7 +38,7 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return {"text_column": data.text_column}
 
 
-def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def canonical_rows(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
     return frame
 
 
@@ -144,3 +144,7 @@ def reference_inputs(texts: list[str]) -> list[str]:
     from tasks.kinds.causal_lm.tokenize import prompt_of
 
     return [prompt_of(text) for text in texts]
+
+
+def logged_inputs(texts: list[str]) -> list[str]:
+    return texts

@@ -39,17 +39,20 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return {"messages_column": data.messages_column}
 
 
-def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """One `messages` column of conversations as JSON text: built from prompt and response columns, or the source's
-    conversations kept as role and content only (a value that is no conversation stays as it is, for validation to
-    name)."""
+def canonical_rows(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
+    """One `messages` column of conversations as JSON text: built from prompt and response columns (the prompt
+    written into data.prompt_template), or the source's conversations kept as role and content only (a value that
+    is no conversation stays as it is, for validation to name)."""
     from tasks.kinds.chat.conversations import dump_conversation, load_conversation, pair_conversation
 
     if "prompt" in frame.columns:
         system = frame["system"] if "system" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        template = data.prompt_template or "{prompt}"
+        text = lambda value: None if value is None or pd.isna(value) else str(value)  # a class id's name, a number
         # object dtype: pandas would read a list of texts and Nones as strings with NaN for the Nones.
-        messages = pd.Series([None if prompt is None or response is None else
-                              dump_conversation(pair_conversation(prompt, response, extra or None))
+        messages = pd.Series([None if text(prompt) is None or text(response) is None else
+                              dump_conversation(pair_conversation(template.replace("{prompt}", text(prompt)),
+                                                                  text(response), extra or None))
                               for prompt, response, extra in zip(frame["prompt"], frame["response"], system)],
                              index=frame.index, dtype=object)
         rest = [column for column in frame.columns if column not in ("prompt", "response", "system")]
@@ -161,3 +164,10 @@ def reference_inputs(texts: list[str]) -> list[str]:
     from tasks.kinds.chat.conversations import as_request, prompt_turns
 
     return [as_request(prompt_turns(text)) for text in texts]
+
+
+def logged_inputs(texts: list[str]) -> list[str]:
+    """A prompt sent alone (/invocations, predict) as the conversation of one user turn it stands for."""
+    from tasks.kinds.chat.conversations import as_request, read_turns
+
+    return [as_request(read_turns(text)) for text in texts]

@@ -29,7 +29,7 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return {"text_column": data.text_column, "label_column": data.label_column}
 
 
-def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def canonical_rows(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
     return frame
 
 
@@ -154,4 +154,8 @@ def serve_rows(outputs) -> list[dict]:
 
 
 def reference_inputs(texts: list[str]) -> list[str]:
+    return texts
+
+
+def logged_inputs(texts: list[str]) -> list[str]:
     return texts

@@ -38,7 +38,7 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return columns
 
 
-def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def canonical_rows(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
     return frame
 
 
@@ -126,4 +126,8 @@ def serve_rows(outputs) -> list[dict]:
 
 
 def reference_inputs(texts: list[str]) -> list[str]:
+    return texts
+
+
+def logged_inputs(texts: list[str]) -> list[str]:
     return texts

@@ -31,7 +31,7 @@ def source_columns(data: DataParams) -> dict[str, str]:
     return {"source_column": data.source_column, "target_column": data.target_column}
 
 
-def canonical_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def canonical_rows(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
     return frame
 
 
@@ -141,4 +141,8 @@ def serve_rows(outputs) -> list[dict]:
 
 
 def reference_inputs(texts: list[str]) -> list[str]:
+    return texts
+
+
+def logged_inputs(texts: list[str]) -> list[str]:
     return texts
