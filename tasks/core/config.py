@@ -370,7 +370,9 @@ class TrainParams(Section):
                            "(and its cross-attention) only; a step then skips the encoder's backward pass.")
     select_by: Literal["auto", "loss", "bleu"] = Field(
         "auto", description="Best epoch by: auto (macro F1, or seq2seq validation loss), loss, or bleu (seq2seq).")
-    lora: LoraParams | None = Field(None, description="causal_lm: LoRA fine-tuning with PEFT (only the adapter trains).")
+    lora: LoraParams | None = Field(None, description="causal_lm, chat: LoRA fine-tuning with PEFT (only the adapter "
+                                                      "trains): {r, alpha, dropout, target_modules, merge}; merge "
+                                                      "false (the default) registers the adapter alone.")
     average_last: int = Field(
         0, ge=0, description="Average the weights of the last N evaluations (epochs) and keep the average when it "
                              "scores better on validation than the best epoch, by the select_by metric; 0 or 1: off.")

@@ -46,7 +46,7 @@ def judge_baseline(rule: PromoteParams, challenger: dict[str, float], baseline: 
     if significance:
         reason += f", {describe_significance(significance)}"
     return {"checked": True, "name": name, "primary_metric": primary, "metrics": metrics, "beaten": beaten,
-            "reason": reason, "significance": significance}
+            "reason": reason, **({"significance": significance} if significance else {})}
 
 
 def describe_baseline(record: dict | None) -> str:

@@ -375,6 +375,11 @@ def test_serve_and_predict_log_what_they_answered(trained, monkeypatch):
         assert status == 200 and ping["log"]["error"] is None and ping["log"]["not_logged"] == 0, ping
         status, answer = send(json.dumps({"inputs": ["i love the camera", "the cable came in a blue box"]}).encode())
         assert status == 200 and len(set(answer["request_ids"])) == 2, answer
+        # OpenAI's routes belong to models that write text: a classifier's refusal names where to go instead.
+        asked = {"messages": [{"role": "user", "content": "fine"}], "stream": True}
+        status, refused = send(json.dumps(asked).encode(), "/v1/chat/completions")
+        assert status == 400 and refused["error"]["param"] == "stream", refused
+        assert "does not write text" in refused["error"]["message"] and "/invocations" in refused["error"]["message"]
     frame = read_log(root / "data/inference").set_index("request_id")
     served = frame.loc[answer["request_ids"]]
     assert served["source"].tolist() == ["serve", "serve"] and set(served["model_version"]) == {answer["model_version"]}

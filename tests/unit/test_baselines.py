@@ -105,6 +105,23 @@ def test_a_first_model_below_the_baseline_is_refused_with_the_reason():
     assert not decide(RULE, {"f1_macro": 0.25, "accuracy": 0.6}, None, None, equal).promoted
 
 
+def test_a_baseline_scored_answer_by_answer_is_beaten_only_significantly():
+    """chat's untuned base model: a higher score whose paired test does not pass does not beat it."""
+    rule = PromoteParams(primary_metric="exact_match")
+    paired = lambda passed: lambda answers, seed: {"test": "bootstrap", "alpha": 0.05, "resamples": 1000,
+                                                   "ci_low": 0.1 if passed else -0.2, "ci_high": 0.4,
+                                                   "passed": passed}
+    for passed in (True, False):
+        base = ("the untuned base model (org/base)", {"exact_match": 60.0}, paired(passed))
+        record = judge_baseline(rule, {"exact_match": 64.0}, base, ["an answer"], seed=0)
+        assert record["beaten"] is passed and record["significance"]["passed"] is passed, record
+        assert record["reason"].startswith("beats" if passed else "does not beat"), record
+        assert "exact_match 64.0000 > 60.0000, 95% bootstrap CI of the difference" in record["reason"], record
+    no_test = judge_baseline(rule.model_copy(update={"significance": rule.significance.model_copy(
+        update={"test": "none"})}), {"exact_match": 64.0}, base, ["an answer"])
+    assert no_test["beaten"] and "significance" not in no_test, no_test
+
+
 def test_a_first_model_above_the_baseline_says_so_beside_the_floors():
     record = judge_baseline(RULE, {"f1_macro": 0.9}, MAJORITY)
     verdict = decide(RULE, {"f1_macro": 0.9, "accuracy": 0.9}, None, None, record)
