@@ -119,3 +119,26 @@ def test_monitor_tests_the_models_own_loss_on_what_it_wrote(modelled, monkeypatc
     alarm = json.loads(alarmed.stdout)
     assert alarm["tests"]["output_loss_ks"]["p_value"] < 0.01 and alarm["tests"]["output_loss_ks"]["drift"], alarm
     assert alarmed.exit_code == 3 and alarm["drift"], alarm
+
+
+def test_the_openai_client_gets_continuations_from_lmforge_serve(modelled, monkeypatch):
+    """A causal_lm champion answers OpenAI's routes too: /v1/completions continues the prompt as predict does
+    (greedy), streamed piece by piece or whole; /v1/chat/completions continues the turns' contents."""
+    import openai
+
+    from tests.serving import serving
+
+    root, _ = modelled
+    monkeypatch.chdir(root)
+    predicted = invoke("predict", "--json", "mia had five")
+    expected = json.loads(predicted.stdout)["predictions"][0]["output"]
+    with serving() as send:
+        client = openai.OpenAI(base_url=f"{send.base_url}/v1", api_key="unused", max_retries=0)
+        whole = client.completions.create(model="test-stories", prompt="mia had five", max_tokens=16, temperature=0)
+        assert whole.choices[0].text and expected.startswith(whole.choices[0].text.strip()), (whole, expected)
+        pieces = [chunk.choices[0].text for chunk in client.completions.create(
+            model="test-stories", prompt="mia had five", max_tokens=16, temperature=0, stream=True) if chunk.choices]
+        assert len(pieces) >= 2 and "".join(pieces) == whole.choices[0].text, (pieces, whole)
+        chat = client.chat.completions.create(model="test-stories", temperature=0, max_tokens=8,
+                                              messages=[{"role": "user", "content": "mia had five"}])
+        assert chat.choices[0].message.content and chat.usage.completion_tokens <= 8, chat
