@@ -160,15 +160,15 @@ def pytest_collection_modifyitems(config, items):
 # The longest files, longest first (make test's and make test-tiers' durations, 2026-12-07): the files whose module
 # fixtures train a model to a threshold or through every family, and the fault and scale tests that hold servers or a
 # browser.
-LONGEST_FILES = ("flows/test_families_encoders.py", "flows/test_dvc_repro.py", "flows/test_families_decoders.py",
-                 "flows/test_ui.py", "flows/test_signals.py", "scale/test_loop.py", "flows/test_retrain.py",
-                 "flows/test_families_seq2seq.py", "flows/test_seq2seq.py", "unit/test_encoder_families.py",
-                 "flows/test_reproduce.py", "flows/test_disk_faults.py", "flows/test_approval.py",
-                 "flows/test_tracking_faults.py", "scale/test_shared_stores.py", "flows/test_bad_input.py",
-                 "unit/test_seq2seq_families.py", "scale/test_sweep.py", "unit/test_decoder_families.py",
-                 "flows/test_summarize.py", "flows/test_hub_model.py", "flows/test_serving_check.py",
-                 "scale/test_distributed.py", "flows/test_causal_lm.py", "flows/test_overlap.py", "flows/test_qa.py",
-                 "flows/test_minimal_params.py")
+LONGEST_FILES = ("flows/test_families_encoders.py", "flows/test_chat.py", "flows/test_dvc_repro.py",
+                 "flows/test_families_decoders.py", "flows/test_ui.py", "flows/test_signals.py", "scale/test_loop.py",
+                 "flows/test_retrain.py", "flows/test_families_seq2seq.py", "flows/test_seq2seq.py",
+                 "unit/test_encoder_families.py", "flows/test_reproduce.py", "flows/test_disk_faults.py",
+                 "flows/test_approval.py", "flows/test_tracking_faults.py", "scale/test_shared_stores.py",
+                 "flows/test_bad_input.py", "unit/test_seq2seq_families.py", "scale/test_sweep.py",
+                 "unit/test_decoder_families.py", "flows/test_summarize.py", "flows/test_hub_model.py",
+                 "flows/test_serving_check.py", "scale/test_distributed.py", "flows/test_causal_lm.py",
+                 "flows/test_overlap.py", "flows/test_qa.py", "flows/test_minimal_params.py")
 
 
 @contextmanager

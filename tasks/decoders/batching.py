@@ -124,8 +124,9 @@ class DecodeBatcher:
 
         ids, mask = (torch.from_numpy(array) for array in pad_left([job.prompt for job in jobs], self.pad))
         cache = DynamicCache()
-        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=torch.from_numpy(position_ids(mask.numpy())),
-                            cache=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+        positions = torch.from_numpy(position_ids(mask.numpy()))
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True,
+                            logits_to_keep=1).logits[:, -1]
         if self.rows:
             width = max(self.mask.shape[1], mask.shape[1])
             for old, new in zip(self.cache.layers, cache.layers):
