@@ -8,19 +8,24 @@ ids (a chat model renders a conversation with its template; a language model con
 
 from __future__ import annotations
 
+import threading
+
+_opening = threading.Lock()  # two first requests at once must not start two batchers on one model
+
 
 class WritesAnswers:
     def open_batcher(self, max_rows: int):
         """The continuous batcher that writes the OpenAI routes' answers (tasks/decoders/batching.py), started on
         the first request: up to `max_rows` answers (the server's serve.batch.max_size) advance together."""
-        if getattr(self, "batcher", None) is None:
-            from tasks.decoders.batching import DecodeBatcher
-            from tasks.decoders.generate import position_limit
+        with _opening:
+            if getattr(self, "batcher", None) is None:
+                from tasks.decoders.batching import DecodeBatcher
+                from tasks.decoders.generate import position_limit
 
-            model, tokenizer = self.load_eager()
-            self.batcher = DecodeBatcher(model, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                                         max_rows, position_limit(model.config.to_dict()))
-        return self.batcher
+                model, tokenizer = self.load_eager()
+                self.batcher = DecodeBatcher(model, tokenizer.eos_token_id, tokenizer.pad_token_id,
+                                             max_rows, position_limit(model.config.to_dict()))
+            return self.batcher
 
     def start(self, prompts: list, generation, serve) -> list:
         """Each prompt (a list of turns, or a text) encoded, its length checked, and its answer started on the
@@ -40,8 +45,9 @@ class WritesAnswers:
         """OpenAI's requests: each prompt answered as `generation` (tasks.servers.openai_protocol.Generation) asks,
         within the server's limits (`serve`, its ServeParams): its text, token counts and why it ended."""
         _, tokenizer = self.load_eager()
-        return [ending(tokenizer, ids, job.result(), tokenizer.decode(job.result(), skip_special_tokens=True),
-                       generation) for ids, job in self.start(prompts, generation, serve)]
+        started = self.start(prompts, generation, serve)
+        return [ending(tokenizer, ids, tokens, tokenizer.decode(tokens, skip_special_tokens=True), generation)
+                for ids, tokens in ((ids, job.result()) for ids, job in started)]
 
     def stream(self, prompt, generation, serve):
         """One request's answer as it is written: yields pieces of text (a stop sequence and what follows it held
