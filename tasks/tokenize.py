@@ -11,28 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.core.config import Params
-from tasks.hub.models import checkpoint_folder
+from tasks.hub.models import tokenizer_folder, tokenizer_source
 from tasks.kinds import get_kind
 from tasks.core.records import TokenizedData
 from tasks.core.runtime import run_entry, step
 
 META_FILE = "meta.json"
-
-
-def tokenizer_source(params: Params) -> tuple[str | None, str]:
-    """A pretrained model (or warm-started encoder) brings its own tokenizer unless tokenize.pretrained names another;
-    the value, and the params key that names it."""
-    for key in ("tokenize.pretrained", "model.pretrained", "model.pretrained_encoder"):
-        section, name = key.split(".")
-        if value := getattr(getattr(params, section), name):
-            return value, key
-    return None, ""
-
-
-def tokenizer_folder(params: Params) -> str | None:
-    """The local folder of the pretrained tokenizer (a Hub id's snapshot), or None when one is trained."""
-    value, key = tokenizer_source(params)
-    return checkpoint_folder(value, params.model.trust_remote_code, key)
 
 
 # What a checkpoint folder holds that is not its tokenizer: the weights and the model's config and code.

@@ -80,7 +80,7 @@ SETTINGS = {"text_length": "validate.min_text_chars/max_text_chars", "source_len
             "target_length": "validate.min_target_chars/max_target_chars",
             "length_ratio": "validate.min_length_ratio/max_length_ratio", "label_set": "data.labels",
             "class_rows": "validate.min_rows_per_class", "identical_share": "validate.max_identical_share",
-            "answer_in_context": "data.answer_start_column"}
+            "answer_in_context": "data.answer_start_column", "tokens": "validate.max_tokens or tokenize.max_length"}
 
 
 def suggest_fix(check: str, params: Params, every_row: bool = False) -> str:

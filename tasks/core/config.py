@@ -48,8 +48,8 @@ CHECKS = {
            "duplicates": "fwd", "leakage": "fwd"},
     "causal_lm": {"columns": "f", "nulls": "fwd", "blank": "fwd", "text_length": "fwd", "duplicates": "fwd",
                   "leakage": "fwd"},
-    "chat": {"columns": "f", "nulls": "fwd", "conversation": "fwd", "text_length": "fwd", "duplicates": "fwd",
-             "leakage": "fwd"},
+    "chat": {"columns": "f", "nulls": "fwd", "conversation": "fwd", "text_length": "fwd", "tokens": "fwd",
+             "duplicates": "fwd", "leakage": "fwd"},
 }
 # Each kind's canonical dataset columns (ingest renames the source's to these).
 TASK_COLUMNS = {"classification": ("text", "label"), "seq2seq": ("source", "target"),
@@ -202,6 +202,8 @@ class ValidateParams(Section):
     min_text_chars: int = Field(1, ge=1)
     max_text_chars: int = Field(2000, ge=1)
     min_rows_per_class: int = Field(10, ge=1)
+    max_tokens: int | None = Field(None, ge=1, description="chat: the most tokens of a conversation as tokenize "
+                                                            "encodes it (template included); null: tokenize.max_length.")
     check_leakage: bool = True
     min_target_chars: int = Field(1, ge=1, description="seq2seq: bounds on the target side (source: *_text_chars).")
     max_target_chars: int = Field(2000, ge=1)

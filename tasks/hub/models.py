@@ -81,6 +81,22 @@ def pretrained_folder(params, key: str = "model.pretrained") -> str | None:
     return checkpoint_folder(getattr(getattr(params, section), name), params.model.trust_remote_code, key)
 
 
+def tokenizer_source(params) -> tuple[str | None, str]:
+    """A pretrained model (or warm-started encoder) brings its own tokenizer unless tokenize.pretrained names another;
+    the value, and the params key that names it."""
+    for key in ("tokenize.pretrained", "model.pretrained", "model.pretrained_encoder"):
+        section, name = key.split(".")
+        if value := getattr(getattr(params, section), name):
+            return value, key
+    return None, ""
+
+
+def tokenizer_folder(params) -> str | None:
+    """The local folder of the pretrained tokenizer (a Hub id's snapshot), or None when one is trained."""
+    value, key = tokenizer_source(params)
+    return checkpoint_folder(value, params.model.trust_remote_code, key)
+
+
 @cache
 def resolve_commit(value: str, key: str, trust_remote_code: bool) -> HubModel:
     return fetch_hub_model(value, key, trust_remote_code)

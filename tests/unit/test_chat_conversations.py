@@ -116,3 +116,28 @@ def test_ingest_reads_conversations_from_jsonl_and_from_prompt_and_response_colu
     assert list(frame.columns) == ["messages"]
     assert frame["messages"][0] == dump_conversation(pair_conversation("add 2 and 3", "5", "be brief."))
     assert frame["messages"][1] is None  # no response: validation's nulls check names it
+
+
+def test_a_conversation_over_the_token_bound_is_named_by_its_tokens_as_tokenize_counts_them(tmp_path, monkeypatch):
+    """validate's tokens check counts with the tokenizer tokenize will train (or load) and its template: a long
+    conversation fails it; its character count alone would have passed."""
+    import pandas as pd
+
+    from tasks.core.config import load_params
+    from tasks.kinds.chat.checks import chat_batches, chat_checks, count_tokens
+    from tasks.kinds.chat.tokenize import template_tokenizer, turn_texts
+    from tests.conftest import REPO
+
+    monkeypatch.chdir(tmp_path)
+    params = load_params(REPO / "params.chat.yaml", ["tokenize.max_length=80"])
+    rows = generate_conversations(300, 4).assign(split="train")
+    long = dump_conversation(pair_conversation(" ".join(["reverse these words: red blue green"] * 12), "green"))
+    rows = pd.concat([rows, pd.DataFrame({"messages": [long, None], "split": ["test", "test"]})], ignore_index=True)
+    counted = count_tokens(rows, params)
+    tokenizer = template_tokenizer(params, None, turn_texts(rows[rows["split"] == "train"].iloc[:300]))
+    assert counted.iloc[0] == len(encode_conversation(tokenizer, json.loads(rows["messages"][0]))["input_ids"])
+    assert counted.iloc[-2] > 80 and pd.isna(counted.iloc[-1]) and (counted.iloc[:300] <= 80).all()
+    [check] = [check for check in chat_checks(params) if check.name == "tokens"]
+    assert check.offending(rows, params).tolist() == [False] * 300 + [True, False]
+    assert "tokens" in chat_batches(rows, params)["rows"].columns
+    assert len(long) < params.validate_.max_text_chars  # the character bound lets it through

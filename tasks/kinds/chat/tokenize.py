@@ -3,8 +3,9 @@ each conversation rendered with it and encoded, the labels on the assistant's to
 
 A tokenizer trained on the data learns from every turn's text and keeps ChatML's markers whole; its end-of-text token
 is ChatML's end of a turn, so generation stops where an answer ends. A conversation longer than tokenize.max_length
-is cut at its end (the count is recorded): its first answers still teach, and validation's length bounds are where
-to keep such conversations out.
+is cut at its end (the count is recorded): its first answers still teach. Validation's tokens check counts with the
+same tokenizer first (tasks/kinds/chat/checks.py), so such a conversation stops the flow or is dropped, as its policy
+says, before training sees it.
 """
 
 from __future__ import annotations
