@@ -45,7 +45,8 @@ def count_tokens(rows: pd.DataFrame, params: Params) -> pd.Series:
     from tasks.kinds.chat.template import TemplateError, encode_conversation
     from tasks.kinds.chat.tokenize import turn_texts
 
-    fine = rows["messages"].notna() & describe_rows(rows)["problem"].isna()
+    problems = rows["problem"] if "problem" in rows.columns else describe_rows(rows)["problem"]
+    fine = rows["messages"].notna() & problems.isna()
     pretrained = tokenizer_folder(params)
     tokenizer = counting_tokenizer(params, pretrained, [] if pretrained else turn_texts(rows[fine & in_train(rows)]))
 
@@ -69,7 +70,8 @@ def chat_batches(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     (each unique within its split, so a repeated one there means train and test share it)."""
     if "messages" not in rows.columns:
         return {"rows": rows}
-    described = describe_rows(rows).assign(tokens=count_tokens(rows, params))
+    described = describe_rows(rows)
+    described = described.assign(tokens=count_tokens(described, params))  # its problems read once, not again
     kept = described.dropna(subset=["messages"])
     shared = kept[kept["split"].isin(["train", "test"])].drop_duplicates(["split", "messages"])
     return {"rows": described, "train_conversations": kept.loc[in_train(kept), ["split", "messages"]],
