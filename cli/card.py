@@ -20,9 +20,11 @@ def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] 
     """Print VERSION's model card (MODEL_CARD.md; --json its twin, every figure with its source) and check each figure
     against the record it came from: a card that disagrees is named line by line and exits 3."""
     with command(debug):
-        from tasks.card import read_card, version_sources, write_card
+        from tasks.card import UnreadableCard, read_card, version_sources, write_card
         from tasks.core.config import load_params
+        from tasks.model_card.build import build_card
         from tasks.model_card.check import check_card
+        from tasks.model_card.render import render_card
 
         from tasks.registry.model_refs import parse_model_ref, require_own_model
 
@@ -31,11 +33,16 @@ def card(version: Annotated[str, typer.Argument(help=f"The version: {FORMS}.")] 
             require_own_model(parse_model_ref(version, settings.registry.model_name), settings.registry.model_name,
                               "card --rebuild")
         sources = version_sources(settings, version)
-        found = None if rebuild else read_card(sources)
+        try:
+            found = None if rebuild else read_card(sources)
+        except UnreadableCard as damaged:  # shown as its records make it, not logged: the damage is the finding
+            found, problems = False, [str(damaged)]
+            record = build_card(sources)
+            markdown = render_card(record)
         if found is None:  # built now from these very records: nothing to check it against but themselves
             record, markdown, _ = write_card(settings, sources, write_local=False)
             problems = []
-        else:
+        elif found:
             record, markdown = found
             problems = check_card(record, markdown, sources)
         if as_json:

@@ -64,16 +64,26 @@ def preview_card(params: Params, version: str) -> str:
     return render_card(build_card(version_sources(params, version)))
 
 
+class UnreadableCard(ValueError):
+    """A card was logged on the version, but its files cannot be read: a damaged card is a failed check, never a
+    reason to build a new one that then holds."""
+
+
 def read_card(sources) -> tuple[dict, str] | None:
-    """The card logged on the version's run (JSON twin, Markdown), or None when it has none yet."""
+    """The card logged on the version's run (JSON twin, Markdown), or None when it has none yet; UnreadableCard
+    when one was logged and its files are missing or damaged."""
     from mlflow.exceptions import MlflowException
 
+    logged = {Path(item.path).name for item in sources.client.list_artifacts(sources.version.run_id, ARTIFACT_PATH)}
+    if not logged:
+        return None
     with tempfile.TemporaryDirectory() as folder:
         try:
             path = Path(sources.client.download_artifacts(sources.version.run_id, ARTIFACT_PATH, folder))
             return json.loads((path / CARD_JSON).read_text()), (path / CARD_MD).read_text()
-        except (MlflowException, OSError, ValueError):
-            return None
+        except (MlflowException, OSError, ValueError) as error:
+            raise UnreadableCard(f"its logged card cannot be read ({type(error).__name__}: "
+                                 f"{str(error).splitlines()[0][:160] if str(error) else 'no detail'})") from None
 
 
 @step

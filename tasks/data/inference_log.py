@@ -70,9 +70,12 @@ class InferenceLog:
         self.rows: queue.Queue = queue.Queue(maxsize=settings.queue_rows)
         self.written = self.dropped = 0
         self.error = ""
-        # Time, host and process in each name: several servers (one per machine, on a shared folder) write one store.
+        # Time, host, process and this log's own random token in each name: several servers (one per machine, on a
+        # shared folder) write one store, and two logs a process opens within one second must not write one name
+        # (the second rename would replace the first's segment while its rows still counted as written).
         start, host = time.strftime('%Y%m%dT%H%M%S', time.gmtime()), socket.gethostname().replace("-", "")[:32]
-        self.names = (f"{start}-{host}-{os.getpid()}-{n:06d}" for n in itertools.count())
+        token = uuid.uuid4().hex[:8]
+        self.names = (f"{start}-{host}-{os.getpid()}-{token}-{n:06d}" for n in itertools.count())
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="inference-log", daemon=True)
         self.thread.start()

@@ -28,6 +28,18 @@ def test_rows_reach_a_segment_with_their_request_ids(tmp_path):
     assert read_log(tmp_path / "log", since=time.time() + 60).empty
 
 
+def test_two_logs_of_one_process_within_a_second_keep_every_row(tmp_path):
+    """Segment names carry each log's own token: two logs opened in one second (a serve's and a predict's in one
+    process) never write one name, so no segment replaces another while its rows count as written."""
+    logs = [InferenceLog(tmp_path / "log", MonitorParams(flush_s=60)) for _ in range(2)]
+    sent = [rows_for(["great", "zwei", "how many?"]) for _ in logs]
+    for log, rows in zip(logs, sent):
+        log.record(rows)
+    assert [log.close()["written"] for log in logs] == [3, 3]
+    frame = read_log(tmp_path / "log")
+    assert sorted(frame["request_id"]) == sorted(row["request_id"] for rows in sent for row in rows)
+
+
 def test_inputs_are_kept_as_asked():
     hashed, nothing = rows_for(["great"], "hash")[0], rows_for(["great"], "none")[0]
     assert len(hashed["input"]) == 64 and hashed["input"] != "great" and nothing["input"] is None

@@ -115,3 +115,23 @@ def test_lmforge_card_prints_checks_and_rebuilds(version):
 def test_card_params_with_an_unknown_key_are_refused_by_name(tmp_path):
     with pytest.raises(LmforgeError, match=r"card\.audience is not a known key"):
         load_params(REPO / "params.yaml", ["card.audience=everyone"])
+
+
+def test_a_damaged_card_fails_the_check_instead_of_being_rebuilt(version):
+    """Only a version with no card gets one built on the spot; a logged card whose files cannot be read is a finding
+    (exit 3, holds false), and --rebuild is how it is replaced."""
+    from cli.app import app
+
+    params, client, run_id = version
+    publish_card(params, "1")
+    client.log_text(run_id, '{"model": "unit-card", "sections": [', f"card/{CARD_JSON}")  # cut short
+    runner = CliRunner()
+    where = ["--params", str(REPO / "params.yaml"), "--set", f"registry.model_name={NAME}"]
+    damaged = runner.invoke(app, ["card", "1", *where])
+    assert damaged.exit_code == 3 and "its logged card cannot be read (JSONDecodeError" in damaged.stderr, \
+        damaged.output
+    assert "# Model card: unit-card version 1" in damaged.stdout  # what its records make of it, shown not logged
+    twin = json.loads(runner.invoke(app, ["card", "1", "--json", *where]).stdout)
+    assert twin["check"]["holds"] is False and "cannot be read" in twin["check"]["problems"][0], twin["check"]
+    assert runner.invoke(app, ["card", "1", "--rebuild", *where]).exit_code == 0
+    assert runner.invoke(app, ["card", "1", *where]).exit_code == 0
