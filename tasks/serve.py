@@ -18,7 +18,7 @@ from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
 from tasks.kinds import get_kind
 from tasks.servers.holders import Served
-from tasks.servers.serving_requests import BadRequest, check_batch, read_texts
+from tasks.servers.serving_requests import BadRequest, check_batch, read_body, read_texts
 
 
 def load_served(params: Params, version, threads: int | None = None, arriving=None) -> Served:
@@ -104,8 +104,8 @@ def build_app(params: Params, pinned: str | None = None):
             inside[0] -= 1
 
     async def respond(request, started: float) -> JSONResponse:
-        try:
-            texts = read_texts(await request.body(), params)
+        try:  # the body read within its cap, its JSON parsed off the event loop (a large one never stalls /ping)
+            texts = await run_in_thread(read_texts, await read_body(request, params.serve.max_body_bytes), params)
             check_batch(texts, params)
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})

@@ -523,6 +523,9 @@ class ServeParams(Section):
         "onnx", description="What runs the champion; a version without a passed export of it runs eager.")
     max_batch: int = Field(256, ge=1, description="Rows per request; more is refused with 413.")
     max_text_chars: int = Field(5000, ge=1, description="Characters per text; longer is refused with 413.")
+    max_body_bytes: int = Field(8_000_000, ge=1024, description="Bytes of a request's body; more is refused with "
+                                                                 "413 from its Content-Length, or as soon as it "
+                                                                 "passes the limit while read.")
     refresh_s: float = Field(2.0, gt=0, description="How often the server checks where the champion alias points.")
     shadow: bool = Field(False, description="Score every request with @challenger too, after answering (off the "
                                             "response path); both outputs go to the inference log under one request "

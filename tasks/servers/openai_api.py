@@ -25,6 +25,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
     from starlette.concurrency import run_in_threadpool as run_in_thread
 
     from tasks.data.inference_log import make_rows, new_request_ids
+    from tasks.servers.serving_requests import BadRequest, read_body
     from tasks.servers.openai_protocol import (OpenAIError, chat_chunk, chat_response, completion_chunk,
                                                completion_response, error_body, event, models_list, read_request,
                                                usage)
@@ -46,7 +47,10 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
     async def generate(request: Request, chat: bool):
         started = time.perf_counter()
         try:
-            generation = read_request(await request.body(), chat, params.serve)
+            body = await read_body(request, params.serve.max_body_bytes)
+            generation = await run_in_thread(read_request, body, chat, params.serve)
+        except BadRequest as error:  # over serve.max_body_bytes: refused before the rest is read
+            return answer(error.status, error_body(OpenAIError(str(error))))
         except OpenAIError as error:
             return answer(400, error_body(error))
         try:

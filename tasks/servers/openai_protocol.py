@@ -82,6 +82,8 @@ def read_request(body: bytes, chat: bool, serve: ServeParams) -> Generation:
     unsupported field, a limit passed)."""
     try:
         raw = json.loads(body)
+    except RecursionError:
+        raise OpenAIError("the body's JSON is nested too deep to read") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise OpenAIError(f"the body is not JSON ({error})") from None
     try:
@@ -104,6 +106,13 @@ def read_request(body: bytes, chat: bool, serve: ServeParams) -> Generation:
         [request.prompt] if isinstance(request.prompt, str) else list(request.prompt))
     if not prompts:
         raise OpenAIError("prompt is empty", "prompt")
+    for text in (turn["content"] if isinstance(turn, dict) else turn for prompt in prompts
+                 for turn in (prompt if isinstance(prompt, list) else [prompt])):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate JSON lets through: no tokenizer can read it
+            raise OpenAIError("a text holds a lone surrogate (a \\u escape of half a character); send whole "
+                              "characters", "messages" if chat else "prompt") from None
     return Generation(prompts, tokens, request.temperature, request.top_p, stops, request.seed, request.stream,
                       bool((request.stream_options or {}).get("include_usage")))
 

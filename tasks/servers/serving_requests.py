@@ -11,15 +11,58 @@ class BadRequest(Exception):
         self.status = status
 
 
-def read_texts(body: bytes, params: Params) -> list[str]:
-    """Texts from a scoring request: dataframe_split, dataframe_records, inputs or instances (MLflow's formats)."""
+async def read_body(request, limit: int) -> bytes:
+    """The request's body, refused with 413 as soon as it is known to pass `limit` bytes: from its Content-Length
+    before a byte is read, else while it streams in (a client may send no length, or a false one)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, f"the body has {int(declared)} bytes, more than serve.max_body_bytes ({limit}); send "
+                              "a smaller batch.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BadRequest(413, f"the body passed serve.max_body_bytes ({limit}) while it was read; send a "
+                                  "smaller batch.")
+    return bytes(body)
+
+
+def parse_json(body: bytes, example: str):
+    """The body's JSON, or one sentence: not UTF-8, not JSON, nested too deep to read."""
     try:
-        payload = json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadRequest(400, "the request body is not UTF-8 text; send JSON encoded as UTF-8.") from None
+    except RecursionError:
+        raise BadRequest(400, "the request body's JSON is nested too deep to read; send e.g. " + example) from None
     except ValueError as error:
-        raise BadRequest(400, f"the request body is not valid JSON ({error}); send e.g. "
-                              '{"inputs": ["a text"]}.') from None
+        raise BadRequest(400, f"the request body is not valid JSON ({error}); send e.g. {example}") from None
+
+
+def read_texts(body: bytes, params: Params) -> list[str]:
+    """Texts from a scoring request: dataframe_split, dataframe_records, inputs or instances (MLflow's formats); a
+    body of another shape is one sentence, never an error inside the model."""
+    payload = parse_json(body, '{"inputs": ["a text"]}.')
+    try:
+        texts = pick_texts(payload, params)
+    except (AttributeError, TypeError, IndexError, KeyError, ValueError):
+        raise BadRequest(400, "the JSON does not have the shape of MLflow's scoring formats (dataframe_split: "
+                              '{"columns": [...], "data": [[...]]}, dataframe_records: [{...}], inputs: [...]); '
+                              'send e.g. {"inputs": ["a text"]}.') from None
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise BadRequest(400, "every text must be a JSON string; found another type or a missing value.")
+    for index, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (\ud800) JSON lets through: no tokenizer can read it
+            raise BadRequest(400, f"text {index} holds a lone surrogate (\\u escape of half a character); send "
+                                  "whole characters.") from None
+    return texts
+
+
+def pick_texts(payload, params: Params):
+    """The texts of a parsed request in whichever of MLflow's formats it uses (a wrong shape raises Python's own
+    errors, which read_texts answers as one sentence)."""
     columns = {"text", "source", params.data.text_column, params.data.source_column}
     if not isinstance(payload, dict):
         raise BadRequest(400, 'the JSON must be an object such as {"inputs": ["a text"]}.')
@@ -41,8 +84,6 @@ def read_texts(body: bytes, params: Params) -> list[str]:
         texts = found.get("text", []) if isinstance(found, dict) else found
     else:
         raise BadRequest(400, "the JSON needs one of dataframe_split, dataframe_records, inputs or instances.")
-    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
-        raise BadRequest(400, "every text must be a JSON string; found another type or a missing value.")
     return texts
 
 
