@@ -7,6 +7,11 @@ import re
 
 # user:password@ in any URL (an MLflow tracking URI with basic auth, a DVC remote): never printed, logged or tagged.
 _CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.IGNORECASE)
+# A secret in a query string (?token=..., &sig=...), a bearer token, a Hugging Face token (hf_...) anywhere.
+_QUERY_SECRETS = re.compile(r"([?&](?:[a-z_]*token|key|api[_-]?key|sig|signature|secret|password|passwd|pwd|"
+                            r"x-amz-signature|x-amz-credential|x-goog-signature)=)[^&\s'\"#]+", re.IGNORECASE)
+_BEARER = re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}")
 _UNANSWERED = re.compile(r"API request to (\w+://[^/\s]+)\S* failed with exception")
 
 
@@ -15,8 +20,16 @@ class LmforgeError(Exception):
 
 
 def redact(text: str) -> str:
-    """The text with the credentials of every URL in it replaced by ***."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+    """The text with every secret it holds replaced by ***: a URL's user:password@, a secret query parameter, a
+    bearer token, a Hugging Face token, and the value of HF_TOKEN (or HUGGING_FACE_HUB_TOKEN) where it appears."""
+    text = _CREDENTIALS.sub(r"\1***@", text)
+    text = _QUERY_SECRETS.sub(r"\1***", text)
+    text = _BEARER.sub(r"\1***", text)
+    text = _HF_TOKEN.sub("hf_***", text)
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        if len(secret := os.environ.get(name, "")) >= 8:  # a short value would blank ordinary words
+            text = text.replace(secret, "***")
+    return text
 
 
 def describe_failure(error: BaseException) -> str:
