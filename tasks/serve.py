@@ -72,6 +72,9 @@ def build_app(params: Params, pinned: str | None = None):
 
     app = FastAPI(title="lmforge", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.log = log
+    from tasks.servers.admission import AdmissionLimit
+
+    app.add_middleware(AdmissionLimit, limit=params.serve.max_concurrency)
 
     def answer(status: int, body: dict, version: str | None = None, route: str | None = None) -> JSONResponse:
         headers = {"X-Model-Version": version} if version else {}

@@ -523,6 +523,9 @@ class ServeParams(Section):
         "onnx", description="What runs the champion; a version without a passed export of it runs eager.")
     max_batch: int = Field(256, ge=1, description="Rows per request; more is refused with 413.")
     max_text_chars: int = Field(5000, ge=1, description="Characters per text; longer is refused with 413.")
+    max_concurrency: int = Field(64, ge=1, description="Requests worked on at once (a stream until its end); more "
+                                                        "are answered 503 with Retry-After before their body is "
+                                                        "read. /ping is always answered.")
     max_body_bytes: int = Field(8_000_000, ge=1024, description="Bytes of a request's body; more is refused with "
                                                                  "413 from its Content-Length, or as soon as it "
                                                                  "passes the limit while read.")
