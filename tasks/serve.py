@@ -113,7 +113,11 @@ def build_app(params: Params, pinned: str | None = None):
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
         try:  # in a worker thread: a registry check, a new champion's loading or a batch never blocks the event loop
-            body = await run_in_thread(router.answer, texts, request.headers.get(params.serve.canary.key), started)
+            body = await within(params.serve.request_timeout_s, run_in_thread(
+                router.answer, texts, request.headers.get(params.serve.canary.key), started))
+        except TimeoutError:
+            return answer(504, {"error": f"no answer within serve.request_timeout_s ({params.serve.request_timeout_s} "
+                                         "s); retry, or send a smaller batch."})
         except ModelFailed as error:
             return answer(500, {"error": str(error)})
         except LmforgeError as error:
@@ -157,6 +161,16 @@ def find_servable(params: Params, pinned: str | None = None) -> str:
         raise LmforgeError(f"{name} has no {wanted} to serve ({str(error).splitlines()[0][:120]}); run `lmforge run` "
                            "first.") from None
     return str(found.version)
+
+
+async def within(seconds: float, awaitable):
+    """The awaitable's result, or TimeoutError after `seconds`: the caller answers 504 at once while a model call
+    already under way finishes in its thread (a thread cannot be stopped; its result is dropped)."""
+    import asyncio
+
+    task = asyncio.ensure_future(awaitable)
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())  # a late failure: read, not warned of
+    return await asyncio.wait_for(asyncio.shield(task), seconds)
 
 
 async def run_in_thread(fn, *args):

@@ -526,6 +526,8 @@ class ServeParams(Section):
     max_concurrency: int = Field(64, ge=1, description="Requests worked on at once (a stream until its end); more "
                                                         "are answered 503 with Retry-After before their body is "
                                                         "read. /ping is always answered.")
+    request_timeout_s: float = Field(120.0, gt=0, description="/invocations: a request not answered within it gets "
+                                                               "504 (the model call under way finishes unseen).")
     max_body_bytes: int = Field(8_000_000, ge=1024, description="Bytes of a request's body; more is refused with "
                                                                  "413 from its Content-Length, or as soon as it "
                                                                  "passes the limit while read.")

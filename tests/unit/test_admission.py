@@ -48,3 +48,30 @@ def test_requests_beyond_the_limit_are_refused_and_slots_come_back():
     assert refused[0] == 503 and refused[1][b"retry-after"] == b"1", refused
     assert [status for status, _ in answered] == [200, 200, 200]
     assert failed[0] == 500 and after[0] == 200 and limited.inside == 0 and limited.refused == 1
+
+
+def test_a_slow_answer_times_out_at_once_while_its_thread_finishes():
+    import threading
+    import time
+
+    from tasks.serve import run_in_thread, within
+
+    finished = threading.Event()
+
+    def slow():
+        time.sleep(0.5)
+        finished.set()
+        return "late"
+
+    async def scenario():
+        started = time.perf_counter()
+        try:
+            await within(0.05, run_in_thread(slow))
+        except TimeoutError:
+            return time.perf_counter() - started
+        return None
+
+    waited = asyncio.run(scenario())
+    assert waited is not None and waited < 0.3, waited  # answered 504 at once, not after the thread
+    assert finished.wait(2)
+    assert asyncio.run(within(1, run_in_thread(lambda: "soon"))) == "soon"
