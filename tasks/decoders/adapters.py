@@ -8,6 +8,7 @@ shadow on one base holds the base once. Merged (export), an adapter is applied t
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import shutil
@@ -28,8 +29,18 @@ def is_adapter_folder(folder: str | Path) -> bool:
 
 
 def hash_weights(folder: Path) -> str:
+    """The SHA-256 of a folder's weights, read once per process while its files stay as they are (a server loading
+    a champion, a canary and a shadow on one base hashes the base once, not once an adapter)."""
+    files = tuple((path.name, path.stat().st_size, path.stat().st_mtime_ns)
+                  for path in sorted(Path(folder).glob("*.safetensors")))
+    return hash_files(str(Path(folder).resolve()), files)
+
+
+@functools.cache
+def hash_files(folder: str, files: tuple) -> str:
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.safetensors")):
+    for name, _, _ in files:
+        path = Path(folder) / name
         with path.open("rb") as handle:
             while block := handle.read(1 << 24):
                 digest.update(block)

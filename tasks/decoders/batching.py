@@ -139,12 +139,13 @@ class DecodeBatcher:
     def step(self) -> None:
         """Every row's next token chosen and sent; the rows that ended leave; the others' tokens read in one pass."""
         chosen = choose_tokens(self.logits, self.rows)
+        lengths = self.mask.sum(-1).tolist()  # each row's real tokens, read once a step, not once a row
         keep = []
         for row, (job, token) in enumerate(zip(self.rows, chosen)):
             if token != self.eos and not job.cancelled:
                 job.tokens.append(token)
                 job.pieces.put(token)
-            room = self.positions - int(self.mask[row].sum()) - 1
+            room = self.positions - lengths[row] - 1
             if token == self.eos or job.cancelled or len(job.tokens) >= min(job.max_new_tokens, room):
                 self.jobs_done, self.cancelled = self.jobs_done + 1, self.cancelled + job.cancelled
                 job.end()
