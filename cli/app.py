@@ -18,6 +18,7 @@ from cli.run import run
 from cli.serve import serve
 from cli.servers import schedule, ui
 from cli.sweep import sweep
+from cli.token import token
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False,
                   help="lmforge: from a raw text dataset to a validated, versioned, trained, registered model.")
@@ -46,7 +47,7 @@ PANELS = {  # --help lists the commands by what they are for
     "Registry": (models, promote, rollback, export, card, approve),
     "Serving": (serve, predict, score, compare),
     "Monitoring": (monitor, feedback, watch),
-    "Set-up": (ui, schedule),
+    "Set-up": (ui, schedule, token),
 }
 for panel, commands in PANELS.items():
     for function in commands:

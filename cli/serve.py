@@ -43,10 +43,10 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
             settings = load_params(params, overrides)
         import uvicorn
 
+        from tasks.servers.auth import check_auth_ready
+
         where = settings.serve
-        if where.host not in ("127.0.0.1", "localhost", "::1"):
-            typer.secho(f"warning: serving on {where.host}, reachable from other machines; there is no "
-                        "authentication.", fg=typer.colors.YELLOW, err=True)
+        check_auth_ready(settings, where.host)  # beyond loopback without tokens: refused before any model loads
         which = "" if model_version else f" @{settings.registry.champion_alias}"
         if where.workers > 1:
             serve_workers(settings, params, overrides, model_version, which, as_json)

@@ -1,6 +1,11 @@
 """Approval before @champion moves (promote.approval: required): the flow run pauses with Prefect's own
-pause-and-input, the gate's evidence on its page, until a person answers (`lmforge approve`, or Resume in the Prefect
-UI with the typed form) or promote.approval_timeout_s passes, which rejects."""
+pause-and-input, the gate's evidence on its page, until a person answers (`lmforge approve`) or
+promote.approval_timeout_s passes, which rejects.
+
+The answer that counts is the one in the version's decision record (tasks/registry/decisions.py), written by
+`lmforge approve` under the identity the tracking server authenticated; the Prefect input only says "look now" and
+which record. An answer without such a record (a Resume typed in the UI, a call to Prefect's API), or one by the
+identity that started the run (promote.approval_separation), is refused and the run waits on."""
 
 from __future__ import annotations
 
@@ -15,11 +20,28 @@ POLL_S = 2  # how often the paused flow asks whether it was answered (Prefect's 
 
 
 class Approval(RunInput):
-    """What a person answers: approve or not, and why (recorded with who and when)."""
+    """The doorbell `lmforge approve` rings: its decision record's id (approve and reason are shown, not trusted)."""
 
     approve: bool
     reason: str
-    by: str = ""
+    record: str = ""
+
+
+def pause_key(params: Params, version: str, attempt: int) -> str:
+    """Unique per pause (Prefect skips a pause whose key the run used before); `lmforge approve` reads the model and
+    version from it (the name in hex: Prefect's keys take letters, digits and dashes only)."""
+    return f"approval-{version}-{attempt}-{params.registry.model_name.encode().hex()}"
+
+
+def read_pause_key(key: str) -> tuple[str, str] | None:
+    """(model name, version) of a pause_key, or None for another pause."""
+    parts = key.split("-")
+    if len(parts) != 4 or parts[0] != "approval":
+        return None
+    try:
+        return bytes.fromhex(parts[3]).decode(), parts[1]
+    except ValueError:
+        return None
 
 
 def evidence_markdown(params: Params, version: ModelVersion, decision: dict, serving: dict | None) -> str:
@@ -36,8 +58,8 @@ def evidence_markdown(params: Params, version: ModelVersion, decision: dict, ser
     if decision.get("slices"):
         parts += ["## Slices", table(slice_rows(decision["slices"]))]
     parts += ["## Live traffic", live_traffic(params, str(version.version))]
-    parts.append("Answer with `lmforge approve <this flow run's name> --reason TEXT` (`--reject` to refuse), or Resume "
-                 "here. Its model card as it stands before the decision:")
+    parts.append("Answer with `lmforge approve <this flow run's name> --reason TEXT` (`--reject` to refuse): it records "
+                 "who answered. Its model card as it stands before the decision:")
     card = re.sub(r"^#", "##", preview_card(params, version.version), flags=re.M)  # under this page's title
     return "\n\n".join(parts) + "\n\n" + card
 
@@ -58,36 +80,89 @@ def live_traffic(params: Params, version: str) -> str:
 
 
 def ask_approval(params: Params, version: ModelVersion, decision: dict, serving: dict | None) -> dict:
-    """Pause the flow run for a person's answer; the record (decision approved, rejected or timed out; by; reason;
-    when; seconds waited)."""
+    """Pause the flow run for a person's recorded answer; the record (decision approved, rejected or timed out; by;
+    reason; when; seconds waited)."""
     import os
 
     from prefect.artifacts import create_markdown_artifact
-    from prefect.exceptions import FlowPauseTimeout
-    from prefect.flow_runs import pause_flow_run
     from prefect.runtime import flow_run
 
     from tasks.core.runtime import say
-    from tasks.registry.champion import now
+    from tasks.registry import tracking
+    from tasks.registry.champion import acting
+    from tasks.registry.decisions import append_decision
 
     evidence = evidence_markdown(params, version, decision, serving)
     create_markdown_artifact(markdown=evidence, key=f"approval-{version.version}",
                              description=f"{params.registry.model_name} version {version.version} awaits approval")
+    client, starter = tracking.client(params), acting(params)
+    append_decision(client, params, version.version, {"kind": "approval asked", "by": starter,
+                                                      "flow_run": str(flow_run.id),
+                                                      "separation": params.promote.approval_separation})
     api = os.environ.get("PREFECT_API_URL", "")
     say(f"[approval] {params.registry.model_name} version {version.version} passed the gate; waiting up to "
         f"{params.promote.approval_timeout_s:.0f} s for: lmforge approve {flow_run.name} --reason TEXT [--reject]"
         + (f" --api {api}" if api else ""))
     started = time.monotonic()
+    for attempt in range(1000):
+        given = wait_answer(params, version, evidence, started, attempt)
+        if given is None:
+            resume_after_timeout(flow_run.id)
+            return {"decision": "timed out", "by": "", "reason": "", "time": now_text(),
+                    "waited_s": round(time.monotonic() - started, 1)}
+        refused = check_answer(client, params, version, given, starter)
+        if refused is None:
+            found = given[1]
+            return {"decision": found["decision"], "by": found["by"], "reason": found["reason"], "time": found["time"],
+                    "waited_s": round(time.monotonic() - started, 1)}
+        say(f"[approval] an answer was refused ({refused}); still waiting.")
+    raise AssertionError("unreachable: the timeout ends the wait first")
+
+
+def wait_answer(params: Params, version: ModelVersion, evidence: str, started: float, attempt: int):
+    """(the Prefect input, its decision record or None) of the next answer; None once the timeout has passed."""
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import pause_flow_run
+
+    left = params.promote.approval_timeout_s - (time.monotonic() - started)
+    if left < 1:
+        return None
     form = Approval.with_initial_data(description=evidence, approve=True, reason="")
     try:
-        answer = pause_flow_run(wait_for_input=form, timeout=int(params.promote.approval_timeout_s), poll_interval=POLL_S,
-                                key=f"approval-{version.version}")
+        answer = pause_flow_run(wait_for_input=form, timeout=int(left), poll_interval=POLL_S,
+                                key=pause_key(params, str(version.version), attempt))
     except FlowPauseTimeout:
-        resume_after_timeout(flow_run.id)
-        return {"decision": "timed out", "by": "", "reason": "", "time": now(),
-                "waited_s": round(time.monotonic() - started, 1)}
-    return {"decision": "approved" if answer.approve else "rejected", "by": answer.by or "unknown",
-            "reason": answer.reason, "time": now(), "waited_s": round(time.monotonic() - started, 1)}
+        return None
+    from tasks.registry import tracking
+    from tasks.registry.decisions import read_decisions
+
+    records = [d for d in read_decisions(tracking.client(params), params, str(version.version))
+               if d.get("kind") == "approval" and d.get("id") == answer.record]
+    return answer, (records[-1] if records else None)
+
+
+def check_answer(client, params: Params, version: ModelVersion, given, starter: str) -> str | None:
+    """Why an answer does not count, recorded as a refusal; None when it does."""
+    from prefect.runtime import flow_run
+
+    from tasks.registry.decisions import append_decision
+
+    answer, record = given
+    if record is None or record.get("flow_run") != str(flow_run.id):
+        why = "it has no decision record: answer with `lmforge approve`, which records who approved"
+    elif params.promote.approval_separation and record["decision"] == "approved" and record["by"] == starter:
+        why = f"{starter} started this run and may not approve it (promote.approval_separation)"
+    else:
+        return None
+    append_decision(client, params, version.version, {"kind": "approval refused", "flow_run": str(flow_run.id),
+                                                      "by": record["by"] if record else "unrecorded", "reasons": [why]})
+    return why
+
+
+def now_text() -> str:
+    from tasks.registry.champion import now
+
+    return now()
 
 
 def resume_after_timeout(flow_run_id) -> None:

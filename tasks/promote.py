@@ -116,8 +116,7 @@ def promote_model(params: Params, challenger: ModelVersion, data_version: str, a
     decision = judge_challenger(params, challenger, data_version)
     if params.promote.approval == "required" and decision["verdict"] == "promoted":  # no server start for nothing
         approval = {"decision": "not asked", "by": actor, "reason": "promote.approval is required and dvc repro cannot "
-                    "wait for a person: run `lmforge run`, which pauses for `lmforge approve`, or move it by hand "
-                    f"with `lmforge promote {challenger.version} --reason TEXT`"}
+                    "wait for a person: run `lmforge run`, which pauses for `lmforge approve`"}
         return finish_promotion(params, challenger, decision, actor, None, approval)
     serving = check_serving_of(params, challenger) if decision["verdict"] == "promoted" else None
     return finish_promotion(params, challenger, decision, actor, serving)
@@ -168,13 +167,13 @@ def score_slices(params: Params, kind, test: pd.DataFrame, outputs: dict[str, li
     return judge_slices(params.promote, test, scorers, kind.INPUT_KEYS[0].removesuffix("_column"), kind.REFERENCE_COLUMN)
 
 
-def actor() -> str:
-    """Who decided: the Prefect deployment when a schedule started the run, else the user."""
+def actor(params: Params) -> str:
+    """Who decided: the Prefect deployment when a schedule started the run, and the identity it runs as."""
     from prefect.runtime import deployment, flow_run
 
-    from tasks.registry.champion import user
+    from tasks.registry.champion import acting
 
-    who = f"deployment {deployment.name}" if deployment.name else f"user {user()}"
+    who = f"deployment {deployment.name} as {acting(params)}" if deployment.name else acting(params)
     return f"{who} (flow run {flow_run.name})" if flow_run.name else who
 
 
@@ -200,15 +199,15 @@ def check_serving(params: Params, challenger: ModelVersion) -> dict | None:
 @step
 def promote(params: Params, challenger: ModelVersion, decision: dict, serving: dict | None,
             approval: dict | None = None) -> Promotion:
-    return finish_promotion(params, challenger, decision, actor(), serving, approval)
+    return finish_promotion(params, challenger, decision, actor(params), serving, approval)
 
 
 def main(params: Params) -> None:
     from tasks.register import read_registered
-    from tasks.registry.champion import user
+    from tasks.registry.champion import acting
 
     challenger = read_registered(params)
-    result = promote_model(params, challenger, challenger.tags["data_version"], f"user {user()} (dvc repro)")
+    result = promote_model(params, challenger, challenger.tags["data_version"], f"{acting(params)} (dvc repro)")
     print(json.dumps(result.__dict__, indent=1))
 
 

@@ -18,7 +18,7 @@ from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
 from tasks.kinds import get_kind
 from tasks.servers.holders import Served
-from tasks.servers.serving_requests import BadRequest, check_batch, read_body, read_texts
+from tasks.servers.serving_requests import BadRequest, canary_key, check_batch, read_body, read_texts
 
 
 def load_served(params: Params, version, threads: int | None = None, arriving=None) -> Served:
@@ -75,6 +75,11 @@ def build_app(params: Params, pinned: str | None = None):
     from tasks.servers.admission import AdmissionLimit
 
     app.add_middleware(AdmissionLimit, limit=params.serve.max_concurrency)
+    from tasks.servers.auth import BearerAuth, check_auth_ready
+
+    tokens = check_auth_ready(params, params.serve.host)
+    if tokens is not None:  # added last, so outermost: a caller without a token is refused before anything else
+        app.add_middleware(BearerAuth, store=tokens)
 
     def answer(status: int, body: dict, version: str | None = None, route: str | None = None) -> JSONResponse:
         headers = {"X-Model-Version": version} if version else {}
@@ -114,7 +119,7 @@ def build_app(params: Params, pinned: str | None = None):
             return answer(error.status, {"error": str(error)})
         try:  # in a worker thread: a registry check, a new champion's loading or a batch never blocks the event loop
             body = await within(params.serve.request_timeout_s, run_in_thread(
-                router.answer, texts, request.headers.get(params.serve.canary.key), started))
+                router.answer, texts, canary_key(request, params.serve.canary), started))
         except TimeoutError:
             return answer(504, {"error": f"no answer within serve.request_timeout_s ({params.serve.request_timeout_s} "
                                          "s); retry, or send a smaller batch."})

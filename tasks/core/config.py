@@ -445,7 +445,10 @@ class PromoteParams(Section):
     serving_check: ServingCheckParams = ServingCheckParams()
     approval: Literal["auto", "required"] = Field(
         "auto", description="required: after the gate and the serving check pass, the flow pauses for a person to "
-                            "approve or reject (`lmforge approve`, or Resume in the Prefect UI) before @champion moves.")
+                            "approve or reject (`lmforge approve`) before @champion moves. Set in the params file, "
+                            "no --set, deployment override or `lmforge promote` goes around it.")
+    approval_separation: bool = Field(True, description="With approval required: the approver may not be the "
+                                                        "identity that started the run.")
     approval_timeout_s: float = Field(3600.0, gt=0, description="A pause for approval that nobody answers within "
                                                                  "this rejects the challenger.")
     slices: list[SliceRule] = Field([], description="Per-slice gate: the challenger may not lose more than "
@@ -498,8 +501,11 @@ class CanaryParams(Section):
     """A share of the traffic answered by @challenger (the registry's newest version) instead of @champion."""
 
     share: float = Field(0.0, ge=0, le=1, description="Share of requests the challenger answers (0: no canary).")
-    key: str = Field("X-Canary-Key", description="Request header whose value pins a caller to one side (sticky); a "
-                                                 "request without it is routed on its own.")
+    key: str = Field("X-Canary-Key", description="Request header whose value pins a caller to one side (sticky), "
+                                                 "read only when trust_client_key is on.")
+    trust_client_key: bool = Field(False, description="Route by the client's own `key` header. Off: the server "
+                                                      "derives the key from the caller's token (or, without auth, "
+                                                      "its address), so no client picks its side.")
     min_requests: int = Field(200, ge=1, description="Answers each side needs before the canary's errors and p95 are "
                                                      "judged against the champion's.")
     error_margin: float = Field(0.02, ge=0, le=1, description="The canary is rolled back when its error rate exceeds "
@@ -516,8 +522,22 @@ class BatchParams(Section):
                                                        "server; a lone request never waits.")
 
 
+class ServeAuthParams(Section):
+    """Bearer tokens for `lmforge serve` (`lmforge token NAME` makes one); /ping needs none."""
+
+    required: Literal["beyond_loopback", "always"] = Field(
+        "beyond_loopback", description="When callers need a token: whenever the server listens on anything but "
+                                       "loopback (it refuses to start there without tokens), or always.")
+    tokens_file: str | None = Field(None, description="YAML of `NAME: {sha256: HEX, scopes: [score, feedback]}`: "
+                                                      "only digests at rest (`lmforge token NAME` appends one).")
+    tokens_env: str = Field("LMFORGE_SERVE_TOKENS", description="Environment variable with more entries in the same "
+                                                                "form (for secrets managers).")
+
+
 class ServeParams(Section):
-    host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback is warned about.")
+    host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback needs bearer "
+                                               "tokens (serve.auth).")
+    auth: ServeAuthParams = ServeAuthParams()
     port: int = Field(5001, ge=1, le=65535)
     backend: Literal[BACKENDS] = Field(
         "onnx", description="What runs the champion; a version without a passed export of it runs eager.")
@@ -869,6 +889,13 @@ def read_raw(path: str | Path) -> dict:
     return raw
 
 
+def read_approval(raw: dict) -> tuple[object, object]:
+    """promote.approval and promote.approval_separation as the raw mapping has them (None when unset)."""
+    promote = raw.get("promote")
+    promote = promote if isinstance(promote, dict) else {}
+    return promote.get("approval"), promote.get("approval_separation", True)
+
+
 def read_trust(raw: dict) -> object:
     """model.trust_remote_code as the raw mapping has it (None when unset)."""
     model = raw.get("model")
@@ -880,9 +907,14 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     comes from the task kind's and the file name's defaults (tasks/core/defaults.py), then the schema's."""
     path = Path(path)
     raw = read_raw(path)
-    trusted = read_trust(raw)
+    trusted, policy = read_trust(raw), read_approval(raw)
     for assignment in overrides or []:
         apply_override(raw, assignment)
+    if policy[0] == "required" and read_approval(raw) != policy:
+        # The project's decision that a person approves each champion is the reviewed file's: a flag on one command
+        # line or a deployment's overrides may not take it back.
+        raise LmforgeError(f"{path} requires approval (promote.approval: required), which --set or a deployment's "
+                           "overrides may not change (nor promote.approval_separation); edit the params file itself.")
     if read_trust(raw) != trusted:
         # Running a repo's own code is a decision for the reviewed params file, not a flag on one command line.
         raise LmforgeError("--set model.trust_remote_code: a Hub model's own code runs only when the params file "

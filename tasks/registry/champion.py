@@ -5,7 +5,6 @@ Shared by the promote step and the `lmforge models / promote / rollback` command
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,11 +21,13 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+def acting(params: Params) -> str:
+    """Who this process acts as: the identity the tracking server authenticated, else the local account (never
+    $USER or a typed name)."""
+    from tasks.core.identity import current_identity
+    from tasks.registry.tracking import tracking_uri
+
+    return current_identity(tracking_uri(params))
 
 
 def registered_versions(client, name: str) -> list:
@@ -63,6 +64,11 @@ def record_decision(client, params: Params, version: str, decision: dict, artifa
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.log_dict(client.get_model_version(name, version).run_id, decision, f"promotion/{artifact}")
+    from tasks.registry.decisions import append_decision
+
+    append_decision(client, params, version, {"kind": decision.get("kind", "gate"), "verdict": decision["verdict"],
+                                              "by": decision["by"], "reasons": decision["reasons"],
+                                              "approval": decision.get("approval")})
     # The file is what was decided, the same for the same inputs; when and by whom are on the tags and the run.
     made, _ = split_facts(decision, ("time", "by"))
     Path(params.paths.promotion).parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +87,7 @@ def move_champion(client, params: Params, version: str, history: list[str]) -> N
 
 
 def manual_decision(params: Params, kind: str, version: str, before: str | None, reason: str) -> dict:
-    return {"time": now(), "by": user(), "kind": kind, "model_name": params.registry.model_name,
+    return {"time": now(), "by": acting(params), "kind": kind, "model_name": params.registry.model_name,
             "challenger_version": version, "champion_before": before, "champion_after": version,
             "verdict": kind, "reasons": [reason], "rule": None, "metrics": {}, "deltas": {}}
 
@@ -91,6 +97,10 @@ def promote_by_hand(client, params: Params, version: str, reason: str) -> dict:
     from mlflow.exceptions import MlflowException
 
     name = params.registry.model_name
+    if params.promote.approval == "required":
+        raise LmforgeError(f"{params.source_file} requires approval (promote.approval: required), so no version is "
+                           "promoted by hand: run the flow, whose gate asks a second person (`lmforge approve`); "
+                           "`lmforge rollback` may still restore an earlier champion.")
     try:
         client.get_model_version(name, version)
     except MlflowException:
@@ -163,7 +173,7 @@ def record_canary_rollback(client, params: Params, version: str, champion: str, 
     earlier = client.get_model_version(name, version).tags.get(CANARY_ROLLED_BACK)
     if earlier:  # another server process took it back first: one record
         return {"verdict": "canary rolled back", "already": earlier}
-    decision = {"time": now(), "by": f"lmforge serve ({user()})", "kind": "canary rolled back",
+    decision = {"time": now(), "by": f"lmforge serve ({acting(params)})", "kind": "canary rolled back",
                 "model_name": params.registry.model_name, "challenger_version": version, "champion_before": champion,
                 "champion_after": champion, "verdict": "canary rolled back", "reasons": [reason],
                 "canary": {"share": params.serve.canary.share, **figures}, "rule": params.serve.canary.model_dump()}
@@ -171,4 +181,7 @@ def record_canary_rollback(client, params: Params, version: str, champion: str, 
                                  f"{decision['time']}: {reason}"[:4000])
     client.log_dict(client.get_model_version(params.registry.model_name, version).run_id, decision,
                     f"promotion/canary-rollback-{decision['time'].replace(':', '')}.json")
+    from tasks.registry.decisions import append_decision
+
+    append_decision(client, params, version, {"kind": "canary rolled back", "by": decision["by"], "reasons": [reason]})
     return decision

@@ -25,7 +25,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
     from starlette.concurrency import run_in_threadpool as run_in_thread
 
     from tasks.data.inference_log import make_rows, new_request_ids
-    from tasks.servers.serving_requests import BadRequest, read_body
+    from tasks.servers.serving_requests import BadRequest, canary_key, read_body
     from tasks.servers.openai_protocol import (OpenAIError, chat_chunk, chat_response, completion_chunk,
                                                completion_response, error_body, event, models_list, read_request,
                                                usage)
@@ -57,7 +57,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
             champion, challenger, live = await run_in_thread(router.sides)
         except LmforgeError as error:
             return unavailable(error)
-        role = CANARY if live and takes_canary(request.headers.get(params.serve.canary.key),
+        role = CANARY if live and takes_canary(canary_key(request, params.serve.canary),
                                                params.serve.canary.share) else CHAMPION
         served = challenger if role == CANARY else champion
         sides = {"champion": champion, "challenger": challenger, "live": live, "role": role}

@@ -113,14 +113,13 @@ def wait_for_health(process: subprocess.Popen, timeout_s: float | None) -> None:
                            "PREFECT_API_URL to a running server.")
 
 
-def answer_paused_run(run: str, answer: dict) -> str:
-    """Resume the paused flow run named `run` (or with that id) with `answer` as its typed input, through the Prefect
-    API in PREFECT_API_URL; its name. A run that is not waiting, or an API that does not answer, is one sentence."""
+def find_paused_run(run: str):
+    """The paused flow run named `run` (or with that id), through the Prefect API in PREFECT_API_URL. A run that is
+    not waiting, or an API that does not answer, is one sentence."""
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
-    from prefect.flow_runs import resume_flow_run
 
     api = os.environ.get("PREFECT_API_URL", "")
     try:
@@ -141,6 +140,13 @@ def answer_paused_run(run: str, answer: dict) -> str:
     if not flow_run.state or not flow_run.state.is_paused():
         state = flow_run.state.name if flow_run.state else "without a state"
         raise LmforgeError(f"flow run {flow_run.name} is {state}, not waiting for approval; nothing was answered.")
+    return flow_run
+
+
+def answer_paused_run(flow_run, answer: dict) -> str:
+    """Resume the paused `flow_run` with `answer` as its typed input; its name."""
+    from prefect.flow_runs import resume_flow_run
+
     try:
         resume_flow_run(flow_run.id, run_input=answer)
     except Exception as error:  # noqa: BLE001 - a pause that just timed out, or an answer the form refuses

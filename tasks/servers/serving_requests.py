@@ -93,7 +93,34 @@ def check_batch(texts: list[str], params: Params) -> None:
         raise BadRequest(400, "the batch is empty; send at least one text.")
     if len(texts) > limits.max_batch:
         raise BadRequest(413, f"{len(texts)} texts are more than serve.max_batch ({limits.max_batch}); split the batch.")
+    check_inputs(texts, params)
     longest = max(range(len(texts)), key=lambda i: len(texts[i]))
     if len(texts[longest]) > limits.max_text_chars:
         raise BadRequest(413, f"text {longest} has {len(texts[longest])} characters, more than serve.max_text_chars "
                               f"({limits.max_text_chars}); shorten it.")
+
+
+def check_inputs(texts: list[str], params: Params) -> None:
+    """What the kind's model would refuse, refused here as the client's error (400) before the texts join a batch: a
+    malformed input must neither fail the batch it shares with others nor count against a canary."""
+    from tasks.kinds import get_kind
+    from tasks.registry.pyfunc import INPUT_SEPARATOR
+
+    if len(get_kind(params.task).INPUT_KEYS) < 2:
+        return
+    lacking = next((at for at, text in enumerate(texts) if INPUT_SEPARATOR not in text), None)
+    if lacking is not None:
+        raise BadRequest(400, f"text {lacking} has no '{INPUT_SEPARATOR.strip()}': a {params.task} input is "
+                              f"'QUESTION{INPUT_SEPARATOR}CONTEXT'; join each question and its context with it.")
+
+
+def canary_key(request, canary) -> str | None:
+    """The key that pins a caller to one side of a canary. The client's own header only when the project trusts it
+    (serve.canary.trust_client_key): otherwise a client could choose the canary and fail it on purpose. Else the
+    caller's token, else its address."""
+    if canary.trust_client_key:
+        return request.headers.get(canary.key)
+    caller = request.scope.get("state", {}).get("caller")
+    if caller is not None:
+        return caller.identity
+    return request.client.host if request.client else None

@@ -1,6 +1,7 @@
 """Approval through the Prefect API with real processes: `lmforge run` pauses before @champion moves, the gate's
 evidence on its flow run; `lmforge approve` (another process) approves or rejects it through the run's Prefect
-server; a pause nobody answers rejects. Each answer is recorded with who, when and why."""
+server; a pause nobody answers rejects. Each answer is recorded with who, when and why (self-approval and a bare
+Resume through Prefect's API: tests/flows/test_attacks.py)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ WAITING = re.compile(r"\[approval\] (\S+) version (\d+) passed the gate; waiting
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return make_project(tmp_path_factory.mktemp("approval") / "project",
-                        merge(TINY, {"promote": {"approval": "required", "approval_timeout_s": 300}}))
+    # One account runs both sides here, so separation is off in this project's file (the test below turns it on).
+    return make_project(tmp_path_factory.mktemp("approval") / "project", merge(TINY, {"promote": {
+        "approval": "required", "approval_timeout_s": 300, "approval_separation": False}}))
 
 
 @contextmanager
@@ -70,6 +72,14 @@ def decision_of(root: Path, name: str, version: str = "1") -> dict:
     return json.loads(Path(path).read_text())
 
 
+def decisions_of(root: Path, name: str, version: str = "1") -> list[dict]:
+    from tasks.core.config import load_params
+    from tasks.registry.decisions import read_decisions
+
+    params = load_params(root / "params.yaml", [f"registry.model_name={name}"])
+    return read_decisions(registry(root), params, version)
+
+
 def test_an_approval_moves_the_champion_and_is_recorded(project):
     with start_run(project, "test-approve") as (process, log):
         found = wait_for_pause(process, log)
@@ -92,7 +102,9 @@ def test_an_approval_moves_the_champion_and_is_recorded(project):
     assert str(registry(project).get_model_version_by_alias(name, "champion").version) == "1"
     approval = decision_of(project, name)["approval"]
     assert approval["decision"] == "approved" and approval["reason"] == "checked the card", approval
-    assert approval["by"].startswith("user ") and approval["time"] and approval["waited_s"] > 0, approval
+    assert approval["by"].startswith("local:") and approval["time"] and approval["waited_s"] > 0, approval
+    kinds = [d["kind"] for d in decisions_of(project, name)]
+    assert kinds == ["approval asked", "approval", "automatic"], kinds
 
 
 def test_a_rejection_keeps_the_champion_where_it_was_and_says_who(project):
@@ -103,7 +115,7 @@ def test_a_rejection_keeps_the_champion_where_it_was_and_says_who(project):
         assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
     version = registry(project).get_model_version(name, "1")
     assert version.tags["promotion_verdict"] == "rejected"
-    assert re.fullmatch(r"rejected by user \S+: slices look thin", version.tags["promotion_reason"]), version.tags
+    assert re.fullmatch(r"rejected by local:\S+: slices look thin", version.tags["promotion_reason"]), version.tags
     assert "champion" not in registry(project).get_registered_model(name).aliases
     again = answer(project, run, api, "--reason", "too late")  # the run has ended: nothing waits any more
     assert again.returncode == 1 and ("did not answer" in again.stderr or "not waiting" in again.stderr), again.stderr
@@ -117,3 +129,4 @@ def test_a_pause_nobody_answers_rejects(project):
     assert version.tags["promotion_verdict"] == "rejected"
     assert version.tags["promotion_reason"].startswith("nobody approved it within promote.approval_timeout_s")
     assert decision_of(project, "test-timeout")["approval"]["decision"] == "timed out"
+

@@ -157,7 +157,8 @@ def test_lora_adapters_register_alone_and_serve_as_champion_and_canary_on_one_ba
     client.set_registered_model_alias("test-chat-lora", "champion", "2")
     client.set_registered_model_alias("test-chat-lora", "challenger", "1")
     serve = ["--set", "registry.model_name=test-chat-lora", "--set", "serve.canary.share=0.5", "--set",
-             "serve.shadow=true", "--set", "serve.refresh_s=0.5", "--set", "paths.inference_log=data/inference-lora"]
+             "serve.canary.trust_client_key=true", "--set", "serve.shadow=true", "--set", "serve.refresh_s=0.5",
+             "--set", "paths.inference_log=data/inference-lora"]
     asked = [{"role": "user", "content": "which day comes after monday?"}]
     with serving(*serve) as send:
         wait_for_challenger(send, "1")

@@ -487,7 +487,8 @@ def test_canary_answers_a_sticky_share_and_is_rolled_back_when_it_answers_slower
     champion = str(client.get_model_version_by_alias("test-reviews", "champion").version)
     challenger = str(client.get_model_version_by_alias("test-reviews", "challenger").version)
     log_at = ["--set", "paths.inference_log=data/inference-canary"]
-    canary = ["--set", "serve.canary.share=0.5", "--set", "serve.refresh_s=0.5", *log_at]
+    canary = ["--set", "serve.canary.share=0.5", "--set", "serve.canary.trust_client_key=true", "--set",
+              "serve.refresh_s=0.5", *log_at]
     short, long = json.dumps({"inputs": ["fine"]}).encode(), json.dumps({"inputs": ["the camera is great " * 25] * 64}).encode()
     keyed = lambda send, key, body=short: send(body, headers={"X-Canary-Key": key})
     with serving(*canary) as send:  # the default rule: 200 canary answers before it is judged

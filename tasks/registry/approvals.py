@@ -1,0 +1,32 @@
+"""The approver's side of a paused promotion (`lmforge approve`): who answers, checked before anything is written."""
+
+from __future__ import annotations
+
+from tasks.core.config import Params
+from tasks.core.errors import LmforgeError
+
+
+def record_answer(params: Params, flow_run, approve: bool, reason: str) -> dict:
+    """Write the answer to the version's decision record under the identity the tracking server authenticated;
+    the paused run reads it there. Self-approval (promote.approval_separation) is refused before it is written."""
+    from flows.approval import read_pause_key
+    from tasks.registry import tracking
+    from tasks.registry.champion import acting
+    from tasks.registry.decisions import append_decision, latest, read_decisions
+
+    found = read_pause_key(flow_run.state.state_details.pause_key or "")
+    if found is None:
+        raise LmforgeError(f"flow run {flow_run.name} is paused, but not for approval; nothing was answered.")
+    name, version = found
+    params = params.model_copy(update={"registry": params.registry.model_copy(update={"model_name": name})})
+    client, me = tracking.client(params), acting(params)
+    asked = latest(read_decisions(client, params, version), "approval asked", flow_run=str(flow_run.id))
+    if asked is None:
+        raise LmforgeError(f"flow run {flow_run.name} waits on {name} version {version}, which has no approval request "
+                           "in this project's registry; answer from the project that started it (--params).")
+    if approve and asked.get("separation") and asked["by"] == me:  # withdrawing one's own challenger is allowed
+        raise LmforgeError(f"{me} started flow run {flow_run.name} and may not approve it "
+                           "(promote.approval_separation); ask another person.")
+    return append_decision(client, params, version, {"kind": "approval", "flow_run": str(flow_run.id), "by": me,
+                                                     "decision": "approved" if approve else "rejected",
+                                                     "reason": reason})

@@ -1,0 +1,47 @@
+"""The decision record of a registered version: every decision about it (the gate's verdict, an approval asked,
+given or refused, a promotion or rollback by hand, a canary taken back), who made it and when, one file each under
+`decisions/` of the version's MLflow run.
+
+Append-only by construction: each decision is a new file whose name no other decision takes (time and a random
+id), none is ever rewritten, and the model card checks that the version's tags agree with the record.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from tasks.core.config import Params
+
+FOLDER = "decisions"
+
+
+def append_decision(client, params: Params, version: str, record: dict) -> dict:
+    """Add one decision about `version` (its `kind` and what else it says); returns it as written."""
+    from tasks.registry.champion import now
+
+    written = {"model": params.registry.model_name, "version": str(version), "time": now(), **record,
+               "id": uuid.uuid4().hex}
+    run_id = client.get_model_version(params.registry.model_name, str(version)).run_id
+    stamp = written["time"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    client.log_dict(run_id, written, f"{FOLDER}/{stamp}-{written['id'][:12]}.json")
+    return written
+
+
+def read_decisions(client, params: Params, version: str) -> list[dict]:
+    """Every decision about `version`, oldest first; a record that cannot be read raises (the card fails on it)."""
+    import tempfile
+    from pathlib import Path
+
+    run_id = client.get_model_version(params.registry.model_name, str(version)).run_id
+    names = sorted(item.path for item in client.list_artifacts(run_id, FOLDER) if item.path.endswith(".json"))
+    if not names:
+        return []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(client.download_artifacts(run_id, FOLDER, scratch))
+        return [json.loads((folder / Path(name).name).read_text()) for name in names]
+
+
+def latest(decisions: list[dict], kind: str, **matching) -> dict | None:
+    found = [d for d in decisions if d.get("kind") == kind and all(d.get(k) == v for k, v in matching.items())]
+    return found[-1] if found else None
