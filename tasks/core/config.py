@@ -550,7 +550,8 @@ class MonitorParams(Section):
     log: bool = Field(True, description="Record what `lmforge serve` and `lmforge predict` answer in the inference log "
                       "(paths.inference_log): time, request id, model version, backend, latency, output, input.")
     log_inputs: Literal["text", "hash", "none"] = Field(
-        "text", description="What a logged row keeps of its input: the text, its SHA-256, or nothing.")
+        "text", description="What a logged row keeps of its input: the text, its keyed hash (HMAC-SHA256 under "
+                "LMFORGE_LOG_SECRET, else .lmforge/log-secret, made once), or nothing.")
     retention_days: float = Field(30.0, gt=0, description="Log segments older than this are deleted when a writer starts.")
     queue_rows: int = Field(10000, ge=1, description="Rows waiting for the log writer; beyond that rows are counted as "
                             "not logged (on /ping) and answers go on.")

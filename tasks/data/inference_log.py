@@ -9,7 +9,6 @@ queue or a failing disk costs rows, never answers: they are counted, and the fir
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import queue
@@ -29,10 +28,25 @@ def new_request_ids(count: int) -> list[str]:
 
 
 def keep_input(text: str, how: str) -> str | None:
-    """monitor.log_inputs: the text itself, its SHA-256 (joins and duplicates without the text), or nothing."""
+    """monitor.log_inputs: the text itself, its keyed hash (duplicates without the text: log_secret.hash_input), or
+    nothing."""
     if how == "text":
         return text
-    return hashlib.sha256(text.encode()).hexdigest() if how == "hash" else None
+    if how == "hash":
+        from tasks.data.log_secret import hash_input
+
+        return hash_input(text)
+    return None
+
+
+def make_private_folder(folder: Path) -> None:
+    """The log's folder, made readable by its owner alone (0700 whatever the umask): its rows are what users sent.
+    A folder that exists already keeps its mode (the operator chose it); its parents are ordinary folders."""
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another writer made it first
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)
 
 
 GENERATION_KEYS = ("prompt_tokens", "completion_tokens", "ttft_ms")  # a generated answer's, else null
@@ -114,8 +128,13 @@ class InferenceLog:
         name = next(self.names)
         temporary = self.folder / f".{name}.tmp"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.Table.from_pylist(batch), temporary)
+            make_private_folder(self.folder)
+            table = pa.Table.from_pylist(batch)
+            # 0600 from its first byte (not chmod after): no moment in which another user may open it.
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.fchmod(descriptor, 0o600)  # the umask may have taken bits the mode asked for
+            with os.fdopen(descriptor, "wb") as out:
+                pq.write_table(table, out)
             temporary.replace(self.folder / f"{name}.parquet")
             self.written += len(batch)
         except Exception as error:  # noqa: BLE001 - a failing disk or a row Arrow cannot type: the writer lives on
@@ -181,6 +200,10 @@ def open_log(folder: str | Path, settings: MonitorParams) -> InferenceLog | None
     """The writer a serving process uses (None when monitor.log is off), after pruning what the retention drops."""
     if not settings.log:
         return None
+    if settings.log_inputs == "hash":  # a bad LMFORGE_LOG_SECRET is said when the server starts, not on a request
+        from tasks.data.log_secret import log_secret
+
+        log_secret()
     if Path(folder).is_dir():
         prune_segments(folder, settings.retention_days)
     return InferenceLog(folder, settings)
