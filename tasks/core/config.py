@@ -552,7 +552,11 @@ class MonitorParams(Section):
     log_inputs: Literal["text", "hash", "none"] = Field(
         "text", description="What a logged row keeps of its input: the text, its keyed hash (HMAC-SHA256 under "
                 "LMFORGE_LOG_SECRET, else .lmforge/log-secret, made once), or nothing.")
-    retention_days: float = Field(30.0, gt=0, description="Log segments older than this are deleted when a writer starts.")
+    retention_days: float = Field(30.0, gt=0, description="Log segments older than this are deleted when a writer "
+                                  "starts, and every monitor.retention_check_s while it runs.")
+    # A server runs for months: pruning only when a writer starts would keep a long-lived server's rows forever.
+    retention_check_s: float = Field(3600.0, gt=0, description="How often a running writer (serve, predict, score) "
+                                     "deletes the log segments older than monitor.retention_days.")
     queue_rows: int = Field(10000, ge=1, description="Rows waiting for the log writer; beyond that rows are counted as "
                             "not logged (on /ping) and answers go on.")
     flush_s: float = Field(1.0, gt=0, description="How often the writer closes a segment: a killed server loses at "

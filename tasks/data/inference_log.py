@@ -82,7 +82,7 @@ class InferenceLog:
     def __init__(self, folder: str | Path, settings: MonitorParams):
         self.folder, self.settings = Path(folder), settings
         self.rows: queue.Queue = queue.Queue(maxsize=settings.queue_rows)
-        self.written = self.dropped = 0
+        self.written = self.dropped = self.pruned = 0
         self.error = ""
         # Time, host, process and this log's own random token in each name: several servers (one per machine, on a
         # shared folder) write one store, and two logs a process opens within one second must not write one name
@@ -107,9 +107,22 @@ class InferenceLog:
                 "error": self.error or None, "folder": str(self.folder)}
 
     def run(self) -> None:
+        """Flush every flush_s; every retention_check_s, drop what the retention no longer keeps (this thread
+        already wakes up to flush: no second thread for it)."""
+        next_prune = time.monotonic() + self.settings.retention_check_s
         while not self.stopping.is_set():
-            self.stopping.wait(self.settings.flush_s)
+            self.stopping.wait(min(self.settings.flush_s, self.settings.retention_check_s))
             self.flush()
+            if time.monotonic() >= next_prune:
+                self.prune()
+                next_prune = time.monotonic() + self.settings.retention_check_s
+
+    def prune(self) -> None:
+        try:
+            self.pruned += prune_segments(self.folder, self.settings.retention_days)
+        except OSError as error:  # a folder gone or unreadable: the writer goes on, the next check tries again
+            if not self.error:
+                self.error = f"{self.folder}: old segments could not be deleted ({error.strerror or error})."
 
     def flush(self) -> None:
         batch = []
@@ -167,11 +180,17 @@ def prune_segments(folder: str | Path, retention_days: float) -> int:
     """Delete segments older than the retention (and temporaries a killed writer left); returns how many."""
     cutoff = time.time() - retention_days * 86400
     removed = 0
+    if not Path(folder).is_dir():
+        return 0
     for path in Path(folder).glob("*"):
-        stale_temporary = path.name.startswith(".") and path.stat().st_mtime < time.time() - 3600
-        if (path.suffix == ".parquet" and path.stat().st_mtime < cutoff) or stale_temporary:
-            path.unlink(missing_ok=True)
-            removed += 1
+        try:  # another server on the folder may prune the same segment first
+            modified = path.stat().st_mtime
+            stale_temporary = path.name.startswith(".") and modified < time.time() - 3600
+            if (path.suffix == ".parquet" and modified < cutoff) or stale_temporary:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
     return removed
 
 
@@ -204,6 +223,5 @@ def open_log(folder: str | Path, settings: MonitorParams) -> InferenceLog | None
         from tasks.data.log_secret import log_secret
 
         log_secret()
-    if Path(folder).is_dir():
-        prune_segments(folder, settings.retention_days)
+    prune_segments(folder, settings.retention_days)
     return InferenceLog(folder, settings)

@@ -149,3 +149,29 @@ def test_readers_skip_half_written_segments_and_the_retention_prunes(tmp_path):
     for path in folder.iterdir():
         os.utime(path, (old, old))
     assert prune_segments(folder, retention_days=30) == 2 and not list(folder.iterdir())
+
+
+def test_the_retention_is_applied_while_the_log_stays_open(tmp_path):
+    """A server runs for months: every monitor.retention_check_s its writer deletes what the retention drops, not
+    only when it starts; a segment within the retention stays."""
+    folder = tmp_path / "log"
+    log = InferenceLog(folder, MonitorParams(flush_s=0.02, retention_check_s=0.05, retention_days=1))
+    log.record(rows_for(["kept"]))
+    old = time.time() - 2 * 86400
+    folder.mkdir(exist_ok=True)
+    stale = folder / "20200101T000000-host-1-abcdef01-000000.parquet"
+    stale.write_bytes(b"PAR1 an old segment")
+    os.utime(stale, (old, old))
+    deadline = time.monotonic() + 5
+    while stale.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not stale.exists() and log.thread.is_alive()
+    log.close()
+    assert read_log(folder)["input"].tolist() == ["kept"] and log.pruned == 1
+
+
+def test_the_retention_check_interval_must_be_positive():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="retention_check_s"):
+        MonitorParams(retention_check_s=0)
