@@ -228,19 +228,11 @@ class ValidateParams(Section):
 
 
 def resolve_package(value: str | None) -> str | None:
-    """`pkg:NAME` is the model folder an installed package ships (its get_model_path(), else the package folder)."""
-    if value is None or not value.startswith("pkg:"):
-        return value
-    import importlib
+    """`pkg:NAME` is the model folder a package declared in the entry-point group lmforge.models ships
+    (tasks.core.model_packages: no other module is imported for it)."""
+    from tasks.core.model_packages import resolve_package as resolve_declared
 
-    name = value.removeprefix("pkg:")
-    try:
-        module = importlib.import_module(name)
-    except ImportError:
-        raise ValueError(f"{value}: no installed package {name}; pip install it (for all-MiniLM-L6-v2: "
-                         "pip install -e '.[pretrained]')") from None
-    folder = module.get_model_path() if hasattr(module, "get_model_path") else Path(module.__file__).parent
-    return str(folder)
+    return resolve_declared(value)
 
 
 class TokenizeParams(Section):
