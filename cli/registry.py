@@ -60,6 +60,7 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, a
 
         from tasks.registry import tracking
         from tasks.core.config import load_params
+        from tasks.core.errors import redact
 
         settings = load_params(params, set_)
         records = describe_versions(tracking.client(settings), settings)
@@ -67,10 +68,10 @@ def models(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, a
             echo_json({"model_name": settings.registry.model_name, "versions": records})
             return
         if not records:
-            typer.echo(f"{settings.registry.model_name} has no versions yet in {tracking.tracking_uri(settings)}; "
+            typer.echo(f"{settings.registry.model_name} has no versions yet in {redact(tracking.tracking_uri(settings))}; "
                        "run `lmforge run` first.")
             return
-        table = Table(title=f"{settings.registry.model_name}  ({tracking.tracking_uri(settings)})", title_justify="left")
+        table = Table(title=f"{settings.registry.model_name}  ({redact(tracking.tracking_uri(settings))})", title_justify="left")
         for name in ("version", "aliases", "created", *key_metrics(settings),
                      "data version", "rebuilt", "promotion"):
             table.add_column(name, overflow="fold")

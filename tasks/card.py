@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tasks.core.config import Params
+from tasks.core.errors import redact_error
 from tasks.core.runtime import run_entry, step
 
 CARD_MD, CARD_JSON, ARTIFACT_PATH = "MODEL_CARD.md", "model_card.json", "card"
@@ -83,7 +84,7 @@ def read_card(sources) -> tuple[dict, str] | None:
             return json.loads((path / CARD_JSON).read_text()), (path / CARD_MD).read_text()
         except (MlflowException, OSError, ValueError) as error:
             raise UnreadableCard(f"its logged card cannot be read ({type(error).__name__}: "
-                                 f"{str(error).splitlines()[0][:160] if str(error) else 'no detail'})") from None
+                                 f"{redact_error(error, 160)})") from None
 
 
 @step

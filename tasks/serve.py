@@ -15,7 +15,7 @@ import sys
 import time
 
 from tasks.core.config import Params
-from tasks.core.errors import LmforgeError
+from tasks.core.errors import LmforgeError, redact_error
 from tasks.kinds import get_kind
 from tasks.servers.holders import Served
 from tasks.servers.serving_requests import BadRequest, canary_key, check_batch, read_body, read_texts
@@ -163,7 +163,7 @@ def find_servable(params: Params, pinned: str | None = None) -> str:
             client.get_model_version_by_alias(name, params.registry.champion_alias)
     except Exception as error:  # noqa: BLE001 - no such model, version or alias, or the registry is down
         wanted = f"version {pinned}" if pinned else f"@{params.registry.champion_alias}"
-        raise LmforgeError(f"{name} has no {wanted} to serve ({str(error).splitlines()[0][:120]}); run `lmforge run` "
+        raise LmforgeError(f"{name} has no {wanted} to serve ({redact_error(error, 120)}); run `lmforge run` "
                            "first.") from None
     return str(found.version)
 

@@ -228,19 +228,11 @@ class ValidateParams(Section):
 
 
 def resolve_package(value: str | None) -> str | None:
-    """`pkg:NAME` is the model folder an installed package ships (its get_model_path(), else the package folder)."""
-    if value is None or not value.startswith("pkg:"):
-        return value
-    import importlib
+    """`pkg:NAME` is the model folder a package declared in the entry-point group lmforge.models ships
+    (tasks.core.model_packages: no other module is imported for it)."""
+    from tasks.core.model_packages import resolve_package as resolve_declared
 
-    name = value.removeprefix("pkg:")
-    try:
-        module = importlib.import_module(name)
-    except ImportError:
-        raise ValueError(f"{value}: no installed package {name}; pip install it (for all-MiniLM-L6-v2: "
-                         "pip install -e '.[pretrained]')") from None
-    folder = module.get_model_path() if hasattr(module, "get_model_path") else Path(module.__file__).parent
-    return str(folder)
+    return resolve_declared(value)
 
 
 class TokenizeParams(Section):
@@ -570,8 +562,13 @@ class MonitorParams(Section):
     log: bool = Field(True, description="Record what `lmforge serve` and `lmforge predict` answer in the inference log "
                       "(paths.inference_log): time, request id, model version, backend, latency, output, input.")
     log_inputs: Literal["text", "hash", "none"] = Field(
-        "text", description="What a logged row keeps of its input: the text, its SHA-256, or nothing.")
-    retention_days: float = Field(30.0, gt=0, description="Log segments older than this are deleted when a writer starts.")
+        "text", description="What a logged row keeps of its input: the text, its keyed hash (HMAC-SHA256 under "
+                "LMFORGE_LOG_SECRET, else .lmforge/log-secret, made once), or nothing.")
+    retention_days: float = Field(30.0, gt=0, description="Log segments older than this are deleted when a writer "
+                                  "starts, and every monitor.retention_check_s while it runs.")
+    # A server runs for months: pruning only when a writer starts would keep a long-lived server's rows forever.
+    retention_check_s: float = Field(3600.0, gt=0, description="How often a running writer (serve, predict, score) "
+                                     "deletes the log segments older than monitor.retention_days.")
     queue_rows: int = Field(10000, ge=1, description="Rows waiting for the log writer; beyond that rows are counted as "
                             "not logged (on /ping) and answers go on.")
     flush_s: float = Field(1.0, gt=0, description="How often the writer closes a segment: a killed server loses at "

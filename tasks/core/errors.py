@@ -32,6 +32,24 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_error(error: BaseException, limit: int = 200) -> str:
+    """An error's first line (at most `limit` characters), secrets hidden: what a message may quote of an error from
+    MLflow or requests, whose text often holds the tracking URI with its credentials."""
+    first = next((line for line in str(error).splitlines() if line.strip()), "")
+    return redact(first)[:limit] or type(error).__name__  # redacted before cut: a cut URI hides nothing
+
+
+def redact_values(value):
+    """A JSON-like value with every string in it redacted (dict keys kept): for records written to disk."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_values(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_values(item) for item in value]
+    return value
+
+
 def describe_failure(error: BaseException) -> str:
     """What the MLflow run's `error` tag says; Prefect turns SIGTERM into a TerminationSignal without a message."""
     import signal

@@ -22,7 +22,10 @@ def split_facts(record: dict, run_keys) -> tuple[dict, dict]:
 
 
 def write_run_record(folder: str | Path, facts: dict) -> None:
-    (Path(folder) / RUN_RECORD).write_text(json.dumps(facts, indent=1))
+    """run.json travels with the folder (copied, archived, shared): no credential a fact quotes goes with it."""
+    from tasks.core.errors import redact_values
+
+    (Path(folder) / RUN_RECORD).write_text(json.dumps(redact_values(facts), indent=1))
 
 
 def read_run_record(folder: str | Path) -> dict:

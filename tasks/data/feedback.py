@@ -89,7 +89,7 @@ def join_labels(params: Params, labels: pd.DataFrame, path: Path, columns: list[
                            f"{params.paths.inference_log} (first: {unknown[REQUEST_ID].iloc[0]}); label only requests "
                            "lmforge answered (ids come back with each answer). Nothing was appended.")
     inputs = logged.loc[labels[REQUEST_ID]]
-    hidden = inputs.isna() | inputs.str.fullmatch("[0-9a-f]{64}").fillna(False).astype(bool)  # nothing, or SHA-256
+    hidden = inputs.isna() | inputs.str.fullmatch("[0-9a-f]{64}").fillna(False).astype(bool)  # nothing, or a hash
     if hidden.any():
         raise LmforgeError(f"{params.paths.inference_log}: {int(hidden.sum())} of the requests (first: "
                            f"{inputs.index[hidden.to_numpy()][0]}) were logged without their text (monitor.log_inputs: "

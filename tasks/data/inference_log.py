@@ -9,7 +9,6 @@ queue or a failing disk costs rows, never answers: they are counted, and the fir
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import queue
@@ -29,10 +28,25 @@ def new_request_ids(count: int) -> list[str]:
 
 
 def keep_input(text: str, how: str) -> str | None:
-    """monitor.log_inputs: the text itself, its SHA-256 (joins and duplicates without the text), or nothing."""
+    """monitor.log_inputs: the text itself, its keyed hash (duplicates without the text: log_secret.hash_input), or
+    nothing."""
     if how == "text":
         return text
-    return hashlib.sha256(text.encode()).hexdigest() if how == "hash" else None
+    if how == "hash":
+        from tasks.data.log_secret import hash_input
+
+        return hash_input(text)
+    return None
+
+
+def make_private_folder(folder: Path) -> None:
+    """The log's folder, made readable by its owner alone (0700 whatever the umask): its rows are what users sent.
+    A folder that exists already keeps its mode (the operator chose it); its parents are ordinary folders."""
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another writer made it first
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)
 
 
 GENERATION_KEYS = ("prompt_tokens", "completion_tokens", "ttft_ms")  # a generated answer's, else null
@@ -68,7 +82,7 @@ class InferenceLog:
     def __init__(self, folder: str | Path, settings: MonitorParams):
         self.folder, self.settings = Path(folder), settings
         self.rows: queue.Queue = queue.Queue(maxsize=settings.queue_rows)
-        self.written = self.dropped = 0
+        self.written = self.dropped = self.pruned = 0
         self.error = ""
         # Time, host, process and this log's own random token in each name: several servers (one per machine, on a
         # shared folder) write one store, and two logs a process opens within one second must not write one name
@@ -93,9 +107,22 @@ class InferenceLog:
                 "error": self.error or None, "folder": str(self.folder)}
 
     def run(self) -> None:
+        """Flush every flush_s; every retention_check_s, drop what the retention no longer keeps (this thread
+        already wakes up to flush: no second thread for it)."""
+        next_prune = time.monotonic() + self.settings.retention_check_s
         while not self.stopping.is_set():
-            self.stopping.wait(self.settings.flush_s)
+            self.stopping.wait(min(self.settings.flush_s, self.settings.retention_check_s))
             self.flush()
+            if time.monotonic() >= next_prune:
+                self.prune()
+                next_prune = time.monotonic() + self.settings.retention_check_s
+
+    def prune(self) -> None:
+        try:
+            self.pruned += prune_segments(self.folder, self.settings.retention_days)
+        except OSError as error:  # a folder gone or unreadable: the writer goes on, the next check tries again
+            if not self.error:
+                self.error = f"{self.folder}: old segments could not be deleted ({error.strerror or error})."
 
     def flush(self) -> None:
         batch = []
@@ -114,8 +141,13 @@ class InferenceLog:
         name = next(self.names)
         temporary = self.folder / f".{name}.tmp"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.Table.from_pylist(batch), temporary)
+            make_private_folder(self.folder)
+            table = pa.Table.from_pylist(batch)
+            # 0600 from its first byte (not chmod after): no moment in which another user may open it.
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.fchmod(descriptor, 0o600)  # the umask may have taken bits the mode asked for
+            with os.fdopen(descriptor, "wb") as out:
+                pq.write_table(table, out)
             temporary.replace(self.folder / f"{name}.parquet")
             self.written += len(batch)
         except Exception as error:  # noqa: BLE001 - a failing disk or a row Arrow cannot type: the writer lives on
@@ -148,11 +180,17 @@ def prune_segments(folder: str | Path, retention_days: float) -> int:
     """Delete segments older than the retention (and temporaries a killed writer left); returns how many."""
     cutoff = time.time() - retention_days * 86400
     removed = 0
+    if not Path(folder).is_dir():
+        return 0
     for path in Path(folder).glob("*"):
-        stale_temporary = path.name.startswith(".") and path.stat().st_mtime < time.time() - 3600
-        if (path.suffix == ".parquet" and path.stat().st_mtime < cutoff) or stale_temporary:
-            path.unlink(missing_ok=True)
-            removed += 1
+        try:  # another server on the folder may prune the same segment first
+            modified = path.stat().st_mtime
+            stale_temporary = path.name.startswith(".") and modified < time.time() - 3600
+            if (path.suffix == ".parquet" and modified < cutoff) or stale_temporary:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
     return removed
 
 
@@ -181,6 +219,9 @@ def open_log(folder: str | Path, settings: MonitorParams) -> InferenceLog | None
     """The writer a serving process uses (None when monitor.log is off), after pruning what the retention drops."""
     if not settings.log:
         return None
-    if Path(folder).is_dir():
-        prune_segments(folder, settings.retention_days)
+    if settings.log_inputs == "hash":  # a bad LMFORGE_LOG_SECRET is said when the server starts, not on a request
+        from tasks.data.log_secret import log_secret
+
+        log_secret()
+    prune_segments(folder, settings.retention_days)
     return InferenceLog(folder, settings)

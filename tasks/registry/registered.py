@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.core.config import Params
-from tasks.core.errors import LmforgeError
+from tasks.core.errors import LmforgeError, redact, redact_error
 
 PARITY_FILE = "parity.json"  # the export step's record: one verdict per backend
 
@@ -25,8 +25,8 @@ def load_registered(params: Params, model_uri: str):
         return mlflow.pyfunc.load_model(model_uri)
     except MlflowException as error:
         hint = " (no champion yet? try --model models:/NAME@challenger)" if "@" in model_uri else ""
-        raise LmforgeError(f"cannot load {model_uri} from {tracking.tracking_uri(params)}{hint} "
-                           f"({str(error).splitlines()[0][:160]}); run `lmforge run` first or check --model.") from None
+        raise LmforgeError(f"cannot load {model_uri} from {redact(tracking.tracking_uri(params))}{hint} "
+                           f"({redact_error(error, 160)}); run `lmforge run` first or check --model.") from None
 
 
 def download_export(client, run_id: str, backend: str) -> Path:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tasks.core.config import Params
-from tasks.core.errors import LmforgeError
+from tasks.core.errors import LmforgeError, redact_error
 
 
 @dataclass
@@ -80,7 +80,7 @@ class VersionHolder:
         try:
             self.refresh()
         except Exception as error:  # noqa: BLE001 - a challenger that cannot load leaves the champion answering
-            print(f"lmforge serve: @{self.alias} could not be loaded ({error}); serving without it.", file=sys.stderr,
+            print(f"lmforge serve: @{self.alias} could not be loaded ({redact_error(error)}); serving without it.", file=sys.stderr,
                   flush=True)
             self.checked = time.monotonic()
         finally:
@@ -97,7 +97,7 @@ class VersionHolder:
                 version = None
             elif self.current is None and not self.optional:
                 wanted = f"version {self.pinned}" if self.pinned else f"@{self.alias}"
-                raise LmforgeError(f"{name} has no {wanted} to serve ({str(error).splitlines()[0][:120]}); run "
+                raise LmforgeError(f"{name} has no {wanted} to serve ({redact_error(error, 120)}); run "
                                    "`lmforge run` first.") from None
             else:
                 version = None  # keep answering with the version already loaded
@@ -113,7 +113,7 @@ class VersionHolder:
                 if self.current is None and not self.optional:
                     raise
                 self.broken = str(version.version)
-                print(f"lmforge serve: version {version.version} could not be loaded ({error}); "
+                print(f"lmforge serve: version {version.version} could not be loaded ({redact_error(error)}); "
                       + (f"version {self.current.version} keeps answering." if self.current else "serving without it."),
                       file=sys.stderr, flush=True)
         elif version is not None:

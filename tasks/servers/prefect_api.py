@@ -16,7 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from tasks.core.errors import LmforgeError
+from tasks.core.errors import LmforgeError, redact_error
 
 # What Prefect sets for its own temporary server, plus block types left unregistered: a local run never uses them,
 # registering them takes ~2 s, and `lmforge ui`'s full server registers them when someone opens the UI.
@@ -150,5 +150,5 @@ def answer_paused_run(flow_run, answer: dict) -> str:
     try:
         resume_flow_run(flow_run.id, run_input=answer)
     except Exception as error:  # noqa: BLE001 - a pause that just timed out, or an answer the form refuses
-        raise LmforgeError(f"flow run {flow_run.name} could not take the answer: {error}") from None
+        raise LmforgeError(f"flow run {flow_run.name} could not take the answer: {redact_error(error)}") from None
     return flow_run.name

@@ -9,7 +9,7 @@ import threading
 import time
 
 from tasks.core.config import Params
-from tasks.core.errors import LmforgeError
+from tasks.core.errors import LmforgeError, redact_error
 from tasks.data.inference_log import make_rows, new_request_ids
 from tasks.registry.champion import CANARY_ROLLED_BACK
 from tasks.servers.holders import Loader, Served, VersionHolder
@@ -56,7 +56,7 @@ class Router:
             predictions = answering.predict(texts)
         except Exception as error:  # noqa: BLE001 - one request's failure, counted for the canary's judgement
             self.count(champion, challenger, live, role, 1000 * (time.perf_counter() - started), True)
-            raise ModelFailed(f"version {answering.version} failed on this request ({str(error)[:200]}); the error "
+            raise ModelFailed(f"version {answering.version} failed on this request ({redact_error(error)}); the error "
                               "is counted against it.") from None
         latency = 1000 * (time.perf_counter() - started)
         self.count(champion, challenger, live, role, latency, False)
@@ -94,7 +94,7 @@ class Router:
             record_canary_rollback(self.champion.client, self.params, version, champion, reason, figures)
         except Exception as error:  # noqa: BLE001 - this process has stopped the canary whatever the registry says
             print(f"lmforge serve: the canary rollback of version {version} could not be recorded in the registry "
-                  f"({str(error)[:200]}); this server has stopped it, others have not.", file=sys.stderr, flush=True)
+                  f"({redact_error(error)}); this server has stopped it, others have not.", file=sys.stderr, flush=True)
 
     def rolled_back(self, challenger: Served) -> bool:
         return challenger.version in self.stopped or CANARY_ROLLED_BACK in challenger.tags

@@ -73,35 +73,55 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
-def start_servers(params: Params, prefect_port: int, mlflow_port: int, timeout_s: float = 180) -> tuple[list, dict]:
-    """Both servers, healthy, and the marker written; returns the processes and the addresses."""
+def server_commands(params: Params, prefect_port: int, mlflow_port: int, env: dict[str, str]) -> list[tuple]:
+    """(command, environment) of the Prefect server and of the MLflow server. The tracking URI (it may hold a
+    password) goes by MLFLOW_BACKEND_STORE_URI, never on the command line, which any user of the machine reads in ps."""
     from tasks.registry import tracking
 
+    bin_dir = Path(sys.executable).parent
+    # A real server runs its scheduler and other services, which configure_runtime turns off for temporary servers.
+    base = {k: v for k, v in env.items() if not k.startswith("PREFECT_SERVER_SERVICES_") and k != "PREFECT_API_URL"}
+    api_url = f"http://{HOST}:{prefect_port}/api"
+    # The UI's browser code asks this address for the API; by default it assumes port 4200.
+    prefect_env = base | {"PREFECT_UI_API_URL": api_url, "PREFECT_SERVER_API_HOST": HOST,
+                          "PREFECT_SERVER_API_PORT": str(prefect_port)}
+    artifacts = Path(params.registry.artifact_location).resolve()
+    mlflow_env = prefect_env | {"MLFLOW_BACKEND_STORE_URI": tracking.tracking_uri(params),
+                                "MLFLOW_ARTIFACTS_DESTINATION": artifacts.as_uri()}
+    return [([str(bin_dir / "prefect"), "server", "start", "--host", HOST, "--port", str(prefect_port)], prefect_env),
+            ([sys.executable, "-m", "mlflow", "server", "--host", HOST, "--port", str(mlflow_port), "--workers", "1"],
+             mlflow_env)]
+
+
+def write_marker(urls: dict) -> Path:
+    """The marker other lmforge processes read (running_ui): addresses on 127.0.0.1 and our pid, no store URI; it is
+    readable by its owner alone all the same."""
+    marker = prefect_home() / UI_MARKER
+    marker.unlink(missing_ok=True)
+    descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(json.dumps({key: urls[key] for key in ("prefect_ui", "prefect_api_url", "mlflow_ui")}
+                             | {"pid": os.getpid()}))
+    return marker
+
+
+def start_servers(params: Params, prefect_port: int, mlflow_port: int, timeout_s: float = 180) -> tuple[list, dict]:
+    """Both servers, healthy, and the marker written; returns the processes and the addresses."""
     check_port_free(prefect_port, "--prefect-port")
     check_port_free(mlflow_port, "--mlflow-port")
-    bin_dir, logs = Path(sys.executable).parent, prefect_home() / "ui-logs"
-    # A real server runs its scheduler and other services, which configure_runtime turns off for temporary servers.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_SERVICES_") and k != "PREFECT_API_URL"}
-    artifacts = Path(params.registry.artifact_location).resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
+    logs = prefect_home() / "ui-logs"
+    Path(params.registry.artifact_location).resolve().mkdir(parents=True, exist_ok=True)
     urls = {"prefect_ui": f"http://{HOST}:{prefect_port}", "prefect_api_url": f"http://{HOST}:{prefect_port}/api",
-            "mlflow_ui": f"http://{HOST}:{mlflow_port}", "tracking_uri": tracking.tracking_uri(params)}
-    # The UI's browser code asks this address for the API; by default it assumes port 4200.
-    env |= {"PREFECT_UI_API_URL": urls["prefect_api_url"], "PREFECT_SERVER_API_HOST": HOST,
-            "PREFECT_SERVER_API_PORT": str(prefect_port)}
-    processes = [
-        launch([str(bin_dir / "prefect"), "server", "start", "--host", HOST, "--port", str(prefect_port)],
-               logs / "prefect.log", env),
-        launch([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", urls["tracking_uri"],
-                "--artifacts-destination", artifacts.as_uri(), "--host", HOST, "--port", str(mlflow_port),
-                "--workers", "1"], logs / "mlflow.log", env)]
+            "mlflow_ui": f"http://{HOST}:{mlflow_port}"}
+    (prefect, prefect_env), (mlflow, mlflow_env) = server_commands(params, prefect_port, mlflow_port, dict(os.environ))
+    processes = [launch(prefect, logs / "prefect.log", prefect_env), launch(mlflow, logs / "mlflow.log", mlflow_env)]
     try:
         wait_healthy(urls["prefect_api_url"] + "/health", processes[0], logs / "prefect.log", timeout_s)
         wait_healthy(urls["mlflow_ui"] + "/health", processes[1], logs / "mlflow.log", timeout_s)
     except BaseException:
         stop(processes)
         raise
-    (prefect_home() / UI_MARKER).write_text(json.dumps(urls | {"pid": os.getpid()}))
+    write_marker(urls)
     return processes, urls
 
 

@@ -2,10 +2,14 @@
 never an exception; readers never see half a segment; the retention prunes."""
 
 import os
+import stat
 import time
 
+import pytest
+
 from tasks.core.config import MonitorParams
-from tasks.data.inference_log import InferenceLog, make_rows, new_request_ids, prune_segments, read_log
+from tasks.core.errors import LmforgeError
+from tasks.data.inference_log import InferenceLog, make_rows, new_request_ids, open_log, prune_segments, read_log
 
 CONTEXT = {"source": "serve", "model_name": "m", "model_version": "3", "alias": "champion", "backend": "onnx"}
 
@@ -40,9 +44,58 @@ def test_two_logs_of_one_process_within_a_second_keep_every_row(tmp_path):
     assert sorted(frame["request_id"]) == sorted(row["request_id"] for rows in sent for row in rows)
 
 
-def test_inputs_are_kept_as_asked():
+def test_inputs_are_kept_as_asked(monkeypatch):
+    monkeypatch.setenv("LMFORGE_LOG_SECRET", "a-test-secret-of-some-length")
     hashed, nothing = rows_for(["great"], "hash")[0], rows_for(["great"], "none")[0]
     assert len(hashed["input"]) == 64 and hashed["input"] != "great" and nothing["input"] is None
+
+
+def test_hashed_inputs_are_keyed_by_the_project_secret(monkeypatch):
+    """HMAC-SHA256: the same text under one secret gives one digest (duplicates show, every process agrees); another
+    secret gives another; and it is not the plain SHA-256 anyone can compute from a guessed input."""
+    import hashlib
+
+    from tasks.data.log_secret import hash_input
+
+    monkeypatch.setenv("LMFORGE_LOG_SECRET", "a-test-secret-of-some-length")
+    first = rows_for(["ana@example.org"], "hash")[0]["input"]
+    assert first == hash_input("ana@example.org") == hash_input("ana@example.org", b"a-test-secret-of-some-length")
+    assert first != hash_input("ana@example.org", b"another-secret-of-some-length")
+    assert first != hashlib.sha256(b"ana@example.org").hexdigest()
+    monkeypatch.setenv("LMFORGE_LOG_SECRET", "short")
+    with pytest.raises(LmforgeError, match="LMFORGE_LOG_SECRET is 5 characters long"):
+        open_log("unused", MonitorParams(log_inputs="hash"))
+
+
+def test_without_the_environment_the_secret_is_a_private_file_made_once(tmp_path, monkeypatch):
+    from tasks.data.log_secret import SECRET_FILE, hash_input, log_secret
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LMFORGE_LOG_SECRET", raising=False)
+    old = os.umask(0o000)  # the modes must not depend on the user's umask
+    try:
+        secret = log_secret()
+    finally:
+        os.umask(old)
+    assert len(secret) == 64 and (tmp_path / SECRET_FILE).read_bytes() == secret
+    assert stat.S_IMODE((tmp_path / SECRET_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / SECRET_FILE).parent.stat().st_mode) == 0o700
+    assert log_secret() == secret and hash_input("x") == hash_input("x", secret)  # the same file, not a new one
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_segments_and_their_folder_are_readable_by_their_owner_alone(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        log = InferenceLog(tmp_path / "data" / "log", MonitorParams(flush_s=0.05))
+        log.record(rows_for(["a"]))
+        assert log.close()["written"] == 1
+    finally:
+        os.umask(old)
+    segments = list((tmp_path / "data" / "log").iterdir())
+    assert len(segments) == 1 and stat.S_IMODE(segments[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "data" / "log").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o777 & ~umask  # its parents are ordinary folders
 
 
 def test_a_full_queue_counts_rows_and_never_blocks(tmp_path):
@@ -96,3 +149,29 @@ def test_readers_skip_half_written_segments_and_the_retention_prunes(tmp_path):
     for path in folder.iterdir():
         os.utime(path, (old, old))
     assert prune_segments(folder, retention_days=30) == 2 and not list(folder.iterdir())
+
+
+def test_the_retention_is_applied_while_the_log_stays_open(tmp_path):
+    """A server runs for months: every monitor.retention_check_s its writer deletes what the retention drops, not
+    only when it starts; a segment within the retention stays."""
+    folder = tmp_path / "log"
+    log = InferenceLog(folder, MonitorParams(flush_s=0.02, retention_check_s=0.05, retention_days=1))
+    log.record(rows_for(["kept"]))
+    old = time.time() - 2 * 86400
+    folder.mkdir(exist_ok=True)
+    stale = folder / "20200101T000000-host-1-abcdef01-000000.parquet"
+    stale.write_bytes(b"PAR1 an old segment")
+    os.utime(stale, (old, old))
+    deadline = time.monotonic() + 5
+    while stale.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not stale.exists() and log.thread.is_alive()
+    log.close()
+    assert read_log(folder)["input"].tolist() == ["kept"] and log.pruned == 1
+
+
+def test_the_retention_check_interval_must_be_positive():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="retention_check_s"):
+        MonitorParams(retention_check_s=0)
