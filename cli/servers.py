@@ -12,14 +12,18 @@ from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command
 
 def ui(prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
        mlflow_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+       host: Annotated[str, typer.Option(help="Address both bind; beyond 127.0.0.1 their own authentication is on "
+                                              "and its secrets are required (docs/operations.md, Security).")]
+       = "127.0.0.1",
        params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
        debug: DebugOption = False) -> None:
-    """Start the Prefect UI and the MLflow UI on 127.0.0.1 over this project's stores; Ctrl-C stops both."""
+    """Start the Prefect UI and the MLflow UI on 127.0.0.1 (or --host, locked) over this project's stores; Ctrl-C
+    stops both."""
     with command(debug):
         from tasks.core.config import load_params
         from tasks.servers.ui import serve_until_stopped, start_servers
 
-        processes, urls = start_servers(load_params(params, set_), prefect_port, mlflow_port)
+        processes, urls = start_servers(load_params(params, set_), prefect_port, mlflow_port, host=host)
         if as_json:  # one line when both answer; the servers then run until Ctrl-C
             echo_json({key: urls[key] for key in ("prefect_ui", "mlflow_ui", "prefect_api_url")}, indent=None)
         else:

@@ -136,8 +136,8 @@ def wait_answer(params: Params, version: ModelVersion, evidence: str, started: f
     from tasks.registry import tracking
     from tasks.registry.decisions import read_decisions
 
-    records = [d for d in read_decisions(tracking.client(params), params, str(version.version))
-               if d.get("kind") == "approval" and d.get("id") == answer.record]
+    decisions = read_decisions(tracking.client(params), params.registry.model_name, str(version.version))
+    records = [d for d in decisions if d.get("kind") == "approval" and d.get("id") == answer.record]
     return answer, (records[-1] if records else None)
 
 

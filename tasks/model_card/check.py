@@ -39,4 +39,6 @@ def check_card(card: dict, markdown: str | None, sources) -> list[str]:
             if len(markdown.splitlines()) != len(expected):
                 problems.append(f"MODEL_CARD.md has {len(markdown.splitlines())} lines; the card's figures give "
                                 f"{len(expected)}")
-    return problems
+    from tasks.registry.decisions import check_decisions
+
+    return problems + [f"decision record: {line}" for line in check_decisions(sources.client, sources.version)]

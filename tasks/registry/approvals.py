@@ -20,7 +20,7 @@ def record_answer(params: Params, flow_run, approve: bool, reason: str) -> dict:
     name, version = found
     params = params.model_copy(update={"registry": params.registry.model_copy(update={"model_name": name})})
     client, me = tracking.client(params), acting(params)
-    asked = latest(read_decisions(client, params, version), "approval asked", flow_run=str(flow_run.id))
+    asked = latest(read_decisions(client, name, version), "approval asked", flow_run=str(flow_run.id))
     if asked is None:
         raise LmforgeError(f"flow run {flow_run.name} waits on {name} version {version}, which has no approval request "
                            "in this project's registry; answer from the project that started it (--params).")

@@ -28,12 +28,13 @@ def append_decision(client, params: Params, version: str, record: dict) -> dict:
     return written
 
 
-def read_decisions(client, params: Params, version: str) -> list[dict]:
-    """Every decision about `version`, oldest first; a record that cannot be read raises (the card fails on it)."""
+def read_decisions(client, name: str, version: str) -> list[dict]:
+    """Every decision about version `version` of model `name`, oldest first; a record that cannot be read raises
+    ValueError (the card fails on it)."""
     import tempfile
     from pathlib import Path
 
-    run_id = client.get_model_version(params.registry.model_name, str(version)).run_id
+    run_id = client.get_model_version(name, str(version)).run_id
     names = sorted(item.path for item in client.list_artifacts(run_id, FOLDER) if item.path.endswith(".json"))
     if not names:
         return []
@@ -45,3 +46,30 @@ def read_decisions(client, params: Params, version: str) -> list[dict]:
 def latest(decisions: list[dict], kind: str, **matching) -> dict | None:
     found = [d for d in decisions if d.get("kind") == kind and all(d.get(k) == v for k, v in matching.items())]
     return found[-1] if found else None
+
+
+DECIDING = ("automatic", "promoted by hand", "restored by rollback")  # kinds that set the version's promotion tags
+
+
+def check_decisions(client, version) -> list[str]:
+    """Where the version's promotion tags disagree with its decision record (one line each); none when they agree."""
+    tags = version.tags
+    if not tags.get("promotion_verdict"):
+        return []
+    try:
+        decisions = read_decisions(client, version.name, str(version.version))
+    except ValueError as error:
+        return [f"its decision record cannot be read ({type(error).__name__})"]
+    deciding = [d for d in decisions if d.get("kind") in DECIDING]
+    if not deciding:
+        return [f"the version's tags say {tags['promotion_verdict']!r} by {tags.get('promotion_by')!r}, and its "
+                "decision record holds no such decision"]
+    last, problems = deciding[-1], []
+    if (last.get("verdict"), last.get("by")) != (tags["promotion_verdict"], tags.get("promotion_by")):
+        problems.append(f"the version's tags say {tags['promotion_verdict']!r} by {tags.get('promotion_by')!r}; its "
+                        f"decision record's last decision is {last.get('verdict')!r} by {last.get('by')!r}")
+    approval = last.get("approval") or {}
+    if approval.get("decision") == "approved" and not latest(decisions, "approval", by=approval.get("by")):
+        problems.append(f"the decision says {approval.get('by')!r} approved it; the decision record holds no such "
+                        "approval")
+    return problems

@@ -73,24 +73,45 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
-def server_commands(params: Params, prefect_port: int, mlflow_port: int, env: dict[str, str]) -> list[tuple]:
+def server_commands(params: Params, prefect_port: int, mlflow_port: int, env: dict[str, str],
+                    host: str = HOST) -> list[tuple]:
     """(command, environment) of the Prefect server and of the MLflow server. The tracking URI (it may hold a
-    password) goes by MLFLOW_BACKEND_STORE_URI, never on the command line, which any user of the machine reads in ps."""
+    password) goes by MLFLOW_BACKEND_STORE_URI, never on the command line, which any user of the machine reads in ps.
+    Beyond loopback both servers' own authentication is on, and refused without its secrets (tasks/servers/doors.py)."""
     from tasks.registry import tracking
+    from tasks.servers.doors import beyond_loopback, check_locks, mlflow_auth, prefect_auth
+
+    check_locks(host, env)
 
     bin_dir = Path(sys.executable).parent
     # A real server runs its scheduler and other services, which configure_runtime turns off for temporary servers.
     base = {k: v for k, v in env.items() if not k.startswith("PREFECT_SERVER_SERVICES_") and k != "PREFECT_API_URL"}
-    api_url = f"http://{HOST}:{prefect_port}/api"
+    public = public_name(host)
+    api_url = f"http://{public}:{prefect_port}/api"
     # The UI's browser code asks this address for the API; by default it assumes port 4200.
-    prefect_env = base | {"PREFECT_UI_API_URL": api_url, "PREFECT_SERVER_API_HOST": HOST,
+    prefect_env = base | {"PREFECT_UI_API_URL": api_url, "PREFECT_SERVER_API_HOST": host,
                           "PREFECT_SERVER_API_PORT": str(prefect_port)}
     artifacts = Path(params.registry.artifact_location).resolve()
     mlflow_env = prefect_env | {"MLFLOW_BACKEND_STORE_URI": tracking.tracking_uri(params),
                                 "MLFLOW_ARTIFACTS_DESTINATION": artifacts.as_uri()}
-    return [([str(bin_dir / "prefect"), "server", "start", "--host", HOST, "--port", str(prefect_port)], prefect_env),
-            ([sys.executable, "-m", "mlflow", "server", "--host", HOST, "--port", str(mlflow_port), "--workers", "1"],
-             mlflow_env)]
+    locked = []
+    if beyond_loopback(host):
+        prefect_env = prefect_env | prefect_auth(f"http://{public}:{prefect_port}")
+        locked, auth_env = mlflow_auth(prefect_home() / "ui-auth")
+        mlflow_env = mlflow_env | auth_env
+    return [([str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)], prefect_env),
+            ([sys.executable, "-m", "mlflow", "server", *locked, "--host", host, "--port", str(mlflow_port),
+              "--workers", "1"], mlflow_env)]
+
+
+def public_name(host: str) -> str:
+    """The address others use for a server bound to `host` (the machine's name for a wildcard)."""
+    return socket.gethostname() if host in ("0.0.0.0", "::") else host
+
+
+def local_name(host: str) -> str:
+    """The address this machine reaches a server bound to `host` at."""
+    return HOST if host in ("0.0.0.0", "::") else host
 
 
 def write_marker(urls: dict) -> Path:
@@ -105,15 +126,18 @@ def write_marker(urls: dict) -> Path:
     return marker
 
 
-def start_servers(params: Params, prefect_port: int, mlflow_port: int, timeout_s: float = 180) -> tuple[list, dict]:
+def start_servers(params: Params, prefect_port: int, mlflow_port: int, timeout_s: float = 180,
+                  host: str = HOST) -> tuple[list, dict]:
     """Both servers, healthy, and the marker written; returns the processes and the addresses."""
+    (prefect, prefect_env), (mlflow, mlflow_env) = server_commands(params, prefect_port, mlflow_port, dict(os.environ),
+                                                                   host)
     check_port_free(prefect_port, "--prefect-port")
     check_port_free(mlflow_port, "--mlflow-port")
     logs = prefect_home() / "ui-logs"
     Path(params.registry.artifact_location).resolve().mkdir(parents=True, exist_ok=True)
-    urls = {"prefect_ui": f"http://{HOST}:{prefect_port}", "prefect_api_url": f"http://{HOST}:{prefect_port}/api",
-            "mlflow_ui": f"http://{HOST}:{mlflow_port}"}
-    (prefect, prefect_env), (mlflow, mlflow_env) = server_commands(params, prefect_port, mlflow_port, dict(os.environ))
+    near = local_name(host)
+    urls = {"prefect_ui": f"http://{near}:{prefect_port}", "prefect_api_url": f"http://{near}:{prefect_port}/api",
+            "mlflow_ui": f"http://{near}:{mlflow_port}"}
     processes = [launch(prefect, logs / "prefect.log", prefect_env), launch(mlflow, logs / "mlflow.log", mlflow_env)]
     try:
         wait_healthy(urls["prefect_api_url"] + "/health", processes[0], logs / "prefect.log", timeout_s)

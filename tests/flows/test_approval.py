@@ -73,11 +73,9 @@ def decision_of(root: Path, name: str, version: str = "1") -> dict:
 
 
 def decisions_of(root: Path, name: str, version: str = "1") -> list[dict]:
-    from tasks.core.config import load_params
     from tasks.registry.decisions import read_decisions
 
-    params = load_params(root / "params.yaml", [f"registry.model_name={name}"])
-    return read_decisions(registry(root), params, version)
+    return read_decisions(registry(root), name, version)
 
 
 def test_an_approval_moves_the_champion_and_is_recorded(project):

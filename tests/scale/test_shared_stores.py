@@ -2,7 +2,9 @@
 of a real Prefect server and run by real `prefect worker`s; PostgreSQL under the MLflow tracking server and the
 Prefect server; MLflow artifacts and DVC's remote on one shared folder; two workers (each with its own project folder,
 as two machines would have) training at once. The registry stays consistent: one promotion at a time, each against
-the champion the other left."""
+the champion the other left. Both servers have their own authentication on, as the multi-machine set-up requires:
+MLflow's basic-auth app (the workers act as user `trainer`) and Prefect's auth string; callers without them are
+refused."""
 
 from __future__ import annotations
 
@@ -26,6 +28,19 @@ pytestmark = [pytest.mark.flow, pytest.mark.scale]
 BIN = Path(sys.executable).parent
 
 
+def create_user(tracking: str, name: str, password: str, admin: str) -> None:
+    """A user of MLflow's basic-auth app, created by its admin through the server's REST API."""
+    import base64
+    import urllib.request
+
+    request = urllib.request.Request(f"{tracking}/api/2.0/mlflow/users/create", method="POST",
+                                     data=json.dumps({"username": name, "password": password}).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": "Basic " +
+                                              base64.b64encode(admin.encode()).decode()})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
 def machine(root: Path, shared: Path, deployment: str, seed: int) -> Path:
     """One worker machine's project folder: its own checkout, DVC's remote on the shared folder."""
     make_project(root, merge(TINY, {"project": {"seed": seed}}))
@@ -39,31 +54,45 @@ def machine(root: Path, shared: Path, deployment: str, seed: int) -> Path:
     return root
 
 
-def test_two_workers_train_at_once_against_postgres_backed_stores(tmp_path):
+def test_two_workers_train_at_once_against_postgres_backed_stores(tmp_path, monkeypatch):
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
+
+    from tasks.servers.doors import mlflow_auth, prefect_auth
+    from tests.flows.test_attacks import status_of
 
     shared = tmp_path / "shared"
     start = time.monotonic()
     processes: list[subprocess.Popen] = []
-    with running_postgres(tmp_path, databases=("mlflow", "prefect")) as database:
+    secrets = {"MLFLOW_AUTH_ADMIN_PASSWORD": "admin-pass-7", "MLFLOW_FLASK_SERVER_SECRET_KEY": "s" * 32,
+               "PREFECT_SERVER_API_AUTH_STRING": "ops:prefect-pass-7"}
+    with running_postgres(tmp_path, databases=("mlflow", "prefect", "mlflow_auth")) as database:
         try:
             mlflow_port = free_port()
             tracking = f"http://127.0.0.1:{mlflow_port}"
+            locked, auth_env = mlflow_auth(tmp_path / "mlflow-auth", database.url("mlflow_auth"))
             processes.append(subprocess.Popen(
-                [str(BIN / "mlflow"), "server", "--backend-store-uri", database.url("mlflow"),
-                 "--artifacts-destination", str(shared / "mlflow-artifacts"), "--host", "127.0.0.1",
-                 "--port", str(mlflow_port), "--workers", "1"],
+                [str(BIN / "mlflow"), "server", *locked, "--host", "127.0.0.1", "--port", str(mlflow_port),
+                 "--workers", "1"], env=os.environ | auth_env | secrets | {
+                    "MLFLOW_BACKEND_STORE_URI": database.url("mlflow"),
+                    "MLFLOW_ARTIFACTS_DESTINATION": str(shared / "mlflow-artifacts")},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
             assert wait_answer(f"{tracking}/health", processes[-1], 120) == "answered", "mlflow server"
             print(f"mlflow server answered after {time.monotonic() - start:.0f} s")
+            create_user(tracking, "trainer", "trainer-pass-7", "admin:admin-pass-7")
             # Leases on disk: a server restarted while a run holds the registry's slot still frees it when it expires.
-            server, api = start_prefect_server(tmp_path / "prefect-server", {
+            server, api = start_prefect_server(tmp_path / "prefect-server", secrets | prefect_auth("http://127.0.0.1") | {
                 "PREFECT_API_DATABASE_CONNECTION_URL": database.url("prefect", driver="postgresql+asyncpg"),
                 "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"})
             processes.append(server)
             print(f"prefect server answered after {time.monotonic() - start:.0f} s")
-            env = prefect_env(tmp_path / "client", api) | {"MLFLOW_TRACKING_URI": tracking}
+            assert status_of(f"{tracking}/api/2.0/mlflow/registered-models/search") == 401
+            assert status_of(f"{api}/flow_runs/filter", method="POST") in (401, 403)  # 403: no CSRF token either
+            logins = {"MLFLOW_TRACKING_USERNAME": "trainer", "MLFLOW_TRACKING_PASSWORD": "trainer-pass-7",
+                      "PREFECT_API_AUTH_STRING": secrets["PREFECT_SERVER_API_AUTH_STRING"]}
+            for key, value in logins.items():
+                monkeypatch.setenv(key, value)  # this process reads the registry as the trainer too
+            env = prefect_env(tmp_path / "client", api) | {"MLFLOW_TRACKING_URI": tracking} | logins
             roots = [machine(tmp_path / "a", shared, "lmforge-retrain", 13),
                      machine(tmp_path / "b", shared, "retrain-b", 14)]
 

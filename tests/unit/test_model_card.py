@@ -135,3 +135,26 @@ def test_a_damaged_card_fails_the_check_instead_of_being_rebuilt(version):
     assert twin["check"]["holds"] is False and "cannot be read" in twin["check"]["problems"][0], twin["check"]
     assert runner.invoke(app, ["card", "1", "--rebuild", *where]).exit_code == 0
     assert runner.invoke(app, ["card", "1", *where]).exit_code == 0
+
+
+def test_the_card_checks_the_promotion_tags_against_the_decision_record(version):
+    from tasks.registry.decisions import append_decision, check_decisions, read_decisions
+
+    params, client, run_id = version
+    client.set_model_version_tag(NAME, "1", "promotion_verdict", "promoted")
+    client.set_model_version_tag(NAME, "1", "promotion_by", "local:ana")
+    mlflow_version = lambda: client.get_model_version(NAME, "1")  # noqa: E731
+    assert "holds no such decision" in check_decisions(client, mlflow_version())[0]
+    approval = {"decision": "approved", "by": "mlflow:bo"}
+    append_decision(client, params, "1", {"kind": "automatic", "verdict": "promoted", "by": "local:ana",
+                                          "approval": approval})
+    assert check_decisions(client, mlflow_version()) == ["the decision says 'mlflow:bo' approved it; the decision "
+                                                         "record holds no such approval"]
+    append_decision(client, params, "1", {"kind": "approval", "by": "mlflow:bo", "decision": "approved"})
+    assert check_decisions(client, mlflow_version()) == []
+    client.set_model_version_tag(NAME, "1", "promotion_by", "local:mallory")  # a tag edited by hand
+    problems = check_decisions(client, mlflow_version())
+    assert len(problems) == 1 and "'local:mallory'" in problems[0] and "'local:ana'" in problems[0], problems
+    assert [d["kind"] for d in read_decisions(client, NAME, "1")] == ["automatic", "approval"]
+    assert any(p.startswith("decision record: ") for p in check_card({"sections": []}, None,
+                                                                       version_sources(params, "1")))
