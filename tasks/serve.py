@@ -129,6 +129,9 @@ def build_app(params: Params, pinned: str | None = None):
             return answer(503, {"error": str(error)})
         return answer(200, body, body["model_version"], body["route"])
 
+    from tasks.servers.feedback_api import add_feedback_route
+
+    add_feedback_route(app, params, answer)
     from tasks.servers.openai_api import add_openai_routes
 
     add_openai_routes(app, params, router, answer)

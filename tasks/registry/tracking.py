@@ -57,15 +57,23 @@ def client(params: Params):
 
 
 def experiment_id(params: Params) -> str:
+    from mlflow.exceptions import MlflowException
+
     mlflow_client = client(params)
     found = mlflow_client.get_experiment_by_name(params.registry.experiment)
     if found:
         return found.experiment_id
-    if tracking_uri(params).startswith(("http://", "https://")):
-        return mlflow_client.create_experiment(params.registry.experiment)  # the server's artifact store, not ours
-    artifacts = Path(params.registry.artifact_location).resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
-    return mlflow_client.create_experiment(params.registry.experiment, artifact_location=artifacts.as_uri())
+    try:
+        if tracking_uri(params).startswith(("http://", "https://")):
+            return mlflow_client.create_experiment(params.registry.experiment)  # the server's artifact store, not ours
+        artifacts = Path(params.registry.artifact_location).resolve()
+        artifacts.mkdir(parents=True, exist_ok=True)
+        return mlflow_client.create_experiment(params.registry.experiment, artifact_location=artifacts.as_uri())
+    except MlflowException as error:
+        # Two workers' first runs at once: the other one created it between our look and our create.
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return mlflow_client.get_experiment_by_name(params.registry.experiment).experiment_id
 
 
 def git_commit() -> str:

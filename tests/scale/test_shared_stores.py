@@ -107,15 +107,17 @@ def test_two_workers_train_at_once_against_postgres_backed_stores(tmp_path, monk
             for name in ("one", "two"):  # one flow run each: both train at the same time
                 processes.append(subprocess.Popen(
                     [str(BIN / "prefect"), "worker", "start", "--pool", "lmforge", "--name", name, "--limit", "1"],
-                    cwd=tmp_path, env=env | {"PREFECT_WORKER_QUERY_SECONDS": "1"}, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, start_new_session=True))
+                    cwd=tmp_path, env=env | {"PREFECT_WORKER_QUERY_SECONDS": "1"},
+                    stdout=open(tmp_path / f"worker-{name}.log", "w"), stderr=subprocess.STDOUT,
+                    start_new_session=True))
             runs = [subprocess.Popen([str(BIN / "prefect"), "deployment", "run", f"retrain/{name}", "--watch",
                                       "--watch-interval", "2", "--watch-timeout", "600"], cwd=tmp_path, env=env,
                                      text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                     for name in ("lmforge-retrain", "retrain-b")]
             for run in runs:
                 out, err = run.communicate(timeout=660)
-                assert run.returncode == 0 and "Completed" in out, out[-3000:] + err[-3000:]
+                logs = "".join(path.read_text()[-3000:] for path in tmp_path.glob("worker-*.log"))
+                assert run.returncode == 0 and "Completed" in out, out[-3000:] + err[-3000:] + logs
             print(f"both runs completed {time.monotonic() - start:.0f} s after the test began")
             # Both trained at once: two workers, each with one run; the registry took them one after the other.
             name = TINY["registry"]["model_name"]
