@@ -53,9 +53,17 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
             return
         from tasks.serve import build_app
 
+        from tasks.core.errors import LmforgeError
+
         app, holder = build_app(settings, model_version)
-        champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
-        announce(settings, champion.version, champion.backend, which, as_json, app.state.log is not None)
+        try:
+            champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
+        except LmforgeError:
+            if holder.refused is None or model_version:
+                raise
+            champion = None  # @champion names a version the gate did not pass: 503 with why until one it passed does
+        announce(settings, champion and champion.version, champion and champion.backend, which, as_json,
+                 app.state.log is not None)
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
 
 
@@ -69,8 +77,8 @@ def announce(settings, version: str, backend: str, which: str, as_json: bool, lo
             "workers": where.workers, "inference_log": settings.paths.inference_log if logging else None}, indent=None)
         return
     processes = f" with {where.workers} worker processes" if where.workers > 1 else ""
-    typer.echo(f"serving {settings.registry.model_name}{which} (version {version}, {backend}){processes} on {url}; "
-               "Ctrl-C stops it.")
+    what = f"version {version}, {backend}" if version else "no version yet: /ping answers 503 with why"
+    typer.echo(f"serving {settings.registry.model_name}{which} ({what}){processes} on {url}; Ctrl-C stops it.")
     if logging:
         typer.echo(f"logging each answer to {settings.paths.inference_log}/ (monitor.log: false turns it off)")
 

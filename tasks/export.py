@@ -21,7 +21,7 @@ from pathlib import Path
 from tasks.registry.backends import BACKEND_FILES
 from tasks.core.config import Params
 from tasks.kinds import get_kind
-from tasks.registry.registered import PARITY_FILE
+from tasks.registry.registered import HASHES_KEY, PARITY_FILE, hash_folder
 from tasks.core.run_record import read_run_record, split_facts, write_run_record
 from tasks.core.runtime import run_entry, step
 
@@ -53,6 +53,7 @@ def export_model(params: Params, model_dir: str | Path, test) -> dict:
                 shutil.copy2(Path(model_dir) / name, out / name)
         copy_tokenizers(model_dir, out)
         record = get_kind(params.task).export_model(params, model_dir, out, test, describe_error)
+    record[HASHES_KEY] = hash_folder(out)  # what a server checks the downloaded files against before loading them
     # parity.json: each backend's verdict; how fast it ran here and now goes to the run record (and the tags).
     split = {backend: split_facts(result, TIMINGS) if isinstance(result, dict) else (result, {})
              for backend, result in record.items()}

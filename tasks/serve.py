@@ -27,27 +27,35 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
     its sessions (a shadow-only model's one, which calls the model directly), else the runtime's default."""
     from tasks.servers.batching import MicroBatcher
 
+    from tasks.registry import tracking
     from tasks.registry.backends import limit_session_threads
     from tasks.registry.registered import load_registered
+    from tasks.servers.admissible import fetch_checked_model
 
-    loaded = load_registered(params, f"models:/{params.registry.model_name}/{version.version}")
+    # Loaded from a copy whose model code was checked (the holder checked the store's before; this copy is what runs).
+    loaded = load_registered(params, str(fetch_checked_model(tracking.client(params), params, version)))
     if "python_function" not in loaded.metadata.flavors or "transformers" in loaded.metadata.flavors:
         raise LmforgeError(f"version {version.version} was registered by an earlier lmforge (MLflow's transformers "
                            "flavour), which serve cannot run; promote a version registered since, or retrain.")
     model = loaded.unwrap_python_model()
-    backend = params.serve.backend
+    backend, fallback = params.serve.backend, None
     with limit_session_threads(threads) if threads else contextlib.nullcontext():
         try:
             model.load_backend(backend)  # loads it now, not on the first request
-        except LmforgeError:
-            backend = "eager"  # not exported, failed parity, or not made for this kind: never serve an export that disagrees
+        except LmforgeError as error:
+            # Not exported, failed parity, files changed since, or not made for this kind: never serve an export that
+            # disagrees or that is not the one checked. Said once, as the version loads.
+            if backend != "eager":
+                fallback = str(error)
+                print(f"lmforge serve: version {version.version} runs eager: {fallback}", file=sys.stderr, flush=True)
+            backend = "eager"
             model.load_backend(backend)
     rows = get_kind(params.task).serve_rows
     direct = lambda texts: rows(model.predict(None, texts, {"backend": backend}))  # noqa: E731
     batch = params.serve.batch
     batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0)) \
         if batch.max_size > 1 and not threads else None
-    return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher, model)
+    return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher, model, fallback)
 
 
 def build_app(params: Params, pinned: str | None = None):
@@ -91,11 +99,12 @@ def build_app(params: Params, pinned: str | None = None):
     def ping():
         try:
             champion = router.champion.get()
-        except LmforgeError as error:
-            return answer(503, {"error": str(error)})
+        except LmforgeError as error:  # nothing to serve: no champion, or one that is refused (`refused` says why)
+            return answer(503, {"error": str(error), "refused": router.champion.refused})
         if router.challenger:
             router.challenger.get()  # starts loading a new challenger, never waits for it
         return answer(200, {"status": "ok", "model_version": champion.version, "backend": champion.backend,
+                            "fallback": champion.fallback, "refused": router.champion.refused,
                             "worker": os.getpid(),
                             "log": log.status() if log else None,
                             "batching": champion.batcher.status() if champion.batcher else None,
@@ -151,7 +160,12 @@ def create_app():
 
     spec = json.loads(os.environ[SERVE_SPEC])
     app, holder = build_app(load_params(spec["params"], spec["overrides"]), spec["pinned"])
-    holder.get()
+    try:
+        holder.get()
+    except LmforgeError:
+        if holder.refused is None or spec["pinned"]:
+            raise
+        # @champion names a version the gate did not pass: the worker answers 503 with why until one it passed does
     return app
 
 

@@ -121,7 +121,7 @@ def record_verdicts(name: str, parity: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     verdicts = {backend: {key: value for key, value in result.items() if key in (
                     "status", "agreement", "identical", "bleu_diff", "reason", "error")}
-                for backend, result in parity.items() if isinstance(result, dict)}
+                for backend, result in parity.items() if isinstance(result, dict) and backend != "sha256"}
     with (folder / "family-matrix.jsonl").open("a") as out:
         out.write(json.dumps({"run": name, **verdicts}) + "\n")
 

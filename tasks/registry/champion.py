@@ -105,12 +105,16 @@ def promote_by_hand(client, params: Params, version: str, reason: str) -> dict:
         client.get_model_version(name, version)
     except MlflowException:
         raise LmforgeError(f"{name} has no version {version}; `lmforge models` lists the versions.") from None
-    champion = current_champion(client, params)
-    if champion and str(champion.version) == str(version):
-        raise LmforgeError(f"version {version} of {name} is already @{params.registry.champion_alias}; nothing to do.")
-    decision = manual_decision(params, "promoted by hand", version, champion and str(champion.version), reason)
+    champion, history = current_champion(client, params), champion_history(client, name)
+    before = champion and str(champion.version)
+    if before == str(version):
+        if history[-1:] == [before]:
+            raise LmforgeError(f"version {version} of {name} is already @{params.registry.champion_alias}; nothing to "
+                               "do.")
+        before = history[-1] if history else None  # moved there outside lmforge: this records it (serve needs it)
+    decision = manual_decision(params, "promoted by hand", version, before, reason)
     record_decision(client, params, version, decision, f"manual-{decision['time'].replace(':', '')}.json")
-    move_champion(client, params, version, [*champion_history(client, name), str(version)])
+    move_champion(client, params, version, [*history, str(version)])
     return decision
 
 

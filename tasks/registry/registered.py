@@ -10,6 +10,10 @@ from tasks.core.config import Params
 from tasks.core.errors import LmforgeError, redact, redact_error
 
 PARITY_FILE = "parity.json"  # the export step's record: one verdict per backend
+# parity.json's key of {path in export/: sha256} over every exported file: what a server checks before it loads one,
+# so that a file changed in the artifact store after the parity check is never served.
+HASHES_KEY = "sha256"
+UNHASHED = (PARITY_FILE, "run.json")  # the record itself, and the run record of timings written after it
 
 
 def load_registered(params: Params, model_uri: str):
@@ -59,10 +63,43 @@ def fetch_run_export(client, run_id: str, backend: str) -> Path:
     parity = json.loads((local / PARITY_FILE).read_text()) if (local / PARITY_FILE).is_file() else {}
     status = parity.get(backend, {}).get("status")
     files = parity.get(backend, {}).get("files") or [BACKEND_FILES.get(backend, backend)]  # older records name none
-    if status != "passed" or not all((local / name).is_file() for name in files):
+    passed = status == "passed" and all((local / name).is_file() for name in files)
+    changed = check_hashes(local, parity.get(HASHES_KEY)) if passed else None
+    if not passed or changed:
         found = client.search_model_versions(f"run_id='{run_id}'")
         what, number = (f"{found[0].name} version {found[0].version}", found[0].version) if found else \
             (f"the model of run {run_id}", "VERSION")
-        raise LmforgeError(f"{what} has no {backend} export that passed its parity check ({status or 'none'}); "
-                           f"run `lmforge export {number}`, or use the eager backend.")
+        why = f"its {backend} export is not used: {changed}" if changed else \
+            f"has no {backend} export that passed its parity check ({status or 'none'})"
+        raise LmforgeError(f"{what} {why}; run `lmforge export {number}`, or use the eager backend.")
     return local
+
+
+def hash_file(path: str | Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_folder(folder: str | Path) -> dict[str, str]:
+    """{path relative to `folder`: sha256} of every file in it but the records (export writes these to parity.json)."""
+    folder = Path(folder)
+    return {path.relative_to(folder).as_posix(): hash_file(path) for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.relative_to(folder).as_posix() not in UNHASHED}
+
+
+def check_hashes(folder: str | Path, recorded: dict | None) -> str | None:
+    """Why the files in `folder` (an export as downloaded) are not the ones the parity check passed, or None: each
+    must have its sha256 in the record and match it. An export made before records held hashes is not trusted."""
+    if not recorded:
+        return "its parity record holds no file hashes (exported by an earlier lmforge)"
+    for name, digest in hash_folder(folder).items():
+        if name not in recorded:
+            return f"export/{name} is not in its parity record"
+        if recorded[name] != digest:
+            return f"export/{name} is not the file its parity check passed (sha256 differs)"
+    return None

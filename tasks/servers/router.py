@@ -103,6 +103,7 @@ class Router:
         challenger = self.challenger.current if self.challenger else None
         return {"version": challenger.version if challenger else None,
                 "backend": challenger.backend if challenger else None,
+                "refused": self.challenger.refused if self.challenger else None,
                 "shadow": self.shadow.status() if self.shadow else None,
                 "canary_share": 0.0 if not challenger or self.rolled_back(challenger) else self.params.serve.canary.share,
                 "canary_rolled_back": challenger is not None and self.rolled_back(challenger),

@@ -334,7 +334,8 @@ def test_a_version_registered_before_the_layout_moved_predicts_and_serves(traine
 
     root, *_ = trained
     monkeypatch.chdir(root)
-    code = root / "old_classifier.py"
+    code = root / "old-layout" / "classifier.py"  # the name it had: serve runs only lmforge's own code files
+    code.parent.mkdir()
     code.write_text(OLD_LAYOUT_CODE)
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlruns/mlflow.db'}")
     signature = infer_signature(["a text"], [{"label": "a label", "score": 0.5}], params={"backend": "eager"})
@@ -342,9 +343,11 @@ def test_a_version_registered_before_the_layout_moved_predicts_and_serves(traine
         info = mlflow.pyfunc.log_model(name="model", python_model=str(code), artifacts={"model": str(root / "data/model")},
                                        signature=signature, pip_requirements=["mlflow"],
                                        registered_model_name="old-layout")
-    client = registry(root)
-    client.set_registered_model_alias("old-layout", "champion", info.registered_model_version)
-    assert "from tasks.classifier_model import" in next((root / "mlruns").rglob("old_classifier.py")).read_text()
+    # Promoted as lmforge records it: serve refuses an alias moved without a record.
+    promoted = invoke("promote", info.registered_model_version, "--reason", "old layout", "--set",
+                      "registry.model_name=old-layout")
+    assert promoted.exit_code == 0, promoted.output
+    assert any("from tasks.classifier_model import" in path.read_text() for path in (root / "mlruns").rglob("classifier.py"))
     result = invoke("predict", "--json", "--model", "models:/old-layout/1", *EXAMPLES)
     assert result.exit_code == 0, result.output
     answers = json.loads(result.output)

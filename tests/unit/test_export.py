@@ -40,6 +40,7 @@ def tiny_model(root):
 def test_each_backend_is_exported_and_agrees_with_eager(tiny_model):
     from tasks.export import PARITY_FILE, export_dir, export_model
     from tasks.predict import predict_exported
+    from tasks.registry.registered import hash_folder
 
     params, folder = tiny_model
     record = export_model(params, folder, pd.DataFrame({"text": TEXTS}))
@@ -53,6 +54,8 @@ def test_each_backend_is_exported_and_agrees_with_eager(tiny_model):
     assert {key: {**made, **timings.get(key, {})} if isinstance(made, dict) else made
             for key, made in parity.items()} == record
     assert "seconds" not in parity["onnx"] and timings["onnx"]["seconds"] >= 0
+    # Every exported file's sha256: what a server checks the files it downloads against.
+    assert parity["sha256"] == hash_folder(out) and {"model.onnx", "model.pt2", "tokenizer.json"} <= set(parity["sha256"])
     eager = predict_exported(folder, "eager", TEXTS)
     for backend in ("onnx", "torch-export"):
         assert [label for label, _ in predict_exported(out, backend, TEXTS)] == [label for label, _ in eager]
