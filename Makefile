@@ -10,21 +10,44 @@ BIN := $(VENV)/bin
 # dvc.yaml's stages call `python -m tasks.<step>`: that must be this venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: docs setup run test test-faults test-scale test-matrix test-tiers test-slow mirror repro bench bench-full bench-kinds clean
+.PHONY: docs lock setup run test test-faults test-scale test-matrix test-tiers test-slow mirror repro bench bench-full bench-kinds clean
+
+# Every package set-up installs, pip and the build backend included, pinned with its hashes: what gets installed is
+# what was reviewed. `make lock` rewrites it after a change to pyproject.toml's pins or requirements.in.
+LOCK := requirements.lock
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# pip itself first, from the lock (the venv's bundled pip differs by Python release), then every package with
+# --require-hashes: pip refuses anything the lock does not name or whose file's hash differs. The project last,
+# editable, with no dependencies and no build isolation (an isolated build would fetch setuptools unpinned).
+# The lock's copy in the venv says what it was installed from (the env_lock_hash tag of each trained model).
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@$(PYTHON) -c '$(FITS)' 2>/dev/null || { \
 	  echo "lmforge needs Python 3.11 to 3.14 (great-expectations 1.24.1 stops at 3.14) and found none: install python3.11 (e.g. apt-get install python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	awk '/^[^ #]/ { keep = /^pip==/ } keep' $(LOCK) > $(VENV)/pip.lock
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(VENV)/pip.lock
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	cp $(LOCK) $(VENV)/$(LOCK)
 	touch $@
 
+# The lock holds the pretrained extra too: set-up has installed it.
 $(VENV)/.installed-pretrained: $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e '.[test,pretrained]'
 	touch $@
+
+# Resolves pyproject.toml (with the extras tasks/core/lockfile.py's LOCKED_EXTRAS names) and requirements.in as pip
+# does here (its config's indexes and wheel folders), keeping the lock's other pins; LOCK_ARGS=--upgrade takes the
+# newest of everything not pinned. pip-tools runs from a venv of its own, itself pinned.
+LOCK_TOOLS := .venv-lock
+LOCK_ARGS ?=
+lock:
+	$(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/python -m pip install -q pip==26.3 pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --extra test --extra pretrained --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+	  --output-file $(LOCK) pyproject.toml requirements.in
 
 run: setup
 	$(BIN)/lmforge run

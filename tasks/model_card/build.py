@@ -15,7 +15,7 @@ TRAINING_PARAMS = ("model.pretrained", "tokenize.pretrained", "tokenize.algorith
                    "train.epochs", "train.max_steps", "train.time_budget_s", "train.batch_size", "train.learning_rate",
                    "train.select_by", "project.seed")
 ENVIRONMENT_TAGS = ("python", "platform", "torch", "torch_threads", "cpu", "cpu_capability", "gpu", "gpu_driver",
-                    "deterministic_algorithms", "packages_hash")
+                    "deterministic_algorithms", "packages_hash", "lock_hash")
 
 
 def describe_model(sources) -> dict:

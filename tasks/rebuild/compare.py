@@ -94,13 +94,17 @@ def first_difference(recorded, rebuilt: dict) -> Difference | None:
     return None
 
 
-def judge(recorded, rebuilt: dict, inexact: str, tolerance: float) -> Verdict:
-    """`inexact`: empty when the rebuild should give the same bits, else why it cannot."""
+def judge(recorded, rebuilt: dict, inexact: str, tolerance: float, unfaithful: str = "") -> Verdict:
+    """`inexact`: empty when the rebuild should give the same bits, else why it cannot. `unfaithful`: empty, else why
+    the rebuild does not stand for the version (installed from another lock): then a difference is "differs" with
+    that reason, never within tolerance, since other code made it."""
     gaps = metric_gaps(recorded.metrics, rebuilt.get("metrics", {}))
     compared = {"files": len(recorded.files), "predictions": len(recorded.predictions or []), "metrics": len(gaps)}
     found = first_difference(recorded, rebuilt)
     if found is None:
         return Verdict("identical", compared=compared)
+    if unfaithful:
+        return Verdict("differs", found.stage, f"{found.detail}; {unfaithful}", compared)
     if inexact and found.stage in ("train", "evaluate"):
         worst = max(gaps, key=gaps.get) if gaps else ""
         if worst and gaps[worst] <= tolerance:

@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tasks.core.lockfile import describe_lock_change, hash_lock
 from tasks.core.runtime import say
 from tasks.rebuild.compare import Verdict, compare_artifacts, judge
 from tasks.rebuild.data import describe_change, read_manifest, restore_version
@@ -108,7 +109,9 @@ def reproduce_version(params, uri: str, tolerance: float, check_determinism: boo
         say(f"[reproduce] {label}: commit {commit[:12]}, data version {record.tags.get('data_version')}, "
             f"{threads or 'default'} threads; rebuilding in {scratch}")
         built = rebuild(record, source, settings, root, threads, log) | {"what_if": bool(overrides)}
-        verdict = judge(record, built, explain_inexact(record.meta, built["environment"]), tolerance)
+        # The lock this process's environment was installed from: the stages run in the same one (sys.executable).
+        unfaithful = describe_lock_change(environment.get("lock_hash", ""), hash_lock())
+        verdict = judge(record, built, explain_inexact(record.meta, built["environment"]), tolerance, unfaithful)
         if verdict.verdict == "differs" and record.tags.get("git_dirty") == "true":
             verdict.detail += ("; note: it was trained from a working tree with uncommitted changes, which its commit "
                                "does not hold")

@@ -1,6 +1,7 @@
 """The environment a model was trained in, recorded with it: what a rebuild must match to give the same bits (or
 what explains why it did not): Python, the installed packages, torch and its threads, the CPU's instruction set the
-kernels used, the GPU and its driver if any."""
+kernels used, the GPU and its driver if any, and the hash of the lock (requirements.lock) the packages were installed
+from."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ def describe_environment() -> dict:
     """The fingerprint: small figures for tags, and the package list (with its hash) for the record."""
     import torch
 
+    from tasks.core.lockfile import hash_lock
+
     packages = list_packages()
     found = {"python": platform.python_version(), "platform": platform.platform(),
              "packages_hash": hashlib.sha256("\n".join(packages).encode()).hexdigest()[:16], "packages": packages,
+             "lock_hash": hash_lock(),
              "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
              "torch_interop_threads": torch.get_num_interop_threads(),
              "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu": read_cpu_model(),

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from tasks.core.errors import LmforgeError
+from tasks.core.lockfile import describe_lock_change
 from tasks.rebuild.compare import judge
 from tasks.rebuild.data import compute_data_version
 from tasks.rebuild.record import VersionRecord
@@ -63,6 +64,14 @@ def test_other_bits_on_another_machine_are_within_tolerance_only_when_the_metric
     assert (far.verdict, far.stage) == ("differs", "train")
     same_machine = judge(make_record(), rebuilt(files=weights), "", 0.01)
     assert same_machine.verdict == "differs"
+
+
+def test_a_rebuild_installed_from_another_lock_differs_with_that_reason_unless_identical():
+    weights = dict(FILES, **{"model.safetensors": "x" * 64})
+    reason = describe_lock_change("a" * 64, "b" * 64)
+    close = judge(make_record(), rebuilt(files=weights, metrics=dict(METRICS, eval_f1_macro=0.885)), "AVX2", 0.01, reason)
+    assert (close.verdict, close.stage) == ("differs", "train") and "another requirements.lock" in close.detail
+    assert judge(make_record(), rebuilt(), "", 0.01, reason).verdict == "identical"
 
 
 def test_the_data_version_is_computed_as_dvc_records_it(tmp_path):
