@@ -127,7 +127,7 @@ def feedback(file: Annotated[Path | None, typer.Option("--file", help="A CSV, JS
                    "lmforge.data.changed trigger when `lmforge watch` runs)")
     if fed.held:
         typer.echo(f"{fed.held} rows held for review (they contradict the champion at >= "
-                   f"{settings.feedback.confident:g} confidence): {fed.review}; they are not trained on")
+                   f"{settings.feedback.confident or 0:g} confidence): {fed.review}; they are not trained on")
 
 
 def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False,

@@ -589,9 +589,10 @@ class FeedbackParams(Section):
                              "rows). Ingest keeps the earliest accepted rows up to it and holds the rest back until "
                              "the source grows (or this is raised); `lmforge feedback` refuses a file that alone "
                              "would exceed it. 1 turns the cap off.")
-    confident: float = Field(0.9, gt=0, le=1, description="A classification label that contradicts a champion answer "
-                             "logged with at least this score is held for review (paths.feedback + '-review'), not "
-                             "trained on. Other kinds log no confidence: nothing is held.")
+    confident: float | None = Field(0.9, gt=0, le=1, description="A classification label that contradicts a "
+                                    "champion answer logged with at least this score is held for review (in the "
+                                    "folder paths.feedback + '-review'), not trained on; null holds nothing. Other "
+                                    "kinds log no confidence: nothing is held.")
     requires_approval: bool = Field(False, description="true: a challenger trained on feedback rows that the "
                                     "champion's data version did not have waits for a person (as promote.approval: "
                                     "required) before @champion moves.")

@@ -45,6 +45,8 @@ def hold_contradictions(params: Params, rows: pd.DataFrame, label: str) -> tuple
     """(rows to train on, rows held for review with the champion's answer)."""
     from tasks.data.inference_log import read_log
 
+    if params.feedback.confident is None:  # holding turned off
+        return rows, rows.iloc[:0]
     answers = champion_answers(read_log(params.paths.inference_log))
     held = find_contradictions(rows, label, answers, params.feedback.confident)
     review = rows[held].join(answers, on="request_id")
