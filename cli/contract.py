@@ -59,7 +59,8 @@ JSON_SHAPES = {
             '"problems": [sentence]}}`; a fact is `{"label", "value", "from" (version, tag, param, metric, run '
             'or artifact), "name", "key" (inside an artifact)}`',
     'approve': '`{"flow_run", "approve", "reason", "by"}`',
-    'feedback': '`{"rows" (appended), "segment" (its file), "feedback" (the folder)}`',
+    'feedback': '`{"rows" (appended), "segment" (its file; "" when every row was held), "feedback" (the folder), '
+                '"held" (rows held for review), "review" (their file, or ""), "sent_by" (who sent it: local:ACCOUNT)}`',
     'init': '`{"params_file", "pipeline", "pipelines_file"}`',
     'sweep': '`{"sweep_id", "parent_run_id", "trials": [{"number", "state", "values", "value", "run_id", "model_path", '
              '"message", "overrides"}], "best" (a trial or null), "metrics", "model", "verdict", "model_name", '

@@ -110,18 +110,24 @@ def feedback(file: Annotated[Path | None, typer.Option("--file", help="A CSV, JS
         raise typer.BadParameter("give the labels file (request_id and label columns).", param_hint="--file")
     with command(debug):
         from tasks.core.config import load_params
+        from tasks.core.identity import local_identity
         from tasks.feedback import feed_back
 
         if labels is not None:
             note_old_spelling(f"lmforge feedback {labels}", f"lmforge feedback --file {labels}")
         settings = load_params(params, set_)
-        rows, segment = feed_back(settings, file or labels)
+        fed = feed_back(settings, file or labels, local_identity())
     if as_json:
-        echo_json({"rows": rows, "segment": str(segment), "feedback": settings.paths.feedback})
+        echo_json({"rows": fed.rows, "segment": str(fed.segment or ""), "feedback": settings.paths.feedback,
+                   "held": fed.held, "review": str(fed.review or ""), "sent_by": fed.sent_by})
         return
-    typer.echo(f"{rows} labelled rows appended to {settings.paths.feedback}/ ({segment.name}); the next retrain "
-               f"trains on them (lmforge run --params {params}, or the lmforge.data.changed trigger when "
-               "`lmforge watch` runs)")
+    if fed.segment is not None:
+        typer.echo(f"{fed.rows} labelled rows appended to {settings.paths.feedback}/ ({fed.segment.name}) as sent by "
+                   f"{fed.sent_by}; the next retrain trains on them (lmforge run --params {params}, or the "
+                   "lmforge.data.changed trigger when `lmforge watch` runs)")
+    if fed.held:
+        typer.echo(f"{fed.held} rows held for review (they contradict the champion at >= "
+                   f"{settings.feedback.confident or 0:g} confidence): {fed.review}; they are not trained on")
 
 
 def watch(params: ParamsOption = Path("params.yaml"), debug: DebugOption = False,

@@ -9,7 +9,7 @@ from flows.registry_turn import registry_turn
 from tasks.core.config import Params
 from tasks.core.records import ModelVersion, Promotion
 from tasks.export import export
-from tasks.promote import check_serving, judge, promote
+from tasks.promote import approval_required, check_serving, judge, promote
 
 
 def run_gate(params: Params, version: ModelVersion, data_version: str, run_id: str) -> tuple[Promotion, dict | None]:
@@ -21,7 +21,8 @@ def run_gate(params: Params, version: ModelVersion, data_version: str, run_id: s
         passed = decision["verdict"] == "promoted"
         exported = export(params, version.version, run_id) if passed and params.export.enabled else None
         serving = check_serving(params, version) if passed else None
-        ask = passed and (serving is None or serving["passed"]) and params.promote.approval == "required"
+        # promote.approval: required, or feedback.requires_approval and new fed-back rows in this data version.
+        ask = passed and (serving is None or serving["passed"]) and approval_required(params, data_version)
         if not ask:
             return promote(params, version, decision, serving), exported
     from flows.approval import ask_approval

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,6 +13,9 @@ from tasks.kinds import get_kind
 from tasks.core.records import DatasetVersion
 from tasks.core.runtime import run_entry, step
 from tasks.data.sources import SPLIT_NAMES, TEXT_FILE_COLUMN, pick_columns, read_files, read_source
+
+if TYPE_CHECKING:
+    from tasks.data.feedback_ledger import FeedbackTaken
 
 SPLITS = ("train", "validation", "test")
 
@@ -175,21 +179,46 @@ def write_dataset(splits: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, i
     return {name: len(frame) for name, frame in splits.items()}
 
 
-def add_feedback(splits: dict[str, pd.DataFrame], params: Params) -> dict[str, pd.DataFrame]:
-    """Labels fed back (`lmforge feedback`) join the training rows; test and validation stay as the source gives
-    them, so the gate keeps comparing models on the same test rows."""
-    from tasks.data.feedback import read_feedback
+def read_feedback_segments(params: Params) -> list[tuple[str, pd.DataFrame]]:
+    """The feedback source's segments in the order they were accepted (their names begin with the time)."""
+    from tasks.data.inference_log import list_segments
 
-    rows = read_feedback(params.paths.feedback)
-    if rows.empty:
-        return splits
+    return [(path.name, pd.read_parquet(path)) for path in list_segments(params.paths.feedback)]
+
+
+def merge_feedback(splits: dict[str, pd.DataFrame], params: Params) -> tuple[dict[str, pd.DataFrame], "FeedbackTaken"]:
+    """Labels fed back (`lmforge feedback`) join the training rows, the earliest first, up to feedback.max_share of
+    them; test and validation stay as the source gives them, so the gate keeps comparing models on the same test
+    rows. Only the training split's own columns are kept: provenance (feedback_sent_by, feedback_time) and request ids
+    are never trained on."""
+    from tasks.data.feedback_ledger import take_feedback
+
     train = splits["train"]
+    rows, taken = take_feedback(read_feedback_segments(params), len(train), params.feedback.max_share)
+    if taken.held:
+        from tasks.core.runtime import say
+
+        say(f"[ingest] {taken.held} fed-back rows held back for later data versions: feedback.max_share "
+            f"({params.feedback.max_share:g}) lets {taken.rows} join the source's {taken.source_rows} training rows")
+    if rows.empty:
+        return splits, taken
     if "answer_start" in train.columns:  # qa: where the fed-back answer stands in its context (a check made sure)
         rows["answer_start"] = [context.find(answer) for context, answer in zip(rows["context"], rows["answer"])]
     if "group" in train.columns:  # each labelled request is a group of its own
         rows["group"] = "feedback " + rows["request_id"]
     rows = rows.reindex(columns=train.columns)
-    return splits | {"train": pd.concat([train, rows], ignore_index=True)}
+    return splits | {"train": pd.concat([train, rows], ignore_index=True)}, taken
+
+
+def add_feedback(splits: dict[str, pd.DataFrame], params: Params) -> dict[str, pd.DataFrame]:
+    """merge_feedback's splits."""
+    return merge_feedback(splits, params)[0]
+
+
+def build_splits(params: Params, local) -> tuple[dict[str, pd.DataFrame], "FeedbackTaken"]:
+    """The source as split, with the feedback it may take, and what it took."""
+    frames = load_frames(params.data, params.task, local)
+    return merge_feedback(assign_splits(frames, params.data, params.project.seed, params.task), params)
 
 
 def ingest_dataset(params: Params, local=None) -> dict[str, int]:
@@ -197,8 +226,7 @@ def ingest_dataset(params: Params, local=None) -> dict[str, int]:
     per split. A remote source is fetched first unless `local` holds it (tasks/hub/sources.py)."""
     from tasks.hub.sources import fetch_source
 
-    frames = load_frames(params.data, params.task, local or fetch_source(params))
-    splits = add_feedback(assign_splits(frames, params.data, params.project.seed, params.task), params)
+    splits, _ = build_splits(params, local or fetch_source(params))
     return write_dataset(splits, Path(params.paths.dataset))
 
 
@@ -206,20 +234,34 @@ def ingest_dataset(params: Params, local=None) -> dict[str, int]:
 def ingest(params: Params) -> DatasetVersion:
     from tasks.core.config import matches_params_file
     from tasks.data.freshness import fingerprint_inputs, write_stamp
+    from tasks.data.feedback_ledger import record_taken
     from tasks.data.versioning import read_pending, version_output
     from tasks.hub.sources import fetch_source
 
     local = fetch_source(params)  # a remote source resolved once, here: a folder and the revision it is at
     fingerprint = fingerprint_inputs(params, local)  # before reading: a file changed meanwhile shows as changed next time
-    rows = ingest_dataset(params, local)
-    record = matches_params_file(params, "data", "project", "paths")
+    splits, taken = build_splits(params, local)
+    rows = write_dataset(splits, Path(params.paths.dataset))
+    record = matches_params_file(params, "data", "project", "paths", "feedback")
     data_version = version_output(params, record=record)
+    record_taken(params, data_version, taken)  # before the stamp: a stamped version always has its ledger entry
     write_stamp(params, fingerprint, data_version, local.revision)
     pending = read_pending(params)
     return DatasetVersion(path=params.paths.dataset, data_version=data_version, source=params.data.source, rows=rows,
                           push_pending=f"push to DVC remote {pending['remote']} pending: {pending['reason']}" if pending else "",
-                          revision=local.revision)
+                          revision=local.revision, feedback_rows=taken.rows, feedback_held=taken.held)
+
+
+def main(params: Params) -> None:
+    """Under DVC: the splits, and what they took of the feedback (register names the data version DVC hashes)."""
+    from tasks.data.feedback_ledger import record_taken
+    from tasks.hub.sources import fetch_source
+
+    splits, taken = build_splits(params, fetch_source(params))
+    rows = write_dataset(splits, Path(params.paths.dataset))
+    record_taken(params, None, taken)
+    print(rows)
 
 
 if __name__ == "__main__":
-    run_entry(lambda params: print(ingest_dataset(params)))
+    run_entry(main)

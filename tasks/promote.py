@@ -109,14 +109,32 @@ def describe_approval(approval: dict) -> str:
     return f"{approval['decision']} by {approval['by']}: {approval['reason']}"
 
 
+def approval_required(params: Params, data_version: str) -> bool:
+    """promote.approval is required, or feedback.requires_approval and this data version took feedback rows that the
+    champion's did not (tasks/data/feedback_ledger.py approval_needed)."""
+    from tasks.data.feedback_ledger import approval_needed, read_taken
+
+    if params.promote.approval == "required" or not params.feedback.requires_approval:
+        return params.promote.approval == "required"
+    from tasks.registry import champion as registry_ops
+    from tasks.registry import tracking
+
+    current = registry_ops.current_champion(tracking.client(params), params)
+    base = current and current.tags.get("data_version")
+    return approval_needed(params, read_taken(params, data_version), read_taken(params, base) if base else None)
+
+
 def promote_model(params: Params, challenger: ModelVersion, data_version: str, actor: str) -> Promotion:
     """Judge, check serving (promote.serving_check) when the rule says yes, then move the alias and record: the whole
     gate in one call, for DVC. The flow runs the same parts as tasks, with the export and the approval between them;
     DVC cannot pause for a person, so a required approval rejects here, saying how to promote."""
     decision = judge_challenger(params, challenger, data_version)
-    if params.promote.approval == "required" and decision["verdict"] == "promoted":  # no server start for nothing
-        approval = {"decision": "not asked", "by": actor, "reason": "promote.approval is required and dvc repro cannot "
-                    "wait for a person: run `lmforge run`, which pauses for `lmforge approve`"}
+    if decision["verdict"] == "promoted" and approval_required(params, data_version):  # no server start for nothing
+        why = ("promote.approval is required" if params.promote.approval == "required" else
+               "feedback.requires_approval is true and the data took new fed-back rows")
+        approval = {"decision": "not asked", "by": actor, "reason": f"{why} and dvc repro cannot "
+                    "wait for a person: run `lmforge run`, which pauses for `lmforge approve`, or move it by hand "
+                    f"with `lmforge promote {challenger.version} --reason TEXT`"}
         return finish_promotion(params, challenger, decision, actor, None, approval)
     serving = check_serving_of(params, challenger) if decision["verdict"] == "promoted" else None
     return finish_promotion(params, challenger, decision, actor, serving)

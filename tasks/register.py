@@ -99,10 +99,12 @@ def main(params: Params) -> None:
     """Under DVC: the data version comes from dvc.lock; the dataset goes to the remote before the model is registered."""
     from tasks.registry import tracking
     from tasks.validate import read_report
+    from tasks.data.feedback_ledger import claim_taken
     from tasks.data.versioning import version_output
 
     # dvc repro has recorded the dataset in dvc.lock already; this pushes it and reads its hash.
     data_version = version_output(params, record=False)
+    claim_taken(params, data_version)  # what ingest's stage took of the feedback, now under its data version
     run_id = tracking.model_run(params)
     tags = lineage_tags(params, data_version, read_report(params).success, run_id) | read_model_tags(params.paths.model)
     tracking.set_tags(params, run_id, tags)

@@ -597,6 +597,24 @@ class MonitorParams(Section):
         return self
 
 
+class FeedbackParams(Section):
+    """Limits on labels that come back (`lmforge feedback`): how much of a training set they may make, which ones a
+    person must look at first, and whether a model trained on new ones may be promoted unasked."""
+
+    max_share: float = Field(0.2, gt=0, le=1, description="The largest share of a data version's training rows that "
+                             "fed-back rows may be: feedback rows / (the source's training rows + those feedback "
+                             "rows). Ingest keeps the earliest accepted rows up to it and holds the rest back until "
+                             "the source grows (or this is raised); `lmforge feedback` refuses a file that alone "
+                             "would exceed it. 1 turns the cap off.")
+    confident: float | None = Field(0.9, gt=0, le=1, description="A classification label that contradicts a "
+                                    "champion answer logged with at least this score is held for review (in the "
+                                    "folder paths.feedback + '-review'), not trained on; null holds nothing. Other "
+                                    "kinds log no confidence: nothing is held.")
+    requires_approval: bool = Field(False, description="true: a challenger trained on feedback rows that the "
+                                    "champion's data version did not have waits for a person (as promote.approval: "
+                                    "required) before @champion moves.")
+
+
 class CardParams(Section):
     """What a version's model card says that no artifact can: what the model is for, and where it must not be used."""
 
@@ -663,6 +681,7 @@ class Params(Section):
     schedule: ScheduleParams = ScheduleParams()
     serve: ServeParams = ServeParams()
     monitor: MonitorParams = MonitorParams()
+    feedback: FeedbackParams = FeedbackParams()
     sweep: SweepParams = SweepParams()
     card: CardParams = CardParams()
     paths: PathParams = PathParams()

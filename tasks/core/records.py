@@ -13,10 +13,14 @@ class DatasetVersion:
     rows: dict[str, int]
     push_pending: str = ""  # why the DVC remote does not hold this version yet; empty when it does
     revision: str = ""  # what a remote source resolved to: a Hub commit, sha256:<hex> of a URL, or mirror:<hash>
+    feedback_rows: int = 0  # fed-back rows in the training split (`lmforge feedback`)
+    feedback_held: int = 0  # fed-back rows feedback.max_share held back for later versions
 
     def summary(self) -> str:
         rows = " / ".join(f"{n} {split}" for split, n in self.rows.items())
-        return f"{rows} rows, versioned as {self.data_version}" + ("; DVC push pending" if self.push_pending else "")
+        fed = (f"; {self.feedback_rows} fed-back training rows" if self.feedback_rows else "") + (
+            f", {self.feedback_held} held back by feedback.max_share" if self.feedback_held else "")
+        return f"{rows} rows, versioned as {self.data_version}{fed}" + ("; DVC push pending" if self.push_pending else "")
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Labels that come back for logged requests (`lmforge feedback LABELS_FILE`): joined to the inference log by request
 id, appended as new training rows to the feedback source (paths.feedback), which ingest reads beside data.source.
 
-The feedback source is append-only Parquet, one segment per accepted labels file, each renamed into place whole. A
+The feedback source is append-only Parquet, one segment per accepted labels file, each renamed into place whole;
+each row records who sent it (an authenticated identity the caller passes, never a name typed in the file) and when
+(feedback_sent_by, feedback_time), which ingest does not train on. A
 labels file is taken whole or not at all: an unknown request id, a malformed row or a label outside the label set
 refuses the file in one sentence and appends nothing, so no data version is made from half a file. The rows become
 part of the training split of the next data version (DVC versions it with the rest); test and validation rows stay
@@ -11,6 +13,7 @@ as they were, so the gate still compares the challenger with the champion on the
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +23,17 @@ from tasks.core.errors import LmforgeError
 
 LABEL = "label"  # the labels file's column of the right output: a class, a target text or an answer
 REQUEST_ID = "request_id"
+SENT_BY, SENT_AT = "feedback_sent_by", "feedback_time"  # provenance: who sent a row (an identity) and when (UTC)
+
+
+@dataclass
+class FedBack:
+    """What `lmforge feedback` did with a labels file."""
+    rows: int  # appended as training rows
+    segment: Path | None  # their segment (None: every row was held)
+    held: int = 0  # held for review: they contradict a confident champion answer
+    review: Path | None = None  # the held rows' segment
+    sent_by: str = ""
 
 
 def read_labels(path: Path) -> pd.DataFrame:
@@ -110,22 +124,26 @@ def read_feedback(folder: str | Path) -> pd.DataFrame:
     return read_segments(list_segments(folder))  # the same append-only segments as the inference log
 
 
-def append_feedback(params: Params, path: Path, columns: list[str], target: str, label_set: set[str] | None = None,
-                    within: str | None = None) -> tuple[int, Path]:
-    """Check the labels file whole, then write its rows (input `columns` and the `target` column) as one new segment
-    of the feedback source. `label_set` and `within`: see check_labels."""
+def append_feedback(params: Params, path: Path, columns: list[str], target: str, sent_by: str,
+                    label_set: set[str] | None = None, within: str | None = None, review: bool = False) -> FedBack:
+    """Check the labels file whole, then write its rows (input `columns` and the `target` column, request_id and
+    provenance) as one new segment of the feedback source. `label_set` and `within`: see check_labels; `review`: hold
+    the rows that contradict a confident champion answer (tasks/data/feedback_review.py)."""
     from filelock import FileLock
 
     folder = Path(params.paths.feedback)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{folder}.lock"):  # two feedback commands at once: one after the other, each seeing the other's
-        return write_feedback(params, path, columns, target, label_set, within)
+        return write_feedback(params, path, columns, target, sent_by, label_set, within, review)
 
 
-def write_feedback(params: Params, path: Path, columns: list[str], target: str, label_set: set[str] | None,
-                   within: str | None) -> tuple[int, Path]:
+def write_feedback(params: Params, path: Path, columns: list[str], target: str, sent_by: str,
+                   label_set: set[str] | None, within: str | None, review: bool) -> FedBack:
     """append_feedback's work, under its lock."""
     import uuid
+
+    from tasks.data.feedback_ledger import check_file_share
+    from tasks.data.feedback_review import hold_contradictions, review_folder
 
     labels = read_labels(path)
     seen = read_feedback(params.paths.feedback)
@@ -135,11 +153,22 @@ def write_feedback(params: Params, path: Path, columns: list[str], target: str, 
                            "drop those rows. Nothing was appended.")
     rows = join_labels(params, labels, path, columns)
     check_labels(rows, path, label_set, within)
-    rows = rows.rename(columns={LABEL: target})
-    folder = Path(params.paths.feedback)
+    rows, held = hold_contradictions(params, rows, LABEL) if review else (rows, rows.iloc[:0])
+    check_file_share(params, len(rows), path)
+    now = time.gmtime()
+    name = f"{time.strftime('%Y%m%dT%H%M%S', now)}-{uuid.uuid4().hex[:12]}"
+    stamp = {SENT_BY: sent_by, SENT_AT: time.strftime("%Y-%m-%dT%H:%M:%SZ", now)}
+    held_at = write_segment(held.rename(columns={LABEL: target}).assign(**stamp), review_folder(params), name)
+    segment = write_segment(rows.rename(columns={LABEL: target}).assign(**stamp), Path(params.paths.feedback), name)
+    return FedBack(len(rows), segment, len(held), held_at, sent_by)
+
+
+def write_segment(rows: pd.DataFrame, folder: Path, name: str) -> Path | None:
+    """One whole Parquet segment (renamed into place: ingest never reads half a labels file); None for no rows."""
+    if rows.empty:
+        return None
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}"
     temporary = folder / f".{name}.tmp"
     rows.astype(str).to_parquet(temporary, index=False)
-    temporary.replace(folder / f"{name}.parquet")  # ingest never reads half a labels file
-    return len(rows), folder / f"{name}.parquet"
+    temporary.replace(folder / f"{name}.parquet")
+    return folder / f"{name}.parquet"

@@ -55,6 +55,7 @@ def fingerprint_inputs(params: Params, local=None) -> str:
     from tasks.hub.sources import describe_fetched, peek_source
 
     digest = hashlib.sha256(params.section_hash("task", "project", "data", "paths").encode())
+    digest.update(f"feedback.max_share={params.feedback.max_share}".encode())  # how many fed-back rows ingest takes
     feedback = describe_source(params.paths.feedback) if Path(params.paths.feedback).is_dir() else []
     local = local or peek_source(params)
     if local is None:

@@ -462,7 +462,8 @@ def test_shadow_scores_the_challenger_aside_and_compare_runs_the_paired_test(tra
         assert set(rows["model_version"]) == {version} and rows["input"].tolist() == reviews["text"].tolist(), role
     pd.DataFrame({"request_id": ids[:50], "label": reviews["label"][:50]}).to_csv(root / "shadow-labels.csv",
                                                                                  index=False)
-    assert invoke("feedback", "--file", "shadow-labels.csv", *where).exit_code == 0
+    # Holding off (feedback.confident: null): a champion's confident mistake corrected here counts too.
+    assert invoke("feedback", "--file", "shadow-labels.csv", *where, "--set", "feedback.confident=null").exit_code == 0
     compared = invoke("compare", "--json", *where)
     assert compared.exit_code == 0, compared.output
     [record] = json.loads(compared.stdout)["shadow"]
@@ -634,8 +635,10 @@ def test_score_feedback_and_live_quality_close_the_loop(trained, monkeypatch):
     assert (out["prediction"] == reviews["label"]).mean() >= 0.8 and out["request_id"].nunique() == 120
     labels = out[["request_id"]].assign(label=reviews["label"]).head(80)
     labels.to_csv(root / "labels.csv", index=False)
-    fed = invoke("feedback", "--file", "labels.csv", "--json", "--set", where)
+    keep_all = ["--set", "feedback.confident=null"]  # every label a training row, a confident mistake's fix too
+    fed = invoke("feedback", "--file", "labels.csv", "--json", "--set", where, *keep_all)
     assert fed.exit_code == 0 and json.loads(fed.stdout)["rows"] == 80, fed.output
+    assert json.loads(fed.stdout)["sent_by"].startswith("local:"), fed.output
     again = invoke("feedback", "labels.csv", "--set", where)  # the older spelling: read, and the new one named
     assert again.exit_code == 1 and "fed back before" in again.stderr, again.output
     assert "note: lmforge feedback labels.csv is now lmforge feedback --file labels.csv" in again.stderr
@@ -656,7 +659,11 @@ def test_score_feedback_and_live_quality_close_the_loop(trained, monkeypatch):
     flipped = wrong[["request_id"]].assign(label=[classes[(classes.index(label) + 1) % len(classes)]
                                                   for label in wrong["prediction"]])
     flipped.to_csv(root / "wrong-labels.csv", index=False)
-    assert invoke("feedback", "--file", "wrong-labels.csv", "--set", wrong_log,
+    # Labels that contradict confident answers are held for review unless feedback.confident is null (holding off).
+    held = invoke("feedback", "--file", "wrong-labels.csv", "--json", "--set", wrong_log,
+                  "--set", "paths.feedback=data/feedback-held")
+    assert held.exit_code == 0 and json.loads(held.stdout)["held"] > 0, held.output
+    assert invoke("feedback", "--file", "wrong-labels.csv", "--set", wrong_log, "--set", "feedback.confident=null",
                   "--set", "paths.feedback=data/feedback-wrong").exit_code == 0
     alarmed = invoke("monitor", "--json", "--set", wrong_log, "--set", "paths.feedback=data/feedback-wrong")
     alarm = json.loads(alarmed.stdout)

@@ -53,8 +53,9 @@ def test_drift_and_labels_retrain_through_prefect_triggers(tmp_path, monkeypatch
     from tasks.kinds.classification.builtin import generate_reviews
 
     # Labels fed back may repeat a training or test text: dropped from train, as a user running feedback would set.
+    # 200 labels beside a few hundred source rows: over the default feedback.max_share, and every label is trained on.
     root = make_project(tmp_path / "project", merge(TINY, {"train": {"max_steps": 60}, "validate": {
-        "policies": {"duplicates": "drop", "leakage": "drop"}}}))
+        "policies": {"duplicates": "drop", "leakage": "drop"}}, "feedback": {"max_share": 0.5, "confident": None}}))
     (root / "flows").symlink_to(REPO / "flows")
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     retrain = spec["deployments"][0]

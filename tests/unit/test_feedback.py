@@ -7,7 +7,7 @@ import pytest
 from tasks.core.config import MonitorParams, load_params
 from tasks.core.errors import LmforgeError
 from tasks.data.feedback import read_feedback
-from tasks.feedback import feed_back as append_feedback
+from tasks.feedback import feed_back
 from tasks.data.inference_log import InferenceLog, make_rows
 
 CONTEXT = {"source": "serve", "model_name": "m", "model_version": "1", "alias": "champion", "backend": "eager"}
@@ -17,7 +17,7 @@ TEXTS = ["the battery is great", "the screen broke", "fine", "awful sound"]
 @pytest.fixture
 def logged(root):
     """A project folder with params, a training split and four logged requests r0..r3."""
-    (root / "params.yaml").write_text("data:\n  source: builtin:reviews\n")
+    (root / "params.yaml").write_text("data:\n  source: builtin:reviews\nfeedback:\n  max_share: 1\n")
     params = load_params("params.yaml")
     (root / "data/dataset").mkdir(parents=True)
     pd.DataFrame({"text": ["a", "b"], "label": ["positive", "negative"]}).to_parquet(root / "data/dataset/train.parquet")
@@ -25,6 +25,11 @@ def logged(root):
     log.record(make_rows(TEXTS, [{"label": "positive"}] * 4, [f"r{i}" for i in range(4)], CONTEXT, 5.0, "text"))
     log.close()
     return params
+
+
+def append_feedback(params, path, sent_by="local:tester"):
+    fed = feed_back(params, path, sent_by)
+    return fed.rows, fed.segment
 
 
 def write_labels(root, rows, name="labels.csv"):
@@ -108,7 +113,7 @@ def test_the_watcher_reports_a_settled_change_until_ingest_reads_it(logged, root
 def test_fed_back_rows_get_the_training_splits_other_columns(root):
     from tasks.ingest import add_feedback
 
-    (root / "params.yaml").write_text("task: qa\ndata:\n  source: builtin:facts\n")
+    (root / "params.yaml").write_text("task: qa\ndata:\n  source: builtin:facts\nfeedback:\n  max_share: 1\n")
     params = load_params("params.yaml")
     (root / params.paths.feedback).mkdir(parents=True)
     pd.DataFrame({"question": ["Who?"], "context": ["It was Ana, then Tom."], "answer": ["Tom"],
