@@ -58,7 +58,8 @@ JSON_SHAPES = {
             '[{"title", "facts": [fact], "columns", "rows": [[name, fact, ...]]}], "check": {"holds", '
             '"problems": [sentence]}}`; a fact is `{"label", "value", "from" (version, tag, param, metric, run '
             'or artifact), "name", "key" (inside an artifact)}`',
-    'approve': '`{"flow_run", "approve", "reason", "by"}`',
+    'approve': 'the decision record it wrote: `{"flow_run", "model", "version", "time", "kind": "approval", "by" (the '
+               'authenticated identity), "decision" (approved or rejected), "reason", "id"}`',
     'feedback': '`{"rows" (appended), "segment" (its file; "" when every row was held), "feedback" (the folder), '
                 '"held" (rows held for review), "review" (their file, or ""), "sent_by" (who sent it: local:ACCOUNT)}`',
     'init': '`{"params_file", "pipeline", "pipelines_file"}`',
@@ -71,4 +72,5 @@ JSON_SHAPES = {
              'pinned), "backend", "url", "workers", "inference_log" (or null)}`',
     'ui': 'one JSON line once both servers answer: `{"prefect_ui", "mlflow_ui", "prefect_api_url"}`',
     'schedule': 'one JSON line once it serves: `{"deployment", "cron", "interval_s", "prefect_api_url"}`',
+    'token': '`{"name", "token" (shown this once), "file", "scopes"}`',
 }

@@ -152,6 +152,8 @@ def export(version: Annotated[str | None, typer.Argument(help=f"The version ({FO
             echo_json(version_keys(found.name, found.version) | {"version": str(found.version), "exports": record})
             return
         typer.echo(f"{settings.registry.model_name} version {found.version}:")
+        from tasks.registry.backends import BACKEND_FILES
+
         for backend, result in record.items():
-            if isinstance(result, dict):
+            if isinstance(result, dict) and backend in BACKEND_FILES:  # not the files' hashes
                 typer.echo(f"  {backend:<13} {describe_parity(result)}")

@@ -15,6 +15,7 @@ from prefect.input import RunInput
 
 from tasks.core.config import Params
 from tasks.core.records import ModelVersion
+from tasks.registry.approvals import pause_key
 
 POLL_S = 2  # how often the paused flow asks whether it was answered (Prefect's default is 10 s)
 
@@ -25,23 +26,6 @@ class Approval(RunInput):
     approve: bool
     reason: str
     record: str = ""
-
-
-def pause_key(params: Params, version: str, attempt: int) -> str:
-    """Unique per pause (Prefect skips a pause whose key the run used before); `lmforge approve` reads the model and
-    version from it (the name in hex: Prefect's keys take letters, digits and dashes only)."""
-    return f"approval-{version}-{attempt}-{params.registry.model_name.encode().hex()}"
-
-
-def read_pause_key(key: str) -> tuple[str, str] | None:
-    """(model name, version) of a pause_key, or None for another pause."""
-    parts = key.split("-")
-    if len(parts) != 4 or parts[0] != "approval":
-        return None
-    try:
-        return bytes.fromhex(parts[3]).decode(), parts[1]
-    except ValueError:
-        return None
 
 
 def evidence_markdown(params: Params, version: ModelVersion, decision: dict, serving: dict | None) -> str:

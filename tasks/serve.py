@@ -66,6 +66,7 @@ def build_app(params: Params, pinned: str | None = None):
     from tasks.servers.router import ModelFailed, Router
 
     log = open_log(params.paths.inference_log, params.monitor)
+    parts = len(get_kind(params.task).INPUT_KEYS)  # texts joined into one input (qa: question || context)
     inside = [0]  # requests inside the server now: a batch waits for more only when others are on their way
     router = Router(params, pinned, log, lambda *args: load_served(*args, arriving=lambda: inside[0]))
 
@@ -123,7 +124,7 @@ def build_app(params: Params, pinned: str | None = None):
     async def respond(request, started: float) -> JSONResponse:
         try:  # the body read within its cap, its JSON parsed off the event loop (a large one never stalls /ping)
             texts = await run_in_thread(read_texts, await read_body(request, params.serve.max_body_bytes), params)
-            check_batch(texts, params)
+            check_batch(texts, params, parts)
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
         try:  # in a worker thread: a registry check, a new champion's loading or a batch never blocks the event loop
@@ -138,9 +139,10 @@ def build_app(params: Params, pinned: str | None = None):
             return answer(503, {"error": str(error)})
         return answer(200, body, body["model_version"], body["route"])
 
+    from tasks.feedback import feed_back
     from tasks.servers.feedback_api import add_feedback_route
 
-    add_feedback_route(app, params, answer)
+    add_feedback_route(app, params, answer, feed_back)
     from tasks.servers.openai_api import add_openai_routes
 
     add_openai_routes(app, params, router, answer)

@@ -6,10 +6,26 @@ from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
 
 
+def pause_key(params: Params, version: str, attempt: int) -> str:
+    """Unique per pause (Prefect skips a pause whose key the run used before); `lmforge approve` reads the model and
+    version from it (the name in hex: Prefect's keys take letters, digits and dashes only)."""
+    return f"approval-{version}-{attempt}-{params.registry.model_name.encode().hex()}"
+
+
+def read_pause_key(key: str) -> tuple[str, str] | None:
+    """(model name, version) of a pause_key, or None for another pause."""
+    parts = key.split("-")
+    if len(parts) != 4 or parts[0] != "approval":
+        return None
+    try:
+        return bytes.fromhex(parts[3]).decode(), parts[1]
+    except ValueError:
+        return None
+
+
 def record_answer(params: Params, flow_run, approve: bool, reason: str) -> dict:
     """Write the answer to the version's decision record under the identity the tracking server authenticated;
     the paused run reads it there. Self-approval (promote.approval_separation) is refused before it is written."""
-    from flows.approval import read_pause_key
     from tasks.registry import tracking
     from tasks.registry.champion import acting
     from tasks.registry.decisions import append_decision, latest, read_decisions

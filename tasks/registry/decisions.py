@@ -18,13 +18,15 @@ FOLDER = "decisions"
 
 def append_decision(client, params: Params, version: str, record: dict) -> dict:
     """Add one decision about `version` (its `kind` and what else it says); returns it as written."""
-    from tasks.registry.champion import now
+    from datetime import datetime, timezone
 
-    written = {"model": params.registry.model_name, "version": str(version), "time": now(), **record,
+    stamp = datetime.now(timezone.utc)
+    written = {"model": params.registry.model_name, "version": str(version),
+               "time": stamp.isoformat(timespec="seconds"), **record,
                "id": uuid.uuid4().hex}
     run_id = client.get_model_version(params.registry.model_name, str(version)).run_id
-    stamp = written["time"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    client.log_dict(run_id, written, f"{FOLDER}/{stamp}-{written['id'][:12]}.json")
+    # Microseconds first: files sort in the order they were written, and the id keeps two at once apart.
+    client.log_dict(run_id, written, f"{FOLDER}/{stamp.strftime('%Y%m%dT%H%M%S%f')}-{written['id'][:12]}.json")
     return written
 
 

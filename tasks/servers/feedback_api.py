@@ -9,7 +9,8 @@ from tasks.servers.serving_requests import BadRequest, parse_json, read_body
 EXAMPLE = '{"labels": [{"request_id": "...", "label": "..."}]}'
 
 
-def add_feedback_route(app, params: Params, answer) -> None:
+def add_feedback_route(app, params: Params, answer, feed_back) -> None:
+    """`feed_back`: tasks.feedback.feed_back, the step's core (handed in: infrastructure imports no step)."""
     from fastapi import Request
     from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +19,7 @@ def add_feedback_route(app, params: Params, answer) -> None:
         try:
             body = await read_body(request, params.serve.max_body_bytes)
             labels = await run_in_threadpool(read_labels_body, body)
-            done = await run_in_threadpool(take_feedback, params, labels, sender_of(request))
+            done = await run_in_threadpool(take_feedback, feed_back, params, labels, sender_of(request))
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
         except LmforgeError as error:  # an unknown request id, a label outside the set, over feedback.max_share
@@ -43,12 +44,10 @@ def sender_of(request) -> str:
     return caller.identity if caller is not None else f"{local_identity()} (loopback)"
 
 
-def take_feedback(params: Params, labels: list[dict], sent_by: str):
+def take_feedback(feed_back, params: Params, labels: list[dict], sent_by: str):
     import json
     import tempfile
     from pathlib import Path
-
-    from tasks.feedback import feed_back
 
     with tempfile.TemporaryDirectory(prefix="lmforge-feedback-") as folder:
         path = Path(folder) / "labels.jsonl"

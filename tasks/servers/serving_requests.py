@@ -87,26 +87,26 @@ def pick_texts(payload, params: Params):
     return texts
 
 
-def check_batch(texts: list[str], params: Params) -> None:
+def check_batch(texts: list[str], params: Params, parts: int = 1) -> None:
+    """`parts`: how many texts the kind joins into one input (its INPUT_KEYS; qa: 2)."""
     limits = params.serve
     if not texts:
         raise BadRequest(400, "the batch is empty; send at least one text.")
     if len(texts) > limits.max_batch:
         raise BadRequest(413, f"{len(texts)} texts are more than serve.max_batch ({limits.max_batch}); split the batch.")
-    check_inputs(texts, params)
+    check_inputs(texts, params, parts)
     longest = max(range(len(texts)), key=lambda i: len(texts[i]))
     if len(texts[longest]) > limits.max_text_chars:
         raise BadRequest(413, f"text {longest} has {len(texts[longest])} characters, more than serve.max_text_chars "
                               f"({limits.max_text_chars}); shorten it.")
 
 
-def check_inputs(texts: list[str], params: Params) -> None:
+def check_inputs(texts: list[str], params: Params, parts: int) -> None:
     """What the kind's model would refuse, refused here as the client's error (400) before the texts join a batch: a
     malformed input must neither fail the batch it shares with others nor count against a canary."""
-    from tasks.kinds import get_kind
     from tasks.registry.pyfunc import INPUT_SEPARATOR
 
-    if len(get_kind(params.task).INPUT_KEYS) < 2:
+    if parts < 2:
         return
     lacking = next((at for at, text in enumerate(texts) if INPUT_SEPARATOR not in text), None)
     if lacking is not None:

@@ -268,3 +268,33 @@ def test_the_starter_may_not_approve_and_a_bare_resume_moves_nothing(tmp_path):
     assert version.tags["promotion_verdict"] == "rejected", version.tags
     kinds = [d["kind"] for d in decisions_of(root, name)]
     assert kinds[:2] == ["approval asked", "approval refused"] and kinds[-1] == "automatic", kinds
+
+
+def test_a_hand_moved_alias_or_altered_model_code_is_never_served(served, monkeypatch):
+    """Last in this file: it alters version 1's files in the artifact store and puts them back after."""
+    import yaml
+    from mlflow.artifacts import download_artifacts
+
+    monkeypatch.chdir(served)
+    client, name = registry(served), "test-reviews"
+    client.set_registered_model_alias(name, "champion", "2")  # in the MLflow UI, by someone who can write there
+    try:
+        with serving() as send:
+            status, ping = send(b"", "/ping")
+        assert status == 503 and "moved to version 2 outside lmforge" in ping["refused"]["reason"], ping
+    finally:
+        client.set_registered_model_alias(name, "champion", "1")
+    folder = Path(download_artifacts(client.get_model_version_download_uri(name, "1")))  # the store's own folder
+    code = folder / Path(yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["python_function"]
+                         ["model_code_path"]).name
+    marker = served / "ran-the-planted-code"
+    original = code.read_bytes()
+    code.write_bytes(f"open({str(marker)!r}, 'w').close()\n".encode() + original)
+    try:
+        with serving() as send:
+            status, ping = send(b"", "/ping")
+            answered = send(json.dumps({"inputs": ["fine"]}).encode())[0]
+        assert status == 503 and "differs from this lmforge's own" in ping["refused"]["reason"], ping
+        assert answered == 503 and not marker.exists(), "the planted code must never run"
+    finally:
+        code.write_bytes(original)

@@ -89,7 +89,7 @@ def test_worse_challenger_is_rejected_against_the_rescored_champion(trained):
     local = client.download_artifacts(rejected.run_id, "promotion/promotion.json", str(root))
     decision = json.loads(open(local).read())
     assert decision["champion_before"] == decision["champion_after"] == "1" and decision["challenger_version"] == "2"
-    assert decision["data_version"] == rejected.tags["data_version"] and decision["by"].startswith("user ")
+    assert decision["data_version"] == rejected.tags["data_version"] and decision["by"].startswith("local:")
     # Both scored on the same rows of this data version's test split. The champion was evaluated on this very data
     # version, so its own evaluate's predictions (logged on its run) stand in for a re-score, as the challenger's do.
     assert decision["metrics"]["champion"]["f1_macro"] >= 0.80 > decision["metrics"]["challenger"]["f1_macro"]

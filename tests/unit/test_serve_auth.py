@@ -92,8 +92,8 @@ def test_the_canary_key_is_the_servers_unless_the_client_is_trusted():
 
 def test_a_qa_input_without_its_separator_is_the_clients_error():
     qa = Params.model_validate({"task": "qa"})
-    check_batch(["Where? || Tom went to Oslo."], qa)
+    check_batch(["Where? || Tom went to Oslo."], qa, 2)
     with pytest.raises(BadRequest, match="text 1 has no '\\|\\|'") as refused:
-        check_batch(["Where? || Oslo.", "no separator here"], qa)
+        check_batch(["Where? || Oslo.", "no separator here"], qa, 2)
     assert refused.value.status == 400
     check_batch(["no separator needed"], params_with())
