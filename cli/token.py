@@ -24,7 +24,8 @@ def token(name: Annotated[str, typer.Argument(help="Who holds it: the name its r
         from tasks.servers.auth import SCOPES, add_token
 
         settings = load_params(params, set_ or []) if params.is_file() or set_ else None
-        store = file or (Path(settings.serve.auth.tokens_file) if settings and settings.serve.auth.tokens_file else None)
+        named = settings.serve.auth.tokens_file if settings else None
+        store = file or (Path(named) if named else None)
         if store is None:
             raise LmforgeError("no token store named: pass --file serve-tokens.yaml, or set serve.auth.tokens_file.")
         unknown = sorted(set(scope or []) - set(SCOPES))

@@ -42,8 +42,8 @@ def evidence_markdown(params: Params, version: ModelVersion, decision: dict, ser
     if decision.get("slices"):
         parts += ["## Slices", table(slice_rows(decision["slices"]))]
     parts += ["## Live traffic", live_traffic(params, str(version.version))]
-    parts.append("Answer with `lmforge approve <this flow run's name> --reason TEXT` (`--reject` to refuse): it records "
-                 "who answered. Its model card as it stands before the decision:")
+    parts.append("Answer with `lmforge approve <this flow run's name> --reason TEXT` (`--reject` to refuse): it "
+                 "records who answered. Its model card as it stands before the decision:")
     card = re.sub(r"^#", "##", preview_card(params, version.version), flags=re.M)  # under this page's title
     return "\n\n".join(parts) + "\n\n" + card
 

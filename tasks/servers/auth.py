@@ -86,8 +86,9 @@ def check_auth_ready(params: Params, host: str) -> dict[str, Caller] | None:
         return None
     store = load_store(params)
     if not store:
-        raise LmforgeError(f"serving on {host} needs bearer tokens and none are set: create one with `lmforge token "
-                           f"NAME` (serve.auth.tokens_file) or set {params.serve.auth.tokens_env}; or bind 127.0.0.1.")
+        raise LmforgeError(f"serving on {host} needs tokens for its callers and none are set: create one with "
+                           f"`lmforge token NAME` (serve.auth.tokens_file) or set {params.serve.auth.tokens_env}; or "
+                           "bind 127.0.0.1.")
     return store
 
 

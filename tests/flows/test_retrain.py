@@ -344,7 +344,7 @@ def test_a_version_registered_before_the_layout_moved_predicts_and_serves(traine
                                        signature=signature, pip_requirements=["mlflow"],
                                        registered_model_name="old-layout")
     # Promoted as lmforge records it: serve refuses an alias moved without a record.
-    promoted = invoke("promote", info.registered_model_version, "--reason", "old layout", "--set",
+    promoted = invoke("promote", str(info.registered_model_version), "--reason", "old layout", "--set",
                       "registry.model_name=old-layout")
     assert promoted.exit_code == 0, promoted.output
     assert any("from tasks.classifier_model import" in path.read_text() for path in (root / "mlruns").rglob("classifier.py"))

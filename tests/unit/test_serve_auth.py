@@ -50,7 +50,8 @@ def test_a_new_token_is_stored_as_its_digest_only_and_private(tmp_path):
 
 
 def test_the_middleware_refuses_without_a_token_and_without_the_scope(tmp_path):
-    scorer, sender = add_token(tmp_path / "t.yaml", "scorer", []), add_token(tmp_path / "t.yaml", "sender", ["feedback"])
+    scorer = add_token(tmp_path / "t.yaml", "scorer", [])
+    sender = add_token(tmp_path / "t.yaml", "sender", ["feedback"])
     store = parse_store((tmp_path / "t.yaml").read_text(), "test")
     status, seen = call(store, "/invocations")
     assert status == 401 and seen["headers"][b"www-authenticate"].startswith(b"Bearer")
@@ -66,9 +67,9 @@ def test_the_middleware_refuses_without_a_token_and_without_the_scope(tmp_path):
 def test_serving_beyond_loopback_needs_tokens(tmp_path, monkeypatch):
     monkeypatch.delenv("LMFORGE_SERVE_TOKENS", raising=False)
     assert check_auth_ready(params_with(), "127.0.0.1") is None
-    with pytest.raises(LmforgeError, match="serving on 0.0.0.0 needs bearer tokens"):
+    with pytest.raises(LmforgeError, match="serving on 0.0.0.0 needs tokens for its callers"):
         check_auth_ready(params_with(), "0.0.0.0")
-    with pytest.raises(LmforgeError, match="needs bearer tokens"):
+    with pytest.raises(LmforgeError, match="needs tokens for its callers"):
         check_auth_ready(params_with(auth={"required": "always"}), "127.0.0.1")
     token = add_token(tmp_path / "t.yaml", "ops", [])
     monkeypatch.setenv("LMFORGE_SERVE_TOKENS", (tmp_path / "t.yaml").read_text())
