@@ -170,3 +170,18 @@ def print_table(title: str, rows: Sequence[dict], columns: Sequence[tuple[str, s
     for row in rows:
         table.add_row(*(format_cell(row.get(key)) for key, _ in columns))
     Console(width=max(120, len(columns) * 13)).print(table)
+
+
+def post_texts(port: int, texts: list[str], headers: dict | None = None) -> tuple[float, int]:
+    """One /invocations request to `lmforge serve` on 127.0.0.1: (seconds, HTTP status; 0 for no answer)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps({"inputs": texts}).encode(),
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+            return time.perf_counter() - start, response.status
+    except Exception:  # noqa: BLE001 - counted as an error
+        return time.perf_counter() - start, 0

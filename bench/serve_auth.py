@@ -10,7 +10,6 @@ token...), so a slow patch of the machine hits both; p50 and p95 of each, and th
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import statistics
@@ -18,11 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, make_parser, print_table, write_result  # noqa: E402
+from common import REPO, make_parser, post_texts, print_table, write_result  # noqa: E402
 
 TEXT = "the screen is not bad at all"
 
@@ -34,16 +32,7 @@ def free_port() -> int:
 
 
 def post(port: int, token: str | None) -> tuple[float, int]:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", headers=headers,
-                                     data=json.dumps({"inputs": [TEXT]}).encode())
-    start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-            return time.perf_counter() - start, response.status
-    except Exception:  # noqa: BLE001 - counted as an error
-        return time.perf_counter() - start, 0
+    return post_texts(port, [TEXT], {"Authorization": f"Bearer {token}"} if token else None)
 
 
 def start(port: int, extra: list[str], env: dict) -> subprocess.Popen:

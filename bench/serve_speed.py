@@ -19,11 +19,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, add_ratios, collect_medians, make_parser, print_table, run_interleaved, write_result  # noqa: E402
+from common import (REPO, add_ratios, collect_medians, make_parser, post_texts as post, print_table,  # noqa: E402
+                    run_interleaved, write_result)
 
 PARAMS = "configs/sst2.yaml"
 BACKENDS = ("eager-padded128", "eager", "onnx", "onnx-int8", "torch-export")
@@ -75,19 +75,6 @@ def pad_call(scorer, texts: list[str]):
     batch = scorer.tokenizer(texts, truncation=True, max_length=128, padding="max_length", return_tensors="np")
     return scorer.logits({"input_ids": batch["input_ids"].astype(np.int64),
                           "attention_mask": batch["attention_mask"].astype(np.int64)})
-
-
-def post(port: int, texts: list[str]) -> tuple[float, int]:
-    body = json.dumps({"inputs": texts}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"})
-    start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-            return time.perf_counter() - start, response.status
-    except Exception:  # noqa: BLE001 - counted as an error
-        return time.perf_counter() - start, 0
 
 
 def percentile(values: list[float], share: float) -> float:
