@@ -1,9 +1,9 @@
-# lmforge: `make run` and `make test` set up .venv themselves (Python 3.11-3.14 and git are all they need).
-# The interpreter: python3.11 (what CI tests) when there is one, else the first of python3, python3.12-3.14 that
-# pyproject's requires-python (>=3.11,<3.15) accepts.
-FITS := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 15))
+# lmforge: `make run` and `make test` set up .venv themselves (Python 3.11 and git are all they need).
+# The interpreter: python3.11, or python3 when it is 3.11: requirements.lock is resolved for 3.11 (torch's CPU wheel
+# is built for it), and pip refuses a locked file built for another Python.
+FITS := import sys; sys.exit(sys.version_info[:2] != (3, 11))
 ifeq ($(origin PYTHON),undefined)
-PYTHON := $(firstword $(foreach candidate,python3.11 python3 python3.12 python3.13 python3.14,$(shell command -v $(candidate) >/dev/null 2>&1 && $(candidate) -c '$(FITS)' 2>/dev/null && command -v $(candidate))) python3)
+PYTHON := $(firstword $(foreach candidate,python3.11 python3,$(shell command -v $(candidate) >/dev/null 2>&1 && $(candidate) -c '$(FITS)' 2>/dev/null && command -v $(candidate))) python3)
 endif
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,7 +24,7 @@ setup: $(VENV)/.installed
 # The lock's copy in the venv says what it was installed from (the env_lock_hash tag of each trained model).
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	@$(PYTHON) -c '$(FITS)' 2>/dev/null || { \
-	  echo "lmforge needs Python 3.11 to 3.14 (great-expectations 1.24.1 stops at 3.14) and found none: install python3.11 (e.g. apt-get install python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
+	  echo "lmforge's set-up needs Python 3.11 (requirements.lock is resolved for it) and found none: install python3.11 (e.g. apt-get install python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	awk '/^[^ #]/ { keep = /^pip==/ } keep' $(LOCK) > $(VENV)/pip.lock
 	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(VENV)/pip.lock
