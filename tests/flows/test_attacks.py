@@ -242,7 +242,8 @@ def test_no_secret_reaches_any_output(served, monkeypatch, tmp_path):
     uri = f"http://alice:{secrets['password']}@127.0.0.1:{free_port()}/?token={secrets['query']}"
     for command in (["models"], ["predict", "fine"], ["models", "--json"]):
         done = subprocess.run([str(BIN / "lmforge"), *command], capture_output=True, text=True, timeout=300,
-                              env=os.environ | {"MLFLOW_TRACKING_URI": uri})
+                              env=os.environ | {"MLFLOW_TRACKING_URI": uri, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                                                "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
         outputs.append(done.stdout + done.stderr)
     with serving("--set", "serve.auth.required=always") as send:
         send(json.dumps({"inputs": ["fine"]}).encode(), headers={"Authorization": f"Bearer {token}"})
@@ -267,7 +268,7 @@ print("resumed")
 
 def test_the_starter_may_not_approve_and_a_bare_resume_moves_nothing(tmp_path):
     root = make_project(tmp_path / "separate", merge(TINY, {"promote": {"approval": "required",
-                                                                        "approval_timeout_s": 40}}))
+                                                                        "approval_timeout_s": 25}}))
     with start_run(root, "test-separate") as (process, log):
         name, version, run, api = wait_for_pause(process, log).groups()
         done = answer(root, run, api, "--reason", "my own model looks fine")
