@@ -9,6 +9,7 @@ identity that started the run (promote.approval_separation), is refused and the 
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from prefect.input import RunInput
@@ -73,7 +74,7 @@ def ask_approval(params: Params, version: ModelVersion, decision: dict, serving:
 
     from tasks.core.runtime import say
     from tasks.registry import tracking
-    from tasks.registry.champion import acting
+    from tasks.registry.champion import acting, now
     from tasks.registry.decisions import append_decision
 
     evidence = evidence_markdown(params, version, decision, serving)
@@ -88,11 +89,11 @@ def ask_approval(params: Params, version: ModelVersion, decision: dict, serving:
         f"{params.promote.approval_timeout_s:.0f} s for: lmforge approve {flow_run.name} --reason TEXT [--reject]"
         + (f" --api {api}" if api else ""))
     started = time.monotonic()
-    for attempt in range(1000):
+    for attempt in itertools.count():  # each refused answer is followed by a new pause, until the timeout
         given = wait_answer(params, version, evidence, started, attempt)
         if given is None:
             resume_after_timeout(flow_run.id)
-            return {"decision": "timed out", "by": "", "reason": "", "time": now_text(),
+            return {"decision": "timed out", "by": "", "reason": "", "time": now(),
                     "waited_s": round(time.monotonic() - started, 1)}
         refused = check_answer(client, params, version, given, starter)
         if refused is None:
@@ -100,7 +101,6 @@ def ask_approval(params: Params, version: ModelVersion, decision: dict, serving:
             return {"decision": found["decision"], "by": found["by"], "reason": found["reason"], "time": found["time"],
                     "waited_s": round(time.monotonic() - started, 1)}
         say(f"[approval] an answer was refused ({refused}); still waiting.")
-    raise AssertionError("unreachable: the timeout ends the wait first")
 
 
 def wait_answer(params: Params, version: ModelVersion, evidence: str, started: float, attempt: int):
@@ -141,12 +141,6 @@ def check_answer(client, params: Params, version: ModelVersion, given, starter: 
     append_decision(client, params, version.version, {"kind": "approval refused", "flow_run": str(flow_run.id),
                                                       "by": record["by"] if record else "unrecorded", "reasons": [why]})
     return why
-
-
-def now_text() -> str:
-    from tasks.registry.champion import now
-
-    return now()
 
 
 def resume_after_timeout(flow_run_id) -> None:

@@ -74,6 +74,9 @@ def configure_runtime(root: str | Path = ".") -> None:
     ui = running_ui()
     if ui and not os.environ.get("PREFECT_API_URL"):
         os.environ["PREFECT_API_URL"] = ui["prefect_api_url"]
+        # A `lmforge ui --host` locked with an auth string: this shell has it as the server's; the client needs it too.
+        if os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
+            os.environ.setdefault("PREFECT_API_AUTH_STRING", os.environ["PREFECT_SERVER_API_AUTH_STRING"])
     if not os.environ.get("PREFECT_API_URL"):
         defaults |= {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in IDLE_PREFECT_SERVICES}
     for key, value in defaults.items():

@@ -53,13 +53,3 @@ def prefect_auth(ui_origin: str) -> dict[str, str]:
     """The Prefect server's settings beside its auth string (which stays in the environment it came from)."""
     return {"PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
             "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": ui_origin}
-
-
-def client_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """What an lmforge process (a worker, `lmforge approve`) needs to pass both doors, from the operator's
-    environment: Prefect's auth string as the client's, MLflow's user and password as they are."""
-    env = os.environ if env is None else env
-    found = {}
-    if env.get("PREFECT_SERVER_API_AUTH_STRING") and not env.get("PREFECT_API_AUTH_STRING"):
-        found["PREFECT_API_AUTH_STRING"] = env["PREFECT_SERVER_API_AUTH_STRING"]
-    return found
