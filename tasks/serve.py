@@ -32,8 +32,14 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
     from tasks.registry.registered import load_registered
     from tasks.servers.admissible import fetch_checked_model
 
-    # Loaded from a copy whose model code was checked (the holder checked the store's before; this copy is what runs).
-    loaded = load_registered(params, str(fetch_checked_model(tracking.client(params), params, version)))
+    # Loaded from a copy whose model code was checked (the holder checked the store's before; this copy is what runs),
+    # removed when the version is replaced or the server stops.
+    import atexit
+    import shutil
+
+    scratch, folder = fetch_checked_model(tracking.client(params), params, version)
+    atexit.register(shutil.rmtree, scratch, True)
+    loaded = load_registered(params, str(folder))
     if "python_function" not in loaded.metadata.flavors or "transformers" in loaded.metadata.flavors:
         raise LmforgeError(f"version {version.version} was registered by an earlier lmforge (MLflow's transformers "
                            "flavour), which serve cannot run; promote a version registered since, or retrain.")
@@ -55,7 +61,8 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
     batch = params.serve.batch
     batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0)) \
         if batch.max_size > 1 and not threads else None
-    return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher, model, fallback)
+    return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher, model, fallback,
+                  str(scratch))
 
 
 def build_app(params: Params, pinned: str | None = None):

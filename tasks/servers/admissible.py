@@ -118,15 +118,19 @@ def check_version(client, params: Params, version, alias: str, pinned: bool = Fa
         check_model_code(client, params, version)
 
 
-def fetch_checked_model(client, params: Params, version) -> Path:
-    """The whole model folder, downloaded once, its code checked again in this very copy (the store may have changed
-    since check_version): what mlflow.pyfunc.load_model then loads, from this folder."""
+def fetch_checked_model(client, params: Params, version) -> tuple[Path, Path]:
+    """(a scratch folder of its own, the model folder inside it): the whole model, downloaded once, its code checked
+    again in this very copy (the store may have changed since check_version): what mlflow.pyfunc.load_model then
+    loads. The caller removes the scratch folder when the model is done with."""
+    import shutil
+
     import mlflow.artifacts
 
-    target = tempfile.mkdtemp(prefix=f"lmforge-v{version.version}-")
+    target = Path(tempfile.mkdtemp(prefix=f"lmforge-v{version.version}-"))
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=download_uri(client, params, version),
-                                                     dst_path=target))
+                                                     dst_path=str(target)))
     reason = check_code_folder(local)
     if reason:
+        shutil.rmtree(target, ignore_errors=True)
         raise LmforgeError(f"version {version.version} is not served: {reason}.")
-    return local
+    return target, local

@@ -26,12 +26,17 @@ class Served:
     batcher: object | None = None
     model: object | None = None  # the loaded python model: what OpenAI's routes ask to generate (its `complete`)
     fallback: str | None = None  # why it runs eager rather than the export of serve.backend, when it does
+    folder: str | None = None  # the checked copy of the model it was loaded from, removed with it
 
     def close(self) -> None:
         if self.batcher is not None:
             self.batcher.close()
         if self.generating() is not None:
             self.generating().close()
+        if self.folder is not None:
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def generating(self):
         """The continuous batcher of a model that writes answers (OpenAI's routes), once it started."""
