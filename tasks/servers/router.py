@@ -110,5 +110,10 @@ class Router:
                 "canary_figures": self.watch.summary()}
 
     def close(self) -> None:
+        """At shutdown: the shadow's queue first (its rows reach the log), then each loaded version (its batcher, and
+        the checked copy it was loaded from: uvicorn ends a SIGTERM'd process by the signal, so no atexit runs)."""
         if self.shadow is not None:
             self.shadow.close()
+        for holder in (self.champion, self.challenger):
+            if holder is not None:
+                holder.replace(None)
