@@ -118,11 +118,10 @@ def wait_answer(params: Params, version: ModelVersion, evidence: str, started: f
     except FlowPauseTimeout:
         return None
     from tasks.registry import tracking
-    from tasks.registry.decisions import read_decisions
+    from tasks.registry.decisions import latest, read_decisions
 
     decisions = read_decisions(tracking.client(params), params.registry.model_name, str(version.version))
-    records = [d for d in decisions if d.get("kind") == "approval" and d.get("id") == answer.record]
-    return answer, (records[-1] if records else None)
+    return answer, latest(decisions, "approval", id=answer.record)
 
 
 def check_answer(client, params: Params, version: ModelVersion, given, starter: str) -> str | None:

@@ -210,15 +210,12 @@ def merge_feedback(splits: dict[str, pd.DataFrame], params: Params) -> tuple[dic
     return splits | {"train": pd.concat([train, rows], ignore_index=True)}, taken
 
 
-def add_feedback(splits: dict[str, pd.DataFrame], params: Params) -> dict[str, pd.DataFrame]:
-    """merge_feedback's splits."""
-    return merge_feedback(splits, params)[0]
-
-
-def build_splits(params: Params, local) -> tuple[dict[str, pd.DataFrame], "FeedbackTaken"]:
-    """The source as split, with the feedback it may take, and what it took."""
+def write_splits(params: Params, local) -> tuple[dict[str, int], "FeedbackTaken"]:
+    """The source as split, with the feedback it may take, written to paths.dataset: (rows per split, what it took
+    of the feedback)."""
     frames = load_frames(params.data, params.task, local)
-    return merge_feedback(assign_splits(frames, params.data, params.project.seed, params.task), params)
+    splits, taken = merge_feedback(assign_splits(frames, params.data, params.project.seed, params.task), params)
+    return write_dataset(splits, Path(params.paths.dataset)), taken
 
 
 def ingest_dataset(params: Params, local=None) -> dict[str, int]:
@@ -226,8 +223,7 @@ def ingest_dataset(params: Params, local=None) -> dict[str, int]:
     per split. A remote source is fetched first unless `local` holds it (tasks/hub/sources.py)."""
     from tasks.hub.sources import fetch_source
 
-    splits, _ = build_splits(params, local or fetch_source(params))
-    return write_dataset(splits, Path(params.paths.dataset))
+    return write_splits(params, local or fetch_source(params))[0]
 
 
 @step
@@ -240,8 +236,7 @@ def ingest(params: Params) -> DatasetVersion:
 
     local = fetch_source(params)  # a remote source resolved once, here: a folder and the revision it is at
     fingerprint = fingerprint_inputs(params, local)  # before reading: a file changed meanwhile shows as changed next time
-    splits, taken = build_splits(params, local)
-    rows = write_dataset(splits, Path(params.paths.dataset))
+    rows, taken = write_splits(params, local)
     record = matches_params_file(params, "data", "project", "paths", "feedback")
     data_version = version_output(params, record=record)
     record_taken(params, data_version, taken)  # before the stamp: a stamped version always has its ledger entry
@@ -257,8 +252,7 @@ def main(params: Params) -> None:
     from tasks.data.feedback_ledger import record_taken
     from tasks.hub.sources import fetch_source
 
-    splits, taken = build_splits(params, fetch_source(params))
-    rows = write_dataset(splits, Path(params.paths.dataset))
+    rows, taken = write_splits(params, fetch_source(params))
     record_taken(params, None, taken)
     print(rows)
 

@@ -138,17 +138,15 @@ class InferenceLog:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        name = next(self.names)
-        temporary = self.folder / f".{name}.tmp"
+        from tasks.core.private_files import write_private
+
         try:
             make_private_folder(self.folder)
-            table = pa.Table.from_pylist(batch)
-            # 0600 from its first byte (not chmod after): no moment in which another user may open it.
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.fchmod(descriptor, 0o600)  # the umask may have taken bits the mode asked for
-            with os.fdopen(descriptor, "wb") as out:
-                pq.write_table(table, out)
-            temporary.replace(self.folder / f"{name}.parquet")
+            segment = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_pylist(batch), segment)
+            # 0600 from its first byte, under a hidden name until whole (list_segments skips it; prune takes it
+            # when a killed writer left it).
+            write_private(self.folder / f"{next(self.names)}.parquet", segment.getvalue().to_pybytes(), replace=True)
             self.written += len(batch)
         except Exception as error:  # noqa: BLE001 - a failing disk or a row Arrow cannot type: the writer lives on
             self.dropped += len(batch)
@@ -156,8 +154,6 @@ class InferenceLog:
                 why = getattr(error, "strerror", None) or error
                 self.error = (f"{self.folder}: the inference log cannot be written ({why}); "
                               "answers go on, rows are counted as not logged; free the disk or set monitor.log: false.")
-            with contextlib.suppress(OSError):  # on a read-only disk even the removal fails (with nothing to remove)
-                temporary.unlink(missing_ok=True)
 
     def close(self) -> dict:
         """Write what is queued and stop; returns the final status."""

@@ -48,7 +48,9 @@ def read_or_create(path: Path) -> bytes:
     if not path.is_file():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        write_private(temporary, secrets.token_hex(32).encode())
+        from tasks.core.private_files import write_private
+
+        write_private(temporary, secrets.token_hex(32))
         try:
             os.link(temporary, path)  # fails when another process made it first: theirs is the secret
         except FileExistsError:
@@ -62,11 +64,3 @@ def read_or_create(path: Path) -> bytes:
     return secret
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """A new file only its owner reads and writes (0600 whatever the umask)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(descriptor, 0o600)
-        os.write(descriptor, data)
-    finally:
-        os.close(descriptor)

@@ -111,16 +111,9 @@ def check_model_code(client, params: Params, version) -> str | None:
         return check_code_folder(folder)
 
 
-def check_version(client, params: Params, version, alias: str, pinned: bool = False) -> str | None:
-    """(a) then (b) for the version an alias (or `--model N`) names. A pinned version was chosen on the command
-    line, by whoever starts the server (the gate's serving check does so before it decides): (b) only."""
-    return (None if pinned else check_promotion(client, params, version, alias)) or \
-        check_model_code(client, params, version)
-
-
 def fetch_checked_model(client, params: Params, version) -> tuple[Path, Path]:
     """(a scratch folder of its own, the model folder inside it): the whole model, downloaded once, its code checked
-    again in this very copy (the store may have changed since check_version): what mlflow.pyfunc.load_model then
+    again in this very copy (the store may have changed since check_model_code): what mlflow.pyfunc.load_model then
     loads. The caller removes the scratch folder when the model is done with."""
     import shutil
 

@@ -142,9 +142,8 @@ def add_token(path: Path, name: str, scopes: list[str]) -> str:
         raise LmforgeError(f"{path} already has a token named {name!r}; pick another name or delete that entry.")
     token = new_token()
     entries[name] = {"sha256": digest(token), "scopes": sorted(set(scopes) | {"score"})}
+    from tasks.core.private_files import write_private
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        yaml.safe_dump(entries, out, sort_keys=True)
-    os.chmod(path, 0o600)
+    write_private(path, yaml.safe_dump(entries, sort_keys=True), replace=True)
     return token

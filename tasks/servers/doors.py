@@ -43,9 +43,9 @@ def mlflow_auth(folder: Path, database_uri: str | None = None) -> tuple[list[str
     uri = database_uri or f"sqlite:///{(folder / 'basic_auth.db').resolve()}"
     text = (f"[mlflow]\ndefault_permission = READ\ndatabase_uri = {uri}\nadmin_username = admin\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
+    from tasks.core.private_files import write_private
+
+    write_private(config, text, replace=True)
     return ["--app-name", "basic-auth"], {"MLFLOW_AUTH_CONFIG_PATH": str(config)}
 
 

@@ -102,8 +102,8 @@ class VersionHolder:
         try:
             self.refresh()
         except Exception as error:  # noqa: BLE001 - a challenger that cannot load leaves the champion answering
-            print(f"lmforge serve: @{self.alias} could not be loaded ({redact_error(error)}); serving without it.", file=sys.stderr,
-                  flush=True)
+            print(f"lmforge serve: @{self.alias} could not be loaded ({redact_error(error)}); serving without it.",
+                  file=sys.stderr, flush=True)
             self.checked = time.monotonic()
         finally:
             self.lock.release()
@@ -166,7 +166,9 @@ class VersionHolder:
         return False
 
     def check_admissible(self, version) -> str | None:
-        """The gate's record (not for a pinned version), then the model code, checked once per version."""
+        """(a) the gate's record, then (b) the model code, checked once per version (tasks/servers/admissible.py). A
+        pinned version was chosen on the command line by whoever starts the server (the gate's serving check does so
+        before it decides): (b) only."""
         from tasks.servers.admissible import check_model_code, check_promotion
 
         reason = None if self.pinned else check_promotion(self.client, self.params, version, self.alias)

@@ -117,13 +117,11 @@ def local_name(host: str) -> str:
 def write_marker(urls: dict) -> Path:
     """The marker other lmforge processes read (running_ui): addresses on 127.0.0.1 and our pid, no store URI; it is
     readable by its owner alone all the same."""
-    marker = prefect_home() / UI_MARKER
-    marker.unlink(missing_ok=True)
-    descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(json.dumps({key: urls[key] for key in ("prefect_ui", "prefect_api_url", "mlflow_ui")}
-                             | {"pid": os.getpid()}))
-    return marker
+    from tasks.core.private_files import write_private
+
+    return write_private(prefect_home() / UI_MARKER, json.dumps(
+        {key: urls[key] for key in ("prefect_ui", "prefect_api_url", "mlflow_ui")} | {"pid": os.getpid()}),
+        replace=True)
 
 
 def start_servers(params: Params, prefect_port: int, mlflow_port: int, timeout_s: float = 180,

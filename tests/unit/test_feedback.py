@@ -111,7 +111,7 @@ def test_the_watcher_reports_a_settled_change_until_ingest_reads_it(logged, root
 
 
 def test_fed_back_rows_get_the_training_splits_other_columns(root):
-    from tasks.ingest import add_feedback
+    from tasks.ingest import merge_feedback
 
     (root / "params.yaml").write_text("task: qa\ndata:\n  source: builtin:facts\nfeedback:\n  max_share: 1\n")
     params = load_params("params.yaml")
@@ -120,6 +120,6 @@ def test_fed_back_rows_get_the_training_splits_other_columns(root):
                   "request_id": ["q1"]}).to_parquet(root / params.paths.feedback / "a.parquet")
     train = pd.DataFrame({"context": ["Mia ran."], "question": ["Who ran?"], "answer": ["Mia"], "answer_start": [0],
                           "group": ["g1"]})
-    splits = add_feedback({"train": train, "test": train.iloc[:0]}, params)
+    splits, _ = merge_feedback({"train": train, "test": train.iloc[:0]}, params)
     assert splits["train"].to_dict("records")[1] == {"context": "It was Ana, then Tom.", "question": "Who?",
                                                      "answer": "Tom", "answer_start": 17, "group": "feedback q1"}

@@ -48,7 +48,7 @@ def test_local_identity_is_the_process_account_not_the_user_variable(monkeypatch
 
 
 def test_each_row_records_who_sent_it_and_ingest_does_not_train_on_it(root):
-    from tasks.ingest import add_feedback
+    from tasks.ingest import merge_feedback
 
     params = make_project(root, "feedback:\n  max_share: 1\n")
     fed = feed_back(params, write_labels(root, ["r1", "r3"], ["negative", "negative"]), "token:alice")
@@ -57,7 +57,7 @@ def test_each_row_records_who_sent_it_and_ingest_does_not_train_on_it(root):
     assert rows["feedback_sent_by"].tolist() == ["token:alice"] * 2
     assert rows["feedback_time"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").all()
     train = pd.DataFrame({"text": ["a"], "label": ["positive"]})
-    merged = add_feedback({"train": train, "test": train}, params)["train"]
+    merged = merge_feedback({"train": train, "test": train}, params)[0]["train"]
     assert list(merged.columns) == ["text", "label"] and merged["text"].tolist() == ["a", "broke", "awful"]
     with pytest.raises(LmforgeError, match="identity of who sent it"):
         feed_back(params, write_labels(root, ["r0"], ["positive"]), " ")
