@@ -164,11 +164,11 @@ def write_feedback(params: Params, path: Path, columns: list[str], target: str, 
 
 
 def write_segment(rows: pd.DataFrame, folder: Path, name: str) -> Path | None:
-    """One whole Parquet segment (renamed into place: ingest never reads half a labels file); None for no rows."""
+    """One whole Parquet segment (renamed into place: ingest never reads half a labels file), private as the inference
+    log's (its inputs are what users sent); None for no rows."""
+    from tasks.core.private_files import write_private
+
     if rows.empty:
         return None
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".{name}.tmp"
-    rows.astype(str).to_parquet(temporary, index=False)
-    temporary.replace(folder / f"{name}.parquet")
-    return folder / f"{name}.parquet"
+    return write_private(folder / f"{name}.parquet", rows.astype(str).to_parquet(index=False), replace=True)
