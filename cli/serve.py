@@ -51,19 +51,12 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
         if where.workers > 1:
             serve_workers(settings, params, overrides, model_version, which, as_json)
             return
-        from tasks.serve import build_app
+        from tasks.serve import build_app, find_servable
 
-        from tasks.core.errors import LmforgeError
-
-        app, holder = build_app(settings, model_version)
-        try:
-            champion = holder.get()  # no champion, or a broken one: say so now, not on the first request
-        except LmforgeError:
-            if holder.refused is None or model_version:
-                raise
-            champion = None  # @champion names a version the gate did not pass: 503 with why until one it passed does
-        announce(settings, champion and champion.version, champion and champion.backend, which, as_json,
-                 app.state.log is not None)
+        version = find_servable(settings, model_version)  # no champion: said now, before the port opens
+        app, _holder = build_app(settings, model_version)
+        # The version loads once the port is open: /health/ready answers 503 until it answered its warm-up request.
+        announce(settings, version, where.backend, which, as_json, app.state.log is not None)
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
 
 
@@ -95,6 +88,10 @@ def serve_workers(settings, params: Path, overrides: list[str], model_version: s
     from tasks.serve import SERVE_SPEC, find_servable
 
     version = find_servable(settings, model_version)
+    if settings.serve.metrics.enabled:  # before any worker imports prometheus_client: /metrics sums them all
+        from tasks.telemetry.exposition import share_between_workers
+
+        share_between_workers()
     os.environ[SERVE_SPEC] = json.dumps({"params": str(params.resolve()), "overrides": overrides,
                                          "pinned": model_version})
     where = settings.serve

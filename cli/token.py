@@ -12,7 +12,8 @@ from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command
 
 def token(name: Annotated[str, typer.Argument(help="Who holds it: the name its requests are logged and checked by.")],
           scope: Annotated[list[str] | None, typer.Option(
-              "--scope", help="What it may do beyond scoring: feedback (POST /feedback). Repeatable.")] = None,
+              "--scope", help="What it may do beyond scoring: feedback (POST /feedback), metrics (GET "
+                              "/metrics, for Prometheus). Repeatable.")] = None,
           file: Annotated[Path | None, typer.Option(
               "--file", help="The token store; default serve.auth.tokens_file.")] = None,
           params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,

@@ -56,13 +56,34 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
                 print(f"lmforge serve: version {version.version} runs eager: {fallback}", file=sys.stderr, flush=True)
             backend = "eager"
             model.load_backend(backend)
-    rows = get_kind(params.task).serve_rows
-    direct = lambda texts: rows(model.predict(None, texts, {"backend": backend}))  # noqa: E731
+    kind = get_kind(params.task)
+    direct = lambda texts: kind.serve_rows(model.predict(None, texts, {"backend": backend}))  # noqa: E731
+    warm_up_ms = warm_up(direct, len(kind.INPUT_KEYS), version)
+    waited = lambda seconds: None  # noqa: E731
+    if params.serve.metrics.enabled:
+        from tasks.telemetry.metrics import serve_metrics, time_calls
+
+        direct, waited = time_calls(direct, serve_metrics(), str(version.version)), serve_metrics().queue_wait.observe
     batch = params.serve.batch
-    batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0)) \
+    batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0), waited) \
         if batch.max_size > 1 and not threads else None
     return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher, model, fallback,
-                  str(scratch))
+                  str(scratch), warm_up_ms)
+
+
+def warm_up(predict, parts: int, version) -> float:
+    """One request before the version answers any (its first call pays for lazy set-ups: ONNX Runtime's arenas,
+    tokenizer caches); a version that cannot answer it fails to load, so it never replaces one that can. Returns
+    its milliseconds."""
+    from tasks.registry.pyfunc import INPUT_SEPARATOR
+
+    started = time.perf_counter()
+    try:
+        predict([INPUT_SEPARATOR.join(["a warm-up request"] * parts)])
+    except Exception as error:  # noqa: BLE001 - whatever the model raises, the load fails with why
+        raise LmforgeError(f"version {version.version} failed its warm-up request ({redact_error(error)}); it is "
+                           "not served.") from None
+    return round(1000 * (time.perf_counter() - started), 1)
 
 
 def build_app(params: Params, pinned: str | None = None):
@@ -77,9 +98,21 @@ def build_app(params: Params, pinned: str | None = None):
     inside = [0]  # requests inside the server now: a batch waits for more only when others are on their way
     router = Router(params, pinned, log, lambda *args: load_served(*args, arriving=lambda: inside[0]))
 
+    from tasks.servers.health import FirstLoad, add_health_routes
+    from tasks.telemetry.metrics import serve_metrics
+    from tasks.telemetry.serving import add_metrics, count_requests
+
+    first = FirstLoad(router.champion)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        # The port answers probes while the first champion loads (/health/ready says so); a request waits for it.
+        first.start()
+        if sampler is not None:
+            sampler.start()
         yield
+        if sampler is not None:
+            sampler.stop()
         router.close()  # the shadow's queued requests first, so that their rows reach the log
         if log is not None:  # in uvicorn's graceful shutdown: a SIGTERM'd server still writes what is queued
             status = log.close()
@@ -94,8 +127,11 @@ def build_app(params: Params, pinned: str | None = None):
     from tasks.servers.auth import BearerAuth, check_auth_ready
 
     tokens = check_auth_ready(params, params.serve.host)
-    if tokens is not None:  # added last, so outermost: a caller without a token is refused before anything else
+    if tokens is not None:  # a caller without a token is refused before anything else but the count
         app.add_middleware(BearerAuth, store=tokens)
+    sampler = add_metrics(app, params, router, log)
+    if sampler is not None:  # added last, so outermost: every answer is counted, refusals included
+        count_requests(app)
 
     def answer(status: int, body: dict, version: str | None = None, route: str | None = None) -> JSONResponse:
         headers = {"X-Model-Version": version} if version else {}
@@ -119,6 +155,9 @@ def build_app(params: Params, pinned: str | None = None):
                             "generation": champion.generating().status() if champion.generating() else None,
                             "challenger": router.status() if router.challenger else None}, champion.version)
 
+    add_health_routes(app, router.champion, answer, first)
+    texts_inside = serve_metrics().inputs_in_flight if sampler is not None else None
+
     @app.post("/invocations")
     async def invocations(request: Request):
         started = time.perf_counter()
@@ -134,6 +173,15 @@ def build_app(params: Params, pinned: str | None = None):
             check_batch(texts, params, parts)
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
+        if texts_inside is None:
+            return await score(request, texts, started)
+        texts_inside.inc(len(texts))
+        try:
+            return await score(request, texts, started)
+        finally:
+            texts_inside.dec(len(texts))
+
+    async def score(request, texts: list[str], started: float) -> JSONResponse:
         try:  # in a worker thread: a registry check, a new champion's loading or a batch never blocks the event loop
             body = await within(params.serve.request_timeout_s, run_in_thread(
                 router.answer, texts, canary_key(request, params.serve.canary), started))
@@ -161,21 +209,14 @@ SERVE_SPEC = "LMFORGE_SERVE_SPEC"  # what each worker of a several-process serve
 
 def create_app():
     """uvicorn's factory in each process of `lmforge serve` with serve.workers > 1: the app of the params the
-    command loaded (the same file and overrides), its champion loaded before the first request."""
+    command loaded (the same file and overrides); its champion loads as it starts, as a single process's does."""
     import json
     import os
 
     from tasks.core.config import load_params
 
     spec = json.loads(os.environ[SERVE_SPEC])
-    app, holder = build_app(load_params(spec["params"], spec["overrides"]), spec["pinned"])
-    try:
-        holder.get()
-    except LmforgeError:
-        if holder.refused is None or spec["pinned"]:
-            raise
-        # @champion names a version the gate did not pass: the worker answers 503 with why until one it passed does
-    return app
+    return build_app(load_params(spec["params"], spec["overrides"]), spec["pinned"])[0]
 
 
 def find_servable(params: Params, pinned: str | None = None) -> str:

@@ -526,6 +526,16 @@ class ServeAuthParams(Section):
                                                                 "form (for secrets managers).")
 
 
+class ServeMetricsParams(Section):
+    """Prometheus metrics on /metrics (docs/serving.md has the table) and the monitor's verdicts among them."""
+
+    enabled: bool = Field(True, description="Expose /metrics (a token with the metrics scope beyond loopback).")
+    sample_s: float = Field(1.0, gt=0, description="How often each server process refreshes its gauges (queue "
+                                                    "depths, versions served, canary figures, memory).")
+    monitor_refresh_s: float = Field(60.0, gt=0, description="How often the server reads the latest monitoring run "
+                                                             "of each version it serves (lmforge_monitor_*).")
+
+
 class ServeParams(Section):
     host: str = Field("127.0.0.1", description="Address `lmforge serve` binds; anything but loopback needs bearer "
                                                "tokens (serve.auth).")
@@ -549,6 +559,7 @@ class ServeParams(Section):
                                             "id, for `lmforge compare`.")
     canary: CanaryParams = CanaryParams()
     batch: BatchParams = BatchParams()
+    metrics: ServeMetricsParams = ServeMetricsParams()
     max_new_tokens: int = Field(256, ge=1, description="chat, causal_lm: the most tokens one answer may be asked for "
                                                         "(an OpenAI request's max_tokens); more is refused with 400.")
     max_prompt_tokens: int = Field(2048, ge=1, description="chat, causal_lm: the longest prompt (a conversation "

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 
-ALWAYS = ("/ping",)
+from tasks.servers.health import PROBES
+
+# Probes and scrapes: an orchestrator or Prometheus must not be refused by the load it is watching.
+ALWAYS = frozenset({"/ping", "/metrics", *PROBES})
 
 
 class AdmissionLimit:

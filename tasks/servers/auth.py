@@ -16,11 +16,13 @@ from pathlib import Path
 
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
+from tasks.servers.health import PROBES
 
-SCOPES = ("score", "feedback")
+SCOPES = ("score", "feedback", "metrics")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-OPEN_PATHS = frozenset({"/ping"})  # a health probe carries no token; it shows the version, never data
-SCOPE_OF_PATH = {"/feedback": "feedback"}  # every other path scores
+# A health probe carries no token; it shows the version, never data.
+OPEN_PATHS = frozenset({"/ping", *PROBES})
+SCOPE_OF_PATH = {"/feedback": "feedback", "/metrics": "metrics"}  # every other path scores
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ Predict = Callable[[list[str]], list[dict]]
 
 
 class MicroBatcher:
-    def __init__(self, predict: Predict, max_rows: int, max_wait_ms: float, arriving: Callable[[], int] = lambda: 0):
+    def __init__(self, predict: Predict, max_rows: int, max_wait_ms: float, arriving: Callable[[], int] = lambda: 0,
+                 waited: Callable[[float], None] = lambda seconds: None):
         """`arriving`: how many requests are inside the server now (parsed or not); more than are queued means
-        others are on their way, worth max_wait_ms."""
+        others are on their way, worth max_wait_ms. `waited`: told each request's seconds in the queue."""
         self.predict, self.max_rows, self.max_wait = predict, max_rows, max_wait_ms / 1000
-        self.arriving = arriving
-        self.pending: deque[tuple[list[str], Future]] = deque()
+        self.arriving, self.waited = arriving, waited
+        self.pending: deque[tuple[list[str], Future, float]] = deque()
         self.ready = threading.Condition()
         self.closed = False
         self.calls = self.rows = self.requests = 0
@@ -35,7 +36,7 @@ class MicroBatcher:
         with self.ready:
             queued = not self.closed
             if queued:
-                self.pending.append((texts, future))
+                self.pending.append((texts, future, time.perf_counter()))
                 self.ready.notify()
         if not queued:  # got this model just before it was replaced: answered on its own, outside the lock
             return self.predict(texts)
@@ -52,15 +53,16 @@ class MicroBatcher:
             while (self.queued_rows() < self.max_rows and self.arriving() > len(self.pending)
                    and (left := deadline - time.monotonic()) > 0):
                 self.ready.wait(left)
-            batch, rows = [], 0
+            batch, rows, now = [], 0, time.perf_counter()
             while self.pending and (not batch or rows + len(self.pending[0][0]) <= self.max_rows):
-                texts, future = self.pending.popleft()
+                texts, future, queued = self.pending.popleft()
                 batch.append((texts, future))
                 rows += len(texts)
+                self.waited(now - queued)
             return batch
 
     def queued_rows(self) -> int:
-        return sum(len(texts) for texts, _ in self.pending)
+        return sum(len(entry[0]) for entry in self.pending)
 
     def run(self) -> None:
         batch: list = []
@@ -71,7 +73,7 @@ class MicroBatcher:
             with self.ready:
                 self.closed = True
                 waiting, self.pending = [*(batch or []), *self.pending], deque()
-            for _, future in waiting:
+            for _, future, *_queued in waiting:
                 if not future.done():
                     future.set_exception(error)
             raise

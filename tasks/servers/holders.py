@@ -27,6 +27,7 @@ class Served:
     model: object | None = None  # the loaded python model: what OpenAI's routes ask to generate (its `complete`)
     fallback: str | None = None  # why it runs eager rather than the export of serve.backend, when it does
     folder: str | None = None  # the checked copy of the model it was loaded from, removed with it
+    warm_up_ms: float | None = None  # its warm-up request, answered before it replaced anything
 
     def close(self) -> None:
         if self.batcher is not None:

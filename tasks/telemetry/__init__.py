@@ -1,0 +1,1 @@
+"""What a running server tells an operator: Prometheus metrics and health (and, when asked, OpenTelemetry traces)."""
