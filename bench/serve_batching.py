@@ -27,10 +27,10 @@ from serve_speed import PARAMS, percentile, post  # noqa: E402
 from shadow_canary import free_port  # noqa: E402
 
 
-def start(settings: list[str], backend: str = "onnx") -> tuple[subprocess.Popen, int]:
+def start(settings: list[str], backend: str = "onnx", params: str = PARAMS) -> tuple[subprocess.Popen, int]:
     port = free_port()
     lmforge = str(Path(sys.executable).with_name("lmforge"))
-    server = subprocess.Popen([lmforge, "serve", "--params", PARAMS, "--port", str(port), "--backend", backend,
+    server = subprocess.Popen([lmforge, "serve", "--params", params, "--port", str(port), "--backend", backend,
                                "--set", "monitor.log=false", *(part for s in settings for part in ("--set", s))],
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -44,10 +44,12 @@ def start(settings: list[str], backend: str = "onnx") -> tuple[subprocess.Popen,
 
 
 def one_at_a_time(port: int, texts: list[str], requests: int) -> dict:
+    started = time.perf_counter()
     times = [post(port, [texts[n % len(texts)]]) for n in range(requests)]
+    wall = time.perf_counter() - started
     ok = [seconds for seconds, status in times if status == 200]
     return {"c1_p50_ms": 1000 * percentile(ok, 0.5), "c1_p95_ms": 1000 * percentile(ok, 0.95),
-            "c1_errors": len(times) - len(ok)}
+            "c1_requests_per_s": len(ok) / wall, "c1_errors": len(times) - len(ok)}
 
 
 def keep_alive_post(connection, texts: list[str]) -> tuple[float, int]:
@@ -84,8 +86,10 @@ def concurrent(port: int, texts: list[str], seconds: float, clients: int = 32) -
     ok = [seconds for seconds, status in results if status == 200]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=10) as response:
         batching = json.loads(response.read())["batching"] or {}
-    return {"rows_per_call": batching.get("rows_per_call", 1.0), "c32_requests_per_s": len(ok) / wall, "c32_p50_ms": 1000 * percentile(ok, 0.5),
-            "c32_p95_ms": 1000 * percentile(ok, 0.95), "c32_errors": len(results) - len(ok)}
+    at = f"c{clients}"
+    return {"rows_per_call": batching.get("rows_per_call", 1.0), f"{at}_requests_per_s": len(ok) / wall,
+            f"{at}_p50_ms": 1000 * percentile(ok, 0.5), f"{at}_p95_ms": 1000 * percentile(ok, 0.95),
+            f"{at}_errors": len(results) - len(ok)}
 
 
 def main() -> None:

@@ -165,7 +165,7 @@ LONGEST_FILES = ("flows/test_families_encoders.py", "flows/test_chat.py", "flows
                  "flows/test_retrain.py", "flows/test_families_seq2seq.py", "flows/test_seq2seq.py",
                  "unit/test_encoder_families.py", "flows/test_reproduce.py", "flows/test_disk_faults.py",
                  "flows/test_approval.py", "flows/test_tracking_faults.py", "scale/test_shared_stores.py",
-                 "flows/test_bad_input.py", "unit/test_seq2seq_families.py", "scale/test_sweep.py",
+                 "flows/test_bad_input.py", "scale/test_prometheus.py", "unit/test_seq2seq_families.py", "scale/test_sweep.py",
                  "unit/test_decoder_families.py", "flows/test_summarize.py", "flows/test_hub_model.py",
                  "flows/test_serving_check.py", "scale/test_distributed.py", "flows/test_causal_lm.py",
                  "flows/test_overlap.py", "flows/test_qa.py", "flows/test_minimal_params.py")

