@@ -6,7 +6,8 @@ called directly (no HTTP, no server) on batches of the size the server formed, o
 
 Needs the champion of --params with its export (`lmforge run --params configs/sst2.yaml --set train.max_steps=600`).
 Each repeat: 32 kept-alive clients, one short SST-2 dev sentence a request, for --seconds (requests/s, p50, p95,
-errors); the server's own /metrics then give the rows per model call it formed; then the model alone (the serving
+errors); the server's own /metrics then give the rows per model call it formed, /ping the share of the time its
+model was busy and how fast it ran while busy; then the model alone (the serving
 code's own predictor, loaded in this process while the server idles) on batches of that size from the same
 sentences, for as long. The ratio is served requests/s over the model's rows/s.
 """
@@ -33,6 +34,14 @@ def batch_rows(port: int) -> tuple[float, float]:
     found = {sample.name: sample.value for family in text_string_to_metric_families(text) for sample in family.samples
              if sample.name.startswith("lmforge_batch_size_rows_")}
     return found.get("lmforge_batch_size_rows_sum", 0.0), found.get("lmforge_batch_size_rows_count", 0.0)
+
+
+def model_seconds(port: int) -> float:
+    """Seconds the server's champion has spent inside its model so far (/ping's batching.model_s)."""
+    import json
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=10) as response:
+        return (json.loads(response.read())["batching"] or {}).get("model_s", 0.0)
 
 
 def model_alone(predict, texts: list[str], size: int, seconds: float) -> float:
@@ -76,14 +85,16 @@ def main() -> None:
         concurrent(port, texts, 5, args.clients)  # warm-up of the server's threads and sessions
         model_alone(served.direct, texts, 16, 3)
         for repeat in range(args.repeats):
-            rows_before, calls_before = batch_rows(port)
+            (rows_before, calls_before), busy_before = batch_rows(port), model_seconds(port)
             found = concurrent(port, texts, args.seconds, args.clients)
-            rows_after, calls_after = batch_rows(port)
+            (rows_after, calls_after), busy = batch_rows(port), model_seconds(port) - busy_before
             size = (rows_after - rows_before) / max(1.0, calls_after - calls_before)
             alone = model_alone(served.direct, texts, max(1, round(size)), args.seconds)
             at = f"c{args.clients}"
             runs.append({"served_requests_per_s": found[f"{at}_requests_per_s"], "p50_ms": found[f"{at}_p50_ms"],
                          "p95_ms": found[f"{at}_p95_ms"], "errors": found[f"{at}_errors"], "rows_per_call": size,
+                         "model_busy_share": busy / args.seconds,
+                         "model_rows_per_busy_s": (rows_after - rows_before) / max(busy, 1e-9),
                          "model_alone_rows_per_s": alone, "ratio": found[f"{at}_requests_per_s"] / alone})
             print(repeat + 1, {k: round(v, 2) for k, v in runs[-1].items()}, flush=True)
     finally:

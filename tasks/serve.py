@@ -9,6 +9,7 @@ With serve.shadow or serve.canary the challenger serves beside the champion (tas
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's `request: Request` annotation at run time, and
 # Request is imported inside build_app (fastapi loads only when serving).
+import asyncio
 import contextlib
 import os
 import sys
@@ -23,7 +24,7 @@ from tasks.servers.serving_requests import BadRequest, canary_key, check_batch, 
 
 def load_served(params: Params, version, threads: int | None = None, arriving=None) -> Served:
     """The version's predictor: its export for serve.backend when that passed parity, else eager PyTorch, behind a
-    micro-batcher (serve.batch; `arriving`: the requests inside the server now). `threads`: ONNX Runtime threads of
+    micro-batcher (serve.batch; `arriving`: the requests inside the server on their way to a model). `threads`: ONNX Runtime threads of
     its sessions (a shadow-only model's one, which calls the model directly), else the runtime's default."""
     from tasks.servers.batching import MicroBatcher
 
@@ -95,8 +96,10 @@ def build_app(params: Params, pinned: str | None = None):
 
     log = open_log(params.paths.inference_log, params.monitor)
     parts = len(get_kind(params.task).INPUT_KEYS)  # texts joined into one input (qa: question || context)
-    inside = [0]  # requests inside the server now: a batch waits for more only when others are on their way
-    router = Router(params, pinned, log, lambda *args: load_served(*args, arriving=lambda: inside[0]))
+    # Requests inside the server that have not reached a model yet (their body read, their JSON parsed): a batch
+    # waits for more only while some are on their way, not for those whose answers are going out.
+    arriving = [0]
+    router = Router(params, pinned, log, lambda *args: load_served(*args, arriving=lambda: arriving[0]))
 
     from tasks.servers.health import FirstLoad, add_health_routes
     from tasks.telemetry.metrics import serve_metrics
@@ -158,21 +161,28 @@ def build_app(params: Params, pinned: str | None = None):
     add_health_routes(app, router.champion, answer, first)
     texts_inside = serve_metrics().inputs_in_flight if sampler is not None else None
 
-    @app.post("/invocations")
     async def invocations(request: Request):
-        started = time.perf_counter()
-        inside[0] += 1  # on the event loop's one thread: no lock needed
+        started, on_its_way = time.perf_counter(), [True]
+        arriving[0] += 1  # on the event loop's one thread: no lock needed
         try:
-            return await respond(request, started)
+            return await respond(request, started, on_its_way)
         finally:
-            inside[0] -= 1
+            if on_its_way[0]:  # refused before it reached a model
+                arriving[0] -= 1
 
-    async def respond(request, started: float) -> JSONResponse:
-        try:  # the body read within its cap, its JSON parsed off the event loop (a large one never stalls /ping)
-            texts = await run_in_thread(read_texts, await read_body(request, params.serve.max_body_bytes), params)
+    # Starlette's own route, not FastAPI's: the endpoint reads its body itself, and FastAPI's per-request dependency
+    # solving cost a measurable share of the CPU the model shares at high concurrency (bench/serve_delivery.py).
+    app.add_route("/invocations", invocations, methods=["POST"])
+
+    async def respond(request, started: float, on_its_way: list[bool]) -> JSONResponse:
+        try:  # the body read within its cap; a large one's JSON parsed off the event loop (it never stalls /ping)
+            body = await read_body(request, params.serve.max_body_bytes)
+            texts = read_texts(body, params) if len(body) <= PARSED_INLINE else \
+                await run_in_thread(read_texts, body, params)
             check_batch(texts, params, parts)
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
+        on_its_way[0], arriving[0] = False, arriving[0] - 1  # queued next, or in a thread on its way to the model
         if texts_inside is None:
             return await score(request, texts, started)
         texts_inside.inc(len(texts))
@@ -182,9 +192,21 @@ def build_app(params: Params, pinned: str | None = None):
             texts_inside.dec(len(texts))
 
     async def score(request, texts: list[str], started: float) -> JSONResponse:
-        try:  # in a worker thread: a registry check, a new champion's loading or a batch never blocks the event loop
-            body = await within(params.serve.request_timeout_s, run_in_thread(
-                router.answer, texts, canary_key(request, params.serve.canary), started))
+        key = canary_key(request, params.serve.canary)
+        try:  # queued on the model's micro-batcher from here; in a worker thread when the alias is due a check (a
+            # registry query, maybe a new champion's loading never blocks the event loop) or nothing batches
+            submitted = router.submit(texts, key)
+            if submitted is None:
+                body = await within(params.serve.request_timeout_s, run_in_thread(router.answer, texts, key, started))
+            else:
+                routed, future = submitted
+                try:
+                    rows = await within(params.serve.request_timeout_s, asyncio.wrap_future(future))
+                except TimeoutError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - the model's failure on this request, counted
+                    raise router.failed(routed, started, error) from None
+                body = router.finish(texts, rows, routed, started)
         except TimeoutError:
             return answer(504, {"error": f"no answer within serve.request_timeout_s ({params.serve.request_timeout_s} "
                                          "s); retry, or send a smaller batch."})
@@ -205,6 +227,7 @@ def build_app(params: Params, pinned: str | None = None):
 
 
 SERVE_SPEC = "LMFORGE_SERVE_SPEC"  # what each worker of a several-process server builds its app from
+PARSED_INLINE = 65536  # bytes of JSON parsed on the event loop (tens of microseconds); a larger body in a thread
 
 
 def create_app():

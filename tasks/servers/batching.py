@@ -20,8 +20,8 @@ Predict = Callable[[list[str]], list[dict]]
 class MicroBatcher:
     def __init__(self, predict: Predict, max_rows: int, max_wait_ms: float, arriving: Callable[[], int] = lambda: 0,
                  waited: Callable[[float], None] = lambda seconds: None):
-        """`arriving`: how many requests are inside the server now (parsed or not); more than are queued means
-        others are on their way, worth max_wait_ms. `waited`: told each request's seconds in the queue."""
+        """`arriving`: how many requests inside the server are on their way to a model (their body read, their
+        JSON parsed): worth max_wait_ms when there are any. `waited`: told each request's seconds in the queue."""
         self.predict, self.max_rows, self.max_wait = predict, max_rows, max_wait_ms / 1000
         self.arriving, self.waited = arriving, waited
         self.pending: deque[tuple[list[str], Future, float]] = deque()
@@ -32,15 +32,20 @@ class MicroBatcher:
         threading.Thread(target=self.run, name="micro-batcher", daemon=True).start()
 
     def __call__(self, texts: list[str]) -> list[dict]:
-        future: Future = Future()
-        with self.ready:
-            queued = not self.closed
-            if queued:
-                self.pending.append((texts, future, time.perf_counter()))
-                self.ready.notify()
-        if not queued:  # got this model just before it was replaced: answered on its own, outside the lock
+        future = self.submit(texts)
+        if future is None:  # got this model just before it was replaced: answered on its own, outside the lock
             return self.predict(texts)
         return future.result()
+
+    def submit(self, texts: list[str]) -> Future | None:
+        """Queues a request; its future gets the request's rows (or the model's error). None once closed."""
+        future: Future = Future()
+        with self.ready:
+            if self.closed:
+                return None
+            self.pending.append((texts, future, time.perf_counter()))
+            self.ready.notify()
+        return future
 
     def take(self) -> list[tuple[list[str], Future]] | None:
         """The next batch: what is queued, or after a short wait for requests already arriving; None once closed."""
@@ -50,7 +55,7 @@ class MicroBatcher:
                     return None
                 self.ready.wait()
             deadline = time.monotonic() + self.max_wait
-            while (self.queued_rows() < self.max_rows and self.arriving() > len(self.pending)
+            while (self.queued_rows() < self.max_rows and self.arriving() > 0
                    and (left := deadline - time.monotonic()) > 0):
                 self.ready.wait(left)
             batch, rows, now = [], 0, time.perf_counter()

@@ -29,7 +29,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
     from tasks.servers.openai_protocol import (OpenAIError, chat_chunk, chat_response, completion_chunk,
                                                completion_response, error_body, event, models_list, read_request,
                                                usage)
-    from tasks.servers.traffic import CANARY, CHAMPION, takes_canary
+    from tasks.servers.traffic import CHAMPION
 
     name = params.registry.model_name
 
@@ -54,13 +54,10 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
         except OpenAIError as error:
             return answer(400, error_body(error))
         try:
-            champion, challenger, live = await run_in_thread(router.sides)
+            sides = await run_in_thread(router.route, canary_key(request, params.serve.canary))
         except LmforgeError as error:
             return unavailable(error)
-        role = CANARY if live and takes_canary(canary_key(request, params.serve.canary),
-                                               params.serve.canary.share) else CHAMPION
-        served = challenger if role == CANARY else champion
-        sides = {"champion": champion, "challenger": challenger, "live": live, "role": role}
+        served, role = sides.answering, sides.role
         if not hasattr(served.model, "complete"):
             refusal = OpenAIError(f"version {served.version} of {name} does not write text, so it has no OpenAI "
                                   "routes (a chat or causal_lm model has); send its requests to /invocations",
@@ -73,7 +70,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
         except OpenAIError as error:
             return answer(400, error_body(error), served.version, role)
         except Exception as error:  # noqa: BLE001 - one request's failure, counted for the canary's judgement
-            router.count(champion, challenger, live, role, 1000 * (time.perf_counter() - started), True)
+            router.count(sides, 1000 * (time.perf_counter() - started), True)
             return answer(500, {"error": {"message": f"version {served.version} failed on this request "
                                                      f"({str(error)[:200]})", "type": "server_error"}},
                           served.version, role)
@@ -84,13 +81,13 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
             completion_response(request_id, name, [(row["text"], row["finish_reason"]) for row in answers], counted)
         return answer(200, body, served.version, role)
 
-    def record(generation, answers: list[dict], request_id: str, sides: dict, started: float, answered) -> None:
+    def record(generation, answers: list[dict], request_id: str, sides, started: float, answered) -> None:
         """The request counted for a live canary; its inference-log rows (one per prompt, sharing its id): the prompt
         as a client sent it (a conversation as the JSON of its turns), the answer, its tokens, the time to its first
         token; the challenger's shadow answer to a chat request asked for."""
         latency = 1000 * (time.perf_counter() - started)
-        champion, challenger = sides["champion"], sides["challenger"]
-        router.count(champion, challenger, sides["live"], sides["role"], latency, False)
+        champion, challenger = sides.champion, sides.challenger
+        router.count(sides, latency, False)
         log = app.state.log
         if log is None:
             return
@@ -100,27 +97,27 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
                  "completion_tokens": row["completion_tokens"], "ttft_ms": row.get("ttft_ms", latency)}
                 for row in answers]
         context = {"source": "serve", "model_name": name, "model_version": answered.version,
-                   "alias": params.registry.champion_alias, "backend": answered.backend, "role": sides["role"],
+                   "alias": params.registry.champion_alias, "backend": answered.backend, "role": sides.role,
                    "champion_version": champion.version,
                    "challenger_version": challenger.version if challenger else None}
         request_ids = [request_id] * len(texts)
         log.record(make_rows(texts, rows, request_ids, context, latency, params.monitor.log_inputs))
-        if router.shadow is not None and challenger is not None and sides["role"] == CHAMPION and \
+        if router.shadow is not None and challenger is not None and sides.role == CHAMPION and \
                 all(isinstance(prompt, list) for prompt in generation.prompts):
             router.shadow.submit(challenger, texts, request_ids, context)
 
-    async def stream_answer(served, generation, chat: bool, sides: dict, started: float):
+    async def stream_answer(served, generation, chat: bool, sides, started: float):
         """The answer's pieces as OpenAI's chunks while the model writes them (a completion's first prompt: a
         streamed completion takes one); the prompt is checked (and a 400 answered) before the first byte is sent,
         since after it the status is fixed."""
         if not chat and len(generation.prompts) > 1:
             return answer(400, error_body(OpenAIError("a streamed completion takes one prompt", "prompt")),
-                          served.version, sides["role"])
+                          served.version, sides.role)
         pieces = served.model.stream(generation.prompts[0], generation, params.serve)
         try:
             first = await run_in_thread(next, pieces)
         except OpenAIError as error:
-            return answer(400, error_body(error), served.version, sides["role"])
+            return answer(400, error_body(error), served.version, sides.role)
         ttft = 1000 * (time.perf_counter() - started)
         request_id = new_request_ids(1)[0]
         created = int(time.time())
@@ -150,7 +147,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
                 pieces.close()
 
         return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"X-Model-Version": served.version, "X-Route": sides["role"]})
+                                 headers={"X-Model-Version": served.version, "X-Route": sides.role})
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError, redact_error
@@ -19,6 +21,19 @@ from tasks.servers.traffic import CANARY, CHAMPION, CanaryWatch, takes_canary
 
 class ModelFailed(LmforgeError):
     """The model raised on a request: a 500 for that request, counted against its side."""
+
+
+@dataclass
+class Routed:
+    """Who answers one request: the versions served, whether the challenger is a live canary, and the side chosen."""
+    champion: Served
+    challenger: Served | None
+    live: bool
+    role: str
+
+    @property
+    def answering(self) -> Served:
+        return self.challenger if self.role == CANARY else self.champion
 
 
 class Router:
@@ -49,36 +64,58 @@ class Router:
 
     def answer(self, texts: list[str], key: str | None, started: float) -> dict:
         """Runs in a worker thread (loading a new champion or calling the model never blocks the event loop)."""
+        routed = self.route(key)
+        try:
+            predictions = routed.answering.predict(texts)
+        except Exception as error:  # noqa: BLE001 - one request's failure, counted for the canary's judgement
+            raise self.failed(routed, started, error) from None
+        return self.finish(texts, predictions, routed, started)
+
+    def submit(self, texts: list[str], key: str | None) -> tuple[Routed, Future] | None:
+        """The request queued straight on the answering version's micro-batcher, from the event loop, with no thread
+        waiting for it: only while the champion needs no registry check (else None, and the caller takes answer's
+        thread path, which may check the alias and load a new version)."""
+        if self.champion.current is None or self.champion.due():
+            return None
+        routed = self.route(key)
+        batcher = routed.answering.batcher
+        future = batcher.submit(texts) if batcher is not None else None
+        return None if future is None else (routed, future)
+
+    def route(self, key: str | None) -> Routed:
         champion, challenger, live = self.sides()
         role = CANARY if live and takes_canary(key, self.params.serve.canary.share) else CHAMPION
-        answering = challenger if role == CANARY else champion
-        try:
-            predictions = answering.predict(texts)
-        except Exception as error:  # noqa: BLE001 - one request's failure, counted for the canary's judgement
-            self.count(champion, challenger, live, role, 1000 * (time.perf_counter() - started), True)
-            raise ModelFailed(f"version {answering.version} failed on this request ({redact_error(error)}); the error "
-                              "is counted against it.") from None
+        return Routed(champion, challenger, live, role)
+
+    def failed(self, routed: Routed, started: float, error: Exception) -> ModelFailed:
+        self.count(routed, 1000 * (time.perf_counter() - started), True)
+        return ModelFailed(f"version {routed.answering.version} failed on this request ({redact_error(error)}); the "
+                           "error is counted against it.")
+
+    def finish(self, texts: list[str], predictions: list[dict], routed: Routed, started: float) -> dict:
+        """The answer's body, counted for the canary, logged, and scored aside by the shadow."""
         latency = 1000 * (time.perf_counter() - started)
-        self.count(champion, challenger, live, role, latency, False)
+        self.count(routed, latency, False)
+        champion, challenger, answering = routed.champion, routed.challenger, routed.answering
         request_ids = new_request_ids(len(texts))
         context = {"source": "serve", "model_name": self.params.registry.model_name,
                    "model_version": answering.version, "alias": self.params.registry.champion_alias,
-                   "backend": answering.backend, "role": role, "champion_version": champion.version,
+                   "backend": answering.backend, "role": routed.role, "champion_version": champion.version,
                    "challenger_version": challenger.version if challenger else None}
         if self.log is not None:
             self.log.record(make_rows(texts, predictions, request_ids, context, latency,
                                       self.params.monitor.log_inputs))
-        if self.shadow is not None and challenger is not None and role == CHAMPION:
+        if self.shadow is not None and challenger is not None and routed.role == CHAMPION:
             self.shadow.submit(challenger, texts, request_ids, context)
         return {"predictions": predictions, "model_version": answering.version, "backend": answering.backend,
-                "request_ids": request_ids, "route": role, "champion_version": champion.version,
+                "request_ids": request_ids, "route": routed.role, "champion_version": champion.version,
                 "challenger_version": context["challenger_version"]}
 
-    def count(self, champion: Served, challenger: Served | None, live: bool, role: str, latency: float,
-              failed: bool) -> None:
-        if not live:
+    def count(self, routed: Routed, latency: float, failed: bool) -> None:
+        if not routed.live:
             return
-        reason = self.watch.add((champion.version, challenger.version), role, latency, failed)
+        champion, challenger = routed.champion, routed.challenger
+        reason = self.watch.add((champion.version, challenger.version), routed.role, latency, failed)
         if reason:
             self.stopped.add(challenger.version)  # share 0 from the next request on, in this process now
             print(f"lmforge serve: {reason}; version {challenger.version} answers no more requests.",

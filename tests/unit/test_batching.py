@@ -43,23 +43,25 @@ def test_concurrent_requests_share_calls_and_each_gets_its_own_rows():
 
 def test_a_lone_request_does_not_wait_and_a_large_one_goes_alone():
     model = Model()
-    batcher = MicroBatcher(model, max_rows=4, max_wait_ms=500, arriving=lambda: 1)
+    batcher = MicroBatcher(model, max_rows=4, max_wait_ms=500, arriving=lambda: 0)
     started = time.perf_counter()
     assert batcher(["a"]) == [{"output": "A"}]
-    assert time.perf_counter() - started < 0.2  # nothing else inside the server: no 500 ms wait
+    assert time.perf_counter() - started < 0.2  # nothing else on its way to the model: no 500 ms wait
     assert [row["output"] for row in batcher(list("abcdefg"))] == list("ABCDEFG") and model.calls[-1] == list("abcdefg")
 
 
-def test_a_batch_waits_for_requests_already_inside_the_server():
+def test_a_batch_waits_for_requests_on_their_way_and_no_longer():
     model = Model()
-    inside = [2]
-    batcher = MicroBatcher(model, max_rows=8, max_wait_ms=300, arriving=lambda: inside[0])
+    on_their_way = [1]  # the second request: inside the server, its JSON not parsed yet
+    batcher = MicroBatcher(model, max_rows=8, max_wait_ms=5000, arriving=lambda: on_their_way[0])
     first = threading.Thread(target=batcher, args=(["first"],))
     first.start()
     time.sleep(0.05)
+    started, on_their_way[0] = time.perf_counter(), 0  # it reaches the batcher: nothing else is coming
     assert batcher(["second"]) == [{"output": "SECOND"}]
     first.join()
     assert model.calls == [["first", "second"]]
+    assert time.perf_counter() - started < 1  # not max_wait_ms: the batch went once nothing more was on its way
 
 
 def test_one_failing_request_fails_alone():
