@@ -102,7 +102,6 @@ def build_app(params: Params, pinned: str | None = None):
     router = Router(params, pinned, log, lambda *args: load_served(*args, arriving=lambda: arriving[0]))
 
     from tasks.servers.health import FirstLoad, add_health_routes
-    from tasks.telemetry.metrics import serve_metrics
     from tasks.telemetry.serving import add_metrics, count_requests
 
     first = FirstLoad(router.champion)
@@ -134,7 +133,7 @@ def build_app(params: Params, pinned: str | None = None):
         app.add_middleware(BearerAuth, store=tokens)
     sampler = add_metrics(app, params, router, log)
     if sampler is not None:  # added last, so outermost: every answer is counted, refusals included
-        count_requests(app)
+        count_requests(app, sampler)
 
     def answer(status: int, body: dict, version: str | None = None, route: str | None = None) -> JSONResponse:
         headers = {"X-Model-Version": version} if version else {}
@@ -159,7 +158,7 @@ def build_app(params: Params, pinned: str | None = None):
                             "challenger": router.status() if router.challenger else None}, champion.version)
 
     add_health_routes(app, router.champion, answer, first)
-    texts_inside = serve_metrics().inputs_in_flight if sampler is not None else None
+    inside = sampler.inside if sampler is not None else {"texts": 0}  # in flight, shown by the sampler
 
     async def invocations(request: Request):
         started, on_its_way = time.perf_counter(), [True]
@@ -183,13 +182,11 @@ def build_app(params: Params, pinned: str | None = None):
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
         on_its_way[0], arriving[0] = False, arriving[0] - 1  # queued next, or in a thread on its way to the model
-        if texts_inside is None:
-            return await score(request, texts, started)
-        texts_inside.inc(len(texts))
+        inside["texts"] += len(texts)
         try:
             return await score(request, texts, started)
         finally:
-            texts_inside.dec(len(texts))
+            inside["texts"] -= len(texts)
 
     async def score(request, texts: list[str], started: float) -> JSONResponse:
         key = canary_key(request, params.serve.canary)

@@ -70,6 +70,19 @@ def make_project(root: Path, params: dict | None = None, base: str = "params.yam
     return root
 
 
+def find_os_tool(name: str, variable: str, package: str) -> str:
+    """An OS program a test needs (Debian's `package`): skipped without it, unless `variable`=1 (.ci/run, which installs
+    it), where its absence is a failure."""
+    import shutil
+
+    found = shutil.which(name)
+    if not found:
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{variable}=1 but no {name} on PATH: apt-get install {package}")
+        pytest.skip(f"no {name} on PATH (apt-get install {package}); .ci/run installs it")
+    return found
+
+
 def invoke(*args: str):
     """`lmforge ARGS` in this process, as a user would type it; stderr stays separate from stdout."""
     from typer.testing import CliRunner

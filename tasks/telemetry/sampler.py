@@ -17,6 +17,7 @@ class ProcessSampler:
         self.metrics, self.router, self.log, self.every, self.monitor = metrics, router, log, every_s, monitor
         self.lock, self.stopping = threading.Lock(), threading.Event()
         self.totals: dict[str, float] = {}
+        self.inside = {"requests": 0, "texts": 0}  # counted as plain ints by the request path, shown as gauges here
         self.shown: dict[str, tuple[str, str]] = {}  # role -> (version, backend) its info gauge says now
 
     def start(self) -> ProcessSampler:
@@ -44,6 +45,8 @@ class ProcessSampler:
             self.advance(m.canary_rollbacks, "canary_rollbacks", len(self.router.stopped))
             champion = self.router.champion.current
             m.ready.set(1 if champion is not None else 0)
+            m.in_flight.set(self.inside["requests"])
+            m.inputs_in_flight.set(self.inside["texts"])
             self.show(CHAMPION, champion)
             self.show("challenger", self.router.challenger.current if self.router.challenger else None)
             self.show_canary()

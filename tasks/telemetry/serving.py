@@ -30,8 +30,8 @@ def add_metrics(app, params: Params, router, log):
     return sampler
 
 
-def count_requests(app) -> None:
+def count_requests(app, sampler) -> None:
     from tasks.telemetry.http_metrics import RequestMetrics
     from tasks.telemetry.metrics import serve_metrics
 
-    app.add_middleware(RequestMetrics, metrics=serve_metrics())
+    app.add_middleware(RequestMetrics, metrics=serve_metrics(), inside=sampler.inside)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port, make_project
+from tests.conftest import REPO, find_os_tool, free_port, make_project
 from tests.flows.test_overlap import TINY
 
 # Servers, a browser and a schedule side by side: the scale tier (make test-scale), which .ci/run runs.
@@ -27,12 +27,10 @@ ARTIFACTS = Path(os.environ.get("LMFORGE_TEST_ARTIFACTS", REPO / "test-artifacts
 
 
 def find_chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if not found:
-        if os.environ.get("LMFORGE_REQUIRE_BROWSER") == "1":
-            pytest.fail("LMFORGE_REQUIRE_BROWSER=1 but no chromium on PATH: apt-get install chromium")
-        pytest.skip("no chromium on PATH (apt-get install chromium); .ci/run installs it")
-    return found
+    for name in ("chromium-browser", "google-chrome"):  # other distributions' names, where there is no `chromium`
+        if shutil.which(name) and not shutil.which("chromium"):
+            return shutil.which(name)
+    return find_os_tool("chromium", "LMFORGE_REQUIRE_BROWSER", "chromium")
 
 
 def browse(chromium: str, url: str, name: str, profile: Path) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -20,7 +19,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from tests.conftest import REPO, free_port, invoke, make_project, registry
+from tests.conftest import REPO, find_os_tool, free_port, invoke, make_project, registry
 from tests.serving import register_tiny, serving, tiny_classifier
 
 pytestmark = [pytest.mark.scale]
@@ -28,12 +27,7 @@ NAME = "test-reviews"
 
 
 def find_prometheus() -> str:
-    found = shutil.which("prometheus")
-    if not found:
-        if os.environ.get("LMFORGE_REQUIRE_PROMTOOL") == "1":
-            pytest.fail("LMFORGE_REQUIRE_PROMTOOL=1 but no prometheus on PATH: apt-get install prometheus")
-        pytest.skip("no prometheus on PATH (apt-get install prometheus); .ci/run installs it")
-    return found
+    return find_os_tool("prometheus", "LMFORGE_REQUIRE_PROMTOOL", "prometheus")
 
 
 def query(base: str, promql: str) -> list[dict]:

@@ -7,26 +7,19 @@ Debian's prometheus), where that is a failure.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, find_os_tool
 
 OPS = REPO / "ops" / "prometheus"
 RULES, RULE_TESTS, CONFIG = OPS / "lmforge-alerts.yml", OPS / "lmforge-alerts.test.yml", OPS / "prometheus.yml"
 
 
 def find_promtool() -> str:
-    found = shutil.which("promtool")
-    if not found:
-        if os.environ.get("LMFORGE_REQUIRE_PROMTOOL") == "1":
-            pytest.fail("LMFORGE_REQUIRE_PROMTOOL=1 but no promtool on PATH: apt-get install prometheus")
-        pytest.skip("no promtool on PATH (apt-get install prometheus); .ci/run installs it")
-    return found
+    return find_os_tool("promtool", "LMFORGE_REQUIRE_PROMTOOL", "prometheus")
 
 
 @pytest.mark.parametrize("command", [("check", "rules", RULES), ("test", "rules", RULE_TESTS),

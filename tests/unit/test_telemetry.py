@@ -63,7 +63,9 @@ def test_the_sampler_follows_a_swap_and_its_counters_only_advance():
     router = fake_router(SimpleNamespace(version="41", backend="onnx"))
     sampler = ProcessSampler(serve_metrics(), router, log, 60)
     written = value("lmforge_inference_log_rows_written_total")
+    sampler.inside.update(requests=3, texts=7)  # what the request path counts as plain ints
     sampler.sample()
+    assert (value("lmforge_requests_in_flight"), value("lmforge_inputs_in_flight")) == (3, 7)
     assert value("lmforge_inference_log_rows_written_total") == written + 5
     assert value("lmforge_inference_log_queue_rows") == 3
     assert value("lmforge_model_info", {"role": "champion", "version": "41", "backend": "onnx"}) == 1
@@ -109,7 +111,8 @@ def test_every_answer_is_counted_with_the_version_that_gave_it():
     app = Starlette(routes=[Route("/invocations", scored, methods=["POST"]), Route("/feedback", refused,
                                                                                     methods=["POST"]),
                             Route("/v1/models", crashed)])
-    app.add_middleware(RequestMetrics, metrics=serve_metrics())
+    inside = {"requests": 0}
+    app.add_middleware(RequestMetrics, metrics=serve_metrics(), inside=inside)
     labels = {"handler": "/invocations", "code": "200", "version": "7", "role": "canary"}
     before = {name: value("lmforge_requests_total", found) for name, found in (
         ("scored", labels), ("refused", {"handler": "/feedback", "code": "413", "version": "", "role": ""}),
@@ -129,7 +132,7 @@ def test_every_answer_is_counted_with_the_version_that_gave_it():
     assert value("lmforge_requests_total", {"handler": "other", "code": "404", "version": "", "role": ""}) == \
         before["other"] + 1
     assert value("lmforge_request_duration_seconds_count", {"handler": "/invocations", "role": "canary"}) == timed + 1
-    assert value("lmforge_requests_in_flight") == 0
+    assert inside == {"requests": 0}
 
 
 def monitoring_run(version, drift, start, statistic=0.3):
