@@ -7,9 +7,7 @@ input, the key of its row in the inference log (monitor.log), which a background
 With serve.shadow or serve.canary the challenger serves beside the champion (tasks/servers/router.py).
 """
 
-# No `from __future__ import annotations`: FastAPI reads the endpoint's `request: Request` annotation at run time, and
-# Request is imported inside build_app (fastapi loads only when serving).
-import asyncio
+# fastapi loads only when serving: imported inside build_app.
 import contextlib
 import os
 import sys
@@ -19,7 +17,6 @@ from tasks.core.config import Params
 from tasks.core.errors import LmforgeError, redact_error
 from tasks.kinds import get_kind
 from tasks.servers.holders import Served
-from tasks.servers.serving_requests import BadRequest, canary_key, check_batch, read_body, read_texts
 
 
 def load_served(params: Params, version, threads: int | None = None, arriving=None) -> Served:
@@ -88,11 +85,11 @@ def warm_up(predict, parts: int, version) -> float:
 
 
 def build_app(params: Params, pinned: str | None = None):
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
     from tasks.data.inference_log import open_log
-    from tasks.servers.router import ModelFailed, Router
+    from tasks.servers.router import Router
 
     log = open_log(params.paths.inference_log, params.monitor)
     parts = len(get_kind(params.task).INPUT_KEYS)  # texts joined into one input (qa: question || context)
@@ -158,60 +155,10 @@ def build_app(params: Params, pinned: str | None = None):
                             "challenger": router.status() if router.challenger else None}, champion.version)
 
     add_health_routes(app, router.champion, answer, first)
-    inside = sampler.inside if sampler is not None else {"texts": 0}  # in flight, shown by the sampler
+    from tasks.servers.scoring_api import add_scoring_route
 
-    async def invocations(request: Request):
-        started, on_its_way = time.perf_counter(), [True]
-        arriving[0] += 1  # on the event loop's one thread: no lock needed
-        try:
-            return await respond(request, started, on_its_way)
-        finally:
-            if on_its_way[0]:  # refused before it reached a model
-                arriving[0] -= 1
-
-    # Starlette's own route, not FastAPI's: the endpoint reads its body itself, and FastAPI's per-request dependency
-    # solving cost a measurable share of the CPU the model shares at high concurrency (bench/serve_delivery.py).
-    app.add_route("/invocations", invocations, methods=["POST"])
-
-    async def respond(request, started: float, on_its_way: list[bool]) -> JSONResponse:
-        try:  # the body read within its cap; a large one's JSON parsed off the event loop (it never stalls /ping)
-            body = await read_body(request, params.serve.max_body_bytes)
-            texts = read_texts(body, params) if len(body) <= PARSED_INLINE else \
-                await run_in_thread(read_texts, body, params)
-            check_batch(texts, params, parts)
-        except BadRequest as error:
-            return answer(error.status, {"error": str(error)})
-        on_its_way[0], arriving[0] = False, arriving[0] - 1  # queued next, or in a thread on its way to the model
-        inside["texts"] += len(texts)
-        try:
-            return await score(request, texts, started)
-        finally:
-            inside["texts"] -= len(texts)
-
-    async def score(request, texts: list[str], started: float) -> JSONResponse:
-        key = canary_key(request, params.serve.canary)
-        try:  # queued on the model's micro-batcher from here; in a worker thread when the alias is due a check (a
-            # registry query, maybe a new champion's loading never blocks the event loop) or nothing batches
-            submitted = router.submit(texts, key)
-            if submitted is None:
-                body = await within(params.serve.request_timeout_s, run_in_thread(router.answer, texts, key, started))
-            else:
-                routed, future = submitted
-                try:
-                    rows = await within(params.serve.request_timeout_s, asyncio.wrap_future(future))
-                except TimeoutError:
-                    raise
-                except Exception as error:  # noqa: BLE001 - the model's failure on this request, counted
-                    raise router.failed(routed, started, error) from None
-                body = router.finish(texts, rows, routed, started)
-        except TimeoutError:
-            return answer(504, {"error": f"no answer within serve.request_timeout_s ({params.serve.request_timeout_s} "
-                                         "s); retry, or send a smaller batch."})
-        except ModelFailed as error:
-            return answer(500, {"error": str(error)})
-        except LmforgeError as error:
-            return answer(503, {"error": str(error)})
-        return answer(200, body, body["model_version"], body["route"])
+    add_scoring_route(app, params, router, answer, parts, arriving,
+                      sampler.inside if sampler is not None else {"texts": 0})
 
     from tasks.feedback import feed_back
     from tasks.servers.feedback_api import add_feedback_route
@@ -224,7 +171,6 @@ def build_app(params: Params, pinned: str | None = None):
 
 
 SERVE_SPEC = "LMFORGE_SERVE_SPEC"  # what each worker of a several-process server builds its app from
-PARSED_INLINE = 65536  # bytes of JSON parsed on the event loop (tens of microseconds); a larger body in a thread
 
 
 def create_app():
@@ -253,20 +199,3 @@ def find_servable(params: Params, pinned: str | None = None) -> str:
         raise LmforgeError(f"{name} has no {wanted} to serve ({redact_error(error, 120)}); run `lmforge run` "
                            "first.") from None
     return str(found.version)
-
-
-async def within(seconds: float, awaitable):
-    """The awaitable's result, or TimeoutError after `seconds`: the caller answers 504 at once while a model call
-    already under way finishes in its thread (a thread cannot be stopped; its result is dropped)."""
-    import asyncio
-
-    task = asyncio.ensure_future(awaitable)
-    task.add_done_callback(lambda done: done.cancelled() or done.exception())  # a late failure: read, not warned of
-    return await asyncio.wait_for(asyncio.shield(task), seconds)
-
-
-async def run_in_thread(fn, *args):
-    """Model calls leave the event loop free for /ping and for parsing the next request."""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)

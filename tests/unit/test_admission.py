@@ -54,7 +54,7 @@ def test_a_slow_answer_times_out_at_once_while_its_thread_finishes():
     import threading
     import time
 
-    from tasks.serve import run_in_thread, within
+    from tasks.servers.scoring_api import run_in_thread, within
 
     finished = threading.Event()
 
