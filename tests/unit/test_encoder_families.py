@@ -119,7 +119,7 @@ def test_each_encoder_family_trains_exports_and_answers_like_eager(kind_name, fa
     record = export_model(params, model_dir, test)
     chosen = record["onnx-int8"].get("quantization", {})
     print(f"\n{kind_name:<14} {family:<12} {summarize_export(record)}  int8: fallback gap "
-          f"{chosen.get('fallback_gap')}, {len(chosen.get('kept_fp32', []))} weights kept fp32, validation "
+          f"{chosen.get('fallback_gap')} ({chosen.get('validation_fallback_share')} of the rows to fp32), validation "
           f"{chosen.get('validation_agreement')}, max |dlogit| onnx {record['onnx']['max_abs_logit_diff']:.1g}")
     for backend in EXPORTS:
         result = record[backend]
