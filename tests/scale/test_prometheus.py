@@ -98,7 +98,7 @@ def project(tmp_path, monkeypatch):
 def test_prometheus_reads_back_what_the_server_answered(prometheus, project):
     base, port = prometheus
     challenger = project
-    options = ["--port", str(port), "--workers", "2", "--set", "serve.canary.share=0.5", "--set",
+    options = ["--workers", "2", "--set", "serve.canary.share=0.5", "--set",
                "serve.canary.trust_client_key=true", "--set", "serve.max_batch=4", "--set", "serve.refresh_s=0.5"]
     with serving(*options, port=port) as send:
         workers = eventually(lambda: len(pids := {send(b"", "/health/ready")[1].get("worker") for _ in range(8)}) == 2
