@@ -54,8 +54,10 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
         from tasks.serve import build_app, find_servable
 
         version = find_servable(settings, model_version)  # no champion: said now, before the port opens
-        app, _holder = build_app(settings, model_version)
-        # The version loads once the port is open: /health/ready answers 503 until it answered its warm-up request.
+        app, holder = build_app(settings, model_version)
+        if model_version:  # a pinned version (the gate's serving check) that cannot load fails here, before the port
+            holder.get()
+        # @champion loads once the port is open: /health/ready answers 503 until it answered its warm-up request.
         announce(settings, version, where.backend, which, as_json, app.state.log is not None)
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
 

@@ -140,6 +140,9 @@ def build_app(params: Params, pinned: str | None = None):
 
     @app.get("/ping")
     def ping():
+        if router.champion.current is None and not first.done.wait(2.0):  # a long first load: answered meanwhile
+            return answer(503, {"error": "the champion is loading; /health/ready says when it answers.",
+                                "loading": True, "refused": None})
         try:
             champion = router.champion.get()
         except LmforgeError as error:  # nothing to serve: no champion, or one that is refused (`refused` says why)

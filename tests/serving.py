@@ -33,13 +33,13 @@ def serving(*options: str, port: int | None = None):
             return error.code, json.loads(error.read())
 
     try:
-        for _ in range(120):
+        for _ in range(480):  # the port opens before the champion loads: until /ping answers other than "loading"
             try:
-                send(b"", "/ping")
-                break
+                if not send(b"", "/ping")[1].get("loading"):
+                    break
             except (urllib.error.URLError, ConnectionError):
                 assert server.poll() is None, server.stdout.read()
-                time.sleep(0.5)
+            time.sleep(0.5)
         send.base_url = f"http://127.0.0.1:{port}"  # for a client of its own (OpenAI's)
         yield send
     finally:
