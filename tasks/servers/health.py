@@ -61,7 +61,7 @@ def add_health_routes(app, holder, answer, first: FirstLoad | None) -> None:
         if status != 200 and (loads[-1] is None or loads[-1].done.is_set()) and holder.due():
             # Nothing answers and nobody asks for answers: the probe itself checks the alias again (in the
             # background, every serve.refresh_s), so a version the gate passes makes the process ready.
-            loads.append(FirstLoad(holder).start())
+            loads[-1] = FirstLoad(holder).start()  # the last look only: a server refused for days keeps one
         return answer(status, body, body.get("model_version"))
 
     for path in LIVE:
