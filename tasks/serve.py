@@ -61,7 +61,8 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
     if params.serve.metrics.enabled:
         from tasks.telemetry.metrics import serve_metrics, time_calls
 
-        direct, waited = time_calls(direct, serve_metrics(), str(version.version)), serve_metrics().queue_wait.observe
+        metrics = serve_metrics()
+        direct, waited = time_calls(direct, metrics, str(version.version)), metrics.queue_wait.observe
     batch = params.serve.batch
     batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0), waited) \
         if batch.max_size > 1 and not threads else None
