@@ -11,6 +11,10 @@ from cli.shared import (Backend, DebugOption, JsonOption, ParamsOption, SetOptio
                         version_keys)
 from tasks.registry.model_refs import FORMS
 
+# No access log: its lines were filtered out at warning level anyway, but each request still paid for their
+# arguments (the requests are counted in /metrics and logged in the inference log).
+QUIET = {"log_level": "warning", "access_log": False}
+
 
 def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.port.")] = None,
           host: Annotated[str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")] = None,
@@ -59,7 +63,7 @@ def serve(port: Annotated[int | None, typer.Option(help="Port; default serve.por
             holder.get()
         # @champion loads once the port is open: /health/ready answers 503 until it answered its warm-up request.
         announce(settings, version, where.backend, which, as_json, app.state.log is not None)
-        uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
+        uvicorn.run(app, host=where.host, port=where.port, **QUIET)
 
 
 def announce(settings, version: str, backend: str, which: str, as_json: bool, logging: bool) -> None:
@@ -99,4 +103,4 @@ def serve_workers(settings, params: Path, overrides: list[str], model_version: s
     where = settings.serve
     announce(settings, version, where.backend, which, as_json, settings.monitor.log)
     uvicorn.run("tasks.serve:create_app", factory=True, workers=where.workers, host=where.host, port=where.port,
-                log_level="warning")
+                **QUIET)

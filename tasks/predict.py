@@ -48,7 +48,7 @@ def predict_exported(folder: Path, backend: str, texts: list[str]) -> list[tuple
     """(label, probability) per text from a folder of exported (or eager) model files."""
     from tasks.registry.backends import TextScorer, label_texts
 
-    return label_texts(folder, TextScorer(folder, backend), texts)
+    return label_texts(TextScorer(folder, backend), texts)
 
 
 def predict_texts(params: Params, model_uri: str, texts: list[str], backend: str = "eager") -> list[tuple[str, float | None]]:

@@ -512,6 +512,8 @@ class BatchParams(Section):
     max_size: int = Field(32, ge=1, description="Rows of one model call at most (1: every request on its own).")
     max_wait_ms: float = Field(2.0, ge=0, description="How long a batch may wait for requests already inside the "
                                                        "server; a lone request never waits.")
+    workers: int = Field(1, ge=1, description="Model calls at once, each on one ONNX Runtime thread (1: one call "
+                                              "at a time on all the runtime's threads).")
 
 
 class ServeAuthParams(Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -85,8 +86,6 @@ def near_tie(logits: np.ndarray, gap: float) -> np.ndarray:
 def with_fallback(run: Logits, folder: Path) -> Logits:
     """`run` (int8 logits), except for rows nearer a tie than the export's fallback gap: those the fp32 model scores,
     so that the labels int8 rounding would flip stay fp32's while most rows run at int8's speed."""
-    import json
-
     gap = float(json.loads((folder / FALLBACK_FILE).read_text())["fallback_gap"])
     # Not spinning: it runs right after the int8 session, on the same cores. Spinning, the two sessions' threads
     # took the cores from each other: 1.55x fp32's sentences/s on SST-2's validation rows against 1.76x.
@@ -113,8 +112,6 @@ def drop_stack_traces(*programs):
 
 def position_limit(folder: str | Path) -> int:
     """The longest input the model takes: a from-scratch model has only as many positions as it was trained with."""
-    import json
-
     config = json.loads((Path(folder) / "config.json").read_text())
     limit = int(config.get("max_position_embeddings", 512))
     # RoBERTa-style models number positions from the pad id + 1, so 514 embeddings hold 512 tokens.
@@ -171,6 +168,8 @@ class TextScorer:
         self.tokenizer = load_trained_tokenizer(folder)
         self.limit = min(self.tokenizer.model_max_length, position_limit(folder))
         self.logits = load_logits(folder, backend)
+        # Read once: a server's every model call reading config.json again cost 4% of its model thread.
+        self.labels = json.loads((Path(folder) / "config.json").read_text()).get("id2label", {})
 
     def __call__(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         """Logits of each text, in the texts' order; batches of similar length so that padding costs little."""
@@ -187,11 +186,9 @@ class TextScorer:
         return np.stack([found[i] for i in range(len(texts))]) if texts else np.zeros((0, 0))
 
 
-def label_texts(folder: str | Path, scorer: TextScorer, texts: list[str]) -> list[tuple[str, float]]:
+def label_texts(scorer: TextScorer, texts: list[str]) -> list[tuple[str, float]]:
     """(label, probability) per text."""
-    import json
-
-    labels = json.loads((Path(folder) / "config.json").read_text())["id2label"]
+    labels = scorer.labels
     logits = scorer(texts)
     probabilities = np.exp(logits - logits.max(-1, keepdims=True))
     probabilities /= probabilities.sum(-1, keepdims=True)

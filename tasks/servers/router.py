@@ -4,10 +4,10 @@ answer names both versions; every answer and shadow score is a row of the infere
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from tasks.core.config import Params
@@ -71,7 +71,7 @@ class Router:
             raise self.failed(routed, started, error) from None
         return self.finish(texts, predictions, routed, started)
 
-    def submit(self, texts: list[str], key: str | None) -> tuple[Routed, Future] | None:
+    def submit(self, texts: list[str], key: str | None) -> tuple[Routed, asyncio.Future] | None:
         """The request queued straight on the answering version's micro-batcher, from the event loop, with no thread
         waiting for it: only while the champion needs no registry check (else None, and the caller takes answer's
         thread path, which may check the alias and load a new version)."""
@@ -79,7 +79,7 @@ class Router:
             return None
         routed = self.route(key)
         batcher = routed.answering.batcher
-        future = batcher.submit(texts) if batcher is not None else None
+        future = batcher.submit(texts, asyncio.get_running_loop()) if batcher is not None else None
         return None if future is None else (routed, future)
 
     def route(self, key: str | None) -> Routed:

@@ -56,7 +56,8 @@ def add_scoring_route(app, params: Params, router, answer, parts: int, arriving:
             else:
                 routed, future = submitted
                 try:
-                    rows = await within(params.serve.request_timeout_s, asyncio.wrap_future(future))
+                    async with asyncio.timeout(params.serve.request_timeout_s):  # cancels the future: never answered
+                        rows = await future
                 except TimeoutError:
                     raise
                 except Exception as error:  # noqa: BLE001 - the model's failure on this request, counted

@@ -92,3 +92,48 @@ def test_a_model_that_loses_rows_fails_its_requests_and_a_dead_thread_fails_what
     with pytest.raises(SystemError):
         broken(["a"])
     assert broken.closed and broken(["b"]) == [{"output": "B"}]  # later callers are answered on their own
+
+
+def test_requests_on_an_event_loop_are_answered_in_one_hand_off_per_batch():
+    import asyncio
+
+    model = Model(seconds=0.02)
+    batcher = MicroBatcher(model, max_rows=32, max_wait_ms=0)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        handed = []
+        original = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *args: (handed.append(args), original(*args))[1]
+        futures = [batcher.submit([f"text {n}"], loop) for n in range(20)]
+        answers = await asyncio.gather(*futures)
+        late = batcher.submit(["late"], loop)
+        late.cancel()  # a request that timed out: its rows arrive and are dropped, nothing raises
+        await asyncio.sleep(0.1)
+        return answers, handed
+
+    answers, handed = asyncio.run(main())
+    assert [answer[0]["output"] for answer in answers] == [f"TEXT {n}" for n in range(20)]
+    assert len(handed) == len(model.calls) < 20  # one wake-up of the loop per model call, not per request
+
+
+def test_several_workers_call_the_model_at_once_and_each_request_gets_its_own_rows():
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def model(texts):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        with lock:
+            inside[0] -= 1
+        return [{"output": text.upper()} for text in texts]
+
+    batcher = MicroBatcher(model, max_rows=4, max_wait_ms=0, workers=2)
+    requests = [[f"request {n}"] for n in range(60)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(batcher, requests))
+    assert [answer[0]["output"] for answer in answers] == [request[0].upper() for request in requests]
+    assert most[0] == 2 and batcher.status()["requests"] == 60  # two calls at once, every request counted once
+    batcher.close()

@@ -75,7 +75,7 @@ def answers_of(params, folder: Path, backend: str, test: pd.DataFrame, monkeypat
     if params.task == "classification":
         from tasks.registry.backends import TextScorer, label_texts
 
-        return [label for label, _ in label_texts(folder, TextScorer(folder, backend), test["text"].tolist())]
+        return [label for label, _ in label_texts(TextScorer(folder, backend), test["text"].tolist())]
     import tasks.registry.registered as registered
     from tasks.kinds.qa.model import Answerer
     from tasks.registry.pyfunc import INPUT_SEPARATOR

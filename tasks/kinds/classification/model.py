@@ -45,8 +45,8 @@ class Classifier(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[dict]:
         from tasks.registry.backends import label_texts
 
-        folder, scorer = self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")
-        return [{"label": label, "score": score} for label, score in label_texts(folder, scorer, read_texts(model_input))]
+        _folder, scorer = self.load_backend((params or {}).get(BACKEND_PARAM) or "eager")
+        return [{"label": label, "score": score} for label, score in label_texts(scorer, read_texts(model_input))]
 
 
 def log_classifier(model_dir: str | Path, pip_requirements: list[str]):
