@@ -61,6 +61,7 @@ class MicroBatcher:
             batch, rows, now = [], 0, time.perf_counter()
             while self.pending and (not batch or rows + len(self.pending[0][0]) <= self.max_rows):
                 texts, future, queued = self.pending.popleft()
+                future.queue_span = (queued, now)  # its moments, for a traced request's spans (tasks/telemetry)
                 batch.append((texts, future))
                 rows += len(texts)
                 self.waited(now - queued)
@@ -104,9 +105,11 @@ class MicroBatcher:
         for position, index in enumerate(order):
             rows[index] = outputs[position]
         self.calls, self.rows, self.requests = self.calls + 1, self.rows + len(texts), self.requests + len(batch)
-        self.model_s += time.perf_counter() - started
+        finished = time.perf_counter()
+        self.model_s += finished - started
         start = 0
         for request, future in batch:
+            future.model_span = (started, finished, len(texts), len(batch))
             future.set_result(rows[start:start + len(request)])
             start += len(request)
 
