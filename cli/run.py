@@ -84,6 +84,9 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
             quiet_prefect_console()
         wait_for_api(server)
         stop_on_sigterm()
+        from tasks.telemetry.tracing import start_tracing
+
+        start_tracing("lmforge")  # before the flow starts: Prefect traces its run and each step's task run
         import contextlib
 
         # With --json, stdout holds the JSON alone: whatever a library prints during the run goes to stderr.

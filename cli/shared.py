@@ -118,5 +118,8 @@ def run_prefect_flow(load_flow, as_json: bool, debug: bool, *args, **kwargs):
     if not debug:
         quiet_prefect_console()
     wait_for_api(server)
+    from tasks.telemetry.tracing import start_tracing
+
+    start_tracing("lmforge")  # before the flow starts: Prefect traces its run and each step's task run
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         return flow(*args, **kwargs)

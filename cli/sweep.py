@@ -40,6 +40,9 @@ def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as
             quiet_prefect_console()
         wait_for_api(server)
         stop_on_sigterm()
+        from tasks.telemetry.tracing import start_tracing
+
+        start_tracing("lmforge")  # before the flow starts: Prefect traces its run and each step's task run
         # One thread per worker process: each trial's torch sets its own share of the cores (train.threads).
         runner = DaskTaskRunner(address=dask_address) if dask_address else DaskTaskRunner(
             cluster_kwargs={"n_workers": settings.sweep.workers, "threads_per_worker": 1, "processes": True,

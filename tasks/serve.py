@@ -93,8 +93,10 @@ def build_app(params: Params, pinned: str | None = None):
 
     from tasks.data.inference_log import open_log
     from tasks.servers.router import Router
+    from tasks.telemetry import tracing
 
-    log = open_log(params.paths.inference_log, params.monitor)
+    tracing.start_tracing("lmforge-serve")  # each worker process builds its app here: each traces on its own
+    log = tracing.trace_log(open_log(params.paths.inference_log, params.monitor))
     parts = len(get_kind(params.task).INPUT_KEYS)  # texts joined into one input (qa: question || context)
     # Requests inside the server that have not reached a model yet (their body read, their JSON parsed): a batch
     # waits for more only while some are on their way, not for those whose answers are going out.
@@ -120,8 +122,11 @@ def build_app(params: Params, pinned: str | None = None):
             status = log.close()
             print(f"inference log: {status['written']} rows written to {status['folder']}, {status['not_logged']} not "
                   "logged" + (f" ({status['error']})" if status["error"] else ""), file=sys.stderr, flush=True)
+        tracing.stop_tracing()  # the spans still queued go out before the process ends
 
-    app = FastAPI(title="lmforge", docs_url=None, redoc_url=None, lifespan=lifespan)
+    from tasks.telemetry.request_spans import RequestSpans, fastapi_telemetry
+
+    app = FastAPI(title="lmforge", docs_url=None, redoc_url=None, lifespan=lifespan, telemetry=fastapi_telemetry())
     app.state.log = log
     from tasks.servers.admission import AdmissionLimit
 
@@ -134,6 +139,8 @@ def build_app(params: Params, pinned: str | None = None):
     sampler = add_metrics(app, params, router, log)
     if sampler is not None:  # added last, so outermost: every answer is counted, refusals included
         count_requests(app, sampler)
+    if tracing.ON:  # outermost: a refusal is in the request's trace too (inside FastAPI's span of the request)
+        app.add_middleware(RequestSpans, model_name=params.registry.model_name)
 
     def answer(status: int, body: dict, version: str | None = None, route: str | None = None) -> JSONResponse:
         headers = {"X-Model-Version": version} if version else {}

@@ -124,6 +124,10 @@ def step(fn: Callable[..., Any]) -> Any:
 
     @functools.wraps(fn)
     def timed(*args: Any, **kwargs: Any) -> Any:
+        from tasks.telemetry import tracing
+
+        if tracing.ON:  # Prefect's span of this task run is the current one: the step's name on it, to query by
+            tracing.name_step(fn.__name__)
         start = time.perf_counter()
         try:
             result = fn(*args, **kwargs)

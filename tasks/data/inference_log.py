@@ -56,13 +56,15 @@ def make_rows(texts: list[str], answers: list[dict], request_ids: list[str], con
               how: str) -> list[dict]:
     """One log row per input: when, which request, which model, how fast, what it answered and (as asked) what it
     was asked; for a generated answer (OpenAI's routes) its token counts and time to its first token. `context`:
-    source, model_name, model_version, alias, backend."""
+    source, model_name, model_version, alias, backend. `trace_id` stays None unless a traced server fills it in
+    (tasks/telemetry/tracing.py); older logs have no such column, and read back with it empty."""
     now = time.time()
     rows = []
     for text, answer, request_id in zip(texts, answers, request_ids):
         output = next((answer[key] for key in OUTPUT_KEYS if key in answer), None)
         score = answer.get("score")
-        rows.append({"time": now, "request_id": request_id, **context, "latency_ms": float(latency_ms),
+        rows.append({"time": now, "request_id": request_id, "trace_id": None, **context,
+                     "latency_ms": float(latency_ms),
                      "output": None if output is None else str(output),
                      "score": None if score is None else float(score), "input": keep_input(text, how),
                      **{key: answer.get(key) for key in GENERATION_KEYS}})

@@ -65,6 +65,7 @@ class MicroBatcher:
             batch, rows, now = [], 0, time.perf_counter()
             while self.pending and (not batch or rows + len(self.pending[0][0]) <= self.max_rows):
                 texts, future, queued = self.pending.popleft()
+                future.queue_span = (queued, now)  # its moments, for a traced request's spans (tasks/telemetry)
                 batch.append((texts, future))
                 rows += len(texts)
                 self.waited(now - queued)
@@ -105,11 +106,13 @@ class MicroBatcher:
         rows: list[dict] = [{}] * len(texts)
         for position, index in enumerate(order):
             rows[index] = outputs[position]
+        finished = time.perf_counter()
         with self.ready:  # several workers may count at once
             self.calls, self.rows, self.requests = self.calls + 1, self.rows + len(texts), self.requests + len(batch)
-            self.model_s += time.perf_counter() - started
+            self.model_s += finished - started
         answers, start = [], 0
         for request, future in batch:
+            future.model_span = (started, finished, len(texts), len(batch))  # for a traced request's spans
             answers.append((future, rows[start:start + len(request)]))
             start += len(request)
         settle(answers)

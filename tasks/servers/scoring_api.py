@@ -13,6 +13,7 @@ import time
 from tasks.core.config import Params
 from tasks.core.errors import LmforgeError
 from tasks.servers.serving_requests import BadRequest, canary_key, check_batch, read_body, read_texts
+from tasks.telemetry import tracing
 
 PARSED_INLINE = 65536  # bytes of JSON parsed on the event loop; a larger body in a thread
 
@@ -38,6 +39,8 @@ def add_scoring_route(app, params: Params, router, answer, parts: int, arriving:
             texts = read_texts(body, params) if len(body) <= PARSED_INLINE else \
                 await run_in_thread(read_texts, body, params)
             check_batch(texts, params, parts)
+            if tracing.ON:
+                tracing.mark_parsed()
         except BadRequest as error:
             return answer(error.status, {"error": str(error)})
         on_its_way[0], arriving[0] = False, arriving[0] - 1  # queued next, or in a thread on its way to the model
@@ -55,6 +58,8 @@ def add_scoring_route(app, params: Params, router, answer, parts: int, arriving:
                 body = await within(params.serve.request_timeout_s, run_in_thread(router.answer, texts, key, started))
             else:
                 routed, future = submitted
+                if tracing.ON:
+                    tracing.follow(future)
                 try:
                     async with asyncio.timeout(params.serve.request_timeout_s):  # cancels the future: never answered
                         rows = await future

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import version
@@ -22,11 +23,15 @@ def test_bare_lmforge_prints_help_and_exits_0():
 
 
 def test_help_does_not_import_torch():
-    # A fresh interpreter: this test process may have imported torch already.
+    # A fresh interpreter: this test process may have imported torch already. An OTLP endpoint set: traces start in
+    # the commands that run something, never in help (no OpenTelemetry SDK either).
     probe = ("import sys\nfrom typer.testing import CliRunner\nfrom cli.app import app\n"
-             "assert CliRunner().invoke(app, ['--help']).exit_code == 0\nprint('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+             "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+             "print('torch' in sys.modules, 'opentelemetry.sdk' in sys.modules)")
+    env = os.environ | {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True,
+                         env=env).stdout
+    assert out.strip() == "False False"
 
 
 def test_the_older_spelling_of_an_option_still_works_and_names_the_new_one(project):

@@ -1,6 +1,6 @@
 """The layout's rules: steps ask tasks.kinds for what differs, never branch on params.task and never import a kind's
 package; a kind reaches no step and no other kind; infrastructure (tasks/core, data, training, decoders, registry,
-servers, monitoring, hub) reaches no step and no kind; flows/ holds Prefect flows and cli/ the command line; the import graph
+servers, monitoring, hub, telemetry) reaches no step and no kind; flows/ holds Prefect flows and cli/ the command line; the import graph
 of cli/, flows/ and tasks/ has no cycles."""
 
 import ast
@@ -16,7 +16,7 @@ from tasks.kinds.base import TaskKind
 from tests.conftest import REPO
 
 # Infrastructure, by concern: each a package under tasks/.
-INFRASTRUCTURE = ("core", "data", "training", "decoders", "registry", "servers", "monitoring", "hub")
+INFRASTRUCTURE = ("core", "data", "training", "decoders", "registry", "servers", "monitoring", "hub", "telemetry")
 # What tasks/kinds/base.py's TaskKind declares: its attributes and its methods.
 PROTOCOL = (*TaskKind.__annotations__, *(name for name, value in vars(TaskKind).items()
                                          if callable(value) and not name.startswith("_")))
