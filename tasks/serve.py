@@ -43,7 +43,8 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
                            "flavour), which serve cannot run; promote a version registered since, or retrain.")
     model = loaded.unwrap_python_model()
     backend, fallback = params.serve.backend, None
-    workers = params.serve.batch.workers if params.serve.batch.max_size > 1 and not threads else 1
+    batched = params.serve.batch.max_size > 1 and not threads  # a shadow-only model (its own threads) calls directly
+    workers = params.serve.batch.workers if batched else 1
     threads = threads or (1 if workers > 1 else None)  # several calls at once: one runtime thread each
     with limit_session_threads(threads) if threads else contextlib.nullcontext():
         try:
@@ -67,7 +68,7 @@ def load_served(params: Params, version, threads: int | None = None, arriving=No
         direct, waited = time_calls(direct, metrics, str(version.version)), metrics.queue_wait.observe
     batch = params.serve.batch
     batcher = MicroBatcher(direct, batch.max_size, batch.max_wait_ms, arriving or (lambda: 0), waited, workers) \
-        if batch.max_size > 1 and (workers > 1 or not threads) else None
+        if batched else None
     return Served(str(version.version), backend, batcher or direct, dict(version.tags), direct, batcher, model, fallback,
                   str(scratch), warm_up_ms)
 

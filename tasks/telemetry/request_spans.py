@@ -20,7 +20,7 @@ def fastapi_telemetry() -> dict:
     exporter of FastAPI's (FASTAPI_OTEL_AUTO_CONFIGURE would add one to our provider: every span sent twice)."""
     settings = {"exclude": lambda scope: scope.get("path") in UNTRACED_PATHS, "auto_configure": False}
     if tracing.ON:
-        settings["tracer_provider"] = tracing._provider
+        settings["tracer_provider"] = tracing.provider()
     return settings
 
 

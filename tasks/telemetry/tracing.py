@@ -71,6 +71,11 @@ def tracer():
     return _tracer
 
 
+def provider():
+    """This process's tracer provider (None while tracing is off): FastAPI's request spans go to it."""
+    return _provider
+
+
 def name_step(step_name: str) -> None:
     """Prefect's span of the running task run (a run's name varies, `train-3f2`) gets the step's: lmforge.step."""
     from opentelemetry import trace
