@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, ready_for_flow
 
 
 def print_summary(summary) -> None:
@@ -72,7 +72,7 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
         settings = pin_params(settings)  # and a Hub model it cannot fetch (the flow checks it fits, with torch loaded)
         if not force and print_unchanged(settings, as_json):
             return
-        from tasks.servers.prefect_api import start_prefect_api, wait_for_api
+        from tasks.servers.prefect_api import start_prefect_api
         from tasks.core.runtime import stop_on_sigterm
 
         server = start_prefect_api()  # starts in the background while the imports below run on the other core
@@ -80,13 +80,8 @@ def run(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_j
 
         from flows.retrain import retrain
 
-        if not debug:
-            quiet_prefect_console()
-        wait_for_api(server)
+        ready_for_flow(server, debug)
         stop_on_sigterm()
-        from tasks.telemetry.tracing import start_tracing
-
-        start_tracing("lmforge")  # before the flow starts: Prefect traces its run and each step's task run
         import contextlib
 
         # With --json, stdout holds the JSON alone: whatever a library prints during the run goes to stderr.

@@ -105,21 +105,29 @@ def quiet_prefect_console() -> None:
                 handler.setLevel(logging.CRITICAL)
 
 
+def ready_for_flow(server, debug: bool) -> None:
+    """What every command does once its flow is imported and before it runs it: Prefect's console quietened (unless
+    --debug), its API answering, and traces started (when an OTLP endpoint is set: Prefect traces the flow's run and
+    each step's task run)."""
+    from tasks.servers.prefect_api import wait_for_api
+    from tasks.telemetry.tracing import start_tracing
+
+    if not debug:
+        quiet_prefect_console()
+    wait_for_api(server)
+    start_tracing("lmforge")
+
+
 def run_prefect_flow(load_flow, as_json: bool, debug: bool, *args, **kwargs):
     """Run a flow on Prefect's temporary API (or the configured one), started before the flow's imports; with --json
     the flow's own output goes to stderr, so stdout holds only the JSON. `load_flow` imports and returns the flow."""
     import contextlib
     import sys
 
-    from tasks.servers.prefect_api import start_prefect_api, wait_for_api
+    from tasks.servers.prefect_api import start_prefect_api
 
     server = start_prefect_api()
     flow = load_flow()
-    if not debug:
-        quiet_prefect_console()
-    wait_for_api(server)
-    from tasks.telemetry.tracing import start_tracing
-
-    start_tracing("lmforge")  # before the flow starts: Prefect traces its run and each step's task run
+    ready_for_flow(server, debug)
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         return flow(*args, **kwargs)

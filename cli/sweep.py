@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, quiet_prefect_console
+from cli.shared import DebugOption, JsonOption, ParamsOption, SetOption, command, echo_json, ready_for_flow
 
 
 def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as_json: JsonOption = False,
@@ -25,7 +25,7 @@ def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as
                      *([f"sweep.workers={workers}"] if workers else [])]
         settings = load_params(params, overrides)
         from tasks.core.preflight import check_writable
-        from tasks.servers.prefect_api import start_prefect_api, wait_for_api
+        from tasks.servers.prefect_api import start_prefect_api
         from tasks.core.runtime import stop_on_sigterm
         from tasks.registry.tracking import check_server
 
@@ -36,13 +36,8 @@ def sweep(params: ParamsOption = Path("params.yaml"), set_: SetOption = None, as
 
         from flows.sweep import sweep as sweep_flow
 
-        if not debug:
-            quiet_prefect_console()
-        wait_for_api(server)
+        ready_for_flow(server, debug)
         stop_on_sigterm()
-        from tasks.telemetry.tracing import start_tracing
-
-        start_tracing("lmforge")  # before the flow starts: Prefect traces its run and each step's task run
         # One thread per worker process: each trial's torch sets its own share of the cores (train.threads).
         runner = DaskTaskRunner(address=dask_address) if dask_address else DaskTaskRunner(
             cluster_kwargs={"n_workers": settings.sweep.workers, "threads_per_worker": 1, "processes": True,

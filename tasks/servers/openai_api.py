@@ -75,18 +75,18 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
                                                      f"({str(error)[:200]})", "type": "server_error"}},
                           served.version, role)
         request_id = new_request_ids(1)[0]
-        record(generation, answers, request_id, sides, started, answered=served)
+        record(generation, answers, request_id, sides, started)
         counted = usage(sum(row["prompt_tokens"] for row in answers), sum(row["completion_tokens"] for row in answers))
         body = chat_response(request_id, name, answers[0]["text"], answers[0]["finish_reason"], counted) if chat else \
             completion_response(request_id, name, [(row["text"], row["finish_reason"]) for row in answers], counted)
         return answer(200, body, served.version, role)
 
-    def record(generation, answers: list[dict], request_id: str, sides, started: float, answered) -> None:
+    def record(generation, answers: list[dict], request_id: str, sides, started: float) -> None:
         """The request counted for a live canary; its inference-log rows (one per prompt, sharing its id): the prompt
         as a client sent it (a conversation as the JSON of its turns), the answer, its tokens, the time to its first
         token; the challenger's shadow answer to a chat request asked for."""
         latency = 1000 * (time.perf_counter() - started)
-        champion, challenger = sides.champion, sides.challenger
+        challenger = sides.challenger
         router.count(sides, latency, False)
         log = app.state.log
         if log is None:
@@ -96,10 +96,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
         rows = [{"output": row["text"], "prompt_tokens": row["prompt_tokens"],
                  "completion_tokens": row["completion_tokens"], "ttft_ms": row.get("ttft_ms", latency)}
                 for row in answers]
-        context = {"source": "serve", "model_name": name, "model_version": answered.version,
-                   "alias": params.registry.champion_alias, "backend": answered.backend, "role": sides.role,
-                   "champion_version": champion.version,
-                   "challenger_version": challenger.version if challenger else None}
+        context = router.log_context(sides)
         request_ids = [request_id] * len(texts)
         log.record(make_rows(texts, rows, request_ids, context, latency, params.monitor.log_inputs))
         if router.shadow is not None and challenger is not None and sides.role == CHAMPION and \
@@ -142,7 +139,7 @@ def add_openai_routes(app, params: Params, router, answer) -> None:
                                  "created": created, "model": name, "choices": [],
                                  "usage": usage(found["prompt_tokens"], found["completion_tokens"])})
                 yield event("[DONE]")
-                record(generation, [found | {"ttft_ms": ttft}], request_id, sides, started, answered=served)
+                record(generation, [found | {"ttft_ms": ttft}], request_id, sides, started)
             finally:  # the client gone mid-answer (the server cancels this generator): its row is freed
                 pieces.close()
 

@@ -98,10 +98,7 @@ class Router:
         self.count(routed, latency, False)
         champion, challenger, answering = routed.champion, routed.challenger, routed.answering
         request_ids = new_request_ids(len(texts))
-        context = {"source": "serve", "model_name": self.params.registry.model_name,
-                   "model_version": answering.version, "alias": self.params.registry.champion_alias,
-                   "backend": answering.backend, "role": routed.role, "champion_version": champion.version,
-                   "challenger_version": challenger.version if challenger else None}
+        context = self.log_context(routed)
         if self.log is not None:
             self.log.record(make_rows(texts, predictions, request_ids, context, latency,
                                       self.params.monitor.log_inputs))
@@ -110,6 +107,14 @@ class Router:
         return {"predictions": predictions, "model_version": answering.version, "backend": answering.backend,
                 "request_ids": request_ids, "route": routed.role, "champion_version": champion.version,
                 "challenger_version": context["challenger_version"]}
+
+    def log_context(self, routed: Routed) -> dict:
+        """What each inference-log row of a routed request says of who answered it (OpenAI's routes too)."""
+        answering, challenger = routed.answering, routed.challenger
+        return {"source": "serve", "model_name": self.params.registry.model_name, "model_version": answering.version,
+                "alias": self.params.registry.champion_alias, "backend": answering.backend, "role": routed.role,
+                "champion_version": routed.champion.version,
+                "challenger_version": challenger.version if challenger else None}
 
     def count(self, routed: Routed, latency: float, failed: bool) -> None:
         if not routed.live:

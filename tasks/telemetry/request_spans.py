@@ -42,7 +42,7 @@ class RequestSpans:
         started = time.perf_counter_ns()
         span.set_attribute("lmforge.model.name", self.model_name)
         request = tracing.RequestTrace(span, time.time_ns() - started, started)
-        token = tracing._request.set(request)
+        token = tracing.enter_request(request)
 
         async def send_traced(message):
             if message["type"] == "http.response.start":
@@ -53,7 +53,7 @@ class RequestSpans:
         try:
             await self.app(scope, receive, send_traced)
         finally:
-            tracing._request.reset(token)
+            tracing.leave_request(token)
             add_children(request)
 
 

@@ -95,6 +95,15 @@ class RequestTrace:
         self.parsed = self.future = self.log = self.answered = None
 
 
+def enter_request(request: RequestTrace):
+    """`request` is the one in progress in this context (its worker threads copy it); returns the token to leave."""
+    return _request.set(request)
+
+
+def leave_request(token) -> None:
+    _request.reset(token)
+
+
 def mark_parsed() -> None:
     """The request's body is read and parsed (the parse span ends, the queue or the model call begins)."""
     if (request := _request.get()) is not None:
