@@ -6,6 +6,7 @@ called directly (no HTTP, no server) on batches of the size the server formed, o
         [--out bench/results/serve_delivery.json]
 
 Needs the champion of --params with its export (`lmforge run --params configs/sst2.yaml --set train.max_steps=600`).
+The server runs with its defaults, its inference log on (written to a temporary folder under bench/results).
 Each repeat, for each --client in turn: 32 kept-alive clients, one short SST-2 dev sentence a request, for --seconds
 (requests/s, p50, p95, errors), from Python threads in this process (`python`) or from wrk (`wrk`, a C load
 generator: its own CPU is not taken from the server's 2 cores, as callers on other machines take none); the server's
@@ -13,7 +14,9 @@ own /metrics then give the rows per model call it formed, /ping the share of the
 over serve.batch.workers) and how fast it ran while busy. Then the model alone (the serving code's own predictor,
 loaded in this process while the server idles, called by as many threads as the server's serve.batch.workers) on
 batches of that size from the same sentences, for as long. The ratio is served requests/s over the model's rows/s in
-the same repeat: `--set serve.batch.workers=2` compares two calls at once on both sides.
+the same repeat, whose order alternates (served first, then the model alone first) so that a machine that speeds up
+or slows down within the run favours neither side; the table gives the median ratio and the lowest and highest.
+`--set serve.batch.workers=2` compares two calls at once on both sides.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import gc
 import statistics
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -94,7 +98,10 @@ def main() -> None:
     args = parser.parse_args()
     args.client = args.client or ["python"]
     texts = [t for t in pd.read_csv(args.data)["text"].astype(str) if len(t.split()) <= 12]
-    server, port = start(args.set, args.backend, params=args.params)
+    (REPO / "bench/results").mkdir(parents=True, exist_ok=True)  # inside the project, as paths must be; ignored by git
+    log = tempfile.TemporaryDirectory(prefix="delivery-log-", dir=REPO / "bench/results")
+    server, port = start([f"paths.inference_log={log.name}", "monitor.log=true", *args.set], args.backend,
+                         params=args.params)
     served, workers = load_predictor(args.params, args.backend, args.set)
     # The model's objects out of the collector's way: else each of the Python clients' collections walks them, and
     # that CPU (taken from the server on the same cores) grew with the model loaded here, not with the server.
@@ -104,10 +111,16 @@ def main() -> None:
     try:
         concurrent(port, texts, 5, args.clients)  # warm-up of the server's threads and sessions
         model_alone(served.direct, texts, 16, 3)
+        size = None
         for repeat in range(args.repeats):
+            alone_first = repeat % 2 == 1 and size is not None  # the size the server formed in the repeat before
+            if alone_first:
+                alone = model_alone(served.direct, texts, size, args.seconds, workers)
             found = {client: measure_served(port, texts, args, client) for client in args.client}
-            size = statistics.mean(run["rows_per_call"] for run in found.values())
-            alone = model_alone(served.direct, texts, max(1, round(size)), args.seconds, workers)
+            formed = max(1, round(statistics.mean(run["rows_per_call"] for run in found.values())))
+            if not alone_first:
+                alone = model_alone(served.direct, texts, formed, args.seconds, workers)
+            size = formed
             for client, run in found.items():
                 runs.append({"client": client, **run, "model_alone_rows_per_s": alone,
                              "ratio": run["served_requests_per_s"] / alone})
@@ -117,8 +130,11 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=60)
         served.close()
+        log.cleanup()
     rows = [{"client": client, **{key: statistics.median(run[key] for run in runs if run["client"] == client)
-                                  for key in runs[0] if key != "client"}} for client in args.client]
+                                  for key in runs[0] if key != "client"},
+             "lowest": min(run["ratio"] for run in runs if run["client"] == client),
+             "highest": max(run["ratio"] for run in runs if run["client"] == client)} for client in args.client]
     print_table(f"lmforge serve at concurrency {args.clients} vs the model alone ({args.backend}), medians of "
                 f"{args.repeats}", rows, [(key, key) for key in rows[0]])
     print(f"written to {write_result(REPO / args.out, {'settings': vars(args), 'runs': runs, 'summary': rows})}")

@@ -29,8 +29,8 @@ BACKENDS = ("eager", *BACKEND_FILES)
 # Model types whose position ids start after the pad token's (transformers' create_position_ids_from_input_ids).
 PADDED_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "roberta-prelayernorm", "data2vec-text",
                     "xmod", "mpnet", "ibert"}
-# Threads of the ONNX sessions opened in this context; None: ONNX Runtime's default (every core, spinning between
-# calls). A shadow model gets one thread that does not spin, so it never takes the champion's cores while it waits.
+# Threads of the ONNX sessions opened in this context; None: ONNX Runtime's default (one per core). A shadow model
+# gets one thread, so it never takes more than a core from the champion.
 SESSION_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("session_threads", default=None)
 Logits = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -51,8 +51,12 @@ def capped_threads() -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
-def open_onnx_session(path: str | Path, spinning: bool = True):
-    """`spinning`: whether its threads keep the cores busy a while after each call, waiting for the next one."""
+def open_onnx_session(path: str | Path):
+    """A CPU session whose threads sleep between the graph's parallel sections instead of spinning (ONNX Runtime's
+    default). Spinning, a waiting thread keeps its core busy, taken from the Python work between calls (tokenizing,
+    a fallback session, a server's event loop): on 2 cores the SST-2 classifier alone scored 7 % more rows/s not
+    spinning in fp32 and 1-20 % more in int8 with its fallback, and a server answered as many requests with a
+    third of a core less (bench/README.md)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -60,8 +64,7 @@ def open_onnx_session(path: str | Path, spinning: bool = True):
     threads = SESSION_THREADS.get() or capped_threads()
     if threads:
         options.intra_op_num_threads = options.inter_op_num_threads = threads
-    if threads or not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -87,9 +90,7 @@ def with_fallback(run: Logits, folder: Path) -> Logits:
     """`run` (int8 logits), except for rows nearer a tie than the export's fallback gap: those the fp32 model scores,
     so that the labels int8 rounding would flip stay fp32's while most rows run at int8's speed."""
     gap = float(json.loads((folder / FALLBACK_FILE).read_text())["fallback_gap"])
-    # Not spinning: it runs right after the int8 session, on the same cores. Spinning, the two sessions' threads
-    # took the cores from each other: 1.55x fp32's sentences/s on SST-2's validation rows against 1.76x.
-    fp32 = open_onnx_session(folder / ONNX_FILE, spinning=False)
+    fp32 = open_onnx_session(folder / ONNX_FILE)
 
     def run_with_fallback(batch):
         logits = run(batch)

@@ -35,10 +35,9 @@ class OnnxGenerator:
         path = folder / DECODER_FILES[backend]
         if not path.is_file():
             raise LmforgeError(f"{path}: no {backend} export here; run `lmforge export` first.")
-        # Not spinning: a request calls the graph once per token with NumPy work between, and on 2 shared cores
-        # threads that spun between calls took the cores from everything else (a 124M decoder, 32 tokens at batch
-        # 8: 3.1 s spinning, 1.1 s not).
-        self.session = open_onnx_session(path, spinning=False)
+        # Its threads do not spin (open_onnx_session): a request calls the graph once per token with NumPy work
+        # between, and spinning threads took the cores from it (a 124M decoder, 32 tokens at batch 8: 3.1 s, 1.1 not).
+        self.session = open_onnx_session(path)
         self.names = [item.name for item in self.session.get_inputs()]
         # (heads, head width) of each past tensor: fixed in the graph, the batch and past length are not
         self.past_shapes = [tuple(item.shape[i] for i in (1, 3)) for item in self.session.get_inputs()[len(FIXED_INPUTS):]]

@@ -67,8 +67,8 @@ def load_program(path: Path) -> Spans:
     return Spans(run_program)
 
 
-def load_session(path: Path, spinning: bool = True) -> Spans:
-    session = open_onnx_session(path, spinning)
+def load_session(path: Path) -> Spans:
+    session = open_onnx_session(path)
     names = [item.name for item in session.get_inputs()]  # the graph's own: an input the model never reads is gone
     return Spans(lambda batch: tuple(session.run(OUTPUTS, {name: batch[name] for name in names})))
 
@@ -87,5 +87,4 @@ def load_spans(folder: str | Path, backend: str) -> Spans:
     import json
 
     gap = float(json.loads((folder / FALLBACK_FILE).read_text())["fallback_gap"])
-    # Not spinning: it runs right after the int8 session, on the same cores (the classifier's fallback says why).
-    return Spans(spans.run, (load_session(folder / ONNX_FILE, spinning=False), gap))
+    return Spans(spans.run, (load_session(folder / ONNX_FILE), gap))
