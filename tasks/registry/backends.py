@@ -54,9 +54,9 @@ def capped_threads() -> int | None:
 def open_onnx_session(path: str | Path):
     """A CPU session whose threads sleep between the graph's parallel sections instead of spinning (ONNX Runtime's
     default). Spinning, a waiting thread keeps its core busy, taken from the Python work between calls (tokenizing,
-    a fallback session, a server's event loop): on 2 cores the SST-2 classifier alone scored 7 % more rows/s not
-    spinning in fp32 and 1-20 % more in int8 with its fallback, and a server answered as many requests with a
-    third of a core less (bench/README.md)."""
+    a fallback session, a server's event loop): on 2 cores the SST-2 classifier alone scored 1.07x the rows/s in
+    fp32 and 1.5x in int8 with its fallback, and a server answered as many requests with a third of a core less
+    (bench/onnx_spinning.py, bench/README.md)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

@@ -18,8 +18,8 @@ UNTRACED_PATHS = frozenset({"/ping", "/health/live", "/health/ready", "/v2/healt
 def fastapi_telemetry() -> dict:
     """FastAPI's own telemetry settings: this process's provider (when tracing is on), no probes, and no second
     exporter of FastAPI's (FASTAPI_OTEL_AUTO_CONFIGURE would add one to our provider: every span sent twice). Its
-    metrics and logs off (Prometheus has the metrics), and its tracing too when ours is: else it asked OpenTelemetry
-    for three global providers on every request (5 % of a busy event loop's time) to find none set."""
+    metrics and logs off (Prometheus has the metrics), and its tracing too when ours is off: else it asked
+    OpenTelemetry for three global providers on every request (5 % of a busy event loop's time) to find none set."""
     settings = {"exclude": lambda scope: scope.get("path") in UNTRACED_PATHS, "auto_configure": False,
                 "tracing": tracing.ON, "metrics": False, "logs": False}
     if tracing.ON:
