@@ -149,7 +149,8 @@ def measure_served(port: int, texts: list[str], args, client: str) -> dict:
     return {"served_requests_per_s": found[f"{at}_requests_per_s"], "p50_ms": found[f"{at}_p50_ms"],
             "p95_ms": found[f"{at}_p95_ms"], "errors": found[f"{at}_errors"],
             "rows_per_call": (rows_after - rows_before) / max(1.0, calls_after - calls_before),
-            "model_busy_share": busy / args.seconds, "model_rows_per_busy_s": (rows_after - rows_before) / max(busy, 1e-9)}
+            "model_busy_share": busy / args.seconds,
+            "model_rows_per_busy_s": (rows_after - rows_before) / max(busy, 1e-9)}
 
 
 if __name__ == "__main__":
