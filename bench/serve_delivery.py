@@ -109,18 +109,17 @@ def main() -> None:
     gc.freeze()
     runs = []
     try:
-        concurrent(port, texts, 5, args.clients)  # warm-up of the server's threads and sessions
-        model_alone(served.direct, texts, 16, 3)
-        size = None
+        # Warm-up of the server's threads and sessions; the batch size it formed, for a repeat with the model first.
+        size = max(1, round(concurrent(port, texts, 5, args.clients)["rows_per_call"]))
+        model_alone(served.direct, texts, size, 3)
         for repeat in range(args.repeats):
-            alone_first = repeat % 2 == 1 and size is not None  # the size the server formed in the repeat before
+            alone_first = repeat % 2 == 1  # on batches of the size the server formed in the repeat before
             if alone_first:
                 alone = model_alone(served.direct, texts, size, args.seconds, workers)
             found = {client: measure_served(port, texts, args, client) for client in args.client}
-            formed = max(1, round(statistics.mean(run["rows_per_call"] for run in found.values())))
+            size = max(1, round(statistics.mean(run["rows_per_call"] for run in found.values())))
             if not alone_first:
-                alone = model_alone(served.direct, texts, formed, args.seconds, workers)
-            size = formed
+                alone = model_alone(served.direct, texts, size, args.seconds, workers)
             for client, run in found.items():
                 runs.append({"client": client, **run, "model_alone_rows_per_s": alone,
                              "ratio": run["served_requests_per_s"] / alone})

@@ -46,7 +46,7 @@ def limit_session_threads(threads: int):
 
 def capped_threads() -> int | None:
     """OMP_NUM_THREADS, where set: the cap torch honours, so that ONNX Runtime (which does not read it) keeps to it
-    too, e.g. on a machine shared by several processes, where each one's threads spinning on every core slow all."""
+    too, e.g. on a machine shared by several processes, where each one's threads on every core slow all."""
     value = os.environ.get("OMP_NUM_THREADS", "")
     return int(value) if value.isdigit() and int(value) > 0 else None
 
